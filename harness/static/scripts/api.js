@@ -1,0 +1,34 @@
+// @ts-check
+/** Stand-in for ComfyUI's scripts/api.js: fetchApi under /api and websocket events. */
+class StandInApi extends EventTarget {
+  constructor() {
+    super();
+    this.connected = false;
+    this.connect(false);
+  }
+
+  /** @param {string} route @param {RequestInit} [init] */
+  fetchApi(route, init) {
+    return fetch(`/api${route}`, init);
+  }
+
+  /** @param {boolean} isReconnect */
+  connect(isReconnect) {
+    const socket = new WebSocket(`ws://${location.host}/ws`);
+    socket.addEventListener("open", () => {
+      this.connected = true;
+      if (isReconnect) this.dispatchEvent(new CustomEvent("reconnected"));
+    });
+    socket.addEventListener("message", (event) => {
+      const message = JSON.parse(event.data);
+      this.dispatchEvent(new CustomEvent(message.type, { detail: message.data }));
+    });
+    socket.addEventListener("close", () => {
+      this.connected = false;
+      setTimeout(() => this.connect(true), 300);
+    });
+    this.socket = socket;
+  }
+}
+
+export const api = new StandInApi();

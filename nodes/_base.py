@@ -1,0 +1,92 @@
+"""What every node of ours shares: binding to a registry, asking, and ending a run."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, NoReturn
+
+from .. import _comfy
+from ..state import Outcome, RequestRegistry, Validator
+
+#: The node menu category of every node in the pack.
+CATEGORY = "human-in-the-loop"
+
+#: ComfyUI's hidden inputs we read: the node's prompt key ("12" or "12:5" in a subgraph)
+#: and the workflow, for the node's title.
+HIDDEN_INPUTS = {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
+
+
+def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
+    """The node's title as the user sees it, found in the workflow; ``fallback`` if not."""
+    workflow = extra_pnginfo.get("workflow") if isinstance(extra_pnginfo, dict) else None
+    nodes = workflow.get("nodes") if isinstance(workflow, dict) else None
+    if unique_id is not None and isinstance(nodes, list):
+        # Inside a subgraph the id is "outer:inner"; the workflow's top level knows the outer node.
+        top_id = str(unique_id).split(":")[0]
+        for node in nodes:
+            if isinstance(node, dict) and str(node.get("id")) == top_id:
+                title = node.get("title") or node.get("type")
+                if isinstance(title, str) and title:
+                    return title if top_id == str(unique_id) else f"{title} › {unique_id}"
+    return fallback if unique_id is None else f"{fallback} #{unique_id}"
+
+
+def workflow_id(extra_pnginfo: Any) -> str | None:
+    """The id the frontend gave the workflow (lets a tab tell whether it is its own)."""
+    workflow = extra_pnginfo.get("workflow") if isinstance(extra_pnginfo, dict) else None
+    value = workflow.get("id") if isinstance(workflow, dict) else None
+    return value if isinstance(value, str) else None
+
+
+def end_run_interrupted(outcome: Outcome) -> NoReturn:
+    """End the run as *interrupted* (not as an error), the way ComfyUI's own Cancel does."""
+    raise _comfy.interrupt_exception()(f"human-in-the-loop request ended: {outcome.reason}")
+
+
+class HitlNode:
+    """Base of the pack's nodes: a ComfyUI (V1) node whose class is bound to a registry.
+
+    The classes ComfyUI sees are made by :func:`bind`, one subclass per registry, so the
+    registry is passed in, never a module-level global.
+    """
+
+    registry: ClassVar[RequestRegistry]
+    CATEGORY = CATEGORY
+    DISPLAY_NAME: ClassVar[str] = ""
+
+    @classmethod
+    def IS_CHANGED(cls, **_inputs: Any) -> float:
+        # ComfyUI caches a node whose IS_CHANGED value equals last run's; NaN never equals
+        # itself (a fresh float each call, unlike the math.nan singleton), so we always ask.
+        return float("nan")
+
+    @classmethod
+    def bind(cls, registry: RequestRegistry) -> type["HitlNode"]:
+        """A subclass of this node that asks through ``registry``."""
+        return type(cls.__name__, (cls,), {"registry": registry, "__doc__": cls.__doc__})
+
+    async def ask(
+        self,
+        kind: str,
+        payload: dict[str, Any],
+        *,
+        unique_id: str | None,
+        extra_pnginfo: Any,
+        timeout_s: float = 0,
+        validate: Validator | None = None,
+        resources: Any = None,
+    ) -> Outcome:
+        """Open a request for this node and wait, without blocking the loop, for its end."""
+        prompt_id, context_node_id = _comfy.executing_context()
+        node_id = context_node_id or (str(unique_id) if unique_id is not None else None)
+        payload = {**payload, "workflow_id": workflow_id(extra_pnginfo)}
+        request = self.registry.open(
+            kind,
+            prompt_id=prompt_id,
+            node_id=node_id,
+            payload=payload,
+            timeout_s=timeout_s,
+            validate=validate,
+            node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
+            resources=resources,
+        )
+        return await self.registry.wait_async(request)

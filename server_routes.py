@@ -1,0 +1,162 @@
+"""HTTP routes of the pack, added to a route table with :func:`add_routes`.
+
+Every route lives under ``_protocol.ROUTE_PREFIX``. Bodies are JSON objects only (a form
+post gets 415, so a foreign page cannot answer with a plain ``<form>``), capped in size,
+and a request whose ``Origin`` is not this server is refused (403) even where ComfyUI's
+own origin check is off. A refused call answers ``{"error": {"code", "message"}}`` with a
+4xx status and changes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Awaitable, Callable, Iterable
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from . import _protocol as P
+from .state import HitlError, RequestRegistry
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+#: HTTP status of each refusal code.
+ERROR_STATUS: dict[str, int] = {
+    "malformed_json": 400,
+    "forbidden_origin": 403,
+    "unknown_request": 404,
+    "not_found": 404,
+    "not_waiting": 409,
+    "body_too_large": 413,
+    "unsupported_media_type": 415,
+    "invalid_body": 422,
+    "invalid_answer": 422,
+}
+
+
+class Refused(HitlError):
+    """A call refused before it reached the registry; ``code`` picks the status."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def error_response(code: str, message: str) -> web.Response:
+    """The one JSON shape of every refusal."""
+    return web.json_response({"error": {"code": code, "message": message}}, status=ERROR_STATUS[code])
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYTES) -> dict[str, Any]:
+    """The body as a JSON object, or :class:`Refused` (415, 413, 400, 422)."""
+    if request.content_type != "application/json":
+        raise Refused("unsupported_media_type", "send the body as application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(64 * 1024)
+        if not chunk:
+            break
+        size += len(chunk)
+        if size > max_bytes:
+            raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+        chunks.append(chunk)
+    try:
+        # NaN and Infinity are not JSON; Python's parser would take them if we let it.
+        body = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise Refused("malformed_json", f"the body is not valid JSON: {exc}") from exc
+    if not isinstance(body, dict):
+        raise Refused("invalid_body", "the body must be a JSON object")
+    return body
+
+
+def _only_keys(body: dict[str, Any], required: Iterable[str] = (), optional: Iterable[str] = ()) -> None:
+    required = tuple(required)
+    missing = [key for key in required if key not in body]
+    if missing:
+        raise Refused("invalid_body", f"missing field(s): {', '.join(missing)}")
+    extra = sorted(set(body) - set(required) - set(optional))
+    if extra:
+        raise Refused("invalid_body", f"unknown field(s): {', '.join(extra[:5])}")
+
+
+class OriginPolicy:
+    """Who may call our routes: this server's own origin and any listed explicitly.
+
+    ComfyUI checks the Origin only when it listens on loopback; we check it always, and
+    also refuse what the browser itself marks as a cross-site request (``Sec-Fetch-Site``),
+    which covers ``<img>`` and other requests that send no Origin.
+    """
+
+    def __init__(self, allowed_origins: Iterable[str] = ()) -> None:
+        self.allowed = {origin.rstrip("/").lower() for origin in allowed_origins if origin}
+
+    def check(self, request: web.Request) -> None:
+        origin = request.headers.get("Origin")
+        if origin is not None:
+            if origin.rstrip("/").lower() in self.allowed:
+                return
+            netloc = urlsplit(origin).netloc.lower() if origin != "null" else ""
+            if not netloc or netloc != (request.host or "").lower():
+                raise Refused("forbidden_origin", "requests from another origin are refused")
+            return
+        if request.headers.get("Sec-Fetch-Site") == "cross-site":
+            raise Refused("forbidden_origin", "cross-site requests are refused")
+
+
+def guarded(policy: OriginPolicy, handler: Handler) -> Handler:
+    """Wrap a handler: origin check first, then every :class:`HitlError` becomes its 4xx."""
+
+    async def wrapper(request: web.Request) -> web.StreamResponse:
+        try:
+            policy.check(request)
+            return await handler(request)
+        except HitlError as exc:
+            return error_response(exc.code, exc.message)
+
+    wrapper.__name__ = handler.__name__
+    wrapper.__doc__ = handler.__doc__
+    return wrapper
+
+
+def add_routes(
+    routes: web.RouteTableDef,
+    registry: RequestRegistry,
+    *,
+    allowed_origins: Iterable[str] = (),
+) -> None:
+    """Add the pack's routes to ``routes`` (ComfyUI's ``PromptServer.instance.routes``),
+    all of them working on ``registry``."""
+    policy = OriginPolicy(allowed_origins)
+
+    async def list_requests(request: web.Request) -> web.Response:
+        """GET: every waiting request, oldest first, for reloaded tabs and API clients."""
+        return web.json_response({"requests": registry.pending()})
+
+    async def answer_request(request: web.Request) -> web.Response:
+        """POST ``{"value": ...}``: answer the waiting request; the node resumes at once."""
+        body = await read_json_object(request)
+        _only_keys(body, required=("value",))
+        view = registry.answer(request.match_info["request_id"], body["value"])
+        return web.json_response({"request": view})
+
+    async def cancel_request(request: web.Request) -> web.Response:
+        """POST ``{}``: cancel the waiting request; its run ends as interrupted."""
+        body = await read_json_object(request)
+        _only_keys(body)
+        view = registry.cancel(request.match_info["request_id"])
+        return web.json_response({"request": view})
+
+    routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
+    routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
+    routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))

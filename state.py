@@ -1,0 +1,433 @@
+"""The registry of requests that wait on a person, and their one state machine.
+
+A request is born ``waiting`` and leaves that state exactly once, to ``answered``,
+``cancelled`` or ``reset``. Every move is a method that refuses an illegal one, under
+one lock, so an answer racing a cancel racing an interrupt has exactly one winner.
+
+Threads: routes run on the aiohttp loop (main thread); nodes wait on ComfyUI's worker
+thread, inside a fresh asyncio loop per prompt. The winner of a move resolves the
+request's :class:`concurrent.futures.Future`, which wakes a synchronous waiter at once and
+an ``async`` waiter (through :func:`asyncio.wrap_future`) at once on whatever loop it runs.
+Nothing sleeps waiting for an answer. ComfyUI's interrupt flag has no event of its own, so
+the waiter also looks at it: at once when the interrupt source can push (see
+``_comfy.ComfyInterruptSource``), and on a slow safety tick otherwise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import logging
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Callable, Protocol
+
+from . import _protocol as P
+
+log = logging.getLogger(__name__)
+
+WAITING = P.STATE_WAITING
+ANSWERED = P.STATE_ANSWERED
+CANCELLED = P.STATE_CANCELLED
+RESET = P.STATE_RESET
+
+#: The only legal moves: out of WAITING, once.
+_LEGAL_MOVES: dict[str, frozenset[str]] = {
+    WAITING: frozenset({ANSWERED, CANCELLED, RESET}),
+    ANSWERED: frozenset(),
+    CANCELLED: frozenset(),
+    RESET: frozenset(),
+}
+
+#: How often a waiter looks at the interrupt flag when the source pushes interrupts to us
+#: (a safety net only) and when it cannot (then this tick is the detection latency).
+SAFETY_TICK_S = 0.1
+POLL_TICK_S = 0.02
+
+#: Ids of finished requests remembered, so a late answer gets 409 and not 404.
+DEFAULT_HISTORY = 512
+
+
+class HitlError(Exception):
+    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``."""
+
+    code = "invalid_body"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class UnknownRequest(HitlError):
+    """No request with that id was ever seen (or it is long forgotten)."""
+
+    code = "unknown_request"
+
+
+class NotWaiting(HitlError):
+    """The request exists but has already left the waiting state."""
+
+    code = "not_waiting"
+
+
+class InvalidAnswer(HitlError):
+    """The answer does not fit what the request asked for."""
+
+    code = "invalid_answer"
+
+
+class IllegalTransition(NotWaiting):
+    """A move the state machine does not allow (e.g. answered -> cancelled)."""
+
+
+class InterruptSource(Protocol):
+    """Where a waiter learns that the host wants the run to stop."""
+
+    def is_set(self) -> bool:
+        """True while an interrupt is pending."""
+
+    def subscribe(self, callback: Callable[[], None]) -> bool:
+        """Call ``callback`` (from any thread) when an interrupt is raised.
+
+        Returns True when the source will push interrupts, False when the waiter must poll.
+        """
+
+
+Validator = Callable[[Any], Any]
+Notifier = Callable[[str, dict[str, Any]], None]
+
+
+def _accept_any(value: Any) -> Any:
+    return value
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a wait ended: the final state, why, and the answer when there is one."""
+
+    state: str
+    reason: str
+    value: Any = None
+
+    @property
+    def answered(self) -> bool:
+        return self.state == ANSWERED
+
+
+class HitlRequest:
+    """One question to a person: who asks (prompt, node), what (kind, payload), until when.
+
+    Instances are created by :meth:`RequestRegistry.open` and moved only by the registry,
+    under its lock. ``resources`` is server-side data the routes may serve while the
+    request waits (e.g. the picker's images); it is dropped when the request ends.
+    """
+
+    def __init__(
+        self,
+        *,
+        kind: str,
+        prompt_id: str | None,
+        node_id: str | None,
+        payload: dict[str, Any],
+        timeout_s: float,
+        deadline: float | None,
+        validate: Validator,
+        node_label: str | None,
+        resources: Any,
+    ) -> None:
+        # 144 bits from the OS CSPRNG: unguessable, so an id is a capability.
+        self.id = secrets.token_urlsafe(18)
+        self.kind = kind
+        self.prompt_id = prompt_id
+        self.node_id = node_id
+        self.node_label = node_label
+        self.payload = payload
+        self.timeout_s = timeout_s
+        self.deadline = deadline
+        self.validate = validate
+        self.resources = resources
+        self.state = WAITING
+        self.reason: str | None = None
+        self.value: Any = None
+        self.seq = 0
+        self.created_at = time.time()
+        self.future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
+
+    def __repr__(self) -> str:
+        return (
+            f"<HitlRequest {self.id[:8]}… kind={self.kind} state={self.state}"
+            f" reason={self.reason} prompt={self.prompt_id} node={self.node_id}>"
+        )
+
+    def _move(self, new_state: str, reason: str, value: Any = None) -> Outcome:
+        """Leave WAITING; refuse anything else. Caller holds the registry lock."""
+        if new_state not in _LEGAL_MOVES[self.state]:
+            raise IllegalTransition(f"request is {self.state}, it cannot become {new_state}")
+        self.state = new_state
+        self.reason = reason
+        self.value = value
+        self.resources = None
+        return Outcome(new_state, reason, value)
+
+
+class RequestRegistry:
+    """All requests of this server: the waiting ones and a bounded memory of ended ones.
+
+    ``notify(event, data)`` is called, under the lock and in the order of the moves, for
+    every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
+    """
+
+    def __init__(
+        self,
+        *,
+        notify: Notifier | None = None,
+        interrupt: InterruptSource | None = None,
+        history: int = DEFAULT_HISTORY,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._notify = notify
+        self._interrupt = interrupt
+        self._history_size = history
+        self._clock = clock
+        self._lock = threading.RLock()
+        self._waiting: dict[str, HitlRequest] = {}
+        self._ended: OrderedDict[str, HitlRequest] = OrderedDict()
+        self._seq = 0
+        self._subscribed = False
+        self._interrupt_pushes = False
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<RequestRegistry waiting={len(self._waiting)} ended={len(self._ended)}>"
+
+    # ----------------------------------------------------------------- opening
+    def open(
+        self,
+        kind: str,
+        *,
+        prompt_id: str | None,
+        node_id: str | None,
+        payload: dict[str, Any] | None = None,
+        timeout_s: float = 0,
+        validate: Validator | None = None,
+        node_label: str | None = None,
+        resources: Any = None,
+    ) -> HitlRequest:
+        """Create a waiting request and tell every browser about it.
+
+        A waiting request of another prompt is stale (a new prompt has started, so its
+        own is over): it is reset first, which ends its wait.
+        """
+        if kind not in P.KINDS:
+            raise ValueError(f"unknown kind {kind!r}")
+        if timeout_s < 0:
+            raise ValueError("timeout_s must be >= 0 (0 waits forever)")
+        self._ensure_interrupt_subscription()
+        deadline = self._clock() + timeout_s if timeout_s > 0 else None
+        request = HitlRequest(
+            kind=kind,
+            prompt_id=prompt_id,
+            node_id=node_id,
+            payload=payload or {},
+            timeout_s=timeout_s,
+            deadline=deadline,
+            validate=validate or _accept_any,
+            node_label=node_label,
+            resources=resources,
+        )
+        with self._lock:
+            if prompt_id is not None:
+                for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
+                    self._end(stale, RESET, P.REASON_PROMPT_OVER)
+            self._waiting[request.id] = request
+            self._publish(request)
+        log.debug("opened %r", request)
+        return request
+
+    # ------------------------------------------------------------- looking up
+    def get(self, request_id: str) -> HitlRequest:
+        """The request with that id, waiting or ended; :class:`UnknownRequest` if none."""
+        with self._lock:
+            request = self._waiting.get(request_id) or self._ended.get(request_id)
+            if request is None:
+                raise UnknownRequest("no such request")
+            return request
+
+    def get_waiting(self, request_id: str) -> HitlRequest:
+        """The request with that id if it still waits; 404/409 errors otherwise."""
+        with self._lock:
+            request = self.get(request_id)
+            if request.state != WAITING:
+                raise NotWaiting(f"request is {request.state}")
+            return request
+
+    def pending(self) -> list[dict[str, Any]]:
+        """Views of every waiting request, oldest first."""
+        with self._lock:
+            return [self.view(r) for r in sorted(self._waiting.values(), key=lambda r: r.seq)]
+
+    def waiting_count(self) -> int:
+        with self._lock:
+            return len(self._waiting)
+
+    def view(self, request: HitlRequest) -> dict[str, Any]:
+        """The JSON a browser or API client sees of a request."""
+        with self._lock:
+            waiting = request.state == WAITING
+            expires_in_ms = None
+            if waiting and request.deadline is not None:
+                expires_in_ms = max(0, round((request.deadline - self._clock()) * 1000))
+            return {
+                "id": request.id,
+                "kind": request.kind,
+                "state": request.state,
+                "reason": request.reason,
+                "prompt_id": request.prompt_id,
+                "node_id": request.node_id,
+                "node_label": request.node_label,
+                "timeout_s": request.timeout_s,
+                "expires_in_ms": expires_in_ms,
+                "seq": request.seq,
+                "payload": request.payload if waiting else None,
+            }
+
+    # ------------------------------------------------------------------ moves
+    def answer(self, request_id: str, value: Any) -> dict[str, Any]:
+        """Answer a waiting request. Validation runs first; a refusal changes nothing."""
+        with self._lock:
+            request = self.get_waiting(request_id)
+            try:
+                normalized = request.validate(value)
+            except InvalidAnswer:
+                raise
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise InvalidAnswer(str(exc)) from exc
+            self._end(request, ANSWERED, P.REASON_ANSWER, normalized)
+            return self.view(request)
+
+    def cancel(self, request_id: str, reason: str = P.REASON_USER_CANCEL) -> dict[str, Any]:
+        """Cancel a waiting request; its run ends as interrupted."""
+        with self._lock:
+            request = self.get_waiting(request_id)
+            self._end(request, CANCELLED, reason)
+            return self.view(request)
+
+    def expire(self, request_id: str) -> bool:
+        """End a waiting request whose deadline has passed. False if it already ended."""
+        with self._lock:
+            request = self._waiting.get(request_id)
+            if request is None:
+                return False
+            self._end(request, CANCELLED, P.REASON_TIMEOUT)
+            return True
+
+    def reset(self, request_id: str) -> bool:
+        """Reset one waiting request because its prompt is over. False if it already ended."""
+        with self._lock:
+            request = self._waiting.get(request_id)
+            if request is None:
+                return False
+            self._end(request, RESET, P.REASON_PROMPT_OVER)
+            return True
+
+    def reset_all(self, *, except_prompt: str | None = None) -> int:
+        """Reset every waiting request (of prompts other than ``except_prompt``)."""
+        with self._lock:
+            stale = [r for r in self._waiting.values() if except_prompt is None or r.prompt_id != except_prompt]
+            for request in stale:
+                self._end(request, RESET, P.REASON_PROMPT_OVER)
+            return len(stale)
+
+    def interrupt_waiting(self) -> int:
+        """The host was interrupted: every waiting request is cancelled with that reason."""
+        with self._lock:
+            waiting = list(self._waiting.values())
+            for request in waiting:
+                self._end(request, CANCELLED, P.REASON_INTERRUPT)
+            return len(waiting)
+
+    def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None) -> None:
+        # Caller holds the lock. The move refuses anything but WAITING -> an end state.
+        outcome = request._move(state, reason, value)
+        del self._waiting[request.id]
+        self._ended[request.id] = request
+        while len(self._ended) > self._history_size:
+            self._ended.popitem(last=False)
+        self._publish(request)
+        # Resolving the future wakes the waiter: a sync one at once, an async one through
+        # the call_soon_threadsafe that asyncio.wrap_future installed on its loop.
+        request.future.set_result(outcome)
+        log.debug("ended %r", request)
+
+    def _publish(self, request: HitlRequest) -> None:
+        self._seq += 1
+        request.seq = self._seq
+        if self._notify is None:
+            return
+        try:
+            self._notify(P.EVENT_REQUEST, self.view(request))
+        except Exception:  # a broken notifier must never break a transition
+            log.exception("could not broadcast a request change")
+
+    # ---------------------------------------------------------------- waiting
+    def _ensure_interrupt_subscription(self) -> None:
+        if self._interrupt is None or self._subscribed:
+            return
+        with self._lock:
+            if self._subscribed:
+                return
+            self._interrupt_pushes = bool(self._interrupt.subscribe(self._on_interrupt))
+            self._subscribed = True
+
+    def _on_interrupt(self) -> None:
+        count = self.interrupt_waiting()
+        if count:
+            log.info("interrupt ended %d waiting request(s)", count)
+
+    def _next_tick(self, request: HitlRequest) -> float | None:
+        """How long a waiter may sleep before it must look at the deadline or the flag."""
+        tick: float | None = None
+        if self._interrupt is not None:
+            tick = SAFETY_TICK_S if self._interrupt_pushes else POLL_TICK_S
+        if request.deadline is not None:
+            remaining = max(0.0, request.deadline - self._clock())
+            tick = remaining if tick is None else min(tick, remaining)
+        return tick
+
+    def _check(self, request: HitlRequest) -> None:
+        """After a tick: end the request if the host was interrupted or time is up."""
+        if self._interrupt is not None and self._interrupt.is_set():
+            with self._lock:
+                if request.state == WAITING:
+                    self._end(request, CANCELLED, P.REASON_INTERRUPT)
+            return
+        if request.deadline is not None and self._clock() >= request.deadline:
+            self.expire(request.id)
+
+    def wait(self, request: HitlRequest) -> Outcome:
+        """Block the calling thread until the request ends; returns how it ended."""
+        while True:
+            try:
+                return request.future.result(timeout=self._next_tick(request))
+            except concurrent.futures.TimeoutError:
+                self._check(request)
+
+    async def wait_async(self, request: HitlRequest) -> Outcome:
+        """Wait on the running event loop until the request ends; returns how it ended.
+
+        If the waiting task is cancelled (ComfyUI cancels leftover tasks when a prompt
+        ends), the request is reset so no browser keeps showing it.
+        """
+        awaitable = asyncio.wrap_future(request.future)
+        try:
+            while True:
+                done, _ = await asyncio.wait({awaitable}, timeout=self._next_tick(request))
+                if done:
+                    return awaitable.result()
+                self._check(request)
+        except asyncio.CancelledError:
+            self.reset(request.id)
+            raise

@@ -1,0 +1,101 @@
+"""Fixtures: the pack imported as ComfyUI imports it, fresh registries and harness hosts,
+and one headless Chromium (Debian's package, never a downloaded browser)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.host import HarnessHost, HarnessServer
+from harness.pack import load_pack, submodule
+
+load_pack()
+
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+def state() -> Any:
+    return submodule("state")
+
+
+@pytest.fixture
+def protocol() -> Any:
+    return submodule("_protocol")
+
+
+@pytest.fixture
+def host() -> Iterator[HarnessHost]:
+    host = HarnessHost()
+    try:
+        yield host
+    finally:
+        host.close()
+
+
+@pytest.fixture
+def served(host: HarnessHost) -> Iterator[HarnessServer]:
+    server = HarnessServer(host)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    if executable is None:
+        pytest.fail("Debian's chromium is not installed: the README's test command installs it")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+@pytest.fixture
+def open_page(browser: Any, served: HarnessServer) -> Iterator[Any]:
+    """Open the harness page in a fresh browser context; fails the test on page errors."""
+    contexts: list[Any] = []
+    errors: list[str] = []
+
+    def open_page(viewport: dict[str, int] | None = None) -> Any:
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda error: errors.append(str(error)))
+        page.goto(served.url)
+        page.wait_for_function("window.__harnessReady === true")
+        page.wait_for_function("window.app && document.readyState === 'complete'")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+    assert not errors, f"page errors: {errors}"
+
+
+def thread_names() -> set[str]:
+    return {thread.name for thread in threading.enumerate()}
+
+
+def real_comfyui_dir() -> str | None:
+    return os.environ.get("HITL_COMFYUI_DIR") or None

@@ -1,0 +1,81 @@
+"""Python and JavaScript agree on the protocol, and the web modules keep to the rules:
+// @ts-check, imports of scripts/app.js and scripts/api.js only, no install folder names,
+and no workflow text ever parsed as HTML."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from harness.pack import ROOT, submodule
+
+WEB = ROOT / "web"
+P = submodule("_protocol")
+
+
+def web_modules() -> list[Path]:
+    return sorted(WEB.rglob("*.js"))
+
+
+def test_js_protocol_matches_python() -> None:
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to read web/protocol.js (the README's test command installs it)")
+    script = "import * as p from './web/protocol.js'; const {routePath, ...data} = p; console.log(JSON.stringify(data));"
+    output = subprocess.run(
+        [node, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+    ).stdout
+    assert json.loads(output) == P.as_dict()
+
+
+def test_route_path_fills_and_encodes_holes() -> None:
+    node = shutil.which("node")
+    assert node
+    script = (
+        "import {routePath} from './web/protocol.js';"
+        "console.log(JSON.stringify([routePath('answer', {request_id: 'a/b?'}), routePath('image', {request_id: 'x', index: 3})]));"
+        "try { routePath('answer'); console.log('no error'); } catch (e) { console.log('error'); }"
+    )
+    lines = subprocess.run(
+        [node, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
+    ).stdout.splitlines()
+    assert json.loads(lines[0]) == ["/hitl/requests/a%2Fb%3F/answer", "/hitl/requests/x/images/3"]
+    assert lines[1] == "error"
+
+
+IMPORT = re.compile(r"""^\s*import\s[^'"]*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]""", re.MULTILINE)
+
+
+@pytest.mark.parametrize("path", web_modules(), ids=lambda p: p.name)
+def test_web_module_rules(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("// @ts-check"), "every web module is type-checked through JSDoc"
+    depth = len(path.relative_to(WEB).parts) - 1
+    host_prefix = "../" * (2 + depth) + "scripts/"
+    for match in IMPORT.finditer(text):
+        target = match.group(1) or match.group(2)
+        if target.startswith(host_prefix):
+            assert target[len(host_prefix):] in {"app.js", "api.js"}, target
+        else:
+            assert target.startswith("./") or target.startswith("../") and not target.endswith(("app.js", "api.js")), target
+            assert (path.parent / target).resolve().is_relative_to(WEB.resolve()), target
+    assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "outerHTML" not in text
+    assert "/extensions/" not in text, "no hard-coded install folder"
+    assert "comfyui-hitl/" not in text
+
+
+def test_python_spells_protocol_strings_only_in_protocol_module() -> None:
+    # The event name and route prefix appear in exactly one Python file of the pack.
+    offenders = []
+    for path in ROOT.glob("**/*.py"):
+        if {"tests", "harness", "bench"} & set(path.relative_to(ROOT).parts) or path.name == "_protocol.py":
+            continue
+        text = path.read_text(encoding="utf-8")
+        if P.EVENT_REQUEST in text or '"/hitl' in text:
+            offenders.append(path.name)
+    assert offenders == []

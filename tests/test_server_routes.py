@@ -1,0 +1,191 @@
+"""The routes, on a fresh aiohttp application per test, with the real handlers and state."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from aiohttp import web
+
+from harness.pack import submodule
+
+server_routes = submodule("server_routes")
+state = submodule("state")
+P = submodule("_protocol")
+
+ANSWER = "/hitl/requests/{}/answer"
+CANCEL = "/hitl/requests/{}/cancel"
+JSON = {"Content-Type": "application/json"}
+
+
+def only_ints(value: Any) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise state.InvalidAnswer("the answer must be an integer")
+    return value
+
+
+@pytest.fixture
+def registry() -> Any:
+    return state.RequestRegistry()
+
+
+@pytest.fixture
+async def client(aiohttp_client: Any, registry: Any) -> Any:
+    app = web.Application()
+    routes = web.RouteTableDef()
+    server_routes.add_routes(routes, registry, allowed_origins=["https://proxy.example"])
+    app.add_routes(routes)
+    return await aiohttp_client(app)
+
+
+def open_request(registry: Any) -> Any:
+    return registry.open("integer-doubler", prompt_id="p", node_id="3", payload={"value": 5}, validate=only_ints)
+
+
+def snapshot(registry: Any) -> Any:
+    return [(r.id, r.state, r.reason, r.value, r.seq) for r in list(registry._waiting.values()) + list(registry._ended.values())]
+
+
+async def test_list_shows_waiting_requests_only(client: Any, registry: Any) -> None:
+    waiting = open_request(registry)
+    ended = open_request(registry)
+    registry.cancel(ended.id)
+    response = await client.get("/hitl/requests")
+    assert response.status == 200
+    body = await response.json()
+    assert [view["id"] for view in body["requests"]] == [waiting.id]
+    assert body["requests"][0]["payload"] == {"value": 5, }
+
+
+async def test_answer_resolves_the_request(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    response = await client.post(ANSWER.format(request.id), json={"value": 10})
+    assert response.status == 200
+    body = await response.json()
+    assert body["request"]["state"] == "answered"
+    assert request.future.result(timeout=0).value == 10
+
+
+async def test_cancel_ends_the_request_as_user_cancel(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    response = await client.post(CANCEL.format(request.id), json={})
+    assert response.status == 200
+    assert (await response.json())["request"]["reason"] == "user_cancel"
+    assert request.state == "cancelled"
+
+
+async def expect_refusal(client: Any, registry: Any, response_coro: Any, status: int, code: str) -> None:
+    before = snapshot(registry)
+    response = await response_coro
+    assert response.status == status, await response.text()
+    assert response.content_type == "application/json"
+    body = await response.json()
+    assert body["error"]["code"] == code and body["error"]["message"]
+    assert code in P.ERROR_CODES
+    assert snapshot(registry) == before
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status", "code"),
+    [
+        ({"data": "value=10", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415, "unsupported_media_type"),
+        ({"data": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 415, "unsupported_media_type"),
+        ({"data": '{"value": 10}', "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
+        ({"data": '{"value": 10}'}, 415, "unsupported_media_type"),
+        ({"data": "{not json", "headers": JSON}, 400, "malformed_json"),
+        ({"data": b"\xff\xfe", "headers": JSON}, 400, "malformed_json"),
+        ({"data": '{"value": NaN}', "headers": JSON}, 400, "malformed_json"),
+        ({"data": '{"value": Infinity}', "headers": JSON}, 400, "malformed_json"),
+        ({"data": "[" * 100_000 + "]" * 100_000, "headers": JSON}, 400, "malformed_json"),
+        ({"data": "", "headers": JSON}, 400, "malformed_json"),
+        ({"data": "[10]", "headers": JSON}, 422, "invalid_body"),
+        ({"data": "10", "headers": JSON}, 422, "invalid_body"),
+        ({"json": {}}, 422, "invalid_body"),
+        ({"json": {"value": 10, "extra": 1}}, 422, "invalid_body"),
+        ({"json": {"value": "10"}}, 422, "invalid_answer"),
+        ({"json": {"value": True}}, 422, "invalid_answer"),
+        ({"json": {"value": None}}, 422, "invalid_answer"),
+        ({"data": json.dumps({"value": "x" * (P.MAX_BODY_BYTES + 1)}), "headers": JSON}, 413, "body_too_large"),
+        ({"json": {"value": 10}, "headers": {"Origin": "https://evil.example"}}, 403, "forbidden_origin"),
+        ({"json": {"value": 10}, "headers": {"Origin": "null"}}, 403, "forbidden_origin"),
+        ({"json": {"value": 10}, "headers": {"Sec-Fetch-Site": "cross-site"}}, 403, "forbidden_origin"),
+    ],
+)
+async def test_bad_answers_are_refused_and_change_nothing(
+    client: Any, registry: Any, kwargs: dict, status: int, code: str
+) -> None:
+    request = open_request(registry)
+    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), **kwargs), status, code)
+    assert request.state == "waiting"
+
+
+async def test_body_too_large_by_streaming_without_content_length(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+
+    async def chunks() -> Any:
+        for _ in range(10):
+            yield b" " * (P.MAX_BODY_BYTES // 4)
+
+    await expect_refusal(
+        client, registry, client.post(ANSWER.format(request.id), data=chunks(), headers=JSON), 413, "body_too_large"
+    )
+
+
+async def test_unknown_id_is_404(client: Any, registry: Any) -> None:
+    open_request(registry)
+    for path in (ANSWER.format("nope"), CANCEL.format("nope")):
+        body = {"value": 1} if path.endswith("answer") else {}
+        await expect_refusal(client, registry, client.post(path, json=body), 404, "unknown_request")
+
+
+async def test_request_no_longer_waiting_is_409(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    registry.answer(request.id, 4)
+    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 1}), 409, "not_waiting")
+    await expect_refusal(client, registry, client.post(CANCEL.format(request.id), json={}), 409, "not_waiting")
+    assert request.value == 4
+
+
+async def test_cancel_needs_an_empty_json_object(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    await expect_refusal(client, registry, client.post(CANCEL.format(request.id), json={"why": 1}), 422, "invalid_body")
+    await expect_refusal(
+        client, registry, client.post(CANCEL.format(request.id), data="x=1",
+                                      headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "unsupported_media_type"
+    )
+    assert request.state == "waiting"
+
+
+async def test_same_origin_and_listed_origins_are_accepted(client: Any, registry: Any) -> None:
+    own = f"http://{client.server.host}:{client.server.port}"
+    first = open_request(registry)
+    response = await client.post(ANSWER.format(first.id), json={"value": 2}, headers={"Origin": own})
+    assert response.status == 200
+    second = open_request(registry)
+    response = await client.post(CANCEL.format(second.id), json={}, headers={"Origin": "https://proxy.example"})
+    assert response.status == 200
+
+
+async def test_list_refuses_foreign_origin(client: Any, registry: Any) -> None:
+    open_request(registry)
+    response = await client.get("/hitl/requests", headers={"Origin": "https://evil.example"})
+    assert response.status == 403
+
+
+async def test_get_on_post_route_is_405_not_500(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    response = await client.get(ANSWER.format(request.id))
+    assert response.status == 405
+    assert request.state == "waiting"
+
+
+async def test_routes_are_under_our_prefix_and_have_docstrings(registry: Any) -> None:
+    routes = web.RouteTableDef()
+    server_routes.add_routes(routes, registry)
+    paths = {(route.method, route.path) for route in routes}  # type: ignore[union-attr]
+    assert all(path.startswith(P.ROUTE_PREFIX + "/") for _, path in paths)
+    assert ("GET", P.ROUTES["list"]) in paths
+    assert ("POST", P.ROUTES["answer"]) in paths and ("POST", P.ROUTES["cancel"]) in paths
+    for route in routes:
+        assert route.handler.__doc__, route  # type: ignore[union-attr]

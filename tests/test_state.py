@@ -1,0 +1,377 @@
+"""The state machine: every legal and illegal move, waits (sync and async), and races."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import gc
+import threading
+import time
+from typing import Any
+
+import pytest
+
+from conftest import thread_names
+from harness.host import StandInInterrupt
+
+KIND = "integer-doubler"
+
+
+def make_registry(state: Any, **kwargs: Any) -> tuple[Any, list[tuple[str, dict]]]:
+    events: list[tuple[str, dict]] = []
+    registry = state.RequestRegistry(notify=lambda event, data: events.append((event, data)), **kwargs)
+    return registry, events
+
+
+def open_request(registry: Any, prompt: str = "p1", **kwargs: Any) -> Any:
+    return registry.open(KIND, prompt_id=prompt, node_id="7", payload={"value": 3}, **kwargs)
+
+
+def test_open_creates_waiting_request_with_unguessable_id(state: Any) -> None:
+    registry, events = make_registry(state)
+    request = open_request(registry, node_label="Doubler #7")
+    assert request.state == "waiting"
+    assert len(request.id) >= 24  # 18 random bytes in url-safe base64
+    ids = {open_request(registry).id for _ in range(200)}
+    assert len(ids) == 200
+    view = registry.view(request)
+    assert view["state"] == "waiting" and view["kind"] == KIND and view["node_id"] == "7"
+    assert view["payload"] == {"value": 3} and view["node_label"] == "Doubler #7"
+    assert events[0] == ("hitl-request", registry.view(request))
+    assert "waiting" in repr(request) and "RequestRegistry" in repr(registry)
+
+
+def test_open_refuses_unknown_kind_and_negative_timeout(state: Any) -> None:
+    registry, _ = make_registry(state)
+    with pytest.raises(ValueError):
+        registry.open("nope", prompt_id="p", node_id="1")
+    with pytest.raises(ValueError):
+        registry.open(KIND, prompt_id="p", node_id="1", timeout_s=-1)
+    assert registry.waiting_count() == 0
+
+
+ENDINGS = {
+    "answer": lambda registry, request: registry.answer(request.id, 6),
+    "cancel": lambda registry, request: registry.cancel(request.id),
+    "expire": lambda registry, request: registry.expire(request.id),
+    "reset": lambda registry, request: registry.reset(request.id),
+    "interrupt": lambda registry, request: registry.interrupt_waiting(),
+}
+EXPECTED = {
+    "answer": ("answered", "answer", 6),
+    "cancel": ("cancelled", "user_cancel", None),
+    "expire": ("cancelled", "timeout", None),
+    "reset": ("reset", "prompt_over", None),
+    "interrupt": ("cancelled", "interrupt", None),
+}
+
+
+@pytest.mark.parametrize("first", sorted(ENDINGS))
+def test_each_legal_move_and_every_later_move_refused(state: Any, first: str) -> None:
+    registry, events = make_registry(state)
+    request = open_request(registry)
+    ENDINGS[first](registry, request)
+    final_state, reason, value = EXPECTED[first]
+    assert (request.state, request.reason, request.value) == (final_state, reason, value)
+    outcome = request.future.result(timeout=0)
+    assert (outcome.state, outcome.reason, outcome.value) == (final_state, reason, value)
+    assert registry.waiting_count() == 0 and registry.pending() == []
+    assert events[-1][1]["state"] == final_state and events[-1][1]["payload"] is None
+    count = len(events)
+    # Nothing moves an ended request again; the refusals change nothing and say nothing.
+    with pytest.raises(state.NotWaiting):
+        registry.answer(request.id, 6)
+    with pytest.raises(state.NotWaiting):
+        registry.cancel(request.id)
+    assert registry.expire(request.id) is False
+    assert registry.reset(request.id) is False
+    assert registry.interrupt_waiting() == 0
+    assert (request.state, request.reason, request.value) == (final_state, reason, value)
+    assert len(events) == count
+
+
+@pytest.mark.parametrize("start", ["answered", "cancelled", "reset"])
+@pytest.mark.parametrize("target", ["waiting", "answered", "cancelled", "reset"])
+def test_illegal_moves_are_refused_by_the_request(state: Any, start: str, target: str) -> None:
+    registry, _ = make_registry(state)
+    request = open_request(registry)
+    with registry._lock:
+        request._move(start, "answer")
+        with pytest.raises(state.IllegalTransition):
+            request._move(target, "answer")
+    assert request.state == start
+
+
+def test_waiting_cannot_move_to_waiting(state: Any) -> None:
+    registry, _ = make_registry(state)
+    request = open_request(registry)
+    with pytest.raises(state.IllegalTransition):
+        request._move("waiting", "answer")
+
+
+def test_unknown_id_is_refused(state: Any) -> None:
+    registry, _ = make_registry(state)
+    with pytest.raises(state.UnknownRequest):
+        registry.answer("no-such-id", 1)
+    with pytest.raises(state.UnknownRequest):
+        registry.cancel("no-such-id")
+    assert registry.expire("no-such-id") is False
+
+
+def test_invalid_answer_changes_nothing(state: Any) -> None:
+    def only_even(value: Any) -> int:
+        if not isinstance(value, int) or value % 2:
+            raise state.InvalidAnswer("must be an even integer")
+        return value
+
+    registry, events = make_registry(state)
+    request = open_request(registry, validate=only_even)
+    before = (registry.view(request), len(events))
+    for bad in (3, "6", None, [6]):
+        with pytest.raises(state.InvalidAnswer):
+            registry.answer(request.id, bad)
+    assert (registry.view(request), len(events)) == before
+    assert not request.future.done()
+    registry.answer(request.id, 8)
+    assert request.value == 8
+
+
+def test_validator_type_errors_become_invalid_answer(state: Any) -> None:
+    registry, _ = make_registry(state)
+    request = open_request(registry, validate=lambda value: int(value))
+    with pytest.raises(state.InvalidAnswer):
+        registry.answer(request.id, "twelve")
+    assert request.state == "waiting"
+
+
+def test_new_prompt_resets_stale_requests(state: Any) -> None:
+    registry, events = make_registry(state)
+    old = open_request(registry, prompt="old")
+    sibling = open_request(registry, prompt="old")
+    new = open_request(registry, prompt="new")
+    assert (old.state, old.reason) == ("reset", "prompt_over")
+    assert sibling.state == "reset"
+    assert new.state == "waiting"
+    assert [view["id"] for view in registry.pending()] == [new.id]
+    assert registry.reset_all(except_prompt="new") == 0
+    assert registry.reset_all() == 1 and new.state == "reset"
+
+
+def test_history_is_bounded_and_late_calls_get_409_then_404(state: Any) -> None:
+    registry, _ = make_registry(state, history=3)
+    ended = []
+    for _ in range(5):
+        request = open_request(registry)
+        registry.cancel(request.id)
+        ended.append(request.id)
+    with pytest.raises(state.NotWaiting):
+        registry.answer(ended[-1], 1)
+    with pytest.raises(state.UnknownRequest):
+        registry.answer(ended[0], 1)
+    assert len(registry._ended) == 3
+
+
+def test_ending_drops_server_side_resources(state: Any) -> None:
+    registry, _ = make_registry(state)
+    request = open_request(registry, resources=bytearray(10))
+    assert registry.get_waiting(request.id).resources is not None
+    registry.cancel(request.id)
+    assert request.resources is None
+
+
+def test_events_are_ordered_with_increasing_seq(state: Any) -> None:
+    registry, events = make_registry(state)
+    first = open_request(registry)
+    second = open_request(registry)
+    registry.answer(second.id, 1)
+    registry.cancel(first.id)
+    seqs = [data["seq"] for _, data in events]
+    assert seqs == sorted(seqs) and len(set(seqs)) == 4
+    assert [(data["id"], data["state"]) for _, data in events] == [
+        (first.id, "waiting"),
+        (second.id, "waiting"),
+        (second.id, "answered"),
+        (first.id, "cancelled"),
+    ]
+
+
+def test_a_broken_notifier_does_not_break_a_move(state: Any) -> None:
+    def broken(event: str, data: dict) -> None:
+        raise RuntimeError("socket gone")
+
+    registry = state.RequestRegistry(notify=broken)
+    request = open_request(registry)
+    registry.answer(request.id, 2)
+    assert request.state == "answered"
+
+
+# ------------------------------------------------------------------- waiting
+def answer_later(registry: Any, request: Any, value: Any, ready: threading.Event) -> threading.Thread:
+    def run() -> None:
+        ready.wait(5)
+        registry.answer(request.id, value)
+
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+
+def test_sync_wait_wakes_at_once_on_answer(state: Any) -> None:
+    registry, _ = make_registry(state, interrupt=StandInInterrupt())
+    request = open_request(registry)
+    ready = threading.Event()
+    thread = answer_later(registry, request, 42, ready)
+    ready.set()
+    start = time.perf_counter()
+    outcome = registry.wait(request)
+    elapsed = time.perf_counter() - start
+    thread.join()
+    assert outcome.answered and outcome.value == 42
+    assert elapsed < 0.05  # the safety tick is 0.1 s: waking before it proves the handoff
+
+
+def test_async_waits_in_parallel_in_a_fresh_loop(state: Any) -> None:
+    registry, _ = make_registry(state, interrupt=StandInInterrupt())
+    requests = [open_request(registry) for _ in range(3)]
+
+    async def wait_all() -> list[Any]:
+        return await asyncio.gather(*(registry.wait_async(r) for r in requests))
+
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        # Like ComfyUI's worker: another thread, its own loop per prompt.
+        future = worker.submit(asyncio.run, wait_all())
+        for value, request in zip((30, 10, 20), reversed(requests)):
+            registry.answer(request.id, value)
+        outcomes = future.result(timeout=5)
+    assert [o.value for o in outcomes] == [20, 10, 30]
+
+
+def test_async_wait_on_second_prompt_loop_still_wakes(state: Any) -> None:
+    # A module-global asyncio.Event would be bound to the first loop; futures are not.
+    registry, _ = make_registry(state, interrupt=StandInInterrupt())
+    for value in (1, 2):
+        request = open_request(registry, prompt=f"p{value}")
+        with concurrent.futures.ThreadPoolExecutor(1) as worker:
+            future = worker.submit(asyncio.run, registry.wait_async(request))
+            registry.answer(request.id, value)
+            assert future.result(timeout=2).value == value
+
+
+@pytest.mark.parametrize("pushes", [True, False], ids=["hooked", "polled"])
+def test_interrupt_ends_the_wait_within_50ms(state: Any, pushes: bool) -> None:
+    interrupt = StandInInterrupt(pushes=pushes)
+    registry, _ = make_registry(state, interrupt=interrupt)
+    request = open_request(registry)
+    with concurrent.futures.ThreadPoolExecutor(1) as worker:
+        future = worker.submit(asyncio.run, registry.wait_async(request))
+        interrupt.raise_flag()
+        outcome = future.result(timeout=2)
+        elapsed = time.perf_counter() - interrupt.raised_at
+    assert (outcome.state, outcome.reason) == ("cancelled", "interrupt")
+    assert elapsed < 0.05
+
+
+def test_interrupt_raised_before_waiting_is_noticed(state: Any) -> None:
+    interrupt = StandInInterrupt(pushes=True)
+    registry, _ = make_registry(state, interrupt=interrupt)
+    request = open_request(registry)
+    interrupt.raise_flag()  # pushed: ends the request before anyone waits on it
+    assert registry.wait(request).reason == "interrupt"
+    # A flag that is already up when a request opens is seen on the first tick.
+    late = open_request(registry)
+    assert registry.wait(late).reason == "interrupt"
+
+
+def test_deadline_ends_the_wait_as_timeout(state: Any) -> None:
+    registry, _ = make_registry(state, interrupt=StandInInterrupt())
+    request = open_request(registry, timeout_s=0.05)
+    start = time.perf_counter()
+    outcome = registry.wait(request)
+    assert (outcome.state, outcome.reason) == ("cancelled", "timeout")
+    assert 0.045 <= time.perf_counter() - start < 0.5
+    assert registry.view(request)["expires_in_ms"] is None
+
+
+def test_expires_in_counts_down(state: Any) -> None:
+    now = [100.0]
+    registry, _ = make_registry(state, clock=lambda: now[0])
+    request = open_request(registry, timeout_s=30)
+    assert registry.view(request)["expires_in_ms"] == 30_000
+    now[0] += 12.5
+    assert registry.view(request)["expires_in_ms"] == 17_500
+    no_deadline = open_request(registry)
+    assert registry.view(no_deadline)["expires_in_ms"] is None
+
+
+def test_cancelled_async_task_resets_its_request(state: Any) -> None:
+    registry, events = make_registry(state, interrupt=StandInInterrupt())
+    request = open_request(registry)
+
+    async def main() -> None:
+        task = asyncio.create_task(registry.wait_async(request))
+        await asyncio.sleep(0)  # let the task start waiting
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert (request.state, request.reason) == ("reset", "prompt_over")
+    assert events[-1][1]["state"] == "reset"
+
+
+# --------------------------------------------------------------------- races
+def test_answer_cancel_interrupt_race_has_exactly_one_winner(state: Any) -> None:
+    interrupt = StandInInterrupt()
+    registry, _ = make_registry(state, interrupt=interrupt)
+    wins = {"answer": 0, "cancel": 0, "interrupt": 0}
+    for round_number in range(300):
+        request = open_request(registry)
+        barrier = threading.Barrier(3)
+        results: dict[str, str] = {}
+
+        def racer(name: str, move: Any) -> None:
+            barrier.wait()
+            try:
+                outcome = move()
+                results[name] = "won" if outcome not in (0, False) else "lost"
+            except state.NotWaiting:
+                results[name] = "lost"
+
+        threads = [
+            threading.Thread(target=racer, args=("answer", lambda: registry.answer(request.id, round_number))),
+            threading.Thread(target=racer, args=("cancel", lambda: registry.cancel(request.id))),
+            threading.Thread(target=racer, args=("interrupt", registry.interrupt_waiting)),
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        winners = [name for name, result in results.items() if result == "won"]
+        assert len(winners) == 1, results
+        outcome = registry.wait(request)
+        expected = {"answer": "answer", "cancel": "user_cancel", "interrupt": "interrupt"}[winners[0]]
+        assert outcome.reason == expected
+        if winners[0] == "answer":
+            assert outcome.value == round_number
+        wins[winners[0]] += 1
+    assert registry.waiting_count() == 0
+    assert sum(wins.values()) == 300
+
+
+def test_no_thread_or_request_leaks(state: Any) -> None:
+    interrupt = StandInInterrupt()
+    registry, _ = make_registry(state, interrupt=interrupt, history=16)
+    gc.collect()
+    threads_before = thread_names()
+    for index in range(200):
+        request = open_request(registry, prompt=f"p{index}")
+        with concurrent.futures.ThreadPoolExecutor(1) as worker:
+            future = worker.submit(asyncio.run, registry.wait_async(request))
+            if index % 2:
+                registry.answer(request.id, index)
+            else:
+                registry.cancel(request.id)
+            future.result(timeout=2)
+    assert registry.waiting_count() == 0
+    assert len(registry._ended) == 16
+    assert thread_names() == threads_before

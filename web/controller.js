@@ -1,0 +1,207 @@
+// @ts-check
+/**
+ * Keeps this tab's dialogs in step with the server: opens a dialog for each waiting
+ * request (from the websocket event, or from the list on load and on reconnect) and
+ * closes it as soon as the request ends anywhere (this tab, another tab, an API client,
+ * a timeout or an interrupt).
+ */
+import { HitlClient } from "./client.js";
+import { Overlay } from "./overlay.js";
+import { EVENT_REQUEST, STATES } from "./protocol.js";
+
+/**
+ * @typedef {import("./protocol.js").RequestView} RequestView
+ * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./overlay.js").DialogOptions} DialogOptions
+ * @typedef {{ kind: string, open(view: RequestView, tools: DialogTools): void }} KindHandler
+ * @typedef {EventTarget & import("./client.js").FetchApi} HostApi
+ */
+
+/** How many ended request ids a tab remembers, so a late event cannot reopen one. */
+const ENDED_MEMORY = 500;
+
+/** What a kind's handler gets to build and drive its dialog. */
+export class DialogTools {
+  /** @param {HitlController} controller */
+  constructor(controller) {
+    this.controller = controller;
+    this.client = controller.client;
+    this.overlay = controller.overlay;
+    this.doc = controller.doc;
+  }
+
+  /**
+   * Open the card for a request, with Cancel wired to the cancel route.
+   * @param {RequestView} view
+   * @param {Omit<DialogOptions, "id" | "kind" | "onCancel" | "expiresInMs">} options
+   * @returns {Dialog}
+   */
+  openDialog(view, options) {
+    /** @type {Dialog} */
+    const dialog = this.overlay.open({
+      subtitle: this.controller.describe(view),
+      ...options,
+      id: view.id,
+      kind: view.kind,
+      expiresInMs: view.expires_in_ms,
+      onCancel: () => void this.cancel(view, dialog),
+    });
+    return dialog;
+  }
+
+  /**
+   * Post an answer. The server decides: 422 shows its message and the dialog stays open.
+   * @param {RequestView} view
+   * @param {Dialog | null} dialog
+   * @param {unknown} value
+   * @returns {Promise<boolean>} whether the server took the answer
+   */
+  async submit(view, dialog, value) {
+    if (dialog?.card.dataset.busy === "true") return false;
+    dialog?.setBusy(true);
+    this.controller.endedHere.add(view.id);
+    const result = await this.client.answer(view.id, value);
+    return this.#settle(view, dialog, result);
+  }
+
+  /**
+   * @param {RequestView} view
+   * @param {Dialog | null} dialog
+   */
+  async cancel(view, dialog) {
+    if (dialog?.card.dataset.busy === "true") return false;
+    dialog?.setBusy(true);
+    this.controller.endedHere.add(view.id);
+    const result = await this.client.cancel(view.id);
+    return this.#settle(view, dialog, result);
+  }
+
+  /**
+   * @param {RequestView} view
+   * @param {Dialog | null} dialog
+   * @param {import("./client.js").CallResult} result
+   */
+  #settle(view, dialog, result) {
+    if (result.ok) {
+      this.controller.forget(view.id);
+      return true;
+    }
+    if (result.status === 404 || result.status === 409) {
+      // Someone else (another tab, a timeout, an interrupt) ended it first.
+      this.controller.forget(view.id);
+      if (dialog) this.overlay.notice("That request had already ended.");
+      return false;
+    }
+    this.controller.endedHere.delete(view.id);
+    dialog?.setBusy(false);
+    if (dialog) dialog.setError(result.error?.message ?? "The server refused that answer.");
+    else console.warn("[comfyui-hitl] answer refused", result);
+    return false;
+  }
+}
+
+export class HitlController {
+  /**
+   * @param {{ api: HostApi, doc: Document, handlers: KindHandler[], activeWorkflowId?: () => string | null }} options
+   */
+  constructor({ api, doc, handlers, activeWorkflowId }) {
+    this.api = api;
+    this.doc = doc;
+    this.client = new HitlClient(api);
+    this.overlay = new Overlay(doc);
+    /** @type {Map<string, KindHandler>} */
+    this.handlers = new Map(handlers.map((handler) => [handler.kind, handler]));
+    this.activeWorkflowId = activeWorkflowId ?? (() => null);
+    /** @type {Map<string, number>} request id -> newest seq seen */
+    this.seen = new Map();
+    /** @type {Set<string>} ids this tab answered or cancelled itself */
+    this.endedHere = new Set();
+    /** @type {Set<string>} */
+    this.ended = new Set();
+    this.tools = new DialogTools(this);
+  }
+
+  /** Listen for changes and pick up whatever is already waiting. */
+  async start() {
+    this.api.addEventListener(EVENT_REQUEST, (event) => {
+      this.onChange(/** @type {CustomEvent<RequestView>} */ (event).detail);
+    });
+    // After a lost websocket, events may have been missed: ask again.
+    this.api.addEventListener("reconnected", () => void this.resync());
+    await this.resync();
+  }
+
+  /** Bring the dialogs in line with the server's list of waiting requests. */
+  async resync() {
+    /** @type {RequestView[]} */
+    let waiting;
+    try {
+      waiting = await this.client.list();
+    } catch (error) {
+      console.warn("[comfyui-hitl] could not list waiting requests", error);
+      return;
+    }
+    const ids = new Set(waiting.map((view) => view.id));
+    for (const id of [...this.overlay.dialogs.keys()]) {
+      if (!ids.has(id)) this.overlay.close(id);
+    }
+    for (const view of waiting) this.onChange(view);
+  }
+
+  /** @param {RequestView} view */
+  onChange(view) {
+    if (!view || typeof view.id !== "string") return;
+    const newest = this.seen.get(view.id);
+    if (newest !== undefined && view.seq < newest) return; // an older event than one we acted on
+    if (view.state === STATES.WAITING) {
+      if (this.ended.has(view.id) || this.overlay.get(view.id) || newest === view.seq) return;
+      this.seen.set(view.id, view.seq);
+      this.#open(view);
+      return;
+    }
+    this.seen.set(view.id, view.seq);
+    const hadDialog = this.overlay.close(view.id);
+    if (hadDialog && !this.endedHere.has(view.id)) {
+      this.overlay.notice(view.state === STATES.ANSWERED ? "Answered elsewhere." : `Request ended (${view.reason}).`);
+    }
+    this.forget(view.id);
+  }
+
+  /** @param {string} id */
+  forget(id) {
+    this.overlay.close(id);
+    this.ended.add(id);
+    this.endedHere.delete(id);
+    if (this.ended.size > ENDED_MEMORY) {
+      const oldest = this.ended.values().next().value;
+      if (oldest !== undefined) {
+        this.ended.delete(oldest);
+        this.seen.delete(oldest);
+      }
+    }
+  }
+
+  /**
+   * The subtitle of a dialog: which node asks, and whether it is this tab's workflow.
+   * @param {RequestView} view
+   */
+  describe(view) {
+    const label = view.node_label ?? (view.node_id ? `node #${view.node_id}` : "a node");
+    const workflow = view.payload?.workflow_id;
+    const active = this.activeWorkflowId();
+    const where = workflow && active && workflow !== active ? " · from another workflow" : "";
+    return `${label}${where}`;
+  }
+
+  /** @param {RequestView} view */
+  #open(view) {
+    const handler = this.handlers.get(view.kind);
+    if (handler) {
+      handler.open(view, this.tools);
+      return;
+    }
+    // A kind this page does not know (an old cached script?): still let the person end it.
+    const dialog = this.tools.openDialog(view, { title: "A node is waiting" });
+    dialog.body.textContent = `This page cannot show a "${view.kind}" request. Reload the page, or cancel the run.`;
+  }
+}

@@ -1,0 +1,35 @@
+// @ts-check
+/** The integer doubler's browser half: double the value and post it back. */
+import { element } from "./overlay.js";
+import { KINDS } from "./protocol.js";
+
+/** @type {import("./controller.js").KindHandler} */
+export const doublerHandler = {
+  kind: KINDS.INTEGER_DOUBLER,
+  open(view, tools) {
+    const value = Number(view.payload?.value);
+    const doubled = value * 2;
+    if (!view.payload?.ask_first) {
+      // The classic example: no dialog, no click; the run goes on at once.
+      void tools.submit(view, null, doubled);
+      return;
+    }
+    /** @type {import("./overlay.js").Dialog} */
+    const dialog = tools.openDialog(view, {
+      title: "Integer doubler",
+      primaryLabel: "Send",
+      onPrimary: () => void tools.submit(view, dialog, doubled),
+    });
+    dialog.body.append(
+      element(tools.doc, "div", "hitl-message", `The node sent ${value}; the browser doubled it.`),
+      element(tools.doc, "div", "hitl-big-number", `${value} × 2 = ${doubled}`),
+    );
+    dialog.card.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" && !event.isComposing) {
+        event.preventDefault();
+        void tools.submit(view, dialog, doubled);
+      }
+    });
+    dialog.primaryButton?.focus();
+  },
+};
