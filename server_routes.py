@@ -9,9 +9,10 @@ own origin check is off. A refused call answers ``{"error": {"code", "message"}}
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
-from typing import Any, Awaitable, Callable, Iterable
+from typing import Any, Awaitable, Callable, Iterable, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from aiohttp import web
@@ -35,6 +36,20 @@ ERROR_STATUS: dict[str, int] = {
     "invalid_body": 422,
     "invalid_answer": 422,
 }
+
+
+IMAGE_SIZES = ("thumb", "full")
+
+
+@runtime_checkable
+class ImageSource(Protocol):
+    """What a request's ``resources`` provide when it has images to show (the picker)."""
+
+    def image_count(self) -> int:
+        """How many images there are."""
+
+    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+        """The encoded image ``index`` at ``size`` ("thumb" or "full") and its media type."""
 
 
 class Refused(HitlError):
@@ -157,6 +172,26 @@ def add_routes(
         view = registry.cancel(request.match_info["request_id"])
         return web.json_response({"request": view})
 
+    async def request_image(request: web.Request) -> web.Response:
+        """GET ``?size=thumb|full``: image ``index`` of a waiting request, addressed by
+        request id and index only (never a path). Full size is encoded on demand."""
+        waiting = registry.get_waiting(request.match_info["request_id"])
+        source = waiting.resources
+        if not isinstance(source, ImageSource):
+            raise Refused("not_found", "this request has no images")
+        size = request.query.get("size", "thumb")
+        if size not in IMAGE_SIZES:
+            raise Refused("invalid_body", "size must be thumb or full")
+        raw_index = request.match_info["index"]
+        if not raw_index.isdigit() or len(raw_index) > 6 or int(raw_index) >= source.image_count():
+            raise Refused("not_found", "no image with that index")
+        # Encoding a full-size image takes a while: keep it off the server's event loop.
+        data, media_type = await asyncio.get_running_loop().run_in_executor(
+            None, source.image_bytes, int(raw_index), size
+        )
+        return web.Response(body=data, content_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
+    routes.get(P.ROUTES["image"])(guarded(policy, request_image))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))

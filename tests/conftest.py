@@ -3,7 +3,6 @@ and one headless Chromium (Debian's package, never a downloaded browser)."""
 
 from __future__ import annotations
 
-import os
 import shutil
 import threading
 from collections.abc import Iterator
@@ -56,8 +55,10 @@ def served(host: HarnessHost) -> Iterator[HarnessServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
+    # Module scope: Playwright's sync API keeps an event loop running in this thread while
+    # it is open, which async tests in other modules must not inherit.
     executable = shutil.which("chromium") or shutil.which("chromium-browser")
     if executable is None:
         pytest.fail("Debian's chromium is not installed: the README's test command installs it")
@@ -84,7 +85,7 @@ def open_page(browser: Any, served: HarnessServer) -> Iterator[Any]:
         page.on("pageerror", lambda error: errors.append(str(error)))
         page.goto(served.url)
         page.wait_for_function("window.__harnessReady === true")
-        page.wait_for_function("window.app && document.readyState === 'complete'")
+        page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
         return page
 
     yield open_page
@@ -97,5 +98,16 @@ def thread_names() -> set[str]:
     return {thread.name for thread in threading.enumerate()}
 
 
-def real_comfyui_dir() -> str | None:
-    return os.environ.get("HITL_COMFYUI_DIR") or None
+@pytest.fixture(scope="session")
+def comfyui() -> Iterator[Any]:
+    """One real ComfyUI for the session (opt-in through HITL_COMFYUI_DIR)."""
+    from harness.comfyui import ENV_DIR, RealComfyUI
+
+    real = RealComfyUI.from_environment()
+    if real is None:
+        pytest.skip(f"opt-in: set {ENV_DIR} to a ComfyUI folder to run the real-ComfyUI tests")
+    real.start()
+    try:
+        yield real
+    finally:
+        real.stop()

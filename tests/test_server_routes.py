@@ -187,5 +187,53 @@ async def test_routes_are_under_our_prefix_and_have_docstrings(registry: Any) ->
     assert all(path.startswith(P.ROUTE_PREFIX + "/") for _, path in paths)
     assert ("GET", P.ROUTES["list"]) in paths
     assert ("POST", P.ROUTES["answer"]) in paths and ("POST", P.ROUTES["cancel"]) in paths
+    assert ("GET", P.ROUTES["image"]) in paths
     for route in routes:
         assert route.handler.__doc__, route  # type: ignore[union-attr]
+
+
+class TwoImages:
+    """An image source as the picker provides one."""
+
+    def image_count(self) -> int:
+        return 2
+
+    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+        return f"{size}-{index}".encode(), "image/jpeg"
+
+
+async def test_image_route_serves_by_id_and_index(client: Any, registry: Any) -> None:
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    response = await client.get(f"/hitl/requests/{request.id}/images/1?size=full")
+    assert response.status == 200 and response.content_type == "image/jpeg"
+    assert await response.read() == b"full-1"
+    response = await client.get(f"/hitl/requests/{request.id}/images/0")
+    assert await response.read() == b"thumb-0"
+
+
+@pytest.mark.parametrize(
+    ("path", "status", "code"),
+    [
+        ("/images/2", 404, "not_found"),
+        ("/images/-1", 404, "not_found"),
+        ("/images/1e3", 404, "not_found"),
+        ("/images/%2E%2E%2Fetc%2Fpasswd", 404, "not_found"),
+        ("/images/99999999999999999999", 404, "not_found"),
+        ("/images/0?size=huge", 422, "invalid_body"),
+    ],
+)
+async def test_image_route_refusals(client: Any, registry: Any, path: str, status: int, code: str) -> None:
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    await expect_refusal(client, registry, client.get(f"/hitl/requests/{request.id}{path}"), status, code)
+
+
+async def test_image_route_needs_a_waiting_request_with_images(client: Any, registry: Any) -> None:
+    plain = open_request(registry)
+    await expect_refusal(client, registry, client.get(f"/hitl/requests/{plain.id}/images/0"), 404, "not_found")
+    ended = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    registry.cancel(ended.id)
+    await expect_refusal(client, registry, client.get(f"/hitl/requests/{ended.id}/images/0"), 409, "not_waiting")
+    await expect_refusal(client, registry, client.get("/hitl/requests/nope/images/0"), 404, "unknown_request")
+    foreign = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    response = await client.get(f"/hitl/requests/{foreign.id}/images/0", headers={"Sec-Fetch-Site": "cross-site"})
+    assert response.status == 403

@@ -26,5 +26,7 @@ app.registerExtension({
   name: "comfyui-hitl",
   async setup() {
     await controller.start();
+    // Says "the dialogs are live in this tab" (for tests and for anyone debugging a tab).
+    document.documentElement.dataset.comfyuiHitl = "ready";
   },
 });

@@ -10,8 +10,6 @@ const STYLE_ID = "comfyui-hitl-style";
 const CSS = `
 .hitl-layer { position: fixed; inset: 0; z-index: 10000; pointer-events: none;
   font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg-color, #e6e6e6); }
-.hitl-backdrop { position: absolute; inset: 0; background: rgba(0,0,0,.45); pointer-events: auto; display: none; }
-.hitl-layer[data-expanded="true"] .hitl-backdrop { display: block; }
 .hitl-stack { position: absolute; inset: 0; display: flex; flex-direction: column; align-items: center;
   gap: 12px; padding: 24px 8px; overflow-y: auto; pointer-events: none; }
 .hitl-card { pointer-events: auto; width: min(560px, calc(100vw - 16px)); box-sizing: border-box;
@@ -269,10 +267,10 @@ export class Overlay {
     }
     const layer = element(this.doc, "div", "hitl-layer");
     layer.dataset.expanded = "false";
-    this.backdrop = element(this.doc, "div", "hitl-backdrop");
     this.stack = element(this.doc, "div", "hitl-stack");
     this.tray = element(this.doc, "div", "hitl-tray");
-    layer.append(this.backdrop, this.stack, this.tray);
+    // No backdrop: the canvas stays usable while a run waits (minimise a card to get it out of the way).
+    layer.append(this.stack, this.tray);
     this.doc.body.append(layer);
     this.layer = layer;
     return layer;

@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Install what the tests need and run them: `bash dev/test.sh` (extra arguments go to pytest).
+source "$(dirname "$0")/_env.sh"
+missing=()
+command -v chromium >/dev/null || missing+=(chromium)
+command -v node >/dev/null || missing+=(nodejs)
+if [ "${#missing[@]}" -gt 0 ]; then apt_install "${missing[@]}"; fi
+"$VENV_PY" -m pip install -q -r requirements-test.txt
+exec "$VENV_PY" -m pytest "$@"

@@ -1,0 +1,108 @@
+"""A real browser on a real ComfyUI (opt-in: set HITL_COMFYUI_DIR, see test_real_comfyui)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from harness.comfyui import RealComfyUI
+from harness.pack import ROOT
+from test_real_comfyui import doubler
+
+pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+@pytest.fixture
+def comfy_page(comfyui: RealComfyUI, browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" and "hitl" in message.text.lower() else None)
+    page.goto(comfyui.url)
+    page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
+    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+    yield page
+    context.close()
+    assert not [e for e in errors if "hitl" in e.lower()], errors
+
+
+def queue_from_page(page: Any, prompt: dict[str, Any]) -> str:
+    """Queue as the page's own client (so ComfyUI sends its events to this tab)."""
+    return page.evaluate(
+        """async (prompt) => {
+            const { api } = await import('/scripts/api.js');
+            const response = await api.fetchApi('/prompt', { method: 'POST', headers: {'Content-Type': 'application/json'},
+                body: JSON.stringify({ prompt, client_id: api.clientId }) });
+            return (await response.json()).prompt_id;
+        }""",
+        prompt,
+    )
+
+
+def history_of(page: Any, prompt_id: str) -> Any:
+    return page.evaluate(
+        "async (id) => (await (await fetch(`/history/${id}`)).json())[id]", prompt_id
+    )
+
+
+def wait_history(page: Any, prompt_id: str) -> Any:
+    page.wait_for_function(
+        "async (id) => { const h = await (await fetch(`/history/${id}`)).json(); return !!(h[id] && h[id].status && h[id].status.completed !== undefined && (h[id].status.status_str)); }",
+        arg=prompt_id, polling=100, timeout=30_000,
+    )
+    return history_of(page, prompt_id)
+
+
+def test_browser_doubles_with_no_click(comfy_page: Any) -> None:
+    prompt_id = queue_from_page(comfy_page, doubler(21, ask_first=False))
+    history = wait_history(comfy_page, prompt_id)
+    assert history["status"]["status_str"] == "success"
+    assert history["outputs"]["1"]["doubled"] == [42]
+
+
+def test_browser_dialog_cancel_and_send(comfy_page: Any) -> None:
+    version = comfy_page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+    prompt_id = queue_from_page(comfy_page, doubler(8, ask_first=True, timeout=300))
+    dialog = comfy_page.locator("section.hitl-card[data-kind='integer-doubler']")
+    dialog.wait_for()
+    assert "8 × 2 = 16" in dialog.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    comfy_page.screenshot(path=str(ARTIFACTS / f"doubler-dialog-frontend-{version}.png"))
+    dialog.locator("[data-action='cancel']").click()
+    history = wait_history(comfy_page, prompt_id)
+    assert history["status"]["status_str"] == "error"
+    assert any(m[0] == "execution_interrupted" for m in history["status"]["messages"])
+    dialog.wait_for(state="detached")
+
+    prompt_id = queue_from_page(comfy_page, doubler(9, ask_first=True, timeout=300))
+    dialog.wait_for()
+    dialog.locator("[data-action='primary']").click()
+    history = wait_history(comfy_page, prompt_id)
+    assert history["outputs"]["1"]["doubled"] == [18]
+
+
+def test_reload_mid_wait_restores_the_dialog(comfy_page: Any) -> None:
+    prompt_id = queue_from_page(comfy_page, doubler(3, ask_first=True, timeout=300))
+    dialog = comfy_page.locator("section.hitl-card[data-kind='integer-doubler']")
+    dialog.wait_for()
+    comfy_page.reload()
+    comfy_page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
+    dialog.wait_for()
+    dialog.locator("[data-action='primary']").click()
+    assert wait_history(comfy_page, prompt_id)["outputs"]["1"]["doubled"] == [6]
+
+
+def test_frontend_red_x_interrupt_closes_the_dialog(comfy_page: Any) -> None:
+    prompt_id = queue_from_page(comfy_page, doubler(3, ask_first=True, timeout=300))
+    dialog = comfy_page.locator("section.hitl-card[data-kind='integer-doubler']")
+    dialog.wait_for()
+    # What the frontend's Cancel (red X) posts.
+    comfy_page.evaluate(
+        "async (id) => { const { api } = await import('/scripts/api.js'); await api.interrupt(id); }", prompt_id
+    )
+    dialog.wait_for(state="detached")
+    assert wait_history(comfy_page, prompt_id)["status"]["status_str"] == "error"
