@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
@@ -39,6 +40,9 @@ ERROR_STATUS: dict[str, int] = {
 
 
 IMAGE_SIZES = ("thumb", "full")
+
+#: The OpenAPI document of these routes, kept beside this module.
+OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 
 
 @runtime_checkable
@@ -153,6 +157,7 @@ def add_routes(
     """Add the pack's routes to ``routes`` (ComfyUI's ``PromptServer.instance.routes``),
     all of them working on ``registry``."""
     policy = OriginPolicy(allowed_origins)
+    openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
 
     async def list_requests(request: web.Request) -> web.Response:
         """GET: every waiting request, oldest first, for reloaded tabs and API clients."""
@@ -191,7 +196,12 @@ def add_routes(
         )
         return web.Response(body=data, content_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
+    async def openapi(request: web.Request) -> web.Response:
+        """GET: the OpenAPI document of these routes."""
+        return web.json_response(openapi_document)
+
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
+    routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
