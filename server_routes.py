@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 from pathlib import Path
 from typing import Any, Awaitable, Callable, Iterable, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -73,6 +74,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def _finite_float(text: str) -> float:
+    # json.loads turns 1e999 into inf without asking parse_constant: refuse it here too.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range for a number")
+    return value
+
+
 async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYTES) -> dict[str, Any]:
     """The body as a JSON object, or :class:`Refused` (415, 413, 400, 422)."""
     if request.content_type != "application/json":
@@ -91,7 +100,7 @@ async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYT
         chunks.append(chunk)
     try:
         # NaN and Infinity are not JSON; Python's parser would take them if we let it.
-        body = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant)
+        body = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Refused("malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):

@@ -97,6 +97,8 @@ async def expect_refusal(client: Any, registry: Any, response_coro: Any, status:
         ({"data": b"\xff\xfe", "headers": JSON}, 400, "malformed_json"),
         ({"data": '{"value": NaN}', "headers": JSON}, 400, "malformed_json"),
         ({"data": '{"value": Infinity}', "headers": JSON}, 400, "malformed_json"),
+        ({"data": '{"value": 1e999}', "headers": JSON}, 400, "malformed_json"),
+        ({"data": '{"value": -1E400}', "headers": JSON}, 400, "malformed_json"),
         ({"data": "[" * 100_000 + "]" * 100_000, "headers": JSON}, 400, "malformed_json"),
         ({"data": "", "headers": JSON}, 400, "malformed_json"),
         ({"data": "[10]", "headers": JSON}, 422, "invalid_body"),

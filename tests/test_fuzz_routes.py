@@ -1,0 +1,274 @@
+"""Fuzz every route over real HTTP (hypothesis): malformed JSON, wrong types, huge values,
+unicode, other and finished ids, repeated answers, foreign origins. Never a 5xx, every
+status and body as openapi.json documents, and a refused request changes nothing."""
+
+from __future__ import annotations
+
+import http.client
+import json
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from harness.host import HarnessHost, HarnessServer
+from harness.pack import submodule
+from openapi_check import check_response
+
+doubler = submodule("nodes.integer_doubler")
+P = submodule("_protocol")
+
+#: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
+#: per example is larger than a request's), together well over 10,000 requests per CI run.
+PER_EXAMPLE = 5
+BUDGET = {"answer": 900, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
+SETTINGS = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+sent: dict[str, int] = {}
+
+
+class OneImage:
+    def image_count(self) -> int:
+        return 3
+
+    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+        return (b"\xff\xd8thumb", "image/jpeg") if size == "thumb" else (b"\x89PNGfull", "image/png")
+
+
+class Target:
+    """The harness server, a keep-alive HTTP connection, and a pool of requests to aim at."""
+
+    def __init__(self) -> None:
+        self.host = HarnessHost()
+        self.server = HarnessServer(self.host)
+        self.server.start()
+        self.registry = self.host.registry
+        self.origin = self.server.url
+        self.connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
+        self.ids: dict[str, str] = {}
+        for name in ("ended", "ended2"):
+            request = self.registry.open("integer-doubler", prompt_id="fuzz", node_id=name)
+            self.registry.cancel(request.id)
+            self.ids[name] = request.id
+        self.refill()
+
+    def refill(self) -> None:
+        if self.ids.get("waiting") is None or self.registry.get(self.ids["waiting"]).state != "waiting":
+            self.ids["waiting"] = self.registry.open(
+                "integer-doubler", prompt_id="fuzz", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
+            ).id
+        if self.ids.get("picker") is None or self.registry.get(self.ids["picker"]).state != "waiting":
+            self.ids["picker"] = self.registry.open(
+                "image-picker", prompt_id="fuzz", node_id="2", resources=OneImage()
+            ).id
+
+    def snapshot(self) -> Any:
+        # Every move bumps the registry's seq; with the waiting requests and the newest
+        # ended one, this is the whole observable state.
+        registry = self.registry
+        with registry._lock:
+            newest = next(reversed(registry._ended.values()), None)
+            return (
+                registry._seq,
+                sorted((r.id, r.state, r.reason, repr(r.value)) for r in registry._waiting.values()),
+                len(registry._ended),
+                (newest.id, newest.state, newest.reason, repr(newest.value)) if newest else None,
+            )
+
+    def send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, str, bytes]:
+        for attempt in (1, 2):
+            try:
+                self.connection.request(method, path, body=body, headers=headers)
+                response = self.connection.getresponse()
+                data = response.read()
+                content_type = (response.getheader("Content-Type") or "").split(";")[0]
+                if response.getheader("Connection", "").lower() == "close":
+                    self.connection.close()
+                return response.status, content_type, data
+            except (ConnectionError, http.client.HTTPException):
+                # The server may close a connection after refusing an unread body: reconnect.
+                self.connection.close()
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        self.connection.close()
+        self.server.stop()
+        self.host.close()
+
+
+@pytest.fixture(scope="module")
+def target() -> Iterator[Target]:
+    target = Target()
+    yield target
+    target.close()
+
+
+def exchange(
+    target: Target, kind: str, method: str, path: str, headers: dict[str, str], body: bytes | None,
+    *, junk_id: bool = False,
+) -> int:
+    """Send one request and check every invariant; returns the status."""
+    sent[kind] = sent.get(kind, 0) + 1
+    before = target.snapshot()
+    status, content_type, data = target.send(method, path, headers, body)
+    assert status < 500, (method, path, headers, body, data)
+    if junk_id and status == 404 and content_type == "text/plain":
+        pass  # aiohttp's router: an id with "{", "}" or "/" never reaches our handlers
+    else:
+        check_response(method, path, status, content_type, data)
+    if status >= 400:
+        assert target.snapshot() == before, (method, path, status, data)
+    target.refill()
+    return status
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers(min_value=-(2**300), max_value=2**300)
+    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+raw_bodies = st.sampled_from([
+    b'{"value": NaN}', b'{"value": Infinity}', b'{"value": -Infinity}', b'{"value": 1e999}', b"[" * 3000,
+    b'{"value": 2', b"\xff\xfe\x00", b"", b"null", b'"value"', b'{"value": 42}', b'{"value": 42, "value": "x"}',
+    json.dumps({"value": "\U0001f600" * 70_000}).encode(), b"value=42", b'{"value": 9007199254740994}',
+])
+bodies = st.one_of(
+    json_values.map(lambda v: json.dumps({"value": v}).encode()),
+    st.dictionaries(st.text(max_size=10), json_values, max_size=3).map(lambda d: json.dumps(d).encode()),
+    json_values.map(lambda v: json.dumps(v).encode()),
+    st.integers(min_value=-(2**53), max_value=2**53).map(lambda n: json.dumps({"value": n}).encode()),
+    st.binary(max_size=64),
+    raw_bodies,
+)
+content_types = st.sampled_from([
+    "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "application/x-www-form-urlencoded",
+    "multipart/form-data; boundary=x", "text/plain", "application/json-patch+json", None,
+])
+origins = st.sampled_from([None, "own", "https://evil.example", "null", "http://127.0.0.1", "garbage", "own-upper"])
+fetch_sites = st.sampled_from([None, "same-origin", "cross-site", "none"])
+id_choices = st.one_of(
+    st.sampled_from(["waiting", "waiting", "waiting", "ended", "ended2", "picker", "unknown"]),
+    st.text(min_size=1, max_size=30).map(lambda text: "junk:" + text),
+)
+
+
+def resolve_id(target: Target, choice: str) -> str:
+    if choice.startswith("junk:"):
+        return quote(choice[5:], safe="") or "x"
+    return target.ids.get(choice, "no-such-request-id")
+
+
+def make_headers(target: Target, content_type: str | None, origin: str | None, fetch_site: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if content_type is not None:
+        headers["Content-Type"] = content_type
+    if origin == "own":
+        headers["Origin"] = target.origin
+    elif origin == "own-upper":
+        headers["Origin"] = target.origin.upper()
+    elif origin is not None:
+        headers["Origin"] = origin
+    if fetch_site is not None:
+        headers["Sec-Fetch-Site"] = fetch_site
+    return headers
+
+
+answer_calls = st.tuples(id_choices, bodies, content_types, origins, fetch_sites, st.sampled_from(["", "/api"]))
+
+
+@settings(max_examples=BUDGET["answer"], **SETTINGS)
+@given(calls=st.lists(answer_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_answer(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_answer(target, *call)
+
+
+def fuzz_answer(target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None,
+                fetch_site: str | None, prefix: str) -> None:
+    request_id = resolve_id(target, choice)
+    waiting_before = target.registry._waiting.get(request_id)
+    status = exchange(target, "answer", "POST", f"{prefix}/hitl/requests/{request_id}/answer",
+                      make_headers(target, content_type, origin, fetch_site), body, junk_id=choice.startswith("junk:"))
+    if status == 200:
+        assert waiting_before is not None and waiting_before.state == "answered"
+        assert waiting_before.value == json.loads(body)["value"]
+
+
+cancel_calls = st.tuples(id_choices, st.one_of(st.just(b"{}"), bodies), content_types, origins, fetch_sites)
+
+
+@settings(max_examples=BUDGET["cancel"], **SETTINGS)
+@given(calls=st.lists(cancel_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_cancel(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_cancel(target, *call)
+
+
+def fuzz_cancel(target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None,
+                fetch_site: str | None) -> None:
+    request_id = resolve_id(target, choice)
+    waiting_before = target.registry._waiting.get(request_id)
+    status = exchange(target, "cancel", "POST", f"/hitl/requests/{request_id}/cancel",
+                      make_headers(target, content_type, origin, fetch_site), body, junk_id=choice.startswith("junk:"))
+    if status == 200:
+        assert waiting_before is not None and waiting_before.reason == "user_cancel"
+
+
+image_calls = st.tuples(
+    id_choices,
+    st.one_of(st.integers(-5, 10).map(str), st.text(min_size=1, max_size=12).map(lambda t: quote(t, safe=""))),
+    st.one_of(st.none(), st.sampled_from(["thumb", "full", "huge", "", "THUMB"]), st.text(max_size=10)),
+    origins,
+    fetch_sites,
+)
+
+
+@settings(max_examples=BUDGET["image"], **SETTINGS)
+@given(calls=st.lists(image_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_image(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_image(target, *call)
+
+
+def fuzz_image(target: Target, choice: str, index: str, size: str | None, origin: str | None,
+               fetch_site: str | None) -> None:
+    query = "" if size is None else "?size=" + quote(size, safe="")
+    status = exchange(target, "image", "GET", f"/hitl/requests/{resolve_id(target, choice)}/images/{index}{query}",
+                      make_headers(target, None, origin, fetch_site), None, junk_id=True)
+    if status == 200:
+        assert choice == "picker"
+
+
+read_calls = st.tuples(
+    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json"]), origins, fetch_sites, st.text(max_size=20)
+)
+
+
+@settings(max_examples=BUDGET["get"], **SETTINGS)
+@given(calls=st.lists(read_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_reads(target: Target, calls: list[tuple]) -> None:
+    for path, origin, fetch_site, query in calls:
+        exchange(target, "get", "GET", f"{path}?q={quote(query, safe='')}", make_headers(target, None, origin, fetch_site), None)
+
+
+@settings(max_examples=BUDGET["repeat"], **SETTINGS)
+@given(value=st.integers(min_value=-(2**53), max_value=2**53))
+def test_repeated_answers_only_first_counts(target: Target, value: int) -> None:
+    request_id = target.ids["waiting"]
+    request = target.registry.get(request_id)
+    statuses = [
+        exchange(target, "repeat", "POST", f"/hitl/requests/{request_id}/answer",
+                 {"Content-Type": "application/json"}, json.dumps({"value": value + n}).encode())
+        for n in range(3)
+    ]
+    assert statuses == [200, 409, 409]
+    assert request.value == value
+
+
+def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
+    assert sum(sent.values()) >= 10_000, sent
