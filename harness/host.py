@@ -92,6 +92,8 @@ class Run:
     outputs: list[Any] = field(default_factory=list)
     error: str | None = None
     ended_at: float | None = None
+    #: perf_counter when the last node function returned or raised (before loop teardown).
+    node_ended_at: float | None = None
 
     def wait(self, timeout: float = 10.0) -> "Run":
         if not self.done.wait(timeout):
@@ -221,11 +223,14 @@ class HarnessHost:
         async def one(call: NodeCall) -> Any:
             node_class = self.node_classes[call.node_type]
             function = getattr(node_class(), node_class.FUNCTION)
-            with self._comfy.stand_in_context(run.prompt_id, call.node_id):
-                result = function(**call.inputs)
-                if inspect.isawaitable(result):
-                    result = await result
-            return result
+            try:
+                with self._comfy.stand_in_context(run.prompt_id, call.node_id):
+                    result = function(**call.inputs)
+                    if inspect.isawaitable(result):
+                        result = await result
+                return result
+            finally:
+                run.node_ended_at = time.perf_counter()
 
         if len(run.calls) == 1:
             return [await one(run.calls[0])]
@@ -248,11 +253,17 @@ class HarnessHost:
 
 
 # ---------------------------------------------------------------------- server
-def build_app(host: HarnessHost, *, allowed_origins: Iterable[str] = ()) -> web.Application:
-    """An aiohttp app serving the pack like ComfyUI does, plus the stand-in frontend."""
+def build_app(
+    host: HarnessHost, *, allowed_origins: Iterable[str] = (), extra_routes: web.RouteTableDef | None = None
+) -> web.Application:
+    """An aiohttp app serving the pack like ComfyUI does, plus the stand-in frontend
+    (and ``extra_routes``, e.g. a benchmark's baseline)."""
     server_routes = submodule("server_routes")
     app = web.Application()
     routes = web.RouteTableDef()
+    for route in extra_routes or ():
+        assert isinstance(route, web.RouteDef)
+        routes.route(route.method, route.path)(route.handler)
     server_routes.add_routes(routes, host.registry, allowed_origins=allowed_origins)
     # ComfyUI serves every custom route a second time under /api.
     api_routes = web.RouteTableDef()
@@ -349,10 +360,18 @@ class HarnessServer:
 
     _ids = itertools.count(1)
 
-    def __init__(self, host: HarnessHost, *, port: int = 0, allowed_origins: Iterable[str] = ()) -> None:
+    def __init__(
+        self,
+        host: HarnessHost,
+        *,
+        port: int = 0,
+        allowed_origins: Iterable[str] = (),
+        extra_routes: web.RouteTableDef | None = None,
+    ) -> None:
         self.host = host
         self.port = port
         self.allowed_origins = tuple(allowed_origins)
+        self.extra_routes = extra_routes
         self.url = ""
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -363,7 +382,9 @@ class HarnessServer:
         failure: list[BaseException] = []
 
         async def serve() -> None:
-            runner = web.AppRunner(build_app(self.host, allowed_origins=self.allowed_origins))
+            runner = web.AppRunner(
+                build_app(self.host, allowed_origins=self.allowed_origins, extra_routes=self.extra_routes)
+            )
             await runner.setup()
             site = web.TCPSite(runner, "127.0.0.1", self.port)
             await site.start()
