@@ -239,3 +239,28 @@ async def test_image_route_needs_a_waiting_request_with_images(client: Any, regi
     foreign = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
     response = await client.get(f"/hitl/requests/{foreign.id}/images/0", headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status == 403
+
+
+async def test_foreign_origin_is_refused_on_a_network_address_too(client: Any, registry: Any) -> None:
+    # ComfyUI's own origin check is skipped when the Host is not loopback; ours is not.
+    request = open_request(registry)
+    lan = {"Host": "192.168.1.20:8188"}
+    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 2},
+                         headers={**lan, "Origin": "http://evil.example"}), 403, "forbidden_origin")
+    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 2},
+                         headers={**lan, "Origin": "http://192.168.1.20:9999"}), 403, "forbidden_origin")
+    response = await client.post(ANSWER.format(request.id), json={"value": 2},
+                                 headers={**lan, "Origin": "http://192.168.1.20:8188"})
+    assert response.status == 200
+
+
+def test_request_ids_are_144_random_bits() -> None:
+    import base64
+
+    registry = state.RequestRegistry()
+    ids = [registry.open("integer-doubler", prompt_id="p", node_id="1").id for _ in range(1000)]
+    raw = [base64.urlsafe_b64decode(request_id + "=" * (-len(request_id) % 4)) for request_id in ids]
+    assert all(len(value) == 18 for value in raw) and len(set(ids)) == 1000
+    # Every bit position takes both values across the sample (no constant or counter bits).
+    ones = [sum((value[i // 8] >> (i % 8)) & 1 for value in raw) for i in range(144)]
+    assert all(350 < count < 650 for count in ones), ones
