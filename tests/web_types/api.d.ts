@@ -1,0 +1,5 @@
+// The part of ComfyUI's scripts/api.js the pack uses (for type-checking web/ only).
+export interface ComfyApi extends EventTarget {
+  fetchApi(route: string, init?: RequestInit): Promise<Response>;
+}
+export declare const api: ComfyApi;
