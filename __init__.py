@@ -6,31 +6,35 @@ ComfyUI that loads it, and does nothing else.
 
 from __future__ import annotations
 
-import logging
-import os
-
-from . import _comfy
-from .nodes import build_node_mappings
-from .server_routes import add_routes
-from .state import RequestRegistry
-
 __all__ = ["NODE_CLASS_MAPPINGS", "NODE_DISPLAY_NAME_MAPPINGS", "WEB_DIRECTORY"]
-
-log = logging.getLogger(__name__)
 
 #: ComfyUI serves this folder at /extensions/<our folder>/ and imports every .js in it.
 WEB_DIRECTORY = "./web"
+NODE_CLASS_MAPPINGS: dict[str, type] = {}
+NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
 
-_server = _comfy.prompt_server()
-_registry = RequestRegistry(
-    notify=_comfy.broadcaster(_server) if _server is not None else None,
-    interrupt=_comfy.ComfyInterruptSource(),
-)
-NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_node_mappings(_registry)
+# ComfyUI (and our harness) import this file as a package. pytest also imports it, for its
+# xunit set-up, as a bare module when the checkout's folder name is not an identifier
+# (e.g. "comfyui-hitl"): then there is no package to register, and nothing is done.
+if __package__:
+    import logging
+    import os
 
-if _server is not None:
-    # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
-    _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
-    add_routes(_server.routes, _registry, allowed_origins=_origins)
-else:
-    log.debug("no PromptServer: nodes registered without routes")
+    from . import _comfy
+    from .nodes import build_node_mappings
+    from .server_routes import add_routes
+    from .state import RequestRegistry
+
+    _server = _comfy.prompt_server()
+    _registry = RequestRegistry(
+        notify=_comfy.broadcaster(_server) if _server is not None else None,
+        interrupt=_comfy.ComfyInterruptSource(),
+    )
+    NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_node_mappings(_registry)
+
+    if _server is not None:
+        # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
+        _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
+        add_routes(_server.routes, _registry, allowed_origins=_origins)
+    else:
+        logging.getLogger(__name__).debug("no PromptServer: nodes registered without routes")
