@@ -44,6 +44,23 @@ KIND_VALUE_PROMPT = "value-prompt"
 KIND_IMAGE_PICKER = "image-picker"
 KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER)
 
+#: What a value prompt asks for (``payload["type"]`` of a ``value-prompt`` request). These
+#: are also the choices of the node's ``value_type`` widget, so saved workflows keep them.
+VALUE_TYPE_INT = "INT"
+VALUE_TYPE_FLOAT = "FLOAT"
+VALUE_TYPE_STRING = "STRING"
+VALUE_TYPE_MULTILINE = "STRING (multi-line)"
+VALUE_TYPE_BOOLEAN = "BOOLEAN"
+VALUE_TYPE_CHOICE = "CHOICE"
+VALUE_TYPES = (
+    VALUE_TYPE_INT,
+    VALUE_TYPE_FLOAT,
+    VALUE_TYPE_STRING,
+    VALUE_TYPE_MULTILINE,
+    VALUE_TYPE_BOOLEAN,
+    VALUE_TYPE_CHOICE,
+)
+
 #: ``error.code`` values of a refused call.
 ERROR_CODES = (
     "unsupported_media_type",
@@ -84,6 +101,14 @@ def as_dict() -> dict[str, Any]:
             "INTEGER_DOUBLER": KIND_INTEGER_DOUBLER,
             "VALUE_PROMPT": KIND_VALUE_PROMPT,
             "IMAGE_PICKER": KIND_IMAGE_PICKER,
+        },
+        "VALUE_TYPES": {
+            "INT": VALUE_TYPE_INT,
+            "FLOAT": VALUE_TYPE_FLOAT,
+            "STRING": VALUE_TYPE_STRING,
+            "MULTILINE": VALUE_TYPE_MULTILINE,
+            "BOOLEAN": VALUE_TYPE_BOOLEAN,
+            "CHOICE": VALUE_TYPE_CHOICE,
         },
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,

@@ -5,10 +5,12 @@ from __future__ import annotations
 from ..state import RequestRegistry
 from ._base import HitlNode
 from .integer_doubler import IntegerDoubler
+from .value_prompt import ValuePrompt
 
 #: ComfyUI node id (prefixed so it never clashes with core or other packs) -> node class.
 NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlIntegerDoubler": IntegerDoubler,
+    "HitlValuePrompt": ValuePrompt,
 }
 
 

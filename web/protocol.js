@@ -40,6 +40,16 @@ export const KINDS = Object.freeze({
   IMAGE_PICKER: "image-picker",
 });
 
+/** What a value prompt asks for (`payload.type` of a value-prompt request). */
+export const VALUE_TYPES = Object.freeze({
+  INT: "INT",
+  FLOAT: "FLOAT",
+  STRING: "STRING",
+  MULTILINE: "STRING (multi-line)",
+  BOOLEAN: "BOOLEAN",
+  CHOICE: "CHOICE",
+});
+
 export const ERROR_CODES = Object.freeze([
   "unsupported_media_type",
   "body_too_large",
