@@ -54,10 +54,11 @@ def test_chaos_soak(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
     counts: Counter[str] = Counter()
     threads_at_start = threading.active_count()
-    memory_baseline = 0
+    memory_baseline = threads_baseline = 0
     for number in range(RUNS):
-        if number == 25:  # after warm-up (imports, caches, first allocations)
+        if number == 25:  # after warm-up (imports, caches, one-time pools, first allocations)
             memory_baseline = rss_bytes()
+            threads_baseline = threading.active_count()
         event = rng.choice(EVENTS)
         counts[event] += 1
         value = rng.randrange(-1000, 1000)
@@ -103,6 +104,8 @@ def test_chaos_soak(host: HarnessHost, open_page: Any) -> None:
     assert host.registry.waiting_count() == 0
     assert page.locator("section.hitl-card").count() == 0
     assert all(counts[event] > 0 for event in EVENTS), counts
-    assert threading.active_count() <= threads_at_start + 1  # at most the harness worker, started by run 1
+    threads = [thread.name for thread in threading.enumerate()]
+    assert len(threads) <= threads_baseline, threads
+    assert len(threads) <= threads_at_start + 2, threads  # the harness worker, and at most one pool
     growth = rss_bytes() - memory_baseline
     assert growth < 16 * 1024 * 1024, f"memory grew {growth / 1e6:.1f} MB over {RUNS - 25} runs"

@@ -231,7 +231,7 @@ async def test_route_refuses_hostile_answers_with_a_clear_4xx(aiohttp_client: An
     cases = [
         (b'{"value": NaN}', 400, "malformed_json"),
         (b'{"value": -Infinity}', 400, "malformed_json"),
-        (b'{"value": 1e400}', 422, "invalid_answer"),  # JSON allows it; Python reads it as inf
+        (b'{"value": 1e400}', 400, "malformed_json"),  # JSON's grammar allows it; it is no finite number
         (b'{"value": 2}', 422, "invalid_answer"),
         (b'{"value": true}', 422, "invalid_answer"),
         (b'{"value": "0.5"}', 422, "invalid_answer"),
@@ -243,7 +243,7 @@ async def test_route_refuses_hostile_answers_with_a_clear_4xx(aiohttp_client: An
         assert (response.status, refusal["error"]["code"]) == (status, code), body
         assert request.state == "waiting"
     response = await client.post(url, data=b'{"value": 1e400}', headers=headers)
-    assert (await response.json())["error"]["message"] == "expected a finite number, got Infinity"
+    assert "1e400 is out of range" in (await response.json())["error"]["message"]
     response = await client.post(url, json={"value": 0.5})
     assert response.status == 200 and request.future.result(timeout=0).value == 0.5
 
