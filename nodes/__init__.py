@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from ..state import RequestRegistry
 from ._base import HitlNode
+from .image_picker import ImagePicker
 from .integer_doubler import IntegerDoubler
 
 #: ComfyUI node id (prefixed so it never clashes with core or other packs) -> node class.
 NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlIntegerDoubler": IntegerDoubler,
+    "HitlImagePicker": ImagePicker,
 }
 
 
