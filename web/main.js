@@ -8,6 +8,7 @@ import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { HitlController } from "./controller.js";
 import { doublerHandler } from "./doubler.js";
+import { imagePickerHandler } from "./image_picker.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has one. */
 function activeWorkflowId() {
@@ -18,7 +19,7 @@ function activeWorkflowId() {
 const controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler],
+  handlers: [doublerHandler, imagePickerHandler],
   activeWorkflowId,
 });
 
