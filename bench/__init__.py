@@ -1,0 +1,1 @@
+"""Benchmarks: commands run by hand (``python -m bench.picker``), never as timed tests."""
