@@ -349,3 +349,10 @@ def test_two_pickers_in_parallel_branches(host: HarnessHost) -> None:
     host.registry.answer(by_node["1"]["id"], [1, 2])
     run.wait()
     assert [labels(out["result"][0]) for out in run.outputs] == [[1, 2], [3]]
+
+
+def test_an_untitled_node_is_labelled_with_the_display_name() -> None:
+    # ComfyUI saves no title for a node that keeps its default one.
+    base = submodule("nodes._base")
+    workflow = {"workflow": {"nodes": [{"id": 20, "type": NODE}]}}
+    assert base.node_label(workflow, "20", picker.ImagePicker.DISPLAY_NAME) == "Image Picker (browser) #20"
