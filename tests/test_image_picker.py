@@ -356,3 +356,27 @@ def test_an_untitled_node_is_labelled_with_the_display_name() -> None:
     base = submodule("nodes._base")
     workflow = {"workflow": {"nodes": [{"id": 20, "type": NODE}]}}
     assert base.node_label(workflow, "20", picker.ImagePicker.DISPLAY_NAME) == "Image Picker (browser) #20"
+
+
+def test_harness_queue_generates_a_batch_server_side(host: HarnessHost, served: HarnessServer) -> None:
+    def queue(node_inputs: dict[str, Any]) -> tuple[int, Any]:
+        body = json.dumps({"node_type": NODE, "inputs": node_inputs}).encode()
+        request = urllib.request.Request(f"{served.url}/harness/queue", body, {"Content-Type": "application/json"})
+        try:
+            with urllib.request.urlopen(request) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    spec = {"images": {"generate": "colors", "batch": 3, "size": 32}, "latent": {"generate": "latent", "batch": 3, "size": 4},
+            "mask": {"generate": "mask", "batch": 3, "size": 32}}
+    status, body = queue({**inputs(None), **spec})
+    assert status == 200
+    [view] = host.wait_waiting(host.runs[body["prompt_id"]])
+    assert (view["payload"]["count"], view["payload"]["width"]) == (3, 32)
+    host.registry.answer(view["id"], [2])
+    result = host.runs[body["prompt_id"]].wait().outputs[0]["result"]
+    assert tuple(result[0].shape) == (1, 32, 32, 3) and tuple(result[1]["samples"].shape) == (1, 4, 4, 4)
+    status, body = queue(inputs({"generate": "noise", "batch": 0}))
+    assert status == 422 and "batch must be an integer" in body["error"]["message"]
+    assert len(host.runs) == 1

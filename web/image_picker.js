@@ -125,6 +125,21 @@ class PickerDialog {
     /** @type {number | undefined} */
     this.digitTimer = undefined;
     this.picksKey = `${PICKS_KEY_PREFIX}${view.id}`;
+    /** @type {HTMLElement[]} */
+    this.tiles = [];
+    /** @type {HTMLElement[]} */
+    this.orderBadges = [];
+    this.status = element(this.doc, "div", "hitl-pick-status");
+    this.sizeInput = element(this.doc, "input");
+    this.grid = element(this.doc, "div", "hitl-pick-grid");
+    /** @type {HTMLElement | undefined} */
+    this.zoom = undefined;
+    /** @type {HTMLImageElement | undefined} */
+    this.zoomImage = undefined;
+    /** @type {HTMLElement | undefined} */
+    this.zoomCaption = undefined;
+    /** @type {HTMLButtonElement | undefined} */
+    this.zoomToggle = undefined;
 
     ensureStyle(this.doc);
     /** @type {Dialog} */
@@ -148,13 +163,11 @@ class PickerDialog {
     const body = this.dialog.body;
 
     const bar = element(doc, "div", "hitl-pick-bar");
-    this.status = element(doc, "div", "hitl-pick-status");
     this.status.dataset.role = "pick-status";
     this.status.setAttribute("aria-live", "polite");
     const allButton = this.#barButton("All", "pick-all", "Pick all, up to the maximum (Ctrl+A)", () => this.pickAll());
     const noneButton = this.#barButton("None", "pick-none", "Pick none (Ctrl+Shift+A)", () => this.pickNone());
     const size = element(doc, "label", "hitl-pick-size", "Size");
-    this.sizeInput = element(doc, "input");
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
@@ -175,16 +188,11 @@ class PickerDialog {
       bar.append(timeout);
     }
 
-    this.grid = element(doc, "div", "hitl-pick-grid");
     this.grid.setAttribute("role", "listbox");
     this.grid.setAttribute("aria-multiselectable", "true");
     this.grid.setAttribute("aria-label", "Images of the batch");
     this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
 
-    /** @type {HTMLElement[]} */
-    this.tiles = [];
-    /** @type {HTMLElement[]} */
-    this.orderBadges = [];
     const ratio = `${this.width} / ${this.height}`;
     for (let index = 0; index < this.count; index += 1) {
       const tile = element(doc, "div", "hitl-pick-tile");
