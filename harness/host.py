@@ -22,6 +22,7 @@ from typing import Any, Callable, Iterable
 
 from aiohttp import web
 
+from .batches import materialize
 from .pack import ROOT, submodule
 
 log = logging.getLogger(__name__)
@@ -328,10 +329,13 @@ def build_app(
     async def queue_run(request: web.Request) -> web.Response:
         body = await request.json()
         calls = body.get("calls") or [{"node_type": body["node_type"], "inputs": body.get("inputs", {})}]
-        run = host.submit_many(
-            NodeCall(str(call.get("node_id", i + 1)), call["node_type"], call.get("inputs", {}))
-            for i, call in enumerate(calls)
-        )
+        try:
+            # {"generate": ...} inputs become arrays here (a picker's batch, its latents, masks).
+            prepared = [NodeCall(str(call.get("node_id", i + 1)), call["node_type"], materialize(call.get("inputs", {})))
+                        for i, call in enumerate(calls)]
+        except ValueError as exc:
+            return web.json_response({"error": {"code": "invalid_body", "message": str(exc)}}, status=422)
+        run = host.submit_many(prepared)
         return web.json_response({"prompt_id": run.prompt_id})
 
     async def run_status(request: web.Request) -> web.Response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..state import RequestRegistry
 from ._base import HitlNode
+from .image_picker import ImagePicker
 from .integer_doubler import IntegerDoubler
 from .value_prompt import ValuePrompt
 
@@ -11,6 +12,7 @@ from .value_prompt import ValuePrompt
 NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlIntegerDoubler": IntegerDoubler,
     "HitlValuePrompt": ValuePrompt,
+    "HitlImagePicker": ImagePicker,
 }
 
 

@@ -24,7 +24,8 @@ def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
         top_id = str(unique_id).split(":")[0]
         for node in nodes:
             if isinstance(node, dict) and str(node.get("id")) == top_id:
-                title = node.get("title") or node.get("type")
+                # No title means the default one, which ComfyUI does not save: use ours then.
+                title = node.get("title")
                 if isinstance(title, str) and title:
                     return title if top_id == str(unique_id) else f"{title} › {unique_id}"
     return fallback if unique_id is None else f"{fallback} #{unique_id}"

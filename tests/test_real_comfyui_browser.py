@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -49,12 +50,34 @@ def history_of(page: Any, prompt_id: str) -> Any:
     )
 
 
-def wait_history(page: Any, prompt_id: str) -> Any:
-    page.wait_for_function(
-        "async (id) => { const h = await (await fetch(`/history/${id}`)).json(); return !!(h[id] && h[id].status && h[id].status.completed !== undefined && (h[id].status.status_str)); }",
-        arg=prompt_id, polling=100, timeout=30_000,
+def poll_json(page: Any, url: str, condition: str, *, timeout: float = 30_000) -> Any:
+    """Playwright's polling until ``condition`` (a JS expression over ``value``, the JSON at
+    ``url``) holds; returns that JSON. The predicate must be synchronous: Playwright does not
+    await a promise a predicate returns (a promise is truthy, so it would pass at once), so
+    each poll starts a fetch and checks the answer of the previous one."""
+    handle = page.wait_for_function(
+        """([url, condition]) => {
+            const state = (window.__hitlPoll ??= {});
+            const previous = state[url];
+            if (!previous || previous.done) {
+                const entry = { done: false, value: undefined };
+                state[url] = entry;
+                fetch(url, { cache: "no-store" }).then((r) => r.json()).then((value) => { entry.value = value; entry.done = true; },
+                    () => { entry.done = true; });
+            }
+            const last = previous && previous.done ? previous.value : undefined;
+            return last !== undefined && new Function("value", `return (${condition});`)(last) ? JSON.stringify(last) : false;
+        }""",
+        arg=[url, condition], polling=100, timeout=timeout,
     )
-    return history_of(page, prompt_id)
+    return json.loads(handle.json_value())
+
+
+def wait_history(page: Any, prompt_id: str) -> Any:
+    """The history entry of ``prompt_id`` once the run has ended."""
+    history = poll_json(page, f"/history/{prompt_id}",
+                        f"value[{prompt_id!r}] && value[{prompt_id!r}].status && value[{prompt_id!r}].status.status_str")
+    return history[prompt_id]
 
 
 def test_browser_doubles_with_no_click(comfy_page: Any) -> None:

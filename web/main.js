@@ -9,6 +9,7 @@ import { api } from "../../scripts/api.js";
 import { HitlController } from "./controller.js";
 import { doublerHandler } from "./doubler.js";
 import { valuePromptHandler } from "./value_prompt.js";
+import { imagePickerHandler } from "./image_picker.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has one. */
 function activeWorkflowId() {
@@ -19,7 +20,7 @@ function activeWorkflowId() {
 const controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler],
+  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler],
   activeWorkflowId,
 });
 

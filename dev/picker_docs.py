@@ -1,0 +1,131 @@
+"""Make the image picker's example workflow and README screenshot in a real ComfyUI.
+
+    HITL_COMFYUI_DIR=/path/to/ComfyUI HITL_COMFYUI_PYTHON=/path/to/python \\
+        python3 -m dev.picker_docs [--screenshot-only]
+
+Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds the workflow in the real
+frontend from its API form (``app.loadApiJson``), lays it out, and saves
+``app.graph.serialize()`` to ``example_workflows/image_picker.json``. Then it loads that file
+as a user would (``app.loadGraphData``), runs it, takes ``docs/image-picker-dialog.png`` of
+the dialog with two images picked, sends, and checks the run succeeded with two previews.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import shutil
+import sys
+from typing import Any
+
+from harness.comfyui import RealComfyUI
+from harness.pack import ROOT
+
+log = logging.getLogger("dev.picker_docs")
+
+WORKFLOW = ROOT / "example_workflows" / "image_picker.json"
+SCREENSHOT = ROOT / "docs" / "image-picker-dialog.png"
+#: Red, orange, yellow, green, blue, purple.
+COLOURS = [0xE53935, 0xFB8C00, 0xFDD835, 0x43A047, 0x1E88E5, 0x8E24AA]
+NAMES = ["Red", "Orange", "Yellow", "Green", "Blue", "Purple"]
+EDGE = 512
+
+
+def api_workflow() -> dict[str, Any]:
+    """EmptyImage per colour → ImageBatch chain → Image Picker → Preview Image."""
+    prompt: dict[str, Any] = {}
+    for index, colour in enumerate(COLOURS):
+        prompt[str(index + 1)] = {"class_type": "EmptyImage", "inputs": {"width": EDGE, "height": EDGE, "batch_size": 1, "color": colour}}
+    previous = ["1", 0]
+    for index in range(1, len(COLOURS)):
+        node_id = str(10 + index)
+        prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
+        previous = [node_id, 0]
+    prompt["20"] = {"class_type": "HitlImagePicker", "inputs": {
+        "images": previous, "mode": "always ask", "min_picks": 1, "max_picks": 0,
+        "title": "Keep the colours you like", "timeout_seconds": 0, "on_timeout": "cancel run",
+    }}
+    prompt["30"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}
+    return prompt
+
+
+LAYOUT = """(names) => {
+    // Colours in a column, the batch chain beside them, then the picker and the preview.
+    const graph = window.app.graph;
+    for (const node of graph._nodes) {
+        const id = Number(node.id);
+        // The API form has no slot indices; the frontend's own schema wants them.
+        (node.outputs ?? []).forEach((output, index) => { if (output.slot_index == null) output.slot_index = index; });
+        if (id <= 6) { node.pos = [40, 40 + (id - 1) * 150]; node.title = names[id - 1]; }
+        else if (id >= 11 && id <= 15) node.pos = [400, 40 + (id - 11) * 120];
+        else if (id === 20) node.pos = [720, 160];
+        else if (id === 30) node.pos = [1100, 160];
+    }
+    graph.setDirtyCanvas(true, true);
+    // As text: JSON drops undefined fields, which Playwright would turn into nulls.
+    return JSON.stringify(graph.serialize());
+}"""
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    comfy = RealComfyUI.from_environment()
+    if comfy is None:
+        log.error("set HITL_COMFYUI_DIR (and HITL_COMFYUI_PYTHON) first")
+        return 2
+    from playwright.sync_api import sync_playwright
+
+    comfy.start()
+    try:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
+            page = browser.new_page(viewport={"width": 1400, "height": 900})
+            page.goto(comfy.url)
+            page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
+            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+            if not args.screenshot_only:
+                page.evaluate("async (prompt) => { await window.app.loadApiJson(prompt, 'image_picker'); }", api_workflow())
+                workflow = json.loads(page.evaluate(LAYOUT, [f"{name} (EmptyImage)" for name in NAMES]))
+                WORKFLOW.parent.mkdir(exist_ok=True)
+                WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
+                log.info("saved %s (%d nodes)", WORKFLOW.relative_to(ROOT), len(workflow["nodes"]))
+            # Load it as a user would, and run it.
+            page.reload()
+            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
+            page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text()))
+            page.evaluate("() => window.app.queuePrompt(0, 1)")
+            dialog = page.locator("section.hitl-card[data-kind='image-picker']")
+            dialog.wait_for(timeout=60_000)
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.hitl-pick-tile img')].every((img) => img.complete && img.naturalWidth > 0)"
+            )
+            page.keyboard.press("5")
+            page.keyboard.press("2")
+            page.keyboard.press("ArrowRight")
+            version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+            SCREENSHOT.parent.mkdir(exist_ok=True)
+            page.screenshot(path=str(SCREENSHOT))
+            log.info("saved %s (frontend %s)", SCREENSHOT.relative_to(ROOT), version)
+            page.keyboard.press("Enter")
+            dialog.wait_for(state="detached")
+            finished = page.wait_for_function(
+                "async () => { const h = await (await fetch('/history?max_items=1')).json();"
+                " const run = Object.values(h)[0];"
+                " return run && run.status && run.status.completed && JSON.stringify(run.outputs); }",
+                polling=200, timeout=30_000,
+            )
+            outputs = json.loads(finished.json_value())
+            previews = outputs["30"]["images"]
+            log.info("the run completed with %d previews; picked %s", len(previews), outputs["20"]["picked"])
+            browser.close()
+            return 0 if len(previews) == 2 and outputs["20"]["picked"] == [4, 1] else 1
+    finally:
+        comfy.stop()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

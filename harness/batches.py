@@ -1,0 +1,60 @@
+"""Generated inputs for the stand-in host: the demo page and the benchmark queue a picker on
+a batch made server-side, since a browser cannot post a tensor.
+
+An input value ``{"generate": "noise" | "colors", "batch": 8, "size": 512}`` becomes an
+IMAGE batch (numpy float32 [B, H, W, 3] in 0..1); ``{"generate": "latent", "batch": 8,
+"size": 64, "channels": 4}`` a LATENT; ``{"generate": "mask", "batch": 8, "size": 512}`` a
+MASK. Anything else is passed on as it is.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from typing import Any
+
+import numpy as np
+
+MAX_BATCH = 64
+MAX_SIZE = 2048
+KINDS = ("noise", "colors", "latent", "mask")
+
+
+def _spec_int(spec: dict[str, Any], key: str, default: int, largest: int) -> int:
+    value = spec.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= largest:
+        raise ValueError(f"{key} must be an integer from 1 to {largest}")
+    return value
+
+
+def distinct_colours(batch: int) -> list[tuple[float, float, float]]:
+    """``batch`` clearly different colours (hues around the wheel)."""
+    return [colorsys.hsv_to_rgb(i / batch, 0.75, 0.95) for i in range(batch)]
+
+
+def generate(spec: dict[str, Any]) -> Any:
+    """The array a generate spec asks for; ValueError for a bad spec."""
+    kind = spec.get("generate")
+    if kind not in KINDS:
+        raise ValueError(f"generate must be one of {', '.join(KINDS)}")
+    batch = _spec_int(spec, "batch", 8, MAX_BATCH)
+    size = _spec_int(spec, "size", 512, MAX_SIZE)
+    rng = np.random.default_rng(spec.get("seed", 0) if isinstance(spec.get("seed", 0), int) else 0)
+    if kind == "noise":
+        return rng.random((batch, size, size, 3), dtype=np.float32)
+    if kind == "colors":
+        # A solid colour per image, shaded top to bottom so a thumbnail is not a flat swatch.
+        shade = np.linspace(1.0, 0.6, size, dtype=np.float32)[:, None, None]
+        colours = np.asarray(distinct_colours(batch), np.float32)[:, None, None, :]
+        return np.ascontiguousarray(np.broadcast_to(colours * shade, (batch, size, size, 3)))
+    if kind == "mask":
+        return rng.random((batch, size, size), dtype=np.float32)
+    channels = _spec_int(spec, "channels", 4, 128)
+    return {"samples": rng.standard_normal((batch, channels, size, size), dtype=np.float32)}
+
+
+def materialize(inputs: dict[str, Any]) -> dict[str, Any]:
+    """``inputs`` with every generate spec replaced by what it generates."""
+    return {
+        name: generate(value) if isinstance(value, dict) and "generate" in value else value
+        for name, value in inputs.items()
+    }

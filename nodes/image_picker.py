@@ -1,0 +1,359 @@
+"""The image picker: pause between stages, let a person keep the good images of a batch.
+
+The node shows the batch in the browser (thumbnails first, full size on demand, served by
+the pack's own image route), waits for the person's picks, and outputs only those images,
+with the matching latents and masks, in the order the person clicked them.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from dataclasses import dataclass
+from typing import Any, Sequence
+
+from .. import _comfy
+from .. import _protocol as P
+from .._images import BatchImages
+from ..state import InvalidAnswer, RequestRegistry
+from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted
+
+log = logging.getLogger(__name__)
+
+MODE_ASK = "always ask"
+MODE_REPEAT = "repeat last selection"
+MODE_PASS = "pass everything through"
+MODES = (MODE_ASK, MODE_REPEAT, MODE_PASS)
+
+ON_TIMEOUT_ALL = "send all"
+ON_TIMEOUT_FIRST = "send first"
+ON_TIMEOUT_CANCEL = "cancel run"
+TIMEOUT_ACTIONS = (ON_TIMEOUT_ALL, ON_TIMEOUT_FIRST, ON_TIMEOUT_CANCEL)
+
+#: The largest batch the node accepts (the image route addresses at most 6-digit indices).
+MAX_BATCH = 4096
+
+
+@dataclass(frozen=True)
+class PickBounds:
+    """How many images a person may pick from a batch of ``count``."""
+
+    count: int
+    minimum: int
+    maximum: int
+
+    @classmethod
+    def for_batch(cls, count: int, min_picks: int, max_picks: int) -> "PickBounds":
+        """Bounds from the node's widgets: ``max_picks`` 0 means "up to the whole batch";
+        a minimum larger than the batch is lowered to the batch size (a batch of 2 cannot
+        give 3 picks, and refusing would stop the run for no good reason)."""
+        if min_picks < 1:
+            raise ValueError(f"min_picks must be at least 1, not {min_picks}")
+        if max_picks < 0:
+            raise ValueError(f"max_picks must be 0 (no limit) or more, not {max_picks}")
+        if max_picks and max_picks < min_picks:
+            raise ValueError(f"max_picks ({max_picks}) is smaller than min_picks ({min_picks})")
+        maximum = count if max_picks == 0 else min(max_picks, count)
+        return cls(count=count, minimum=min(min_picks, count), maximum=maximum)
+
+    def validate(self, value: Any) -> tuple[int, ...]:
+        """A person's answer: a JSON list of distinct image indices, in the order clicked."""
+        if not isinstance(value, list):
+            raise InvalidAnswer("the answer must be a list of image indices, e.g. [0, 3]")
+        for index in value:
+            if isinstance(index, bool) or not isinstance(index, int):
+                raise InvalidAnswer(f"every index must be an integer; got {index!r}")
+            if not 0 <= index < self.count:
+                raise InvalidAnswer(f"index {index} is out of range: the batch has images 0 to {self.count - 1}")
+        if len(set(value)) != len(value):
+            duplicates = sorted({index for index in value if value.count(index) > 1})
+            raise InvalidAnswer(f"each image can be picked once; picked twice: {duplicates}")
+        if not self.minimum <= len(value) <= self.maximum:
+            wanted = str(self.minimum) if self.minimum == self.maximum else f"{self.minimum} to {self.maximum}"
+            raise InvalidAnswer(f"pick {wanted} image(s); got {len(value)}")
+        return tuple(value)
+
+    def fits(self, selection: Sequence[int]) -> bool:
+        """Whether a remembered selection is still a valid answer for this batch."""
+        try:
+            self.validate(list(selection))
+        except InvalidAnswer:
+            return False
+        return True
+
+
+class SelectionMemory:
+    """The last selection each picker node made, keyed by the node's id ("12", or "12:5"
+    inside a subgraph). One instance belongs to each bound node class, so two hosts (or
+    two test registries) never share picks; routes never touch it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._picks: dict[str, tuple[int, ...]] = {}
+
+    def __repr__(self) -> str:
+        with self._lock:
+            return f"<SelectionMemory nodes={len(self._picks)}>"
+
+    def remember(self, node_id: str | None, selection: Sequence[int]) -> None:
+        if node_id is None:
+            return
+        with self._lock:
+            self._picks[node_id] = tuple(selection)
+
+    def recall(self, node_id: str | None) -> tuple[int, ...] | None:
+        if node_id is None:
+            return None
+        with self._lock:
+            return self._picks.get(node_id)
+
+    def forget(self, node_id: str) -> None:
+        with self._lock:
+            self._picks.pop(node_id, None)
+
+
+def batch_size(value: Any, what: str) -> int:
+    """The first dimension of a tensor or array, with a clear error for anything else."""
+    shape = getattr(value, "shape", None)
+    if shape is None or len(shape) < 1:
+        raise ValueError(f"{what} must be a tensor or array with a batch dimension; got {type(value).__name__}")
+    return int(shape[0])
+
+
+def image_batch_size(images: Any) -> int:
+    """How many images an IMAGE batch [B, H, W, C] holds; a clear error for anything else
+    (checked on the shape alone, before anything is converted or copied)."""
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 4 or shape[-1] not in (1, 3, 4) or min(shape[1:3]) < 1:
+        raise ValueError(f"images must be an IMAGE batch [B, H, W, C] with C in 1, 3, 4; got shape {list(shape)}")
+    return int(shape[0])
+
+
+def take(batch: Any, indices: Sequence[int]) -> Any:
+    """Entries ``indices`` of a torch tensor or numpy array along its first dimension, in
+    that order. The whole batch in its own order is returned as is, without a copy."""
+    if list(indices) == list(range(batch_size(batch, "a batch"))):
+        return batch
+    return batch[list(indices)]
+
+
+def as_mask_batch(mask: Any) -> Any:
+    """A MASK as [B, H, W]: a single [H, W] mask becomes a batch of one."""
+    shape = getattr(mask, "shape", None)
+    if shape is not None and len(shape) == 2:
+        return mask[None]
+    return mask
+
+
+def check_companions(count: int, latent: Any, mask: Any) -> None:
+    """Refuse, before asking anyone, a latent or mask whose batch is not the image batch."""
+    if latent is not None:
+        if not isinstance(latent, dict) or "samples" not in latent:
+            raise ValueError("latent must be a ComfyUI LATENT (a dict with 'samples')")
+        latent_count = batch_size(latent["samples"], "latent['samples']")
+        if latent_count != count:
+            raise ValueError(
+                f"the latent batch has {latent_count} entries but the image batch has {count}: "
+                "connect the latent that these images were decoded from"
+            )
+        batch_index = latent.get("batch_index")
+        if batch_index is not None and len(batch_index) != count:
+            raise ValueError(f"latent['batch_index'] has {len(batch_index)} entries, the batch has {count}")
+    if mask is not None:
+        mask_count = batch_size(as_mask_batch(mask), "mask")
+        if mask_count != count:
+            raise ValueError(
+                f"the mask batch has {mask_count} entries but the image batch has {count}: "
+                "connect one mask per image"
+            )
+
+
+def select_latent(latent: dict[str, Any], indices: Sequence[int]) -> dict[str, Any]:
+    """The picked entries of a LATENT, like ComfyUI's "Latent From Batch" does for a range.
+
+    ``samples`` follow the picks (any number of channels or dimensions after the batch).
+    A ``noise_mask`` of batch 1 applies to every entry and is kept; any other is repeated
+    to the batch size, as ComfyUI does, then picked. ``batch_index`` (which seeds
+    each entry's noise) is picked too, or set to the picked positions when absent, so a
+    picked latent gets the same noise in the next sampler as it would have in the batch.
+    Other keys are kept as they are.
+    """
+    samples = latent["samples"]
+    count = batch_size(samples, "latent['samples']")
+    picked = dict(latent)
+    picked["samples"] = take(samples, indices)
+    noise_mask = latent.get("noise_mask")
+    if noise_mask is not None:
+        mask_count = batch_size(noise_mask, "latent['noise_mask']")
+        if mask_count != 1:
+            # Entry i of the repeated mask is entry i % mask_count: pick those directly.
+            picked["noise_mask"] = take(noise_mask, [index % mask_count for index in indices])
+    base = latent.get("batch_index")
+    picked["batch_index"] = [int(base[i]) for i in indices] if base is not None else [int(i) for i in indices]
+    return picked
+
+
+def format_indices(indices: Sequence[int]) -> str:
+    """The STRING output: picked indices, 0-based, in pick order, e.g. "0,3"."""
+    return ",".join(str(index) for index in indices)
+
+
+class ImagePicker(HitlNode):
+    """Shows an IMAGE batch in the browser and outputs only the images the person picks,
+    in the order picked, with the matching LATENT and MASK entries.
+
+    Modes: ``always ask``; ``repeat last selection`` (asks the first time, then reuses that
+    node's last picks without asking while they still fit the batch); ``pass everything
+    through`` (no dialog). ``timeout_seconds`` (0 = never) ends the wait with
+    ``on_timeout``: send all (the whole batch, whatever ``max_picks`` says), send the first
+    image, or cancel the run.
+    """
+
+    DISPLAY_NAME = "Image Picker (browser)"
+    RETURN_TYPES = ("IMAGE", "LATENT", "MASK", "STRING", "INT")
+    RETURN_NAMES = ("images", "latent", "mask", "indices", "index_list")
+    OUTPUT_IS_LIST = (False, False, False, False, True)
+    OUTPUT_TOOLTIPS = (
+        "The picked images, in the order picked",
+        "The matching latents (empty when no latent is connected)",
+        "The matching masks (empty when no mask is connected)",
+        'The picked indices, 0-based, in pick order, e.g. "0,3"',
+        "The picked indices as a list of INT (a node connected here runs once per index)",
+    )
+    FUNCTION = "pick"
+    memory: SelectionMemory
+
+    @classmethod
+    def bind(cls, registry: RequestRegistry) -> type[HitlNode]:
+        bound = super().bind(registry)
+        # Each bound class owns its memory: nothing module-level, nothing a route can reach.
+        bound.memory = SelectionMemory()  # type: ignore[attr-defined]
+        return bound
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "images": ("IMAGE", {"tooltip": "The batch to pick from"}),
+                "mode": (list(MODES), {"default": MODE_ASK, "tooltip": "Ask every run, reuse this node's last picks, or let everything through"}),
+                "min_picks": ("INT", {"default": 1, "min": 1, "max": MAX_BATCH}),
+                "max_picks": ("INT", {"default": 0, "min": 0, "max": MAX_BATCH, "tooltip": "0: up to the whole batch"}),
+                "title": ("STRING", {"default": "Pick the images to keep"}),
+                "timeout_seconds": ("INT", {"default": 0, "min": 0, "max": 7 * 24 * 3600, "tooltip": "0 waits forever"}),
+                "on_timeout": (list(TIMEOUT_ACTIONS), {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody picks in time"}),
+            },
+            "optional": {
+                "latent": ("LATENT", {"tooltip": "Latents of the same batch; the picked ones are output"}),
+                "mask": ("MASK", {"tooltip": "Masks of the same batch; the picked ones are output"}),
+            },
+            "hidden": dict(HIDDEN_INPUTS),
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: str | None = None, **_inputs: Any) -> Any:
+        # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
+        # must always re-run (a fresh NaN never equals the last one); but a node that passes
+        # everything through, or repeats picks it remembers, gives the same output for the
+        # same upstream batch, so it says "unchanged" and the stages after it stay cached.
+        if mode == MODE_PASS:
+            return MODE_PASS
+        if mode == MODE_REPEAT:
+            memory = getattr(cls, "memory", None)  # only bound classes have one
+            remembered = memory.recall(str(unique_id)) if memory is not None and unique_id is not None else None
+            if remembered is not None:
+                return f"{MODE_REPEAT}:{format_indices(remembered)}"
+        return float("nan")
+
+    async def pick(
+        self,
+        images: Any,
+        mode: str = MODE_ASK,
+        min_picks: int = 1,
+        max_picks: int = 0,
+        title: str = "",
+        timeout_seconds: int = 0,
+        on_timeout: str = ON_TIMEOUT_CANCEL,
+        latent: Any = None,
+        mask: Any = None,
+        unique_id: str | None = None,
+        extra_pnginfo: Any = None,
+    ) -> dict[str, Any]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if on_timeout not in TIMEOUT_ACTIONS:
+            raise ValueError(f"on_timeout must be one of {', '.join(TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        count = image_batch_size(images)
+        if not 1 <= count <= MAX_BATCH:
+            raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
+        check_companions(count, latent, mask)
+        bounds = PickBounds.for_batch(count, int(min_picks), int(max_picks))
+        node_key = self._node_key(unique_id)
+
+        selection: tuple[int, ...] | None = None
+        if mode == MODE_PASS:
+            selection = tuple(range(count))
+        elif mode == MODE_REPEAT:
+            remembered = self.memory.recall(node_key)
+            if remembered is not None and bounds.fits(remembered):
+                selection = remembered
+            elif remembered is not None:
+                log.info("picker %s: the remembered picks %s do not fit this batch; asking", node_key, remembered)
+        if selection is None:
+            selection = await self._ask(images, bounds, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo)
+        return self._outputs(images, latent, mask, selection)
+
+    @staticmethod
+    def _node_key(unique_id: str | None) -> str | None:
+        """The node's id as ComfyUI gives it (a stand-in host gives it through the context)."""
+        return str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
+
+    async def _ask(
+        self,
+        images: Any,
+        bounds: PickBounds,
+        title: str,
+        timeout_seconds: int,
+        on_timeout: str,
+        unique_id: str | None,
+        extra_pnginfo: Any,
+    ) -> tuple[int, ...]:
+        batch = BatchImages(images)  # thumbnails start encoding now, in the background
+        try:
+            outcome = await self.ask(
+                P.KIND_IMAGE_PICKER,
+                {
+                    "title": title or self.DISPLAY_NAME,
+                    "count": bounds.count,
+                    "min_picks": bounds.minimum,
+                    "max_picks": bounds.maximum,
+                    "on_timeout": on_timeout,
+                    # Every image of a batch has one size: enough to lay out the grid at once.
+                    "width": batch.width,
+                    "height": batch.height,
+                },
+                unique_id=unique_id,
+                extra_pnginfo=extra_pnginfo,
+                timeout_s=timeout_seconds,
+                validate=bounds.validate,
+                resources=batch,
+            )
+        finally:
+            batch.close()
+        if outcome.answered:
+            selection: tuple[int, ...] = outcome.value
+            self.memory.remember(self._node_key(unique_id), selection)
+            return selection
+        if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
+            # A timeout is not a person's choice: it is never remembered for repeat mode.
+            log.info("picker %s: nobody picked within %s s; %s", unique_id, timeout_seconds, on_timeout)
+            return tuple(range(bounds.count)) if on_timeout == ON_TIMEOUT_ALL else (0,)
+        end_run_interrupted(outcome)
+
+    def _outputs(self, images: Any, latent: Any, mask: Any, selection: tuple[int, ...]) -> dict[str, Any]:
+        indices = list(selection)
+        picked_latent = select_latent(latent, indices) if latent is not None else None
+        picked_mask = take(as_mask_batch(mask), indices) if mask is not None else None
+        return {
+            "ui": {"picked": indices},
+            "result": (take(images, indices), picked_latent, picked_mask, format_indices(indices), indices),
+        }

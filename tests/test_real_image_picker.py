@@ -1,0 +1,145 @@
+"""The image picker in a real ComfyUI, driven through its API (opt-in: set HITL_COMFYUI_DIR,
+see test_real_comfyui). Model-free core nodes make a batch of distinctly coloured images."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from harness.comfyui import ComfyClient, RealComfyUI
+
+pytestmark = pytest.mark.real_comfyui
+
+#: The colours of the batch, in batch order (EmptyImage takes 0xRRGGBB).
+COLOURS = [0xFF0000, 0x00FF00, 0x0000FF, 0xFFFF00]
+PICKER_ID = "20"
+PREVIEW_ID = "30"
+
+
+def rgb(colour: int) -> tuple[int, int, int]:
+    return (colour >> 16) & 0xFF, (colour >> 8) & 0xFF, colour & 0xFF
+
+
+def picker_prompt(*, mode: str = "always ask", timeout: int = 300, on_timeout: str = "cancel run",
+                  latent_batch: int | None = None, picker_id: str = PICKER_ID) -> dict[str, Any]:
+    """EmptyImage per colour → ImageBatch chain → picker → PreviewImage, in API format."""
+    prompt: dict[str, Any] = {}
+    for index, colour in enumerate(COLOURS):
+        prompt[str(index + 1)] = {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": colour}}
+    previous = ["1", 0]
+    for index in range(1, len(COLOURS)):
+        node_id = str(10 + index)
+        prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
+        previous = [node_id, 0]
+    picker_inputs: dict[str, Any] = {
+        "images": previous, "mode": mode, "min_picks": 1, "max_picks": 0, "title": "Pick colours",
+        "timeout_seconds": timeout, "on_timeout": on_timeout,
+    }
+    if latent_batch is not None:
+        prompt["40"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": latent_batch}}
+        picker_inputs["latent"] = ["40", 0]
+    prompt[picker_id] = {"class_type": "HitlImagePicker", "inputs": picker_inputs}
+    prompt[PREVIEW_ID] = {"class_type": "PreviewImage", "inputs": {"images": [picker_id, 0]}}
+    return prompt
+
+
+async def preview_colours(client: ComfyClient, history: dict[str, Any]) -> list[tuple[int, int, int]]:
+    """The colour of each image PreviewImage saved, fetched through /view, in order."""
+    assert client.session is not None
+    colours = []
+    for entry in history["outputs"][PREVIEW_ID]["images"]:
+        params = {"filename": entry["filename"], "subfolder": entry["subfolder"], "type": entry["type"]}
+        async with client.session.get("/view", params=params) as response:
+            assert response.status == 200
+            image = Image.open(io.BytesIO(await response.read())).convert("RGB")
+        assert image.size == (64, 48)
+        pixels = np.asarray(image)
+        assert (pixels == pixels[0, 0]).all(), "each preview is one solid colour"
+        colours.append(tuple(int(v) for v in pixels[0, 0]))
+    return colours
+
+
+async def test_pack_registers_the_picker(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        info = (await client.get("/object_info/HitlImagePicker"))["HitlImagePicker"]
+        assert info["output"] == ["IMAGE", "LATENT", "MASK", "STRING", "INT"]
+        assert info["output_is_list"] == [False, False, False, False, True]
+        assert set(info["input"]["optional"]) == {"latent", "mask"}
+        assert info["input"]["required"]["mode"][0] == ["always ask", "repeat last selection", "pass everything through"]
+
+
+async def test_picked_images_reach_preview_in_pick_order(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        prompt_id = await client.queue(picker_prompt())
+        view = await client.waiting_request(prompt_id)
+        try:
+            assert view["payload"]["count"] == 4 and (view["payload"]["width"], view["payload"]["height"]) == (64, 48)
+            assert client.session is not None
+            async with client.session.get(f"/api/hitl/requests/{view['id']}/images/3?size=thumb") as response:
+                assert response.status == 200 and response.content_type == "image/jpeg"
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [2, 2]})
+            assert status == 422 and "picked twice" in body["error"]["message"]
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [2, 0]})
+            assert status == 200, body
+        finally:
+            await client.post(f"/api/hitl/requests/{view['id']}/cancel", {})
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_success", end
+        history = await client.history(prompt_id)
+        assert await preview_colours(client, history) == [rgb(COLOURS[2]), rgb(COLOURS[0])]
+        assert history["outputs"][PICKER_ID]["picked"] == [2, 0]
+
+
+async def test_cancel_ends_the_run_as_interrupted(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        prompt_id = await client.queue(picker_prompt())
+        view = await client.waiting_request(prompt_id)
+        status, _ = await client.post(f"/api/hitl/requests/{view['id']}/cancel", {})
+        assert status == 200
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_interrupted"
+        assert PREVIEW_ID not in (await client.history(prompt_id)).get("outputs", {})
+
+
+async def test_timeout_sends_the_first_image(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        prompt_id = await client.queue(picker_prompt(timeout=1, on_timeout="send first"))
+        _, end = await client.run_end(prompt_id, timeout=20)
+        assert end["type"] == "execution_success"
+        assert await preview_colours(client, await client.history(prompt_id)) == [rgb(COLOURS[0])]
+
+
+async def test_latent_of_another_batch_size_is_refused_before_asking(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        prompt_id = await client.queue(picker_prompt(latent_batch=3))
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_error"
+        assert "the latent batch has 3 entries but the image batch has 4" in end["data"]["exception_message"]
+        assert not [m for _, m in client.messages if m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id]
+
+
+async def test_repeat_mode_asks_once_then_reuses_and_stays_cached(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        # A picker id of its own: the memory is per node id, and other tests pick with node 20.
+        prompt = picker_prompt(mode="repeat last selection", picker_id="25")
+        first = await client.queue(prompt)
+        view = await client.waiting_request(first)
+        await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [3, 1]})
+        await client.run_end(first)
+        assert await preview_colours(client, await client.history(first)) == [rgb(COLOURS[3]), rgb(COLOURS[1])]
+
+        for _ in range(2):
+            mark = len(client.messages)
+            again = await client.queue(prompt)
+            _, end = await client.run_end(again)
+            assert end["type"] == "execution_success"
+            asked = [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"]
+            assert asked == []
+            assert await preview_colours(client, await client.history(again)) == [rgb(COLOURS[3]), rgb(COLOURS[1])]
+        # The third run: the picker said "unchanged", so it and the preview were cached.
+        cached = [m["data"]["nodes"] for _, m in client.messages[mark:] if m.get("type") == "execution_cached"]
+        assert cached and "25" in cached[0] and PREVIEW_ID in cached[0]
