@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import io
 import threading
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
 from typing import Any
 
 import numpy as np
@@ -92,6 +92,10 @@ def _to_pil(pixels: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels, "RGB")
 
 
+class ImagesReleased(LookupError):
+    """The images were released (their request ended) while one was being asked for."""
+
+
 class BatchImages:
     """An IMAGE batch ready to show: ``image_bytes(i, "thumb")`` is pre-encoded JPEG;
     ``image_bytes(i, "full")`` encodes a full-size PNG when (and only when) asked.
@@ -123,8 +127,13 @@ class BatchImages:
         return [future.result() for future in self._thumb_futures]
 
     def thumb(self, index: int, timeout: float | None = None) -> bytes:
-        """Thumbnail ``index``, waiting up to ``timeout`` s if it is still being made."""
-        return self._thumb_futures[index].result(timeout)
+        """Thumbnail ``index``, waiting up to ``timeout`` s if it is still being made.
+
+        :class:`ImagesReleased` if the batch was closed before it was made."""
+        try:
+            return self._thumb_futures[index].result(timeout)
+        except CancelledError:
+            raise ImagesReleased("the request has ended; its images are gone") from None
 
     def close(self) -> None:
         """Stop making thumbnails nobody will fetch (the request has ended)."""

@@ -200,9 +200,14 @@ def add_routes(
         if not raw_index.isdigit() or len(raw_index) > 6 or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")
         # Encoding a full-size image takes a while: keep it off the server's event loop.
-        data, media_type = await asyncio.get_running_loop().run_in_executor(
-            None, source.image_bytes, int(raw_index), size
-        )
+        try:
+            data, media_type = await asyncio.get_running_loop().run_in_executor(
+                None, source.image_bytes, int(raw_index), size
+            )
+        except LookupError:
+            # The request ended (and released its images) while this one was under way.
+            registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
+            raise Refused("not_found", "that image is no longer available") from None
         return web.Response(body=data, content_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
 
     async def openapi(request: web.Request) -> web.Response:

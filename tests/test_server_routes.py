@@ -264,3 +264,32 @@ def test_request_ids_are_144_random_bits() -> None:
     # Every bit position takes both values across the sample (no constant or counter bits).
     ones = [sum((value[i // 8] >> (i % 8)) & 1 for value in raw) for i in range(144)]
     assert all(350 < count < 650 for count in ones), ones
+
+
+async def test_image_released_while_being_served_is_409_not_500(client: Any, registry: Any) -> None:
+    class EndsWhileServing(TwoImages):
+        """The request ends, and its images are released, during the fetch."""
+
+        def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+            registry.cancel(request.id)
+            raise LookupError("images released")
+
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=EndsWhileServing())
+    response = await client.get(f"/hitl/requests/{request.id}/images/0")
+    assert response.status == 409 and (await response.json())["error"]["code"] == "not_waiting"
+
+
+def test_closed_batch_raises_lookup_error_not_cancelled() -> None:
+    import numpy as np
+
+    images = submodule("_images")
+    batch = images.BatchImages(np.zeros((64, 8, 8, 3), np.float32))
+    batch.close()
+    outcomes = set()
+    for index in range(64):
+        try:
+            batch.image_bytes(index, "thumb")
+            outcomes.add("made")
+        except LookupError:
+            outcomes.add("released")
+    assert outcomes <= {"made", "released"}
