@@ -55,12 +55,14 @@ def main(argv: list[str] | None = None) -> int:
     bench = Bench()
     lines = []
     try:
-        pairs = {system: [bench.resume(system) for _ in range(args.runs)] for system in ("ours", "baseline")}
-        for index, name in enumerate(("resume latency (from response)", "resume latency (from request sent)")):
-            figures = {system: Figure([pair[index] for pair in pairs[system]]) for system in pairs}
-            results[name] = {system: figure.as_dict() for system, figure in figures.items()}
-            lines.append(row(name, figures["ours"], figures["baseline"]))
-        for measure in ("cancel", "interrupt"):
+        for measure in ("resume", "cancel"):
+            pairs = {system: [getattr(bench, measure)(system) for _ in range(args.runs)] for system in ("ours", "baseline")}
+            for index, start in enumerate(("response", "request sent")):
+                name = f"{measure} latency (from {start})"
+                figures = {system: Figure([pair[index] for pair in pairs[system]]) for system in pairs}
+                results[name] = {system: figure.as_dict() for system, figure in figures.items()}
+                lines.append(row(name, figures["ours"], figures["baseline"]))
+        for measure in ("interrupt",):
             figures = {system: Figure([getattr(bench, measure)(system) for _ in range(args.runs)])
                        for system in ("ours", "baseline")}
             results[measure] = {system: figure.as_dict() for system, figure in figures.items()}

@@ -81,29 +81,40 @@ def baseline_routes(holder: MessageHolder) -> web.RouteTableDef:
     return routes
 
 
-class PngPreviews:
-    """The peers' preview path: every image to a full PNG on disk, names sent to the browser."""
+def make_baseline_picker(registry: Any, folder: Path) -> type:
+    """The peers' picker preview path: every image of the batch saved as a full PNG with
+    Pillow into ``folder`` (SaveImage's compression), then the names are sent to the browser,
+    which fetches each file. It waits on ``registry`` like ours: only the preview path differs
+    (time to thumbnails is measured, not the wait)."""
 
-    def __init__(self, images: np.ndarray) -> None:
-        self.folder = Path(tempfile.mkdtemp(prefix="hitl-baseline-"))
-        self.names: list[str] = []
-        for index, frame in enumerate(images):
-            pixels = np.clip(255.0 * frame, 0, 255).astype(np.uint8)
-            name = f"preview_{index:05}.png"
-            Image.fromarray(pixels).save(self.folder / name, compress_level=4)  # SaveImage's default
-            self.names.append(name)
+    class BaselinePngPicker:
+        FUNCTION = "pick"
 
-    def routes(self) -> web.RouteTableDef:
-        routes = web.RouteTableDef()
-        folder = self.folder
+        def pick(self, images: Any, **_: Any) -> tuple[Any]:
+            frames = images.numpy() if hasattr(images, "numpy") else np.asarray(images)
+            names = []
+            for index, frame in enumerate(frames):
+                pixels = np.clip(255.0 * frame, 0, 255).astype(np.uint8)
+                name = f"preview_{index:05}.png"
+                Image.fromarray(pixels).save(folder / name, compress_level=4)
+                names.append(name)
+            prompt_id, node_id = _comfy.executing_context()
+            request = registry.open("image-picker", prompt_id=prompt_id, node_id=node_id,
+                                    payload={"count": len(names), "names": names})
+            outcome = registry.wait(request)
+            if not outcome.answered:
+                raise _comfy.RunInterrupted("cancelled")
+            return (images,)
 
-        @routes.get("/baseline/view/{name}")
-        async def view(request: web.Request) -> web.FileResponse:
-            return web.FileResponse(folder / request.match_info["name"])
+    return BaselinePngPicker
 
-        return routes
 
-    def cleanup(self) -> None:
-        for name in self.names:
-            (self.folder / name).unlink(missing_ok=True)
-        self.folder.rmdir()
+def png_folder_routes(folder: Path) -> web.RouteTableDef:
+    """Serve the saved PNGs by name, as ComfyUI's /view serves temp files."""
+    routes = web.RouteTableDef()
+
+    @routes.get("/baseline/view/{name}")
+    async def view(request: web.Request) -> web.FileResponse:
+        return web.FileResponse(folder / request.match_info["name"])
+
+    return routes

@@ -109,20 +109,23 @@ class Bench:
         assert run.status == "success", run.error
         return (run.node_ended_at - returned) * 1000, (run.node_ended_at - sent) * 1000
 
-    def cancel(self, system: str) -> float:
-        """ms from the abort request returning to the wait ending as interrupted."""
+    def cancel(self, system: str) -> tuple[float, float]:
+        """ms from the abort request returning (negative: the wait had already ended) and
+        from it being sent, to the wait ending as interrupted."""
         if system == "ours":
             run, request_id = self.start_ours()
             self.person_pause()
+            sent = time.perf_counter()
             assert self.post(f"/hitl/requests/{request_id}/cancel", {}) == 200
         else:
             run, node_id = self.start_baseline()
             self.person_pause()
+            sent = time.perf_counter()
             assert self.post("/baseline/cancel", {"node_id": node_id}) == 200
         returned = time.perf_counter()
         run.wait()
         assert run.status == "interrupted", run.status
-        return (run.node_ended_at - returned) * 1000
+        return (run.node_ended_at - returned) * 1000, (run.node_ended_at - sent) * 1000
 
     def interrupt(self, system: str) -> float:
         """ms from ComfyUI's interrupt flag being set to the wait ending."""

@@ -264,6 +264,7 @@ def measure_time_to_thumbnails(
     make_inputs: Callable[[Any], dict[str, Any]] = picker_inputs,
     thumbnail_paths: Callable[[dict[str, Any]], list[str]] = picker_thumbnail_paths,
     host_factory: Callable[[], HarnessHost] = HarnessHost,
+    extra_routes: Any = None,
 ) -> PickerResult:
     """Node start to every thumbnail in a client's hands, over HTTP, ``runs`` times.
 
@@ -273,7 +274,7 @@ def measure_time_to_thumbnails(
     """
     images = noisy_batch(batch, size) if images is None else images
     host = host_factory()
-    server = HarnessServer(host)
+    server = HarnessServer(host, extra_routes=extra_routes)
     server.start()
     try:
         measured = asyncio.run(_measure(
@@ -285,6 +286,61 @@ def measure_time_to_thumbnails(
         server.stop()
     height, width, channels = (int(n) for n in images.shape[1:])
     return PickerResult(batch, size, measured, batch * height * width * channels)
+
+
+# ------------------------------------------------------------- against the baseline
+def compare_picker(runs: int = 10, batches: Iterable[int] = (1, 8, 32), size: int = 1024) -> tuple[dict[str, Any], list[str]]:
+    """Ours and the PNG-to-disk baseline (bench/baseline.py) on the same batches, host,
+    client and clock; rows for ``python -m bench``'s table and the figures as a dict."""
+    import shutil
+    import tempfile
+
+    from .baseline import make_baseline_picker, png_folder_routes
+
+    figures: dict[str, Any] = {}
+    lines: list[str] = []
+    folder = Path(tempfile.mkdtemp(prefix="hitl-bench-png-"))
+    try:
+        for batch in batches:
+            images = noisy_batch(batch, size)
+            ours = measure_time_to_thumbnails(batch, runs=runs, size=size, images=images)
+
+            def baseline_host() -> HarnessHost:
+                host = HarnessHost()
+                host.node_classes["BaselinePngPicker"] = make_baseline_picker(host.registry, folder)
+                return host
+
+            baseline = measure_time_to_thumbnails(
+                batch, runs=max(3, runs // 3), size=size, images=images, node_type="BaselinePngPicker",
+                make_inputs=lambda frames: {"images": frames},
+                thumbnail_paths=lambda view: [f"/baseline/view/{name}" for name in view["payload"]["names"]],
+                host_factory=baseline_host, extra_routes=png_folder_routes(folder),
+            )
+            ours_ms, base_ms = ours.time_ms, baseline.time_ms
+            memory = ours.peak_rss_added
+            figures[f"batch {batch}"] = {
+                "ours_ms": vars(ours_ms), "baseline_ms": vars(base_ms),
+                "ours_bytes": ours.bytes_received.median, "baseline_bytes": baseline.bytes_received.median,
+                "ours_peak_rss_added_mib": memory.median / 2**20 if memory else None,
+                "uint8_copy_mib": ours.uint8_copy_bytes / 2**20,
+            }
+            ratio = base_ms.median / ours_ms.median
+            lines.append(
+                f"{f'picker: thumbnails in hand, {batch}×{size}²':<34} {ours_ms.median:8.1f} {ours_ms.p90:8.1f} {ours_ms.max:8.1f}"
+                f"   {base_ms.median:8.1f} {base_ms.p90:8.1f} {base_ms.max:8.1f}   {ratio:6.1f}×  ms"
+            )
+            lines.append(
+                f"{'  bytes sent before any zoom':<34} {ours.bytes_received.median / 1e6:8.2f} {'':>17}"
+                f"   {baseline.bytes_received.median / 1e6:8.2f} {'':>17}   {baseline.bytes_received.median / ours.bytes_received.median:6.1f}×  MB"
+            )
+            if memory is not None:
+                lines.append(
+                    f"{'  peak memory added (RSS)':<34} {memory.median / 2**20:8.1f} {memory.p90 / 2**20:8.1f} {memory.max / 2**20:8.1f}"
+                    f"   (one uint8 copy of the batch: {ours.uint8_copy_bytes / 2**20:.1f})  MiB"
+                )
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return figures, lines
 
 
 # ---------------------------------------------------------------------------- CLI
