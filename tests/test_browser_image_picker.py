@@ -246,3 +246,19 @@ def test_grid_is_responsive(host: HarnessHost, open_page: Any) -> None:
     assert columns[0] >= 4 and columns[1] <= 2, columns
     narrow.locator(f"{DIALOG} [data-action='cancel']").click()
     assert run.wait().status == "interrupted"
+
+
+def test_hostile_title_and_node_label_are_shown_as_text(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
+    run = queue(host, colour_batch(2), title=hostile,
+                extra_pnginfo={"workflow": {"nodes": [{"id": 1, "title": hostile}]}})
+    dialog = open_dialog(page)
+    assert dialog.locator(".hitl-title").inner_text() == hostile
+    assert hostile in dialog.locator(".hitl-subtitle").inner_text()
+    wait_thumbnails(page, 2)
+    # The only images are the two thumbnails our own code made; no script ran.
+    assert dialog.locator("img").count() == 2 and dialog.locator("script").count() == 0
+    assert page.evaluate("window.__pwned") is None
+    dialog.locator("[data-action='cancel']").click()
+    assert run.wait().status == "interrupted"

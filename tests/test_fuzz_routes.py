@@ -19,14 +19,29 @@ from harness.pack import submodule
 from openapi_check import check_response
 
 doubler = submodule("nodes.integer_doubler")
+value_prompt = submodule("nodes.value_prompt")
+image_picker = submodule("nodes.image_picker")
 P = submodule("_protocol")
+
+#: Requests of every kind, each with the validator its node gives it: name -> (kind, validator).
+KIND_TARGETS = {
+    "waiting": ("integer-doubler", doubler.validate_doubled),
+    "vp_int": ("value-prompt", value_prompt.build_spec(P.VALUE_TYPE_INT, minimum="-5", maximum="300").validate),
+    "vp_float": ("value-prompt", value_prompt.build_spec("FLOAT", minimum="0", maximum="1").validate),
+    "vp_text": ("value-prompt", value_prompt.build_spec("STRING", max_length=20).validate),
+    "vp_lines": ("value-prompt", value_prompt.build_spec("STRING (multi-line)", max_length=50).validate),
+    "vp_bool": ("value-prompt", value_prompt.build_spec("BOOLEAN").validate),
+    "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
+    "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
+}
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
-BUDGET = {"answer": 900, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
+BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
 SETTINGS = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
 sent: dict[str, int] = {}
+answered: set[str] = set()
 
 
 class OneImage:
@@ -55,10 +70,11 @@ class Target:
         self.refill()
 
     def refill(self) -> None:
-        if self.ids.get("waiting") is None or self.registry.get(self.ids["waiting"]).state != "waiting":
-            self.ids["waiting"] = self.registry.open(
-                "integer-doubler", prompt_id="fuzz", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
-            ).id
+        for name, (kind, validate) in KIND_TARGETS.items():
+            if self.ids.get(name) is None or self.registry.get(self.ids[name]).state != "waiting":
+                self.ids[name] = self.registry.open(
+                    kind, prompt_id="fuzz", node_id=name, payload={"value": 1}, validate=validate
+                ).id
         if self.ids.get("picker") is None or self.registry.get(self.ids["picker"]).state != "waiting":
             self.ids["picker"] = self.registry.open(
                 "image-picker", prompt_id="fuzz", node_id="2", resources=OneImage()
@@ -139,6 +155,9 @@ raw_bodies = st.sampled_from([
 ])
 bodies = st.one_of(
     json_values.map(lambda v: json.dumps({"value": v}).encode()),
+    st.lists(st.integers(-2, 7), max_size=6).map(lambda picks: json.dumps({"value": picks}).encode()),
+    st.sampled_from([0, 1, 0.5, -5, 300, 301, True, False, "photo", "ink", "x" * 21, "a\nb", 2, 1e308, -0.0])
+    .map(lambda v: json.dumps({"value": v}).encode()),
     st.dictionaries(st.text(max_size=10), json_values, max_size=3).map(lambda d: json.dumps(d).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.integers(min_value=-(2**53), max_value=2**53).map(lambda n: json.dumps({"value": n}).encode()),
@@ -152,7 +171,7 @@ content_types = st.sampled_from([
 origins = st.sampled_from([None, "own", "https://evil.example", "null", "http://127.0.0.1", "garbage", "own-upper"])
 fetch_sites = st.sampled_from([None, "same-origin", "cross-site", "none"])
 id_choices = st.one_of(
-    st.sampled_from(["waiting", "waiting", "waiting", "ended", "ended2", "picker", "unknown"]),
+    st.sampled_from(["waiting", "ended", "ended2", "picker", "unknown", *KIND_TARGETS]),
     st.text(min_size=1, max_size=30).map(lambda text: "junk:" + text),
 )
 
@@ -196,10 +215,33 @@ def fuzz_answer(target: Target, choice: str, body: bytes, content_type: str | No
                       make_headers(target, content_type, origin, fetch_site), body, junk_id=choice.startswith("junk:"))
     if status == 200:
         assert waiting_before is not None and waiting_before.state == "answered"
-        assert waiting_before.value == json.loads(body)["value"]
+        # What the node gets is exactly what its own validator makes of the answer.
+        assert waiting_before.value == waiting_before.validate(json.loads(body)["value"])
+        answered.add(choice)
 
 
 cancel_calls = st.tuples(id_choices, st.one_of(st.just(b"{}"), bodies), content_types, origins, fetch_sites)
+
+
+#: Per kind, values around what its validator accepts: valid ones and just-invalid ones.
+TYPED_VALUES = {
+    "waiting": st.integers(-(2**53) - 2, 2**53 + 2) | st.floats(allow_nan=False, allow_infinity=False),
+    "vp_int": st.integers(-10, 310) | st.floats(-10, 310) | st.booleans() | st.integers(2**62, 2**70),
+    "vp_float": st.floats(-0.5, 1.5) | st.integers(-1, 2) | st.integers(2**53, 2**60) | st.booleans(),
+    "vp_text": st.text(max_size=25),
+    "vp_lines": st.text(alphabet=st.characters(codec="utf-8") | st.just("\n"), max_size=60),
+    "vp_bool": st.booleans() | st.integers(0, 1) | st.sampled_from(["true", "yes", None]),
+    "vp_choice": st.integers(-1, 4) | st.sampled_from(["photo", "ink", "watercolour", "Photo", "nope", ""]),
+    "pick": st.lists(st.integers(-1, 6), max_size=5) | st.lists(st.booleans(), max_size=3),
+}
+typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
+
+
+@settings(max_examples=BUDGET["typed"], **SETTINGS)
+@given(calls=st.lists(typed_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_typed_answers(target: Target, calls: list[tuple[str, Any]]) -> None:
+    for name, value in calls:
+        fuzz_answer(target, name, json.dumps({"value": value}).encode(), "application/json", None, None, "/api")
 
 
 @settings(max_examples=BUDGET["cancel"], **SETTINGS)
@@ -272,3 +314,5 @@ def test_repeated_answers_only_first_counts(target: Target, value: int) -> None:
 
 def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
     assert sum(sent.values()) >= 10_000, sent
+    # The fuzz reached the accepting side of every kind's validator, not only refusals.
+    assert set(KIND_TARGETS) <= answered, answered
