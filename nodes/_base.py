@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, NoReturn
+from typing import Any, Callable, ClassVar, NoReturn
 
 from .. import _comfy
 from ..state import Outcome, RequestRegistry, Validator
@@ -53,6 +53,10 @@ class HitlNode:
     registry: ClassVar[RequestRegistry]
     CATEGORY = CATEGORY
     DISPLAY_NAME: ClassVar[str] = ""
+    #: Makes the node's memory (e.g. of "use last answer"), one per bound class, so each
+    #: registry (a ComfyUI, a test host) has its own and no route can reach it. None: no memory.
+    MEMORY_FACTORY: ClassVar[Callable[[], Any] | None] = None
+    memory: ClassVar[Any]
 
     @classmethod
     def IS_CHANGED(cls, **_inputs: Any) -> float:
@@ -63,7 +67,10 @@ class HitlNode:
     @classmethod
     def bind(cls, registry: RequestRegistry) -> type["HitlNode"]:
         """A subclass of this node that asks through ``registry``."""
-        return type(cls.__name__, (cls,), {"registry": registry, "__doc__": cls.__doc__})
+        attributes: dict[str, Any] = {"registry": registry, "__doc__": cls.__doc__}
+        if cls.MEMORY_FACTORY is not None:
+            attributes["memory"] = cls.MEMORY_FACTORY()
+        return type(cls.__name__, (cls,), attributes)
 
     async def ask(
         self,

@@ -221,14 +221,8 @@ class ImagePicker(HitlNode):
         "The picked indices as a list of INT (a node connected here runs once per index)",
     )
     FUNCTION = "pick"
-    memory: SelectionMemory
-
-    @classmethod
-    def bind(cls, registry: RequestRegistry) -> type[HitlNode]:
-        bound = super().bind(registry)
-        # Each bound class owns its memory: nothing module-level, nothing a route can reach.
-        bound.memory = SelectionMemory()  # type: ignore[attr-defined]
-        return bound
+    MEMORY_FACTORY = SelectionMemory
+    memory: ClassVar[SelectionMemory]  # made by HitlNode.bind
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:

@@ -374,14 +374,8 @@ class ValuePrompt(HitlNode):
         "The index of the choice taken (0 is the first); -1 for other types",
     )
     FUNCTION = "prompt"
-    memory: ClassVar[AnswerMemory]
-
-    @classmethod
-    def bind(cls, registry: RequestRegistry) -> type[HitlNode]:
-        bound = super().bind(registry)
-        # Owned by this bound class: each registry (a ComfyUI, a test host) has its own memory.
-        bound.memory = AnswerMemory()  # type: ignore[attr-defined]
-        return bound
+    MEMORY_FACTORY = AnswerMemory
+    memory: ClassVar[AnswerMemory]  # made by HitlNode.bind
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
