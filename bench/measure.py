@@ -8,7 +8,6 @@ import http.client
 import json
 import os
 import random
-import statistics
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -18,6 +17,7 @@ import aiohttp
 from harness.host import HarnessHost, HarnessServer, Run
 
 from .baseline import MessageHolder, baseline_routes, make_baseline_doubler
+from .picker import summarize
 
 #: A person answers at a random moment, not right as the wait starts; the baseline's
 #: latency depends on where in its 0.1 s sleep the answer lands.
@@ -26,22 +26,21 @@ ANSWER_DELAY_S = (0.0, 0.1)
 
 @dataclass
 class Figure:
-    """Median, p90 and max of a list of samples (milliseconds)."""
+    """Median, p90 and max of a list of samples (milliseconds), as ``picker.summarize`` computes them."""
 
     samples: list[float]
 
     @property
     def median(self) -> float:
-        return statistics.median(self.samples)
+        return summarize(self.samples).median
 
     @property
     def p90(self) -> float:
-        ordered = sorted(self.samples)
-        return ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))]
+        return summarize(self.samples).p90
 
     @property
     def max(self) -> float:
-        return max(self.samples)
+        return summarize(self.samples).max
 
     def as_dict(self) -> dict[str, float]:
         return {"median": self.median, "p90": self.p90, "max": self.max, "n": len(self.samples)}

@@ -37,6 +37,24 @@ def protocol() -> Any:
 
 
 @pytest.fixture
+def route_client(aiohttp_client: Any) -> Any:
+    """Make a client of a fresh aiohttp application carrying the real routes on a registry
+    (one application per test, as ComfyUI's own route tests do)."""
+    from aiohttp import web
+
+    server_routes = submodule("server_routes")
+
+    async def make(registry: Any, **options: Any) -> Any:
+        app = web.Application()
+        routes = web.RouteTableDef()
+        server_routes.add_routes(routes, registry, **options)
+        app.add_routes(routes)
+        return await aiohttp_client(app)
+
+    return make
+
+
+@pytest.fixture
 def host() -> Iterator[HarnessHost]:
     host = HarnessHost()
     try:

@@ -48,13 +48,9 @@ def test_document_error_codes_match_the_protocol() -> None:
 
 
 @pytest.fixture
-async def setup(aiohttp_client: Any) -> Any:
+async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
-    app = web.Application()
-    routes = web.RouteTableDef()
-    server_routes.add_routes(routes, registry)
-    app.add_routes(routes)
-    client = await aiohttp_client(app)
+    client = await route_client(registry)
     waiting = registry.open("integer-doubler", prompt_id="p", node_id="1", payload={"value": 1},
                             validate=doubler.validate_doubled)
     picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())

@@ -17,6 +17,7 @@ from PIL import Image
 from harness.comfyui import RealComfyUI
 from harness.pack import ROOT
 from test_real_comfyui_browser import ARTIFACTS, comfy_page, poll_json, queue_from_page, wait_history  # noqa: F401 (fixture)
+from test_browser_image_picker import wait_thumbnails
 from test_real_image_picker import COLOURS, PICKER_ID, PREVIEW_ID, picker_prompt, rgb
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
@@ -25,14 +26,6 @@ DIALOG = "section.hitl-card[data-kind='image-picker']"
 EXAMPLE = ROOT / "example_workflows" / "image_picker.json"
 
 
-def wait_thumbnails(page: Any, count: int) -> None:
-    page.wait_for_function(
-        """(count) => {
-            const images = [...document.querySelectorAll(".hitl-pick-tile img")];
-            return images.length === count && images.every((img) => img.complete && img.naturalWidth > 0);
-        }""",
-        arg=count,
-    )
 
 
 def preview_colours(comfyui: RealComfyUI, outputs: dict[str, Any], preview_id: str) -> list[tuple[int, ...]]:

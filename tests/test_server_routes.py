@@ -31,12 +31,8 @@ def registry() -> Any:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, registry: Any) -> Any:
-    app = web.Application()
-    routes = web.RouteTableDef()
-    server_routes.add_routes(routes, registry, allowed_origins=["https://proxy.example"])
-    app.add_routes(routes)
-    return await aiohttp_client(app)
+async def client(route_client: Any, registry: Any) -> Any:
+    return await route_client(registry, allowed_origins=["https://proxy.example"])
 
 
 def open_request(registry: Any) -> Any:

@@ -9,7 +9,6 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
-from aiohttp import web
 
 from harness.host import HarnessHost, NodeCall
 from harness.pack import load_pack, submodule
@@ -218,13 +217,9 @@ def test_validate_inputs_reports_bad_settings_at_queue_time() -> None:
 
 
 # --------------------------------------------------------------------- routes
-async def test_route_refuses_hostile_answers_with_a_clear_4xx(aiohttp_client: Any) -> None:
+async def test_route_refuses_hostile_answers_with_a_clear_4xx(route_client: Any) -> None:
     registry = state.RequestRegistry()
-    app = web.Application()
-    routes = web.RouteTableDef()
-    server_routes.add_routes(routes, registry)
-    app.add_routes(routes)
-    client = await aiohttp_client(app)
+    client = await route_client(registry)
     request = registry.open(P.KIND_VALUE_PROMPT, prompt_id="p", node_id="1", validate=spec(FLOAT, maximum="1").validate)
     url = f"/hitl/requests/{request.id}/answer"
     headers = {"Content-Type": "application/json"}
