@@ -12,7 +12,8 @@ import functools
 import importlib
 import logging
 import threading
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 log = logging.getLogger(__name__)
 
@@ -107,7 +108,7 @@ class ComfyInterruptSource:
     def subscribe(self, callback: Callable[[], None]) -> bool:
         module = self._module()
         original = getattr(module, "interrupt_current_processing", None) if module else None
-        if original is None:
+        if module is None or original is None:
             log.warning("ComfyUI interrupt hook unavailable; waiting nodes will poll the flag")
             return False
         with self._lock:

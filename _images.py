@@ -81,7 +81,8 @@ class _FrameConverter:
 
 def _full_uint8(frame: np.ndarray) -> np.ndarray:
     # A zoom is rare and runs off the event loop: a plain allocation per call is fine here.
-    return (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    pixels: np.ndarray = (np.clip(frame, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
+    return pixels
 
 
 def _to_pil(pixels: np.ndarray) -> Image.Image:

@@ -22,8 +22,9 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, Protocol
+from typing import Any, Protocol
 
 from . import _protocol as P
 
@@ -374,9 +375,9 @@ class RequestRegistry:
 
     # ---------------------------------------------------------------- waiting
     def _ensure_interrupt_subscription(self) -> None:
-        if self._interrupt is None or self._subscribed:
+        if self._interrupt is None:
             return
-        with self._lock:
+        with self._lock:  # cheap, and taken once per request opened
             if self._subscribed:
                 return
             self._interrupt_pushes = bool(self._interrupt.subscribe(self._on_interrupt))

@@ -56,15 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     lines = []
     try:
         for measure in ("resume", "cancel"):
-            pairs = {system: [getattr(bench, measure)(system) for _ in range(args.runs)] for system in ("ours", "baseline")}
+            pairs = {
+                system: [getattr(bench, measure)(system) for _ in range(args.runs)] for system in ("ours", "baseline")
+            }
             for index, start in enumerate(("response", "request sent")):
                 name = f"{measure} latency (from {start})"
                 figures = {system: Figure([pair[index] for pair in pairs[system]]) for system in pairs}
                 results[name] = {system: figure.as_dict() for system, figure in figures.items()}
                 lines.append(row(name, figures["ours"], figures["baseline"]))
         for measure in ("interrupt",):
-            figures = {system: Figure([getattr(bench, measure)(system) for _ in range(args.runs)])
-                       for system in ("ours", "baseline")}
+            figures = {
+                system: Figure([getattr(bench, measure)(system) for _ in range(args.runs)])
+                for system in ("ours", "baseline")
+            }
             results[measure] = {system: figure.as_dict() for system, figure in figures.items()}
             lines.append(row(f"{measure} latency", figures["ours"], figures["baseline"]))
         idle = {system: bench.idle(system, args.idle_seconds) for system in ("ours", "baseline")}
@@ -87,8 +91,10 @@ def main(argv: list[str] | None = None) -> int:
         print(line)
     for system in ("ours", "baseline"):
         figures = idle[system]
-        print(f"idle while waiting ({system}, {args.idle_seconds:.0f} s): {figures['wakeups_per_s']:.1f} wake-ups/s, "
-              f"{figures['cpu_ms']:.0f} ms CPU, {figures['ws_messages']} websocket messages")
+        print(
+            f"idle while waiting ({system}, {args.idle_seconds:.0f} s): {figures['wakeups_per_s']:.1f} wake-ups/s, "
+            f"{figures['cpu_ms']:.0f} ms CPU, {figures['ws_messages']} websocket messages"
+        )
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "latest.json").write_text(json.dumps(results, indent=2))
     return 0

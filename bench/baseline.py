@@ -8,11 +8,11 @@ packs still use, written here only to be measured beside ours (it is not shipped
 
 from __future__ import annotations
 
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 from aiohttp import web
@@ -99,8 +99,9 @@ def make_baseline_picker(registry: Any, folder: Path) -> type:
                 Image.fromarray(pixels).save(folder / name, compress_level=4)
                 names.append(name)
             prompt_id, node_id = _comfy.executing_context()
-            request = registry.open("image-picker", prompt_id=prompt_id, node_id=node_id,
-                                    payload={"count": len(names), "names": names})
+            request = registry.open(
+                "image-picker", prompt_id=prompt_id, node_id=node_id, payload={"count": len(names), "names": names}
+            )
             outcome = registry.wait(request)
             if not outcome.answered:
                 raise _comfy.RunInterrupted("cancelled")

@@ -9,8 +9,9 @@ import json
 import os
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -154,19 +155,18 @@ class Bench:
         }
 
     async def _count_ws_messages(self, seconds: float, counters: Callable[[], dict[str, int]]) -> dict[str, Any]:
-        async with aiohttp.ClientSession(self.server.url) as session:
-            async with session.ws_connect("/ws") as socket:
-                await socket.receive(timeout=5)  # the greeting status every client gets on connect
-                before = counters()
-                count = 0
-                deadline = time.monotonic() + seconds
-                while (remaining := deadline - time.monotonic()) > 0:
-                    try:
-                        await socket.receive(timeout=remaining)
-                        count += 1
-                    except asyncio.TimeoutError:
-                        break
-                after = counters()
+        async with aiohttp.ClientSession(self.server.url) as session, session.ws_connect("/ws") as socket:
+            await socket.receive(timeout=5)  # the greeting status every client gets on connect
+            before = counters()
+            count = 0
+            deadline = time.monotonic() + seconds
+            while (remaining := deadline - time.monotonic()) > 0:
+                try:
+                    await socket.receive(timeout=remaining)
+                    count += 1
+                except TimeoutError:
+                    break
+            after = counters()
         return {"before": before, "after": after, "count": count}
 
 

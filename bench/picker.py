@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import ctypes
 import gc
 import json
@@ -33,9 +34,10 @@ import platform
 import statistics
 import sys
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 import aiohttp
 import numpy as np
@@ -57,7 +59,7 @@ class Summary:
     p90: float
     max: float
 
-    def scaled(self, factor: float) -> "Summary":
+    def scaled(self, factor: float) -> Summary:
         return Summary(self.median * factor, self.p90 * factor, self.max * factor)
 
 
@@ -122,10 +124,8 @@ def _status_kib(field: str) -> int | None:
 def release_free_memory() -> None:
     """Give freed heap memory back to the OS (glibc), so the next run's RSS growth shows
     what that run needs, not only what no earlier run happened to leave resident."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
 
 
 def reset_peak_rss() -> bool:
@@ -162,8 +162,15 @@ def noisy_batch(batch: int, size: int, *, use_torch: bool = True, seed: int = 0)
 
 
 def picker_inputs(images: Any) -> dict[str, Any]:
-    return {"images": images, "mode": "always ask", "min_picks": 1, "max_picks": 0, "title": "bench",
-            "timeout_seconds": 0, "on_timeout": "cancel run"}
+    return {
+        "images": images,
+        "mode": "always ask",
+        "min_picks": 1,
+        "max_picks": 0,
+        "title": "bench",
+        "timeout_seconds": 0,
+        "on_timeout": "cancel run",
+    }
 
 
 def picker_thumbnail_paths(view: dict[str, Any]) -> list[str]:
@@ -180,7 +187,7 @@ class _Client:
         self.url = url
         self.messages: asyncio.Queue[tuple[str, dict[str, Any], int]] = asyncio.Queue()
 
-    async def __aenter__(self) -> "_Client":
+    async def __aenter__(self) -> _Client:
         connector = aiohttp.TCPConnector(limit_per_host=BROWSER_CONNECTIONS)
         self.session = aiohttp.ClientSession(self.url, connector=connector)
         self.socket = await self.session.ws_connect("/ws", max_msg_size=0)
@@ -198,7 +205,9 @@ class _Client:
                 parsed = json.loads(message.data)
                 await self.messages.put((parsed.get("type"), parsed.get("data") or {}, len(message.data.encode())))
 
-    async def next_event(self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float = 60) -> tuple[dict[str, Any], int]:
+    async def next_event(
+        self, predicate: Callable[[str, dict[str, Any]], bool], timeout: float = 60
+    ) -> tuple[dict[str, Any], int]:
         """The next websocket event that matches, and its size in bytes."""
         async with asyncio.timeout(timeout):
             while True:
@@ -239,7 +248,7 @@ async def _measure(
             started = time.perf_counter()
             run = host.submit(node_type, make_inputs(images))
             view, event_bytes = await client.next_event(
-                lambda event, data: data.get("prompt_id") == run.prompt_id and data.get("state") == "waiting"
+                lambda event, data, run=run: data.get("prompt_id") == run.prompt_id and data.get("state") == "waiting"
             )
             thumbnail_bytes = await client.fetch_all(thumbnail_paths(view))
             elapsed = time.perf_counter() - started
@@ -277,10 +286,17 @@ def measure_time_to_thumbnails(
     server = HarnessServer(host, extra_routes=extra_routes)
     server.start()
     try:
-        measured = asyncio.run(_measure(
-            server, images, runs, node_type=node_type, make_inputs=make_inputs,
-            thumbnail_paths=thumbnail_paths, warmup=warmup,
-        ))
+        measured = asyncio.run(
+            _measure(
+                server,
+                images,
+                runs,
+                node_type=node_type,
+                make_inputs=make_inputs,
+                thumbnail_paths=thumbnail_paths,
+                warmup=warmup,
+            )
+        )
     finally:
         host.close()
         server.stop()
@@ -289,7 +305,9 @@ def measure_time_to_thumbnails(
 
 
 # ------------------------------------------------------------- against the baseline
-def compare_picker(runs: int = 10, batches: Iterable[int] = (1, 8, 32), size: int = 1024) -> tuple[dict[str, Any], list[str]]:
+def compare_picker(
+    runs: int = 10, batches: Iterable[int] = (1, 8, 32), size: int = 1024
+) -> tuple[dict[str, Any], list[str]]:
     """Ours and the PNG-to-disk baseline (bench/baseline.py) on the same batches, host,
     client and clock; rows for ``python -m bench``'s table and the figures as a dict."""
     import shutil
@@ -311,16 +329,23 @@ def compare_picker(runs: int = 10, batches: Iterable[int] = (1, 8, 32), size: in
                 return host
 
             baseline = measure_time_to_thumbnails(
-                batch, runs=max(3, runs // 3), size=size, images=images, node_type="BaselinePngPicker",
+                batch,
+                runs=max(3, runs // 3),
+                size=size,
+                images=images,
+                node_type="BaselinePngPicker",
                 make_inputs=lambda frames: {"images": frames},
                 thumbnail_paths=lambda view: [f"/baseline/view/{name}" for name in view["payload"]["names"]],
-                host_factory=baseline_host, extra_routes=png_folder_routes(folder),
+                host_factory=baseline_host,
+                extra_routes=png_folder_routes(folder),
             )
             ours_ms, base_ms = ours.time_ms, baseline.time_ms
             memory = ours.peak_rss_added
             figures[f"batch {batch}"] = {
-                "ours_ms": vars(ours_ms), "baseline_ms": vars(base_ms),
-                "ours_bytes": ours.bytes_received.median, "baseline_bytes": baseline.bytes_received.median,
+                "ours_ms": vars(ours_ms),
+                "baseline_ms": vars(base_ms),
+                "ours_bytes": ours.bytes_received.median,
+                "baseline_bytes": baseline.bytes_received.median,
                 "ours_peak_rss_added_mib": memory.median / 2**20 if memory else None,
                 "uint8_copy_mib": ours.uint8_copy_bytes / 2**20,
             }

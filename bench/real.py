@@ -19,7 +19,9 @@ from .measure import Figure
 
 
 def doubler(value: int) -> dict[str, Any]:
-    return {"1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": value, "ask_first": True, "timeout_seconds": 0}}}
+    return {
+        "1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": value, "ask_first": True, "timeout_seconds": 0}}
+    }
 
 
 async def measure(url: str, runs: int) -> dict[str, Figure]:
@@ -52,11 +54,23 @@ async def measure(url: str, runs: int) -> dict[str, Figure]:
 def picker_prompt(batch: int, seed: int) -> dict[str, Any]:
     """A noisy batch from model-free core nodes, the picker, and a preview of the picks."""
     return {
-        "1": {"class_type": "EmptyImage", "inputs": {"width": 1024, "height": 1024, "batch_size": batch, "color": 0x808080}},
+        "1": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 1024, "height": 1024, "batch_size": batch, "color": 0x808080},
+        },
         "2": {"class_type": "ImageAddNoise", "inputs": {"image": ["1", 0], "seed": seed, "strength": 0.5}},
-        "3": {"class_type": "HitlImagePicker", "inputs": {
-            "images": ["2", 0], "mode": "always ask", "min_picks": 1, "max_picks": 0, "title": "bench",
-            "timeout_seconds": 0, "on_timeout": "cancel run"}},
+        "3": {
+            "class_type": "HitlImagePicker",
+            "inputs": {
+                "images": ["2", 0],
+                "mode": "always ask",
+                "min_picks": 1,
+                "max_picks": 0,
+                "title": "bench",
+                "timeout_seconds": 0,
+                "on_timeout": "cancel run",
+            },
+        },
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
     }
 
@@ -71,12 +85,18 @@ async def measure_picker(url: str, runs: int, batch: int = 32) -> dict[str, Figu
             queued = time.perf_counter()
             view = await client.waiting_request(prompt_id, after=after, timeout=120)
             node_started, _ = await client.wait_message(
-                lambda m: m.get("type") == "executing" and m["data"].get("node") == "3"
-                and m["data"].get("prompt_id") == prompt_id, after=after)
+                lambda m, prompt_id=prompt_id: (
+                    m.get("type") == "executing"
+                    and m["data"].get("node") == "3"
+                    and m["data"].get("prompt_id") == prompt_id
+                ),
+                after=after,
+            )
             assert client.session is not None
 
-            async def fetch(index: int) -> int:
-                async with client.session.get(f"/api/hitl/requests/{view['id']}/images/{index}?size=thumb") as response:
+            async def fetch(index: int, request_id: str = view["id"]) -> int:
+                assert client.session is not None
+                async with client.session.get(f"/api/hitl/requests/{request_id}/images/{index}?size=thumb") as response:
                     assert response.status == 200
                     return len(await response.read())
 
@@ -101,9 +121,11 @@ def run_real(comfy_dir: str, python: str | None, *, runs: int) -> int:
     version = next((line.strip() for line in comfyui.log if "ComfyUI version" in line), "ComfyUI version unknown")
     print(f"real ComfyUI ({version}), CPU, {runs} runs each")
     print(f"{'':<58} {'median':>8} {'p90':>8} {'max':>8}")
-    for name, figure in (("resume: answer POST returned -> execution_success", figures["resume"]),
-                         ("interrupt: /interrupt returned -> execution_interrupted", figures["interrupt"]),
-                         ("picker 32×1024² noisy: queued -> thumbnails in hand", figures["picker queue"]),
-                         ("picker 32×1024² noisy: node start -> thumbnails in hand", figures["picker node"])):
+    for name, figure in (
+        ("resume: answer POST returned -> execution_success", figures["resume"]),
+        ("interrupt: /interrupt returned -> execution_interrupted", figures["interrupt"]),
+        ("picker 32×1024² noisy: queued -> thumbnails in hand", figures["picker queue"]),
+        ("picker 32×1024² noisy: node start -> thumbnails in hand", figures["picker node"]),
+    ):
         print(f"{name:<58} {figure.median:8.2f} {figure.p90:8.2f} {figure.max:8.2f}  ms")
     return 0

@@ -36,16 +36,27 @@ def api_workflow() -> dict[str, Any]:
     """EmptyImage per colour → ImageBatch chain → Image Picker → Preview Image."""
     prompt: dict[str, Any] = {}
     for index, colour in enumerate(COLOURS):
-        prompt[str(index + 1)] = {"class_type": "EmptyImage", "inputs": {"width": EDGE, "height": EDGE, "batch_size": 1, "color": colour}}
+        prompt[str(index + 1)] = {
+            "class_type": "EmptyImage",
+            "inputs": {"width": EDGE, "height": EDGE, "batch_size": 1, "color": colour},
+        }
     previous = ["1", 0]
     for index in range(1, len(COLOURS)):
         node_id = str(10 + index)
         prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
         previous = [node_id, 0]
-    prompt["20"] = {"class_type": "HitlImagePicker", "inputs": {
-        "images": previous, "mode": "always ask", "min_picks": 1, "max_picks": 0,
-        "title": "Keep the colours you like", "timeout_seconds": 0, "on_timeout": "cancel run",
-    }}
+    prompt["20"] = {
+        "class_type": "HitlImagePicker",
+        "inputs": {
+            "images": previous,
+            "mode": "always ask",
+            "min_picks": 1,
+            "max_picks": 0,
+            "title": "Keep the colours you like",
+            "timeout_seconds": 0,
+            "on_timeout": "cancel run",
+        },
+    }
     prompt["30"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}
     return prompt
 
@@ -70,7 +81,9 @@ LAYOUT = """(names) => {
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot")
+    parser.add_argument(
+        "--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     comfy = RealComfyUI.from_environment()
@@ -82,13 +95,17 @@ def main(argv: list[str] | None = None) -> int:
     comfy.start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"])
+            browser = playwright.chromium.launch(
+                executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"]
+            )
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(comfy.url)
             page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
             page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
             if not args.screenshot_only:
-                page.evaluate("async (prompt) => { await window.app.loadApiJson(prompt, 'image_picker'); }", api_workflow())
+                page.evaluate(
+                    "async (prompt) => { await window.app.loadApiJson(prompt, 'image_picker'); }", api_workflow()
+                )
                 workflow = json.loads(page.evaluate(LAYOUT, [f"{name} (EmptyImage)" for name in NAMES]))
                 WORKFLOW.parent.mkdir(exist_ok=True)
                 WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
@@ -96,7 +113,9 @@ def main(argv: list[str] | None = None) -> int:
             # Load it as a user would, and run it.
             page.reload()
             page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
-            page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text()))
+            page.evaluate(
+                "async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text())
+            )
             page.evaluate("() => window.app.queuePrompt(0, 1)")
             dialog = page.locator("section.hitl-card[data-kind='image-picker']")
             dialog.wait_for(timeout=60_000)
@@ -116,7 +135,8 @@ def main(argv: list[str] | None = None) -> int:
                 "async () => { const h = await (await fetch('/history?max_items=1')).json();"
                 " const run = Object.values(h)[0];"
                 " return run && run.status && run.status.completed && JSON.stringify(run.outputs); }",
-                polling=200, timeout=30_000,
+                polling=200,
+                timeout=30_000,
             )
             outputs = json.loads(finished.json_value())
             previews = outputs["30"]["images"]

@@ -21,8 +21,9 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import aiohttp
 
@@ -57,7 +58,7 @@ class RealComfyUI:
         self.process: subprocess.Popen[str] | None = None
 
     @classmethod
-    def from_environment(cls) -> "RealComfyUI | None":
+    def from_environment(cls) -> RealComfyUI | None:
         folder = os.environ.get(ENV_DIR)
         return cls(folder) if folder else None
 
@@ -68,16 +69,30 @@ class RealComfyUI:
         settings.parent.mkdir(parents=True)
         settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))
         command = [
-            self.python, "main.py", "--cpu", "--listen", "127.0.0.1", "--port", str(self.port),
-            "--disable-auto-launch", "--base-directory", str(self.base),
+            self.python,
+            "main.py",
+            "--cpu",
+            "--listen",
+            "127.0.0.1",
+            "--port",
+            str(self.port),
+            "--disable-auto-launch",
+            "--base-directory",
+            str(self.base),
             # The database ignores --base-directory; keep it out of the ComfyUI checkout.
-            "--database-url", "sqlite:///:memory:",
+            "--database-url",
+            "sqlite:///:memory:",
         ]
         if self.front_end_root:
             command += ["--front-end-root", self.front_end_root]
         self.process = subprocess.Popen(
-            command, cwd=self.comfy_dir, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-            text=True, start_new_session=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            command,
+            cwd=self.comfy_dir,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
         )
         self._log_reader = threading.Thread(target=self._read_log, name="comfyui-log", daemon=True)
         self._log_reader.start()
@@ -99,7 +114,9 @@ class RealComfyUI:
 
     def import_failures(self) -> list[str]:
         """Log lines that say our pack (or any pack) failed to import."""
-        return [line for line in self.log if "IMPORT FAILED" in line or "Cannot import" in line and PACK_FOLDER in line]
+        return [
+            line for line in self.log if "IMPORT FAILED" in line or ("Cannot import" in line and PACK_FOLDER in line)
+        ]
 
     def pack_import_ok(self) -> bool:
         text = "".join(self.log)
@@ -132,7 +149,7 @@ class ComfyClient:
         self._arrived = asyncio.Event()
         self._reader: asyncio.Task[None] | None = None
 
-    async def __aenter__(self) -> "ComfyClient":
+    async def __aenter__(self) -> ComfyClient:
         self.session = aiohttp.ClientSession(self.url)
         self.socket = await self.session.ws_connect(f"/ws?clientId={self.client_id}", max_msg_size=0)
         self._reader = asyncio.create_task(self._read())
@@ -171,7 +188,7 @@ class ComfyClient:
                 raise TimeoutError("no matching websocket message")
             try:
                 await asyncio.wait_for(self._arrived.wait(), remaining)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 raise TimeoutError("no matching websocket message") from None
 
     async def queue(self, prompt: dict[str, Any]) -> str:
@@ -185,9 +202,13 @@ class ComfyClient:
     async def waiting_request(self, prompt_id: str, *, after: int = 0, timeout: float = 30) -> dict[str, Any]:
         """The view of the next request of ``prompt_id`` that waits."""
         _, message = await self.wait_message(
-            lambda m: m.get("type") == "hitl-request"
-            and m["data"].get("prompt_id") == prompt_id and m["data"].get("state") == "waiting",
-            after=after, timeout=timeout,
+            lambda m: (
+                m.get("type") == "hitl-request"
+                and m["data"].get("prompt_id") == prompt_id
+                and m["data"].get("state") == "waiting"
+            ),
+            after=after,
+            timeout=timeout,
         )
         return message["data"]
 
@@ -205,13 +226,18 @@ class ComfyClient:
         """The message that ends ``prompt_id`` (execution_success, _interrupted or _error)
         and its arrival time; returns once history is written (``executing`` of no node)."""
         ended = await self.wait_message(
-            lambda m: m.get("type") in {"execution_success", "execution_interrupted", "execution_error"}
-            and m.get("data", {}).get("prompt_id") == prompt_id,
+            lambda m: (
+                m.get("type") in {"execution_success", "execution_interrupted", "execution_error"}
+                and m.get("data", {}).get("prompt_id") == prompt_id
+            ),
             timeout=timeout,
         )
         await self.wait_message(
-            lambda m: m.get("type") == "executing" and m.get("data", {}).get("node") is None
-            and m.get("data", {}).get("prompt_id") == prompt_id,
+            lambda m: (
+                m.get("type") == "executing"
+                and m.get("data", {}).get("node") is None
+                and m.get("data", {}).get("prompt_id") == prompt_id
+            ),
             timeout=timeout,
         )
         return ended

@@ -23,9 +23,10 @@ log = logging.getLogger("comfyui_hitl.demo")
 async def check(url: str) -> int:
     """Queue a doubler, answer it through the pack's routes, and read the run's result."""
     async with aiohttp.ClientSession(url) as session:
-        async with session.post("/harness/queue", json={
-            "node_type": "HitlIntegerDoubler", "inputs": {"value": 21, "ask_first": True, "timeout_seconds": 30}
-        }) as response:
+        async with session.post(
+            "/harness/queue",
+            json={"node_type": "HitlIntegerDoubler", "inputs": {"value": 21, "ask_first": True, "timeout_seconds": 30}},
+        ) as response:
             prompt_id = (await response.json())["prompt_id"]
         async with session.ws_connect("/ws") as socket:
             async with session.get("/api/hitl/requests") as response:
@@ -36,8 +37,9 @@ async def check(url: str) -> int:
                 if message.get("type") == "hitl-request" and data.get("prompt_id") == prompt_id:
                     pending = [data]
             request = pending[0]
-            async with session.post(f"/api/hitl/requests/{request['id']}/answer",
-                                    json={"value": request["payload"]["value"] * 2}) as response:
+            async with session.post(
+                f"/api/hitl/requests/{request['id']}/answer", json={"value": request["payload"]["value"] * 2}
+            ) as response:
                 assert response.status == 200, await response.text()
             while True:
                 message = await socket.receive_json(timeout=10)

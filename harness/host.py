@@ -16,9 +16,10 @@ import queue
 import threading
 import time
 import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable
+from typing import Any
 
 from aiohttp import web
 
@@ -96,13 +97,18 @@ class Run:
     #: perf_counter when the last node function returned or raised (before loop teardown).
     node_ended_at: float | None = None
 
-    def wait(self, timeout: float = 10.0) -> "Run":
+    def wait(self, timeout: float = 10.0) -> Run:
         if not self.done.wait(timeout):
             raise TimeoutError(f"run {self.prompt_id} did not end within {timeout} s")
         return self
 
     def summary(self) -> dict[str, Any]:
-        return {"prompt_id": self.prompt_id, "status": self.status, "outputs": _jsonable(self.outputs), "error": self.error}
+        return {
+            "prompt_id": self.prompt_id,
+            "status": self.status,
+            "outputs": _jsonable(self.outputs),
+            "error": self.error,
+        }
 
 
 def _jsonable(value: Any) -> Any:
@@ -143,6 +149,10 @@ class HarnessHost:
 
     def add_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
         self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[str, dict[str, Any]], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
 
     def event_count(self) -> int:
         with self._events_changed:
@@ -300,6 +310,8 @@ def build_app(
 
         task = asyncio.create_task(drain())
         yield
+        # The server's loop closes after this: later changes (a test's teardown) go nowhere.
+        host.remove_listener(send_sync)
         task.cancel()
         for socket in list(sockets):
             await socket.close()
@@ -331,8 +343,10 @@ def build_app(
         calls = body.get("calls") or [{"node_type": body["node_type"], "inputs": body.get("inputs", {})}]
         try:
             # {"generate": ...} inputs become arrays here (a picker's batch, its latents, masks).
-            prepared = [NodeCall(str(call.get("node_id", i + 1)), call["node_type"], materialize(call.get("inputs", {})))
-                        for i, call in enumerate(calls)]
+            prepared = [
+                NodeCall(str(call.get("node_id", i + 1)), call["node_type"], materialize(call.get("inputs", {})))
+                for i, call in enumerate(calls)
+            ]
         except ValueError as exc:
             return web.json_response({"error": {"code": "invalid_body", "message": str(exc)}}, status=422)
         run = host.submit_many(prepared)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar, NoReturn
+from collections.abc import Callable
+from typing import Any, ClassVar, NoReturn
 
 from .. import _comfy
 from ..state import Outcome, RequestRegistry, Validator
@@ -65,7 +66,7 @@ class HitlNode:
         return float("nan")
 
     @classmethod
-    def bind(cls, registry: RequestRegistry) -> type["HitlNode"]:
+    def bind(cls, registry: RequestRegistry) -> type[HitlNode]:
         """A subclass of this node that asks through ``registry``."""
         attributes: dict[str, Any] = {"registry": registry, "__doc__": cls.__doc__}
         if cls.MEMORY_FACTORY is not None:

@@ -9,20 +9,21 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, ClassVar
 
 from .. import _comfy
 from .. import _protocol as P
 from .._images import BatchImages
-from ..state import InvalidAnswer, RequestRegistry
+from ..state import InvalidAnswer
 from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted
 
 log = logging.getLogger(__name__)
 
 MODE_ASK = "always ask"
 MODE_REPEAT = "repeat last selection"
-MODE_PASS = "pass everything through"
+MODE_PASS = "pass everything through"  # noqa: S105 (a mode's name, not a password)
 MODES = (MODE_ASK, MODE_REPEAT, MODE_PASS)
 
 ON_TIMEOUT_ALL = "send all"
@@ -43,7 +44,7 @@ class PickBounds:
     maximum: int
 
     @classmethod
-    def for_batch(cls, count: int, min_picks: int, max_picks: int) -> "PickBounds":
+    def for_batch(cls, count: int, min_picks: int, max_picks: int) -> PickBounds:
         """Bounds from the node's widgets: ``max_picks`` 0 means "up to the whole batch";
         a minimum larger than the batch is lowered to the batch size (a batch of 2 cannot
         give 3 picks, and refusing would stop the run for no good reason)."""
@@ -163,8 +164,7 @@ def check_companions(count: int, latent: Any, mask: Any) -> None:
         mask_count = batch_size(as_mask_batch(mask), "mask")
         if mask_count != count:
             raise ValueError(
-                f"the mask batch has {mask_count} entries but the image batch has {count}: "
-                "connect one mask per image"
+                f"the mask batch has {mask_count} entries but the image batch has {count}: connect one mask per image"
             )
 
 
@@ -179,7 +179,6 @@ def select_latent(latent: dict[str, Any], indices: Sequence[int]) -> dict[str, A
     Other keys are kept as they are.
     """
     samples = latent["samples"]
-    count = batch_size(samples, "latent['samples']")
     picked = dict(latent)
     picked["samples"] = take(samples, indices)
     noise_mask = latent.get("noise_mask")
@@ -229,12 +228,24 @@ class ImagePicker(HitlNode):
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "The batch to pick from"}),
-                "mode": (list(MODES), {"default": MODE_ASK, "tooltip": "Ask every run, reuse this node's last picks, or let everything through"}),
+                "mode": (
+                    list(MODES),
+                    {
+                        "default": MODE_ASK,
+                        "tooltip": "Ask every run, reuse this node's last picks, or let everything through",
+                    },
+                ),
                 "min_picks": ("INT", {"default": 1, "min": 1, "max": MAX_BATCH}),
                 "max_picks": ("INT", {"default": 0, "min": 0, "max": MAX_BATCH, "tooltip": "0: up to the whole batch"}),
                 "title": ("STRING", {"default": "Pick the images to keep"}),
-                "timeout_seconds": ("INT", {"default": 0, "min": 0, "max": 7 * 24 * 3600, "tooltip": "0 waits forever"}),
-                "on_timeout": (list(TIMEOUT_ACTIONS), {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody picks in time"}),
+                "timeout_seconds": (
+                    "INT",
+                    {"default": 0, "min": 0, "max": 7 * 24 * 3600, "tooltip": "0 waits forever"},
+                ),
+                "on_timeout": (
+                    list(TIMEOUT_ACTIONS),
+                    {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody picks in time"},
+                ),
             },
             "optional": {
                 "latent": ("LATENT", {"tooltip": "Latents of the same batch; the picked ones are output"}),

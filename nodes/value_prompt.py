@@ -21,7 +21,7 @@ from typing import Any, ClassVar
 from .. import _comfy
 from .. import _protocol as P
 from .._images import BatchImages
-from ..state import InvalidAnswer, RequestRegistry
+from ..state import InvalidAnswer
 from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted, workflow_id
 
 #: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).
@@ -29,7 +29,7 @@ SAFE_INT = 2**53 - 1
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"
-MODE_PASS_DEFAULT = "pass default"
+MODE_PASS_DEFAULT = "pass default"  # noqa: S105 (a mode's name, not a password)
 MODES = (MODE_ALWAYS_ASK, MODE_LAST_ANSWER, MODE_PASS_DEFAULT)
 
 ON_TIMEOUT_DEFAULT = "use default"
@@ -204,12 +204,12 @@ class ValueSpec:
         """The answer as the ``string`` output (a choice is its label)."""
         kind = self.value_type
         if kind == P.VALUE_TYPE_CHOICE:
-            return self.choices[value]
+            return self.choices[int(value)]
         if kind == P.VALUE_TYPE_BOOLEAN:
             return "true" if value else "false"
         if kind in NUMBER_TYPES:
             return _number_text(value)
-        return value
+        return str(value)  # already text: STRING answers are checked to be str
 
     def outputs(self, value: Any) -> tuple[int, float, str, bool, int]:
         """The node's five outputs (int, float, string, boolean, choice_index) for an answer."""
@@ -367,7 +367,8 @@ class ValuePrompt(HitlNode):
     RETURN_TYPES = ("INT", "FLOAT", "STRING", "BOOLEAN", "INT")
     RETURN_NAMES = ("int", "float", "string", "boolean", "choice_index")
     OUTPUT_TOOLTIPS = (
-        "The answer as a whole number (a FLOAT is rounded, halves away from 0; false/true are 0/1; a choice gives its index; text gives 0)",
+        "The answer as a whole number (a FLOAT is rounded, halves away from 0; false/true are 0/1; "
+        "a choice gives its index; text gives 0)",
         "The answer as a number",
         "The answer as text (a choice gives its label)",
         "The answer's truth: a non-zero number, non-empty text, true, or any choice but the first",
@@ -400,7 +401,12 @@ class ValuePrompt(HitlNode):
                 "step": ("STRING", {"default": "", "tooltip": "INT/FLOAT: the arrow keys' increment; empty = 1 / any"}),
                 "max_length": (
                     "INT",
-                    {"default": DEFAULT_MAX_LENGTH, "min": 1, "max": MAX_LENGTH_LIMIT, "tooltip": "Text: most characters allowed"},
+                    {
+                        "default": DEFAULT_MAX_LENGTH,
+                        "min": 1,
+                        "max": MAX_LENGTH_LIMIT,
+                        "tooltip": "Text: most characters allowed",
+                    },
                 ),
                 "choices": ("STRING", {"default": "", "multiline": True, "tooltip": "CHOICE: one choice per line"}),
                 "timeout_seconds": (
@@ -492,7 +498,9 @@ class ValuePrompt(HitlNode):
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
         if on_timeout not in ON_TIMEOUT_ACTIONS:
             raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_ACTIONS)}; got {on_timeout!r}")
-        spec = build_spec(value_type, minimum=minimum, maximum=maximum, step=step, max_length=max_length, choices=choices)
+        spec = build_spec(
+            value_type, minimum=minimum, maximum=maximum, step=step, max_length=max_length, choices=choices
+        )
         if text is not None and value_type in STRING_TYPES:
             default_value = spec.parse_default(text)
         else:

@@ -129,3 +129,24 @@ def comfyui() -> Iterator[Any]:
         yield real
     finally:
         real.stop()
+
+
+@pytest.fixture
+def comfy_page(comfyui: Any, browser: Any) -> Iterator[Any]:
+    """A page of the real ComfyUI with the pack's extension ready; fails on our page errors."""
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.on(
+        "console",
+        lambda message: (
+            errors.append(message.text) if message.type == "error" and "hitl" in message.text.lower() else None
+        ),
+    )
+    page.goto(comfyui.url)
+    page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
+    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+    yield page
+    context.close()
+    assert not [e for e in errors if "hitl" in e.lower()], errors

@@ -33,8 +33,16 @@ def picked_of(run: Run, batch: np.ndarray) -> list[int]:
 
 
 def queue(host: HarnessHost, batch: np.ndarray, **options: Any) -> Run:
-    inputs = {"images": batch, "mode": "always ask", "min_picks": 1, "max_picks": 0, "title": "Pick",
-              "timeout_seconds": 0, "on_timeout": "cancel run", **options}
+    inputs = {
+        "images": batch,
+        "mode": "always ask",
+        "min_picks": 1,
+        "max_picks": 0,
+        "title": "Pick",
+        "timeout_seconds": 0,
+        "on_timeout": "cancel run",
+        **options,
+    }
     return host.submit("HitlImagePicker", inputs)
 
 
@@ -74,7 +82,9 @@ def test_pick_by_click_shows_the_order_and_sends_it(host: HarnessHost, open_page
     wait_thumbnails(page, 5)
     request_id = dialog.get_attribute("data-request-id")
     # Thumbnails come from our route only, by request id and index.
-    assert sorted(requested) == sorted(f"{page.url.rstrip('/')}/api/hitl/requests/{request_id}/images/{i}?size=thumb" for i in range(5))
+    assert sorted(requested) == sorted(
+        f"{page.url.rstrip('/')}/api/hitl/requests/{request_id}/images/{i}?size=thumb" for i in range(5)
+    )
     assert page.locator(SEND).is_disabled()
     page.locator(TILE).nth(3).click()
     page.locator(TILE).nth(1).click()
@@ -200,11 +210,16 @@ def test_cancel_ends_the_run_as_interrupted(host: HarnessHost, open_page: Any, h
 
 
 @pytest.mark.parametrize(
-    "action,status,picked,text",
-    [("send all", "success", [0, 1, 2], "all images are sent"), ("send first", "success", [0], "the first image is sent"),
-     ("cancel run", "interrupted", None, "the run is cancelled")],
+    ("action", "status", "picked", "text"),
+    [
+        ("send all", "success", [0, 1, 2], "all images are sent"),
+        ("send first", "success", [0], "the first image is sent"),
+        ("cancel run", "interrupted", None, "the run is cancelled"),
+    ],
 )
-def test_timeout_actions(host: HarnessHost, open_page: Any, action: str, status: str, picked: list[int] | None, text: str) -> None:
+def test_timeout_actions(
+    host: HarnessHost, open_page: Any, action: str, status: str, picked: list[int] | None, text: str
+) -> None:
     page = open_page()
     batch = colour_batch(3)
     run = queue(host, batch, timeout_seconds=1, on_timeout=action, max_picks=1)
@@ -240,9 +255,11 @@ def test_grid_is_responsive(host: HarnessHost, open_page: Any) -> None:
     columns = []
     for page in (wide, narrow):
         open_dialog(page)
-        columns.append(page.evaluate(
-            "() => { const t = [...document.querySelectorAll('.hitl-pick-tile')]; return t.filter((x) => x.offsetTop === t[0].offsetTop).length; }"
-        ))
+        columns.append(
+            page.evaluate(
+                "() => { const t = [...document.querySelectorAll('.hitl-pick-tile')]; return t.filter((x) => x.offsetTop === t[0].offsetTop).length; }"
+            )
+        )
     assert columns[0] >= 4 and columns[1] <= 2, columns
     narrow.locator(f"{DIALOG} [data-action='cancel']").click()
     assert run.wait().status == "interrupted"
@@ -251,8 +268,9 @@ def test_grid_is_responsive(host: HarnessHost, open_page: Any) -> None:
 def test_hostile_title_and_node_label_are_shown_as_text(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
     hostile = '<img src=x onerror="window.__pwned=1"><script>window.__pwned=2</script>'
-    run = queue(host, colour_batch(2), title=hostile,
-                extra_pnginfo={"workflow": {"nodes": [{"id": 1, "title": hostile}]}})
+    run = queue(
+        host, colour_batch(2), title=hostile, extra_pnginfo={"workflow": {"nodes": [{"id": 1, "title": hostile}]}}
+    )
     dialog = open_dialog(page)
     assert dialog.locator(".hitl-title").inner_text() == hostile
     assert hostile in dialog.locator(".hitl-subtitle").inner_text()

@@ -25,7 +25,9 @@ def card_of(page: Any, view: dict[str, Any]) -> Any:
 
 
 def focused_in(card: Any) -> bool:
-    return card.evaluate("(card) => card.contains(document.activeElement) && document.activeElement.matches('input, textarea')")
+    return card.evaluate(
+        "(card) => card.contains(document.activeElement) && document.activeElement.matches('input, textarea')"
+    )
 
 
 def ask(host: HarnessHost, **inputs: Any) -> Any:
@@ -49,7 +51,12 @@ KEYBOARD_ANSWERS = [
     (BOOLEAN, {"default": "false"}, ["y", "Enter"], (1, 1.0, "true", True, -1)),
     (BOOLEAN, {"default": "true"}, ["ArrowRight", "Enter"], (0, 0.0, "false", False, -1)),
     (CHOICE, {"choices": "photo\nink\nwatercolour"}, ["ArrowDown", "Enter"], (1, 1.0, "ink", True, 1)),
-    (CHOICE, {"choices": "photo\nink\nwatercolour", "default": "ink"}, ["3", "Enter"], (2, 2.0, "watercolour", True, 2)),
+    (
+        CHOICE,
+        {"choices": "photo\nink\nwatercolour", "default": "ink"},
+        ["3", "Enter"],
+        (2, 2.0, "watercolour", True, 2),
+    ),
 ]
 
 
@@ -115,7 +122,7 @@ def test_whole_number_and_empty_entries(host: HarnessHost, open_page: Any) -> No
 def test_long_text_is_counted_and_refused_by_the_server(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
     run = ask(host, value_type=STRING, max_length=5)
-    view, card = waiting_card(host, page, run)
+    _view, card = waiting_card(host, page, run)
     page.keyboard.type("🙂🙂🙂🙂🙂🙂")
     count = card.locator("[data-role='count']")
     assert count.inner_text() == "6 / 5 characters" and count.get_attribute("data-over") == "true"
@@ -175,8 +182,15 @@ def test_two_prompts_stack_and_are_answered_in_reverse_order(host: HarnessHost, 
 def test_phone_sized_screen_shows_the_whole_dialog(host: HarnessHost, open_page: Any) -> None:
     page = open_page(viewport={"width": 390, "height": 844})
     image = np.linspace(0, 1, 96 * 128 * 3, dtype=np.float32).reshape(1, 96, 128, 3)
-    run = ask(host, value_type=MULTILINE, title="Edit the caption", message="Fix anything wrong.",
-              text="a cat on a windowsill", image=image, timeout_seconds=600)
+    run = ask(
+        host,
+        value_type=MULTILINE,
+        title="Edit the caption",
+        message="Fix anything wrong.",
+        text="a cat on a windowsill",
+        image=image,
+        timeout_seconds=600,
+    )
     _, card = waiting_card(host, page, run)
     box = card.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 390

@@ -13,10 +13,10 @@ from urllib.parse import quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from openapi_check import check_response
 
 from harness.host import HarnessHost, HarnessServer
 from harness.pack import submodule
-from openapi_check import check_response
 
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
@@ -39,7 +39,7 @@ KIND_TARGETS = {
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
 BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
-SETTINGS = dict(deadline=None, derandomize=True, database=None, suppress_health_check=list(HealthCheck))
+SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
 
@@ -124,8 +124,14 @@ def target() -> Iterator[Target]:
 
 
 def exchange(
-    target: Target, kind: str, method: str, path: str, headers: dict[str, str], body: bytes | None,
-    *, junk_id: bool = False,
+    target: Target,
+    kind: str,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | None,
+    *,
+    junk_id: bool = False,
 ) -> int:
     """Send one request and check every invariant; returns the status."""
     sent[kind] = sent.get(kind, 0) + 1
@@ -143,31 +149,57 @@ def exchange(
 
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(min_value=-(2**300), max_value=2**300)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(max_size=40),
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**300), max_value=2**300)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(max_size=40),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=8), children, max_size=4),
     max_leaves=12,
 )
-raw_bodies = st.sampled_from([
-    b'{"value": NaN}', b'{"value": Infinity}', b'{"value": -Infinity}', b'{"value": 1e999}', b"[" * 3000,
-    b'{"value": 2', b"\xff\xfe\x00", b"", b"null", b'"value"', b'{"value": 42}', b'{"value": 42, "value": "x"}',
-    json.dumps({"value": "\U0001f600" * 70_000}).encode(), b"value=42", b'{"value": 9007199254740994}',
-])
+raw_bodies = st.sampled_from(
+    [
+        b'{"value": NaN}',
+        b'{"value": Infinity}',
+        b'{"value": -Infinity}',
+        b'{"value": 1e999}',
+        b"[" * 3000,
+        b'{"value": 2',
+        b"\xff\xfe\x00",
+        b"",
+        b"null",
+        b'"value"',
+        b'{"value": 42}',
+        b'{"value": 42, "value": "x"}',
+        json.dumps({"value": "\U0001f600" * 70_000}).encode(),
+        b"value=42",
+        b'{"value": 9007199254740994}',
+    ]
+)
 bodies = st.one_of(
     json_values.map(lambda v: json.dumps({"value": v}).encode()),
     st.lists(st.integers(-2, 7), max_size=6).map(lambda picks: json.dumps({"value": picks}).encode()),
-    st.sampled_from([0, 1, 0.5, -5, 300, 301, True, False, "photo", "ink", "x" * 21, "a\nb", 2, 1e308, -0.0])
-    .map(lambda v: json.dumps({"value": v}).encode()),
+    st.sampled_from([0, 1, 0.5, -5, 300, 301, True, False, "photo", "ink", "x" * 21, "a\nb", 2, 1e308, -0.0]).map(
+        lambda v: json.dumps({"value": v}).encode()
+    ),
     st.dictionaries(st.text(max_size=10), json_values, max_size=3).map(lambda d: json.dumps(d).encode()),
     json_values.map(lambda v: json.dumps(v).encode()),
     st.integers(min_value=-(2**53), max_value=2**53).map(lambda n: json.dumps({"value": n}).encode()),
     st.binary(max_size=64),
     raw_bodies,
 )
-content_types = st.sampled_from([
-    "application/json", "application/json; charset=utf-8", "APPLICATION/JSON", "application/x-www-form-urlencoded",
-    "multipart/form-data; boundary=x", "text/plain", "application/json-patch+json", None,
-])
+content_types = st.sampled_from(
+    [
+        "application/json",
+        "application/json; charset=utf-8",
+        "APPLICATION/JSON",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/plain",
+        "application/json-patch+json",
+        None,
+    ]
+)
 origins = st.sampled_from([None, "own", "https://evil.example", "null", "http://127.0.0.1", "garbage", "own-upper"])
 fetch_sites = st.sampled_from([None, "same-origin", "cross-site", "none"])
 id_choices = st.one_of(
@@ -182,7 +214,9 @@ def resolve_id(target: Target, choice: str) -> str:
     return target.ids.get(choice, "no-such-request-id")
 
 
-def make_headers(target: Target, content_type: str | None, origin: str | None, fetch_site: str | None) -> dict[str, str]:
+def make_headers(
+    target: Target, content_type: str | None, origin: str | None, fetch_site: str | None
+) -> dict[str, str]:
     headers: dict[str, str] = {}
     if content_type is not None:
         headers["Content-Type"] = content_type
@@ -207,12 +241,26 @@ def test_fuzz_answer(target: Target, calls: list[tuple]) -> None:
         fuzz_answer(target, *call)
 
 
-def fuzz_answer(target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None,
-                fetch_site: str | None, prefix: str) -> None:
+def fuzz_answer(
+    target: Target,
+    choice: str,
+    body: bytes,
+    content_type: str | None,
+    origin: str | None,
+    fetch_site: str | None,
+    prefix: str,
+) -> None:
     request_id = resolve_id(target, choice)
     waiting_before = target.registry._waiting.get(request_id)
-    status = exchange(target, "answer", "POST", f"{prefix}/hitl/requests/{request_id}/answer",
-                      make_headers(target, content_type, origin, fetch_site), body, junk_id=choice.startswith("junk:"))
+    status = exchange(
+        target,
+        "answer",
+        "POST",
+        f"{prefix}/hitl/requests/{request_id}/answer",
+        make_headers(target, content_type, origin, fetch_site),
+        body,
+        junk_id=choice.startswith("junk:"),
+    )
     if status == 200:
         assert waiting_before is not None and waiting_before.state == "answered"
         # What the node gets is exactly what its own validator makes of the answer.
@@ -251,12 +299,20 @@ def test_fuzz_cancel(target: Target, calls: list[tuple]) -> None:
         fuzz_cancel(target, *call)
 
 
-def fuzz_cancel(target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None,
-                fetch_site: str | None) -> None:
+def fuzz_cancel(
+    target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None, fetch_site: str | None
+) -> None:
     request_id = resolve_id(target, choice)
     waiting_before = target.registry._waiting.get(request_id)
-    status = exchange(target, "cancel", "POST", f"/hitl/requests/{request_id}/cancel",
-                      make_headers(target, content_type, origin, fetch_site), body, junk_id=choice.startswith("junk:"))
+    status = exchange(
+        target,
+        "cancel",
+        "POST",
+        f"/hitl/requests/{request_id}/cancel",
+        make_headers(target, content_type, origin, fetch_site),
+        body,
+        junk_id=choice.startswith("junk:"),
+    )
     if status == 200:
         assert waiting_before is not None and waiting_before.reason == "user_cancel"
 
@@ -277,17 +333,28 @@ def test_fuzz_image(target: Target, calls: list[tuple]) -> None:
         fuzz_image(target, *call)
 
 
-def fuzz_image(target: Target, choice: str, index: str, size: str | None, origin: str | None,
-               fetch_site: str | None) -> None:
+def fuzz_image(
+    target: Target, choice: str, index: str, size: str | None, origin: str | None, fetch_site: str | None
+) -> None:
     query = "" if size is None else "?size=" + quote(size, safe="")
-    status = exchange(target, "image", "GET", f"/hitl/requests/{resolve_id(target, choice)}/images/{index}{query}",
-                      make_headers(target, None, origin, fetch_site), None, junk_id=True)
+    status = exchange(
+        target,
+        "image",
+        "GET",
+        f"/hitl/requests/{resolve_id(target, choice)}/images/{index}{query}",
+        make_headers(target, None, origin, fetch_site),
+        None,
+        junk_id=True,
+    )
     if status == 200:
         assert choice == "picker"
 
 
 read_calls = st.tuples(
-    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json"]), origins, fetch_sites, st.text(max_size=20)
+    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json"]),
+    origins,
+    fetch_sites,
+    st.text(max_size=20),
 )
 
 
@@ -295,7 +362,14 @@ read_calls = st.tuples(
 @given(calls=st.lists(read_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
 def test_fuzz_reads(target: Target, calls: list[tuple]) -> None:
     for path, origin, fetch_site, query in calls:
-        exchange(target, "get", "GET", f"{path}?q={quote(query, safe='')}", make_headers(target, None, origin, fetch_site), None)
+        exchange(
+            target,
+            "get",
+            "GET",
+            f"{path}?q={quote(query, safe='')}",
+            make_headers(target, None, origin, fetch_site),
+            None,
+        )
 
 
 @settings(max_examples=BUDGET["repeat"], **SETTINGS)
@@ -304,8 +378,14 @@ def test_repeated_answers_only_first_counts(target: Target, value: int) -> None:
     request_id = target.ids["waiting"]
     request = target.registry.get(request_id)
     statuses = [
-        exchange(target, "repeat", "POST", f"/hitl/requests/{request_id}/answer",
-                 {"Content-Type": "application/json"}, json.dumps({"value": value + n}).encode())
+        exchange(
+            target,
+            "repeat",
+            "POST",
+            f"/hitl/requests/{request_id}/answer",
+            {"Content-Type": "application/json"},
+            json.dumps({"value": value + n}).encode(),
+        )
         for n in range(3)
     ]
     assert statuses == [200, 409, 409]

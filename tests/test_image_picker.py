@@ -9,7 +9,8 @@ import math
 import re
 import urllib.error
 import urllib.request
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 import pytest
@@ -49,12 +50,20 @@ def labels(images: Any) -> list[int]:
 
 def inputs(images: Any, **overrides: Any) -> dict[str, Any]:
     return {
-        "images": images, "mode": "always ask", "min_picks": 1, "max_picks": 0, "title": "Keep the good ones",
-        "timeout_seconds": 0, "on_timeout": "cancel run", **overrides,
+        "images": images,
+        "mode": "always ask",
+        "min_picks": 1,
+        "max_picks": 0,
+        "title": "Keep the good ones",
+        "timeout_seconds": 0,
+        "on_timeout": "cancel run",
+        **overrides,
     }
 
 
-def ask_and(host: HarnessHost, node_inputs: dict[str, Any], act: Callable[[dict[str, Any]], Any], *, node_id: str = "7") -> Any:
+def ask_and(
+    host: HarnessHost, node_inputs: dict[str, Any], act: Callable[[dict[str, Any]], Any], *, node_id: str = "7"
+) -> Any:
     """Queue a picker, do ``act(view)`` once it waits, and return the ended run."""
     run = host.submit(NODE, node_inputs, node_id=node_id)
     [view] = host.wait_waiting(run)
@@ -78,13 +87,15 @@ BOUNDS_CASES = [
 ]
 
 
-@pytest.mark.parametrize("count,min_picks,max_picks,expected", BOUNDS_CASES)
+@pytest.mark.parametrize(("count", "min_picks", "max_picks", "expected"), BOUNDS_CASES)
 def test_pick_bounds(count: int, min_picks: int, max_picks: int, expected: tuple[int, int]) -> None:
     bounds = picker.PickBounds.for_batch(count, min_picks, max_picks)
     assert (bounds.minimum, bounds.maximum) == expected
 
 
-@pytest.mark.parametrize("min_picks,max_picks,message", [(0, 0, "at least 1"), (3, 2, "smaller than"), (1, -1, "0 \\(no limit\\)")])
+@pytest.mark.parametrize(
+    ("min_picks", "max_picks", "message"), [(0, 0, "at least 1"), (3, 2, "smaller than"), (1, -1, "0 \\(no limit\\)")]
+)
 def test_impossible_bounds_are_refused(min_picks: int, max_picks: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         picker.PickBounds.for_batch(8, min_picks, max_picks)
@@ -105,12 +116,12 @@ INVALID_ANSWERS = [
 ]
 
 
-@pytest.mark.parametrize("answer,expected", VALID_ANSWERS)
+@pytest.mark.parametrize(("answer", "expected"), VALID_ANSWERS)
 def test_valid_answers_keep_the_click_order(answer: Any, expected: tuple[int, ...]) -> None:
     assert picker.PickBounds.for_batch(5, 1, 0).validate(answer) == expected
 
 
-@pytest.mark.parametrize("answer,message", INVALID_ANSWERS)
+@pytest.mark.parametrize(("answer", "message"), INVALID_ANSWERS)
 def test_invalid_answers_are_refused_with_a_reason(answer: Any, message: str) -> None:
     with pytest.raises(state.InvalidAnswer, match=message):
         picker.PickBounds.for_batch(5, 1, 0).validate(answer)
@@ -133,7 +144,9 @@ def test_http_answers_are_validated_with_422_and_change_nothing(host: HarnessHos
     url = f"{served.url}/api/hitl/requests/{view['id']}/answer"
 
     def post(value: Any) -> tuple[int, Any]:
-        request = urllib.request.Request(url, json.dumps({"value": value}).encode(), {"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            url, json.dumps({"value": value}).encode(), {"Content-Type": "application/json"}
+        )
         try:
             with urllib.request.urlopen(request) as response:
                 return response.status, json.loads(response.read())
@@ -152,12 +165,15 @@ def test_http_answers_are_validated_with_422_and_change_nothing(host: HarnessHos
 
 # ------------------------------------------------------------ images, latents, masks
 @BACKENDS
-def test_picked_images_latents_and_masks_follow_the_click_order(host: HarnessHost, backend: Callable[[np.ndarray], Any]) -> None:
+def test_picked_images_latents_and_masks_follow_the_click_order(
+    host: HarnessHost, backend: Callable[[np.ndarray], Any]
+) -> None:
     images = backend(labelled_images(5))
     samples = backend(np.arange(5, dtype=np.float32)[:, None, None, None] * np.ones((5, 16, 2, 2), np.float32))
     mask = backend(np.arange(5, dtype=np.float32)[:, None, None] * np.ones((5, 16, 16), np.float32))
     run = ask_and(
-        host, inputs(images, latent={"samples": samples, "type": "custom"}, mask=mask),
+        host,
+        inputs(images, latent={"samples": samples, "type": "custom"}, mask=mask),
         lambda view: host.registry.answer(view["id"], [4, 0, 2]),
     )
     assert run.status == "success", run.error
@@ -173,38 +189,59 @@ def test_picked_images_latents_and_masks_follow_the_click_order(host: HarnessHos
 
 
 @BACKENDS
-def test_latent_noise_mask_and_batch_index_follow_comfyui_rules(host: HarnessHost, backend: Callable[[np.ndarray], Any]) -> None:
+def test_latent_noise_mask_and_batch_index_follow_comfyui_rules(
+    host: HarnessHost, backend: Callable[[np.ndarray], Any]
+) -> None:
     def noise_mask(count: int) -> Any:
         return backend(np.arange(count, dtype=np.float32)[:, None, None, None] * np.ones((count, 1, 8, 8), np.float32))
 
     samples = backend(np.zeros((4, 4, 1, 2, 2), np.float32))  # a 5-D (video-like) latent
     cases = [
-        ({"noise_mask": noise_mask(1)}, lambda out: [int(m[0, 0, 0]) for m in out["noise_mask"]] == [0]),  # shared by all: kept
+        (
+            {"noise_mask": noise_mask(1)},
+            lambda out: [int(m[0, 0, 0]) for m in out["noise_mask"]] == [0],
+        ),  # shared by all: kept
         ({"noise_mask": noise_mask(4)}, lambda out: [int(m[0, 0, 0]) for m in out["noise_mask"]] == [3, 1]),
-        ({"noise_mask": noise_mask(2)}, lambda out: [int(m[0, 0, 0]) for m in out["noise_mask"]] == [1, 1]),  # repeated: 3 % 2, 1 % 2
+        (
+            {"noise_mask": noise_mask(2)},
+            lambda out: [int(m[0, 0, 0]) for m in out["noise_mask"]] == [1, 1],
+        ),  # repeated: 3 % 2, 1 % 2
         ({"batch_index": [10, 11, 12, 13]}, lambda out: out["batch_index"] == [13, 11]),
     ]
     for extra, check in cases:
-        run = ask_and(host, inputs(backend(labelled_images(4)), latent={"samples": samples, **extra}),
-                      lambda view: host.registry.answer(view["id"], [3, 1]))
+        run = ask_and(
+            host,
+            inputs(backend(labelled_images(4)), latent={"samples": samples, **extra}),
+            lambda view: host.registry.answer(view["id"], [3, 1]),
+        )
         out_latent = run.outputs[0]["result"][1]
         assert tuple(out_latent["samples"].shape) == (2, 4, 1, 2, 2)
         assert check(out_latent), (extra, out_latent)
 
 
 @BACKENDS
-def test_unconnected_companions_output_none_and_a_single_mask_is_a_batch_of_one(host: HarnessHost, backend: Callable[[np.ndarray], Any]) -> None:
+def test_unconnected_companions_output_none_and_a_single_mask_is_a_batch_of_one(
+    host: HarnessHost, backend: Callable[[np.ndarray], Any]
+) -> None:
     run = ask_and(host, inputs(backend(labelled_images(3))), lambda view: host.registry.answer(view["id"], [1]))
     _, out_latent, out_mask, _, _ = run.outputs[0]["result"]
     assert out_latent is None and out_mask is None
     single = backend(np.ones((16, 16), np.float32))
-    run = ask_and(host, inputs(backend(labelled_images(1)), mask=single), lambda view: host.registry.answer(view["id"], [0]))
+    run = ask_and(
+        host, inputs(backend(labelled_images(1)), mask=single), lambda view: host.registry.answer(view["id"], [0])
+    )
     assert tuple(run.outputs[0]["result"][2].shape) == (1, 16, 16)
 
 
 MISMATCHES = [
-    ({"latent": {"samples": np.zeros((3, 4, 2, 2), np.float32)}}, "the latent batch has 3 entries but the image batch has 4"),
-    ({"latent": {"samples": np.zeros((4, 4, 2, 2), np.float32), "batch_index": [0, 1]}}, "batch_index'\\] has 2 entries"),
+    (
+        {"latent": {"samples": np.zeros((3, 4, 2, 2), np.float32)}},
+        "the latent batch has 3 entries but the image batch has 4",
+    ),
+    (
+        {"latent": {"samples": np.zeros((4, 4, 2, 2), np.float32), "batch_index": [0, 1]}},
+        "batch_index'\\] has 2 entries",
+    ),
     ({"latent": {"no_samples": 1}}, "a dict with 'samples'"),
     ({"mask": np.zeros((5, 16, 16), np.float32)}, "the mask batch has 5 entries but the image batch has 4"),
     ({"mask": np.zeros((16, 16), np.float32)}, "the mask batch has 1 entries"),
@@ -214,8 +251,10 @@ MISMATCHES = [
 ]
 
 
-@pytest.mark.parametrize("overrides,message", MISMATCHES, ids=[m for _, m in MISMATCHES])
-def test_bad_inputs_are_refused_clearly_before_asking(host: HarnessHost, overrides: dict[str, Any], message: str) -> None:
+@pytest.mark.parametrize(("overrides", "message"), MISMATCHES, ids=[m for _, m in MISMATCHES])
+def test_bad_inputs_are_refused_clearly_before_asking(
+    host: HarnessHost, overrides: dict[str, Any], message: str
+) -> None:
     run = host.submit(NODE, {**inputs(labelled_images(4)), **overrides}).wait()
     assert run.status == "error"
     assert picker_requests(host) == 0
@@ -252,7 +291,11 @@ def test_repeat_asks_once_then_reuses_that_nodes_picks(host: HarnessHost) -> Non
 
 
 def test_repeat_asks_again_when_the_memory_no_longer_fits(host: HarnessHost) -> None:
-    ask_and(host, inputs(labelled_images(5), mode="repeat last selection"), lambda view: host.registry.answer(view["id"], [4]))
+    ask_and(
+        host,
+        inputs(labelled_images(5), mode="repeat last selection"),
+        lambda view: host.registry.answer(view["id"], [4]),
+    )
     smaller = inputs(labelled_images(3), mode="repeat last selection")
     run = ask_and(host, smaller, lambda view: host.registry.answer(view["id"], [2]))
     assert labels(run.outputs[0]["result"][0]) == [2] and picker_requests(host) == 2
@@ -284,17 +327,25 @@ def test_is_changed_lets_repeat_and_pass_through_stay_cached(host: HarnessHost) 
     assert remembered == node.IS_CHANGED(mode="repeat last selection", unique_id="9") and "2,0" in remembered
     node.memory.remember("9", (1,))
     assert node.IS_CHANGED(mode="repeat last selection", unique_id="9") != remembered
-    assert node.IS_CHANGED(mode="pass everything through", unique_id="9") == node.IS_CHANGED(mode="pass everything through")
+    assert node.IS_CHANGED(mode="pass everything through", unique_id="9") == node.IS_CHANGED(
+        mode="pass everything through"
+    )
 
 
 # ------------------------------------------------------------ timeouts and ends
-TIMEOUT_CASES = [("send all", "success", [0, 1, 2, 3]), ("send first", "success", [0]), ("cancel run", "interrupted", None)]
+TIMEOUT_CASES = [
+    ("send all", "success", [0, 1, 2, 3]),
+    ("send first", "success", [0]),
+    ("cancel run", "interrupted", None),
+]
 
 
-@pytest.mark.parametrize("action,status,picked", TIMEOUT_CASES)
+@pytest.mark.parametrize(("action", "status", "picked"), TIMEOUT_CASES)
 def test_timeout_actions(host: HarnessHost, action: str, status: str, picked: list[int] | None) -> None:
     # expire() is exactly what the deadline does; the real clock is covered below.
-    node_inputs = inputs(labelled_images(4), max_picks=2, timeout_seconds=600, on_timeout=action, mode="repeat last selection")
+    node_inputs = inputs(
+        labelled_images(4), max_picks=2, timeout_seconds=600, on_timeout=action, mode="repeat last selection"
+    )
     run = ask_and(host, node_inputs, lambda view: host.registry.expire(view["id"]))
     assert run.status == status, run.error
     if picked is not None:
@@ -332,7 +383,12 @@ def test_payload_and_served_thumbnails_while_waiting(host: HarnessHost) -> None:
     [view] = host.wait_waiting(run)
     payload = view["payload"]
     assert {k: payload[k] for k in ("title", "count", "min_picks", "max_picks", "width", "height")} == {
-        "title": "Which ones?", "count": 3, "min_picks": 2, "max_picks": 3, "width": 64, "height": 48,
+        "title": "Which ones?",
+        "count": 3,
+        "min_picks": 2,
+        "max_picks": 3,
+        "width": 64,
+        "height": 48,
     }
     source = host.registry.get(view["id"]).resources
     data, media_type = source.image_bytes(2, "thumb")
@@ -342,7 +398,9 @@ def test_payload_and_served_thumbnails_while_waiting(host: HarnessHost) -> None:
 
 
 def test_two_pickers_in_parallel_branches(host: HarnessHost) -> None:
-    run = host.submit_many([NodeCall("1", NODE, inputs(labelled_images(3))), NodeCall("2", NODE, inputs(labelled_images(4)))])
+    run = host.submit_many(
+        [NodeCall("1", NODE, inputs(labelled_images(3))), NodeCall("2", NODE, inputs(labelled_images(4)))]
+    )
     views = host.wait_waiting(run, count=2)
     by_node = {view["node_id"]: view for view in views}
     host.registry.answer(by_node["2"]["id"], [3])
@@ -368,8 +426,11 @@ def test_harness_queue_generates_a_batch_server_side(host: HarnessHost, served: 
         except urllib.error.HTTPError as error:
             return error.code, json.loads(error.read())
 
-    spec = {"images": {"generate": "colors", "batch": 3, "size": 32}, "latent": {"generate": "latent", "batch": 3, "size": 4},
-            "mask": {"generate": "mask", "batch": 3, "size": 32}}
+    spec = {
+        "images": {"generate": "colors", "batch": 3, "size": 32},
+        "latent": {"generate": "latent", "batch": 3, "size": 4},
+        "mask": {"generate": "mask", "batch": 3, "size": 32},
+    }
     status, body = queue({**inputs(None), **spec})
     assert status == 200
     [view] = host.wait_waiting(host.runs[body["prompt_id"]])

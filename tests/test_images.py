@@ -61,9 +61,14 @@ def test_thumbnail_colours_follow_the_image() -> None:
 
 @pytest.mark.parametrize(
     "bad",
-    [np.zeros((2, 3), np.float32), np.zeros((1, 8, 8, 2), np.float32), np.zeros((1, 8, 8, 3), np.uint8), np.zeros((0, 8, 8, 3), np.float32)],
+    [
+        np.zeros((2, 3), np.float32),
+        np.zeros((1, 8, 8, 2), np.float32),
+        np.zeros((1, 8, 8, 3), np.uint8),
+        np.zeros((0, 8, 8, 3), np.float32),
+    ],
     ids=["2d", "two-channels", "uint8", "empty"],
 )
 def test_bad_batches_are_refused_clearly(bad: np.ndarray) -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"expected|empty|float images"):
         images.BatchImages(bad)

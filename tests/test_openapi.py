@@ -7,10 +7,10 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from openapi_check import check_response, document, documented_statuses
 from openapi_spec_validator import validate
 
 from harness.pack import submodule
-from openapi_check import check_response, document, documented_statuses
 
 server_routes = submodule("server_routes")
 state = submodule("state")
@@ -51,8 +51,9 @@ def test_document_error_codes_match_the_protocol() -> None:
 async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
     client = await route_client(registry)
-    waiting = registry.open("integer-doubler", prompt_id="p", node_id="1", payload={"value": 1},
-                            validate=doubler.validate_doubled)
+    waiting = registry.open(
+        "integer-doubler", prompt_id="p", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
+    )
     picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
@@ -109,10 +110,20 @@ async def test_every_documented_status_is_real_and_well_formed(
 
 
 def test_every_documented_status_has_a_case() -> None:
-    covered = {(method, template.replace("{}", "{request_id}").split("?")[0].replace("/0", "/{index}").replace("/5", "/{index}"), status)
-               for method, template, _, _, status in CASES}
-    documented = {(method.upper(), path, int(code)) for path, item in document()["paths"].items()
-                  for method, operation in item.items() for code in operation["responses"]}
+    covered = {
+        (
+            method,
+            template.replace("{}", "{request_id}").split("?")[0].replace("/0", "/{index}").replace("/5", "/{index}"),
+            status,
+        )
+        for method, template, _, _, status in CASES
+    }
+    documented = {
+        (method.upper(), path, int(code))
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        for code in operation["responses"]
+    }
     assert documented == covered
 
 

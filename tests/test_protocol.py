@@ -26,7 +26,9 @@ def test_js_protocol_matches_python() -> None:
     node = shutil.which("node")
     if node is None:
         pytest.fail("node is needed to read web/protocol.js (the README's test command installs it)")
-    script = "import * as p from './web/protocol.js'; const {routePath, ...data} = p; console.log(JSON.stringify(data));"
+    script = (
+        "import * as p from './web/protocol.js'; const {routePath, ...data} = p; console.log(JSON.stringify(data));"
+    )
     output = subprocess.run(
         [node, "--input-type=module", "-e", script], cwd=ROOT, capture_output=True, text=True, check=True, timeout=30
     ).stdout
@@ -60,9 +62,11 @@ def test_web_module_rules(path: Path) -> None:
     for match in IMPORT.finditer(text):
         target = match.group(1) or match.group(2)
         if target.startswith(host_prefix):
-            assert target[len(host_prefix):] in {"app.js", "api.js"}, target
+            assert target[len(host_prefix) :] in {"app.js", "api.js"}, target
         else:
-            assert target.startswith("./") or target.startswith("../") and not target.endswith(("app.js", "api.js")), target
+            assert target.startswith("./") or (
+                target.startswith("../") and not target.endswith(("app.js", "api.js"))
+            ), target
             assert (path.parent / target).resolve().is_relative_to(WEB.resolve()), target
     assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "outerHTML" not in text
     assert "/extensions/" not in text, "no hard-coded install folder"

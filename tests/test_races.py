@@ -85,8 +85,8 @@ def test_two_clients_answer_at_the_same_instant(arena: Any) -> None:
     for round_number in range(ROUNDS):
         run, view = start_wait(host, round_number)
         first, second = race(
-            lambda: one.post(answer_path(view), {"value": 2 * round_number}),
-            lambda: two.post(answer_path(view), {"value": 2 * round_number + 1}),
+            lambda view=view, n=round_number: one.post(answer_path(view), {"value": 2 * n}),
+            lambda view=view, n=round_number: two.post(answer_path(view), {"value": 2 * n + 1}),
         )
         statuses = sorted([first[0], second[0]])
         assert statuses == [200, 409], (first, second)
@@ -104,8 +104,8 @@ def test_answer_races_cancel(arena: Any) -> None:
     for round_number in range(ROUNDS):
         run, view = start_wait(host, round_number)
         answered, cancelled = race(
-            lambda: one.post(answer_path(view), {"value": round_number}),
-            lambda: two.post(f"/hitl/requests/{view['id']}/cancel", {}),
+            lambda view=view, n=round_number: one.post(answer_path(view), {"value": n}),
+            lambda view=view: two.post(f"/hitl/requests/{view['id']}/cancel", {}),
         )
         run.wait()
         assert sorted([answered[0], cancelled[0]]) == [200, 409], (answered, cancelled)
@@ -125,7 +125,9 @@ def test_answer_races_interrupt(arena: Any) -> None:
     outcomes: Counter[str] = Counter()
     for round_number in range(ROUNDS):
         run, view = start_wait(host, round_number)
-        answered, _ = race(lambda: one.post(answer_path(view), {"value": round_number}), host.interrupt.raise_flag)
+        answered, _ = race(
+            lambda view=view, n=round_number: one.post(answer_path(view), {"value": n}), host.interrupt.raise_flag
+        )
         run.wait()
         if answered[0] == 200:
             assert run.status == "success" and run.outputs[0]["result"] == (round_number,)

@@ -15,7 +15,12 @@ pytestmark = pytest.mark.real_comfyui
 
 def doubler(value: int, *, ask_first: bool, timeout: int = 60) -> dict[str, Any]:
     """An API-format prompt of one integer doubler."""
-    return {"1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": value, "ask_first": ask_first, "timeout_seconds": timeout}}}
+    return {
+        "1": {
+            "class_type": "HitlIntegerDoubler",
+            "inputs": {"value": value, "ask_first": ask_first, "timeout_seconds": timeout},
+        }
+    }
 
 
 async def test_pack_loads_without_import_error(comfyui: RealComfyUI) -> None:

@@ -3,32 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
 from test_real_comfyui import doubler
+
+from harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"
-
-
-@pytest.fixture
-def comfy_page(comfyui: RealComfyUI, browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 1400, "height": 900})
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("console", lambda message: errors.append(message.text) if message.type == "error" and "hitl" in message.text.lower() else None)
-    page.goto(comfyui.url)
-    page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
-    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-    yield page
-    context.close()
-    assert not [e for e in errors if "hitl" in e.lower()], errors
 
 
 def queue_from_page(page: Any, prompt: dict[str, Any]) -> str:
@@ -45,9 +28,7 @@ def queue_from_page(page: Any, prompt: dict[str, Any]) -> str:
 
 
 def history_of(page: Any, prompt_id: str) -> Any:
-    return page.evaluate(
-        "async (id) => (await (await fetch(`/history/${id}`)).json())[id]", prompt_id
-    )
+    return page.evaluate("async (id) => (await (await fetch(`/history/${id}`)).json())[id]", prompt_id)
 
 
 def poll_json(page: Any, url: str, condition: str, *, timeout: float = 30_000) -> Any:
@@ -68,15 +49,20 @@ def poll_json(page: Any, url: str, condition: str, *, timeout: float = 30_000) -
             const last = previous && previous.done ? previous.value : undefined;
             return last !== undefined && new Function("value", `return (${condition});`)(last) ? JSON.stringify(last) : false;
         }""",
-        arg=[url, condition], polling=100, timeout=timeout,
+        arg=[url, condition],
+        polling=100,
+        timeout=timeout,
     )
     return json.loads(handle.json_value())
 
 
 def wait_history(page: Any, prompt_id: str) -> Any:
     """The history entry of ``prompt_id`` once the run has ended."""
-    history = poll_json(page, f"/history/{prompt_id}",
-                        f"value[{prompt_id!r}] && value[{prompt_id!r}].status && value[{prompt_id!r}].status.status_str")
+    history = poll_json(
+        page,
+        f"/history/{prompt_id}",
+        f"value[{prompt_id!r}] && value[{prompt_id!r}].status && value[{prompt_id!r}].status.status_str",
+    )
     return history[prompt_id]
 
 

@@ -24,23 +24,40 @@ def rgb(colour: int) -> tuple[int, int, int]:
     return (colour >> 16) & 0xFF, (colour >> 8) & 0xFF, colour & 0xFF
 
 
-def picker_prompt(*, mode: str = "always ask", timeout: int = 300, on_timeout: str = "cancel run",
-                  latent_batch: int | None = None, picker_id: str = PICKER_ID) -> dict[str, Any]:
+def picker_prompt(
+    *,
+    mode: str = "always ask",
+    timeout: int = 300,
+    on_timeout: str = "cancel run",
+    latent_batch: int | None = None,
+    picker_id: str = PICKER_ID,
+) -> dict[str, Any]:
     """EmptyImage per colour → ImageBatch chain → picker → PreviewImage, in API format."""
     prompt: dict[str, Any] = {}
     for index, colour in enumerate(COLOURS):
-        prompt[str(index + 1)] = {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": colour}}
+        prompt[str(index + 1)] = {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": colour},
+        }
     previous = ["1", 0]
     for index in range(1, len(COLOURS)):
         node_id = str(10 + index)
         prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
         previous = [node_id, 0]
     picker_inputs: dict[str, Any] = {
-        "images": previous, "mode": mode, "min_picks": 1, "max_picks": 0, "title": "Pick colours",
-        "timeout_seconds": timeout, "on_timeout": on_timeout,
+        "images": previous,
+        "mode": mode,
+        "min_picks": 1,
+        "max_picks": 0,
+        "title": "Pick colours",
+        "timeout_seconds": timeout,
+        "on_timeout": on_timeout,
     }
     if latent_batch is not None:
-        prompt["40"] = {"class_type": "EmptyLatentImage", "inputs": {"width": 64, "height": 48, "batch_size": latent_batch}}
+        prompt["40"] = {
+            "class_type": "EmptyLatentImage",
+            "inputs": {"width": 64, "height": 48, "batch_size": latent_batch},
+        }
         picker_inputs["latent"] = ["40", 0]
     prompt[picker_id] = {"class_type": "HitlImagePicker", "inputs": picker_inputs}
     prompt[PREVIEW_ID] = {"class_type": "PreviewImage", "inputs": {"images": [picker_id, 0]}}
@@ -69,7 +86,11 @@ async def test_pack_registers_the_picker(comfyui: RealComfyUI) -> None:
         assert info["output"] == ["IMAGE", "LATENT", "MASK", "STRING", "INT"]
         assert info["output_is_list"] == [False, False, False, False, True]
         assert set(info["input"]["optional"]) == {"latent", "mask"}
-        assert info["input"]["required"]["mode"][0] == ["always ask", "repeat last selection", "pass everything through"]
+        assert info["input"]["required"]["mode"][0] == [
+            "always ask",
+            "repeat last selection",
+            "pass everything through",
+        ]
 
 
 async def test_picked_images_reach_preview_in_pick_order(comfyui: RealComfyUI) -> None:
@@ -119,7 +140,9 @@ async def test_latent_of_another_batch_size_is_refused_before_asking(comfyui: Re
         _, end = await client.run_end(prompt_id)
         assert end["type"] == "execution_error"
         assert "the latent batch has 3 entries but the image batch has 4" in end["data"]["exception_message"]
-        assert not [m for _, m in client.messages if m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id]
+        assert not [
+            m for _, m in client.messages if m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id
+        ]
 
 
 async def test_repeat_mode_asks_once_then_reuses_and_stays_cached(comfyui: RealComfyUI) -> None:

@@ -13,12 +13,12 @@ from typing import Any
 import numpy as np
 import pytest
 from PIL import Image
+from test_browser_image_picker import wait_thumbnails
+from test_real_comfyui_browser import ARTIFACTS, poll_json, queue_from_page, wait_history
+from test_real_image_picker import COLOURS, PICKER_ID, PREVIEW_ID, picker_prompt, rgb
 
 from harness.comfyui import RealComfyUI
 from harness.pack import ROOT
-from test_real_comfyui_browser import ARTIFACTS, comfy_page, poll_json, queue_from_page, wait_history  # noqa: F401 (fixture)
-from test_browser_image_picker import wait_thumbnails
-from test_real_image_picker import COLOURS, PICKER_ID, PREVIEW_ID, picker_prompt, rgb
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
@@ -26,12 +26,12 @@ DIALOG = "section.hitl-card[data-kind='image-picker']"
 EXAMPLE = ROOT / "example_workflows" / "image_picker.json"
 
 
-
-
 def preview_colours(comfyui: RealComfyUI, outputs: dict[str, Any], preview_id: str) -> list[tuple[int, ...]]:
     colours = []
     for entry in outputs[preview_id]["images"]:
-        query = urllib.parse.urlencode({"filename": entry["filename"], "subfolder": entry["subfolder"], "type": entry["type"]})
+        query = urllib.parse.urlencode(
+            {"filename": entry["filename"], "subfolder": entry["subfolder"], "type": entry["type"]}
+        )
         with urllib.request.urlopen(f"{comfyui.url}/view?{query}") as response:
             pixels = np.asarray(Image.open(io.BytesIO(response.read())).convert("RGB"))
         colours.append(tuple(int(v) for v in pixels[pixels.shape[0] // 2, pixels.shape[1] // 2]))

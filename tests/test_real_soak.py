@@ -9,9 +9,9 @@ import random
 from collections import Counter
 
 import pytest
+from test_real_comfyui import doubler
 
 from harness.comfyui import ComfyClient, RealComfyUI
-from test_real_comfyui import doubler
 
 pytestmark = pytest.mark.real_comfyui
 

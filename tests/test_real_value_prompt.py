@@ -21,14 +21,26 @@ HEIGHT = 24
 def width_prompt(node_id: str = "1", **settings: Any) -> dict[str, Any]:
     """value prompt (INT) -> EmptyImage.width -> PreviewImage, in API format."""
     inputs = {
-        "value_type": "INT", "title": "Image width", "message": "How wide?", "default": "64",
-        "minimum": "8", "maximum": "256", "step": "8", "max_length": 10000, "choices": "",
-        "timeout_seconds": 0, "on_timeout": "use default", "mode": "always ask",
+        "value_type": "INT",
+        "title": "Image width",
+        "message": "How wide?",
+        "default": "64",
+        "minimum": "8",
+        "maximum": "256",
+        "step": "8",
+        "max_length": 10000,
+        "choices": "",
+        "timeout_seconds": 0,
+        "on_timeout": "use default",
+        "mode": "always ask",
     }
     inputs.update(settings)
     return {
         node_id: {"class_type": NODE, "inputs": inputs},
-        "2": {"class_type": "EmptyImage", "inputs": {"width": [node_id, 0], "height": HEIGHT, "batch_size": 1, "color": 0}},
+        "2": {
+            "class_type": "EmptyImage",
+            "inputs": {"width": [node_id, 0], "height": HEIGHT, "batch_size": 1, "color": 0},
+        },
         "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
     }
 
@@ -50,7 +62,14 @@ async def test_node_is_offered_with_its_widgets(comfyui: RealComfyUI) -> None:
         info = (await client.get(f"/object_info/{NODE}"))[NODE]
         assert info["output"] == ["INT", "FLOAT", "STRING", "BOOLEAN", "INT"]
         assert info["output_name"] == ["int", "float", "string", "boolean", "choice_index"]
-        assert info["input"]["required"]["value_type"][0] == ["INT", "FLOAT", "STRING", "STRING (multi-line)", "BOOLEAN", "CHOICE"]
+        assert info["input"]["required"]["value_type"][0] == [
+            "INT",
+            "FLOAT",
+            "STRING",
+            "STRING (multi-line)",
+            "BOOLEAN",
+            "CHOICE",
+        ]
         assert set(info["input"]["optional"]) == {"text", "image"}
         assert info["output_node"] is False
 
@@ -131,7 +150,9 @@ async def test_pass_default_runs_unattended(comfyui: RealComfyUI) -> None:
         _, end = await client.run_end(prompt_id)
         assert end["type"] == "execution_success"
         assert await preview_size(client, prompt_id) == (48, HEIGHT)
-        assert not any(m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id for _, m in client.messages)
+        assert not any(
+            m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id for _, m in client.messages
+        )
 
 
 async def test_use_last_answer_asks_once_and_then_stays_cached(comfyui: RealComfyUI) -> None:

@@ -8,9 +8,9 @@ import json
 from typing import Any
 
 import pytest
+from test_real_comfyui_browser import ARTIFACTS, wait_history
 
 from harness.pack import ROOT
-from test_real_comfyui_browser import ARTIFACTS, comfy_page, wait_history  # noqa: F401  (comfy_page is a fixture)
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
@@ -21,8 +21,10 @@ CARD = "section.hitl-card[data-kind='value-prompt']"
 def run_example(page: Any) -> tuple[str, Any]:
     """Load the example workflow and queue it as the Run button does; returns the prompt id
     of the question that opened, and its dialog."""
-    page.evaluate("async (workflow) => { await app.loadGraphData(workflow); await app.queuePrompt(0, 1); }",
-                  json.loads(EXAMPLE.read_text()))
+    page.evaluate(
+        "async (workflow) => { await app.loadGraphData(workflow); await app.queuePrompt(0, 1); }",
+        json.loads(EXAMPLE.read_text()),
+    )
     card = page.locator(CARD)
     card.wait_for()
     # The file is what the frontend itself saves: loading it raises no schema complaint.

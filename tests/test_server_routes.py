@@ -40,7 +40,10 @@ def open_request(registry: Any) -> Any:
 
 
 def snapshot(registry: Any) -> Any:
-    return [(r.id, r.state, r.reason, r.value, r.seq) for r in list(registry._waiting.values()) + list(registry._ended.values())]
+    return [
+        (r.id, r.state, r.reason, r.value, r.seq)
+        for r in list(registry._waiting.values()) + list(registry._ended.values())
+    ]
 
 
 async def test_list_shows_waiting_requests_only(client: Any, registry: Any) -> None:
@@ -51,7 +54,9 @@ async def test_list_shows_waiting_requests_only(client: Any, registry: Any) -> N
     assert response.status == 200
     body = await response.json()
     assert [view["id"] for view in body["requests"]] == [waiting.id]
-    assert body["requests"][0]["payload"] == {"value": 5, }
+    assert body["requests"][0]["payload"] == {
+        "value": 5,
+    }
 
 
 async def test_answer_resolves_the_request(client: Any, registry: Any) -> None:
@@ -85,8 +90,16 @@ async def expect_refusal(client: Any, registry: Any, response_coro: Any, status:
 @pytest.mark.parametrize(
     ("kwargs", "status", "code"),
     [
-        ({"data": "value=10", "headers": {"Content-Type": "application/x-www-form-urlencoded"}}, 415, "unsupported_media_type"),
-        ({"data": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data; boundary=x"}}, 415, "unsupported_media_type"),
+        (
+            {"data": "value=10", "headers": {"Content-Type": "application/x-www-form-urlencoded"}},
+            415,
+            "unsupported_media_type",
+        ),
+        (
+            {"data": b"--x\r\n", "headers": {"Content-Type": "multipart/form-data; boundary=x"}},
+            415,
+            "unsupported_media_type",
+        ),
         ({"data": '{"value": 10}', "headers": {"Content-Type": "text/plain"}}, 415, "unsupported_media_type"),
         ({"data": '{"value": 10}'}, 415, "unsupported_media_type"),
         ({"data": "{not json", "headers": JSON}, 400, "malformed_json"),
@@ -140,7 +153,9 @@ async def test_unknown_id_is_404(client: Any, registry: Any) -> None:
 async def test_request_no_longer_waiting_is_409(client: Any, registry: Any) -> None:
     request = open_request(registry)
     registry.answer(request.id, 4)
-    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 1}), 409, "not_waiting")
+    await expect_refusal(
+        client, registry, client.post(ANSWER.format(request.id), json={"value": 1}), 409, "not_waiting"
+    )
     await expect_refusal(client, registry, client.post(CANCEL.format(request.id), json={}), 409, "not_waiting")
     assert request.value == 4
 
@@ -149,8 +164,13 @@ async def test_cancel_needs_an_empty_json_object(client: Any, registry: Any) -> 
     request = open_request(registry)
     await expect_refusal(client, registry, client.post(CANCEL.format(request.id), json={"why": 1}), 422, "invalid_body")
     await expect_refusal(
-        client, registry, client.post(CANCEL.format(request.id), data="x=1",
-                                      headers={"Content-Type": "application/x-www-form-urlencoded"}), 415, "unsupported_media_type"
+        client,
+        registry,
+        client.post(
+            CANCEL.format(request.id), data="x=1", headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ),
+        415,
+        "unsupported_media_type",
     )
     assert request.state == "waiting"
 
@@ -241,12 +261,25 @@ async def test_foreign_origin_is_refused_on_a_network_address_too(client: Any, r
     # ComfyUI's own origin check is skipped when the Host is not loopback; ours is not.
     request = open_request(registry)
     lan = {"Host": "192.168.1.20:8188"}
-    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 2},
-                         headers={**lan, "Origin": "http://evil.example"}), 403, "forbidden_origin")
-    await expect_refusal(client, registry, client.post(ANSWER.format(request.id), json={"value": 2},
-                         headers={**lan, "Origin": "http://192.168.1.20:9999"}), 403, "forbidden_origin")
-    response = await client.post(ANSWER.format(request.id), json={"value": 2},
-                                 headers={**lan, "Origin": "http://192.168.1.20:8188"})
+    await expect_refusal(
+        client,
+        registry,
+        client.post(ANSWER.format(request.id), json={"value": 2}, headers={**lan, "Origin": "http://evil.example"}),
+        403,
+        "forbidden_origin",
+    )
+    await expect_refusal(
+        client,
+        registry,
+        client.post(
+            ANSWER.format(request.id), json={"value": 2}, headers={**lan, "Origin": "http://192.168.1.20:9999"}
+        ),
+        403,
+        "forbidden_origin",
+    )
+    response = await client.post(
+        ANSWER.format(request.id), json={"value": 2}, headers={**lan, "Origin": "http://192.168.1.20:8188"}
+    )
     assert response.status == 200
 
 

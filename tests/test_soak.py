@@ -106,6 +106,8 @@ def test_chaos_soak(host: HarnessHost, open_page: Any) -> None:
             [follower_view] = host.wait_waiting(follower)
             click_send(page, follower_view)
             follower.wait()
+            # The run can end before this tab has read the answer's reply and closed the card.
+            dialog_for(page, follower_view).wait_for(state="detached")
             assert follower.status == "success" and follower.outputs[0]["result"] == (2 * (value + 1),)
             expected = ("success", 2 * value)
         run.wait()

@@ -10,8 +10,8 @@ import time
 from typing import Any
 
 import pytest
-
 from conftest import thread_names
+
 from harness.host import StandInInterrupt
 
 KIND = "integer-doubler"
@@ -43,9 +43,9 @@ def test_open_creates_waiting_request_with_unguessable_id(state: Any) -> None:
 
 def test_open_refuses_unknown_kind_and_negative_timeout(state: Any) -> None:
     registry, _ = make_registry(state)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="unknown kind"):
         registry.open("nope", prompt_id="p", node_id="1")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="timeout_s"):
         registry.open(KIND, prompt_id="p", node_id="1", timeout_s=-1)
     assert registry.waiting_count() == 0
 
@@ -145,7 +145,7 @@ def test_validator_type_errors_become_invalid_answer(state: Any) -> None:
 
 
 def test_new_prompt_resets_stale_requests(state: Any) -> None:
-    registry, events = make_registry(state)
+    registry, _events = make_registry(state)
     old = open_request(registry, prompt="old")
     sibling = open_request(registry, prompt="old")
     new = open_request(registry, prompt="new")
@@ -240,7 +240,7 @@ def test_async_waits_in_parallel_in_a_fresh_loop(state: Any) -> None:
     with concurrent.futures.ThreadPoolExecutor(1) as worker:
         # Like ComfyUI's worker: another thread, its own loop per prompt.
         future = worker.submit(asyncio.run, wait_all())
-        for value, request in zip((30, 10, 20), reversed(requests)):
+        for value, request in zip((30, 10, 20), reversed(requests), strict=True):
             registry.answer(request.id, value)
         outcomes = future.result(timeout=5)
     assert [o.value for o in outcomes] == [20, 10, 30]
@@ -329,7 +329,9 @@ def test_answer_cancel_interrupt_race_has_exactly_one_winner(state: Any) -> None
         barrier = threading.Barrier(3)
         results: dict[str, str] = {}
 
-        def racer(name: str, move: Any) -> None:
+        def racer(
+            name: str, move: Any, barrier: threading.Barrier = barrier, results: dict[str, str] = results
+        ) -> None:
             barrier.wait()
             try:
                 outcome = move()
@@ -338,8 +340,10 @@ def test_answer_cancel_interrupt_race_has_exactly_one_winner(state: Any) -> None
                 results[name] = "lost"
 
         threads = [
-            threading.Thread(target=racer, args=("answer", lambda: registry.answer(request.id, round_number))),
-            threading.Thread(target=racer, args=("cancel", lambda: registry.cancel(request.id))),
+            threading.Thread(
+                target=racer, args=("answer", lambda request=request, n=round_number: registry.answer(request.id, n))
+            ),
+            threading.Thread(target=racer, args=("cancel", lambda request=request: registry.cancel(request.id))),
             threading.Thread(target=racer, args=("interrupt", registry.interrupt_waiting)),
         ]
         for thread in threads:

@@ -4,6 +4,7 @@ included), and the node run by the stand-in host as ComfyUI runs it."""
 from __future__ import annotations
 
 import math
+import re
 from typing import Any
 
 import numpy as np
@@ -115,7 +116,9 @@ REFUSED = [
 
 
 @pytest.mark.parametrize(("value_type", "settings", "answer", "expected"), ACCEPTED)
-def test_fitting_answers_are_accepted_and_normalised(value_type: str, settings: dict, answer: Any, expected: Any) -> None:
+def test_fitting_answers_are_accepted_and_normalised(
+    value_type: str, settings: dict, answer: Any, expected: Any
+) -> None:
     result = spec(value_type, **settings).validate(answer)
     assert result == expected and type(result) is type(expected)
 
@@ -173,9 +176,8 @@ BAD_SETTINGS = [
 
 @pytest.mark.parametrize(("value_type", "settings", "default", "error"), BAD_SETTINGS)
 def test_settings_that_make_no_sense_are_refused(value_type: str, settings: dict, default: str, error: str) -> None:
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(ValueError, match=re.escape(error)):
         spec(value_type, **settings).parse_default(default)
-    assert error in str(refused.value)
 
 
 @pytest.mark.parametrize(
@@ -205,7 +207,15 @@ def test_default_text_becomes_a_typed_default(value_type: str, settings: dict, d
 
 def test_validate_inputs_reports_bad_settings_at_queue_time() -> None:
     node = vp.ValuePrompt
-    good = {"value_type": INT, "default": "5", "minimum": "1", "maximum": "9", "step": "", "max_length": 10, "choices": ""}
+    good = {
+        "value_type": INT,
+        "default": "5",
+        "minimum": "1",
+        "maximum": "9",
+        "step": "",
+        "max_length": 10,
+        "choices": "",
+    }
     assert node.VALIDATE_INPUTS(**good) is True
     assert node.VALIDATE_INPUTS(**{**good, "default": "50"}) == "the default: 50 is above the maximum 9"
     assert "choices is empty" in node.VALIDATE_INPUTS(**{**good, "value_type": CHOICE})
@@ -296,8 +306,17 @@ def test_answer_comes_out_with_the_right_types(
 
 
 def test_payload_says_what_fits(host: HarnessHost) -> None:
-    run = ask(host, value_type=INT, default="20", minimum="1", maximum="60", step="5", timeout_seconds=30,
-              on_timeout="cancel run", choices="ignored")
+    run = ask(
+        host,
+        value_type=INT,
+        default="20",
+        minimum="1",
+        maximum="60",
+        step="5",
+        timeout_seconds=30,
+        on_timeout="cancel run",
+        choices="ignored",
+    )
     [view] = host.wait_waiting(run)
     payload = view["payload"]
     assert payload["min"] == 1 and payload["max"] == 60 and payload["step"] == 5
@@ -504,9 +523,7 @@ def test_a_big_batch_sends_only_the_first_thumbnails(host: HarnessHost) -> None:
 
 
 def test_two_prompts_wait_at_once_and_resume_in_any_order(host: HarnessHost) -> None:
-    run = host.submit_many(
-        [NodeCall("7", NODE, {"value_type": INT}), NodeCall("8", NODE, {"value_type": STRING})]
-    )
+    run = host.submit_many([NodeCall("7", NODE, {"value_type": INT}), NodeCall("8", NODE, {"value_type": STRING})])
     first, second = host.wait_waiting(run, count=2)
     host.registry.answer(second["id"], "later")
     assert host.registry.get(first["id"]).state == "waiting"

@@ -16,7 +16,11 @@ TYPES = Path(__file__).resolve().parent / "web_types"
 
 
 def find_tsc() -> str:
-    candidates = [os.environ.get("HITL_TSC"), str(ROOT / ".venv" / "tsc" / "node_modules" / ".bin" / "tsc"), shutil.which("tsc")]
+    candidates = [
+        os.environ.get("HITL_TSC"),
+        str(ROOT / ".venv" / "tsc" / "node_modules" / ".bin" / "tsc"),
+        shutil.which("tsc"),
+    ]
     for candidate in candidates:
         if candidate and Path(candidate).exists():
             return candidate
@@ -32,8 +36,24 @@ def test_web_modules_type_check_strictly(tmp_path: Path) -> None:
         shutil.copy(TYPES / f"{name}.d.ts", tmp_path / "scripts" / f"{name}.d.ts")
     files = sorted(str(path) for path in extension.rglob("*.js"))
     result = subprocess.run(
-        [find_tsc(), "--allowJs", "--checkJs", "--noEmit", "--strict", "--target", "es2022", "--module", "es2022",
-         "--moduleResolution", "bundler", "--lib", "es2022,dom,dom.iterable", *files],
-        capture_output=True, text=True, timeout=120,
+        [
+            find_tsc(),
+            "--allowJs",
+            "--checkJs",
+            "--noEmit",
+            "--strict",
+            "--target",
+            "es2022",
+            "--module",
+            "es2022",
+            "--moduleResolution",
+            "bundler",
+            "--lib",
+            "es2022,dom,dom.iterable",
+            *files,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert result.returncode == 0, result.stdout + result.stderr
