@@ -18,7 +18,14 @@ ROUTES: dict[str, str] = {
     "cancel": f"{ROUTE_PREFIX}/requests/{{request_id}}/cancel",
     "image": f"{ROUTE_PREFIX}/requests/{{request_id}}/images/{{index}}",
     "openapi": f"{ROUTE_PREFIX}/openapi.json",
+    "notify_config": f"{ROUTE_PREFIX}/notify/config",
+    "notify_status": f"{ROUTE_PREFIX}/notify/status",
+    "notify_test": f"{ROUTE_PREFIX}/notify/test",
 }
+
+#: Where a push's link points, under the configured public URL: the inbox page, opened on
+#: one request. (Only the server builds these links; the browser never needs the pattern.)
+DEEP_LINK = f"{ROUTE_PREFIX}/inbox?request={{request_id}}"
 
 #: The websocket event (``send_sync`` type) that carries every change of a request.
 EVENT_REQUEST = "hitl-request"
@@ -37,6 +44,18 @@ REASON_INTERRUPT = "interrupt"
 REASON_TIMEOUT = "timeout"
 REASON_PROMPT_OVER = "prompt_over"
 REASONS = (REASON_ANSWER, REASON_USER_CANCEL, REASON_INTERRUPT, REASON_TIMEOUT, REASON_PROMPT_OVER)
+
+#: Who ended a request (an audit record's ``by.surface``). A client may claim the first
+#: four in an answer or cancel body; the server alone sets the others.
+SURFACE_COMFYUI_TAB = "comfyui-tab"
+SURFACE_INBOX = "inbox"
+SURFACE_CLI = "cli"
+SURFACE_API = "api"
+SURFACE_TIMEOUT = "timeout"
+SURFACE_INTERRUPT = "interrupt"
+SURFACE_SERVER = "server"
+CLAIMABLE_SURFACES = (SURFACE_COMFYUI_TAB, SURFACE_INBOX, SURFACE_CLI, SURFACE_API)
+SURFACES = (*CLAIMABLE_SURFACES, SURFACE_TIMEOUT, SURFACE_INTERRUPT, SURFACE_SERVER)
 
 #: Kinds of request, one per node that asks the browser something.
 KIND_INTEGER_DOUBLER = "integer-doubler"
@@ -72,6 +91,7 @@ ERROR_CODES = (
     "not_waiting",
     "forbidden_origin",
     "not_found",
+    "config_locked",
 )
 
 #: The largest request body we read, in bytes.
@@ -110,6 +130,16 @@ def as_dict() -> dict[str, Any]:
             "BOOLEAN": VALUE_TYPE_BOOLEAN,
             "CHOICE": VALUE_TYPE_CHOICE,
         },
+        "SURFACES": {
+            "COMFYUI_TAB": SURFACE_COMFYUI_TAB,
+            "INBOX": SURFACE_INBOX,
+            "CLI": SURFACE_CLI,
+            "API": SURFACE_API,
+            "TIMEOUT": SURFACE_TIMEOUT,
+            "INTERRUPT": SURFACE_INTERRUPT,
+            "SERVER": SURFACE_SERVER,
+        },
+        "CLAIMABLE_SURFACES": list(CLAIMABLE_SURFACES),
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
     }

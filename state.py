@@ -22,11 +22,13 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from . import _protocol as P
+from ._describe import describe_request
 
 log = logging.getLogger(__name__)
 
@@ -97,21 +99,106 @@ class InterruptSource(Protocol):
         """
 
 
+class RequestObserver(Protocol):
+    """Told of every request that opens and ends (pushes, the audit log).
+
+    Both methods are called under the registry's lock, in the order of the moves: they must
+    only hand the data over (e.g. ``put_nowait`` on a bounded queue) and return at once.
+    """
+
+    def request_opened(self, view: dict[str, Any]) -> None:
+        """A request started waiting; ``view`` is what ``RequestRegistry.view`` shows."""
+
+    def request_ended(self, record: dict[str, Any]) -> None:
+        """A request ended; ``record`` is its audit record (``RequestRegistry.record``)."""
+
+
 Validator = Callable[[Any], Any]
 Notifier = Callable[[str, dict[str, Any]], None]
+
+#: An answer text longer than this is cut in the audit record (the node still gets all of it).
+MAX_RECORDED_TEXT = 4096
+#: Claimed strings (user-agent, user) are cut to this many characters in a record.
+MAX_CLAIM_LENGTH = 256
 
 
 def _accept_any(value: Any) -> Any:
     return value
 
 
+def _iso(timestamp: float) -> str:
+    """A wall-clock time as ISO 8601 in UTC, to the millisecond: 2025-11-26T14:02:03.120Z."""
+    moment = datetime.fromtimestamp(timestamp, timezone.utc)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(frozen=True)
+class Provenance:
+    """Who or what ended a request, for its audit record.
+
+    ``source`` is ``"client"`` when a client called the answer or cancel route: then
+    ``surface`` and ``client_id`` are what the client *claims* (any HTTP client can send
+    any of the claimable surfaces), ``user`` and ``user_agent`` are its headers (also
+    claims), and ``remote`` is the address the server saw. ``source`` is ``"server"`` when
+    the server itself ended the request (timeout, interrupt, a new prompt).
+    """
+
+    surface: str
+    source: str = "client"
+    client_id: str | None = None
+    remote: str | None = None
+    user_agent: str | None = None
+    user: str | None = None
+
+    @classmethod
+    def server(cls, surface: str) -> Provenance:
+        """The server ended the request itself (``surface`` says how)."""
+        return cls(surface=surface, source="server")
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "surface": self.surface,
+            "source": self.source,
+            "client_id": self.client_id,
+            "user": _cut(self.user, MAX_CLAIM_LENGTH),
+            "user_agent": _cut(self.user_agent, MAX_CLAIM_LENGTH),
+            "remote": self.remote,
+        }
+
+
+#: Who ended a request when nobody says (a direct call, not through a route).
+UNSPECIFIED = Provenance(surface=P.SURFACE_API)
+
+
+def _cut(text: str | None, limit: int) -> str | None:
+    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _recordable(value: Any) -> tuple[Any, bool]:
+    """The answer as JSON data for the record (tuples become lists), long text cut; and
+    whether anything was cut."""
+    if isinstance(value, str):
+        return (value, False) if len(value) <= MAX_RECORDED_TEXT else (value[:MAX_RECORDED_TEXT], True)
+    if isinstance(value, (list, tuple)):
+        items = [_recordable(item) for item in value]
+        return [item for item, _ in items], any(cut for _, cut in items)
+    if isinstance(value, dict):
+        pairs = {str(key): _recordable(item) for key, item in value.items()}
+        return {key: item for key, (item, _) in pairs.items()}, any(cut for _, cut in pairs.values())
+    if value is None or isinstance(value, (bool, int, float)):
+        return value, False
+    return repr(value), False
+
+
 @dataclass(frozen=True)
 class Outcome:
-    """How a wait ended: the final state, why, and the answer when there is one."""
+    """How a wait ended: the final state, why, and the answer when there is one.
+    ``record`` is the request's audit record (what the node puts in its UI output)."""
 
     state: str
     reason: str
     value: Any = None
+    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def answered(self) -> bool:
@@ -155,6 +242,10 @@ class HitlRequest:
         self.value: Any = None
         self.seq = 0
         self.created_at = time.time()
+        self.opened_clock: float | None = None  # the registry's clock when it opened and ended
+        self.ended_clock: float | None = None
+        self.ended_at: float | None = None
+        self.ended_by: Provenance | None = None
         self.future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
 
     def __repr__(self) -> str:
@@ -163,7 +254,7 @@ class HitlRequest:
             f" reason={self.reason} prompt={self.prompt_id} node={self.node_id}>"
         )
 
-    def _move(self, new_state: str, reason: str, value: Any = None) -> Outcome:
+    def _move(self, new_state: str, reason: str, value: Any = None, by: Provenance = UNSPECIFIED) -> None:
         """Leave WAITING; refuse anything else. Caller holds the registry lock."""
         if new_state not in _LEGAL_MOVES[self.state]:
             raise IllegalTransition(f"request is {self.state}, it cannot become {new_state}")
@@ -171,7 +262,8 @@ class HitlRequest:
         self.reason = reason
         self.value = value
         self.resources = None
-        return Outcome(new_state, reason, value)
+        self.ended_at = time.time()
+        self.ended_by = by
 
 
 class RequestRegistry:
@@ -179,6 +271,8 @@ class RequestRegistry:
 
     ``notify(event, data)`` is called, under the lock and in the order of the moves, for
     every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
+    Each of ``observers`` (pushes, the audit log) is told of every request that opens and
+    ends, likewise under the lock: they only queue the data for their own workers.
     """
 
     def __init__(
@@ -188,8 +282,10 @@ class RequestRegistry:
         interrupt: InterruptSource | None = None,
         history: int = DEFAULT_HISTORY,
         clock: Callable[[], float] = time.monotonic,
+        observers: Iterable[RequestObserver] = (),
     ) -> None:
         self._notify = notify
+        self._observers = tuple(observers)
         self._interrupt = interrupt
         self._history_size = history
         self._clock = clock
@@ -242,9 +338,14 @@ class RequestRegistry:
         with self._lock:
             if prompt_id is not None:
                 for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
-                    self._end(stale, RESET, P.REASON_PROMPT_OVER)
+                    self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
+            request.opened_clock = self._clock()
             self._waiting[request.id] = request
             self._publish(request)
+            if self._observers:
+                view = self.view(request)
+                for observer in self._observers:
+                    self._tell(observer.request_opened, view)
         log.debug("opened %r", request)
         return request
 
@@ -295,8 +396,43 @@ class RequestRegistry:
                 "payload": request.payload if waiting else None,
             }
 
+    def record(self, request: HitlRequest) -> dict[str, Any]:
+        """The audit record of an ended request: what was asked, when, how it ended, the
+        answer (never image data) and who ended it (see :class:`Provenance`)."""
+        with self._lock:
+            if request.state == WAITING or request.ended_at is None:
+                raise NotWaiting("a waiting request has no record yet")
+            answer, cut = _recordable(request.value) if request.state == ANSWERED else (None, False)
+            waited = 0.0
+            if request.opened_clock is not None and request.ended_clock is not None:
+                waited = max(0.0, request.ended_clock - request.opened_clock)
+            by = request.ended_by or UNSPECIFIED
+            return {
+                "id": request.id,
+                "kind": request.kind,
+                "summary": describe_request(
+                    {
+                        "kind": request.kind,
+                        "node_id": request.node_id,
+                        "node_label": request.node_label,
+                        "payload": request.payload,
+                    }
+                ),
+                "prompt_id": request.prompt_id,
+                "node_id": request.node_id,
+                "node_label": request.node_label,
+                "state": request.state,
+                "reason": request.reason,
+                "asked_at": _iso(request.created_at),
+                "ended_at": _iso(request.ended_at),
+                "waited_ms": round(waited * 1000),
+                "answer": answer,
+                "answer_truncated": cut,
+                "by": by.as_dict(),
+            }
+
     # ------------------------------------------------------------------ moves
-    def answer(self, request_id: str, value: Any) -> dict[str, Any]:
+    def answer(self, request_id: str, value: Any, *, by: Provenance = UNSPECIFIED) -> dict[str, Any]:
         """Answer a waiting request. Validation runs first; a refusal changes nothing."""
         with self._lock:
             request = self.get_waiting(request_id)
@@ -306,14 +442,16 @@ class RequestRegistry:
                 raise
             except (TypeError, ValueError, OverflowError) as exc:
                 raise InvalidAnswer(str(exc)) from exc
-            self._end(request, ANSWERED, P.REASON_ANSWER, normalized)
+            self._end(request, ANSWERED, P.REASON_ANSWER, normalized, by=by)
             return self.view(request)
 
-    def cancel(self, request_id: str, reason: str = P.REASON_USER_CANCEL) -> dict[str, Any]:
+    def cancel(
+        self, request_id: str, reason: str = P.REASON_USER_CANCEL, *, by: Provenance = UNSPECIFIED
+    ) -> dict[str, Any]:
         """Cancel a waiting request; its run ends as interrupted."""
         with self._lock:
             request = self.get_waiting(request_id)
-            self._end(request, CANCELLED, reason)
+            self._end(request, CANCELLED, reason, by=by)
             return self.view(request)
 
     def expire(self, request_id: str) -> bool:
@@ -322,7 +460,7 @@ class RequestRegistry:
             request = self._waiting.get(request_id)
             if request is None:
                 return False
-            self._end(request, CANCELLED, P.REASON_TIMEOUT)
+            self._end(request, CANCELLED, P.REASON_TIMEOUT, by=Provenance.server(P.SURFACE_TIMEOUT))
             return True
 
     def reset(self, request_id: str) -> bool:
@@ -331,7 +469,7 @@ class RequestRegistry:
             request = self._waiting.get(request_id)
             if request is None:
                 return False
-            self._end(request, RESET, P.REASON_PROMPT_OVER)
+            self._end(request, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
             return True
 
     def reset_all(self, *, except_prompt: str | None = None) -> int:
@@ -339,7 +477,7 @@ class RequestRegistry:
         with self._lock:
             stale = [r for r in self._waiting.values() if except_prompt is None or r.prompt_id != except_prompt]
             for request in stale:
-                self._end(request, RESET, P.REASON_PROMPT_OVER)
+                self._end(request, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
             return len(stale)
 
     def interrupt_waiting(self) -> int:
@@ -347,21 +485,34 @@ class RequestRegistry:
         with self._lock:
             waiting = list(self._waiting.values())
             for request in waiting:
-                self._end(request, CANCELLED, P.REASON_INTERRUPT)
+                self._end(request, CANCELLED, P.REASON_INTERRUPT, by=Provenance.server(P.SURFACE_INTERRUPT))
             return len(waiting)
 
-    def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None) -> None:
-        # Caller holds the lock. The move refuses anything but WAITING -> an end state.
-        outcome = request._move(state, reason, value)
+    def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None, *, by: Provenance) -> None:
+        # Caller holds the lock. The one place a request ends: the move refuses anything but
+        # WAITING -> an end state, and records who made it (every surface comes through here).
+        request._move(state, reason, value, by)
+        request.ended_clock = self._clock()
         del self._waiting[request.id]
         self._ended[request.id] = request
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
         self._publish(request)
+        record = self.record(request)
         # Resolving the future wakes the waiter: a sync one at once, an async one through
         # the call_soon_threadsafe that asyncio.wrap_future installed on its loop.
-        request.future.set_result(outcome)
+        request.future.set_result(Outcome(state, reason, value, record))
+        # Observers come after the waiter is woken: they only queue, but the node goes first.
+        for observer in self._observers:
+            self._tell(observer.request_ended, record)
         log.debug("ended %r", request)
+
+    @staticmethod
+    def _tell(method: Callable[[dict[str, Any]], None], data: dict[str, Any]) -> None:
+        try:
+            method(data)
+        except Exception:  # a broken observer must never break a transition
+            log.exception("a request observer failed")
 
     def _publish(self, request: HitlRequest) -> None:
         self._seq += 1
@@ -403,7 +554,7 @@ class RequestRegistry:
         if self._interrupt is not None and self._interrupt.is_set():
             with self._lock:
                 if request.state == WAITING:
-                    self._end(request, CANCELLED, P.REASON_INTERRUPT)
+                    self._end(request, CANCELLED, P.REASON_INTERRUPT, by=Provenance.server(P.SURFACE_INTERRUPT))
             return
         if request.deadline is not None and self._clock() >= request.deadline:
             self.expire(request.id)

@@ -22,7 +22,7 @@ from .. import _comfy
 from .. import _protocol as P
 from .._images import BatchImages
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted, workflow_id
+from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted, workflow_id
 
 #: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).
 SAFE_INT = 2**53 - 1
@@ -550,13 +550,14 @@ class ValuePrompt(HitlNode):
                 self.memory.remember(
                     node_key, RememberedAnswer(workflow, value_type, spec.remembered_form(outcome.value))
                 )
-            return self._result(spec, outcome.value, SOURCE_PERSON)
+            return self._result(spec, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULT:
-            return self._result(spec, default_value, SOURCE_TIMEOUT)
+            return self._result(spec, default_value, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))
         end_run_interrupted(outcome)
 
     @staticmethod
-    def _result(spec: ValueSpec, value: Any, source: str) -> dict[str, Any]:
-        # The ui part lands in ComfyUI's history: what was answered, and how.
+    def _result(spec: ValueSpec, value: Any, source: str, audit: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+        # The ui part lands in ComfyUI's history: what was answered, how, and (when someone
+        # was asked) the audit record of who answered and when.
         answer = spec.remembered_form(value)
-        return {"ui": {"answer": [answer], "source": [source]}, "result": spec.outputs(value)}
+        return {"ui": {"answer": [answer], "source": [source], **(audit or {})}, "result": spec.outputs(value)}

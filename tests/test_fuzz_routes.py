@@ -38,7 +38,16 @@ KIND_TARGETS = {
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
-BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
+BUDGET = {
+    "answer": 700,
+    "typed": 300,
+    "cancel": 400,
+    "image": 400,
+    "get": 200,
+    "repeat": 200,
+    "config": 300,
+    "test": 60,
+}
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
@@ -83,7 +92,9 @@ class Target:
     def snapshot(self) -> Any:
         # Every move bumps the registry's seq; with the waiting requests and the newest
         # ended one, this is the whole observable state.
+        # The settings (and their file) and the audit trail are part of it too.
         registry = self.registry
+        config_file = self.host.settings.path
         with registry._lock:
             newest = next(reversed(registry._ended.values()), None)
             return (
@@ -91,6 +102,9 @@ class Target:
                 sorted((r.id, r.state, r.reason, repr(r.value)) for r in registry._waiting.values()),
                 len(registry._ended),
                 (newest.id, newest.state, newest.reason, repr(newest.value)) if newest else None,
+                json.dumps(self.host.settings.describe(), sort_keys=True),
+                config_file.read_bytes() if config_file and config_file.exists() else None,
+                [record["id"] for record in self.host.audit.recent(3)],
             )
 
     def send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, str, bytes]:
@@ -351,7 +365,9 @@ def fuzz_image(
 
 
 read_calls = st.tuples(
-    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json"]),
+    st.sampled_from(
+        ["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json", "/hitl/notify/config", "/hitl/notify/status"]
+    ),
     origins,
     fetch_sites,
     st.text(max_size=20),
@@ -370,6 +386,104 @@ def test_fuzz_reads(target: Target, calls: list[tuple]) -> None:
             make_headers(target, None, origin, fetch_site),
             None,
         )
+
+
+#: Values around what each setting accepts. URLs point at a closed local port: pushes the
+#: fuzz turns on fail at once and go nowhere else.
+DEAD = "http://127.0.0.1:9"
+setting_values = st.one_of(
+    json_values,
+    st.sampled_from(
+        [
+            None,
+            "",
+            f"{DEAD}/topic",
+            f"{DEAD}/hook?token=abc",
+            f"{DEAD}/",
+            "https://user:pw@127.0.0.1:9/x",
+            "ftp://127.0.0.1/x",
+            "http://",
+            "http://127.0.0.1:99999/x",
+            f"{DEAD}/a b",
+            f"{DEAD}/x#frag",
+            "javascript:alert(1)",
+            "json",
+            "discord",
+            "slack",
+            "DISCORD",
+            "high",
+            "urgent",
+            "tk_abcdefghijkl",
+            "tk with space",
+            0.1,
+            0.2,
+            5,
+            5.5,
+            4096,
+            4095,
+            2**31,
+            100,
+            101,
+            True,
+            False,
+        ]
+    ),
+)
+setting_names = st.sampled_from(
+    [
+        "public_url",
+        "ntfy_url",
+        "ntfy_token",
+        "ntfy_priority",
+        "webhook_url",
+        "webhook_format",
+        "push_on_end",
+        "push_timeout_s",
+        "audit_max_bytes",
+        "audit_backups",
+        "nope",
+        "",
+        "__proto__",
+    ]
+)
+config_bodies = st.one_of(
+    st.dictionaries(setting_names, setting_values, max_size=4).map(lambda d: json.dumps(d).encode()),
+    bodies,
+)
+config_calls = st.tuples(config_bodies, content_types, origins, fetch_sites)
+
+
+@settings(max_examples=BUDGET["config"], **SETTINGS)
+@given(calls=st.lists(config_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_config(target: Target, calls: list[tuple]) -> None:
+    for body, content_type, origin, fetch_site in calls:
+        status = exchange(
+            target,
+            "config",
+            "POST",
+            "/hitl/notify/config",
+            make_headers(target, content_type, origin, fetch_site),
+            body,
+        )
+        if status == 200:
+            # What was taken is in effect, and nothing but the configured (dead) URLs is set.
+            current = target.host.settings.current()
+            for name, value in json.loads(body).items():
+                if value not in (None, ""):
+                    assert getattr(current, name) == (value.rstrip("/") if name == "public_url" else value)
+            for url in (current.ntfy_url, current.webhook_url, current.public_url):
+                assert url is None or url.startswith(DEAD)
+
+
+@settings(max_examples=BUDGET["test"], **SETTINGS)
+@given(calls=st.lists(st.tuples(st.one_of(st.just(b"{}"), bodies), content_types, origins), min_size=1, max_size=2))
+def test_fuzz_test_push(target: Target, calls: list[tuple]) -> None:
+    for body, content_type, origin in calls:
+        status = exchange(
+            target, "test", "POST", "/hitl/notify/test", make_headers(target, content_type, origin, None), body
+        )
+        if status == 200:
+            assert body.strip() == b"{}"
 
 
 @settings(max_examples=BUDGET["repeat"], **SETTINGS)

@@ -16,6 +16,8 @@ server_routes = submodule("server_routes")
 state = submodule("state")
 doubler = submodule("nodes.integer_doubler")
 P = submodule("_protocol")
+settings_module = submodule("_settings")
+push_module = submodule("_push")
 
 
 class OneImage:
@@ -50,14 +52,19 @@ def test_document_error_codes_match_the_protocol() -> None:
 @pytest.fixture
 async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
-    client = await route_client(registry)
+    # An ntfy URL set by the environment: the config route must refuse to change it (409).
+    store = settings_module.SettingsStore(None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic"})
+    pusher = push_module.Pusher(store)
+    client = await route_client(registry, settings=store, pusher=pusher)
     waiting = registry.open(
         "integer-doubler", prompt_id="p", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
     )
     picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
-    return client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id}
+    yield client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id}
+    pusher.close()
+    assert not pusher.threads()
 
 
 JSON = {"Content-Type": "application/json"}
@@ -93,6 +100,32 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),
     ("GET", "/hitl/requests/{}/images/0?size=huge", "picker", {}, 422),
+    # Who sends an answer: a surface outside the fixed set, or a malformed client id, is refused.
+    ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": 2, "surface": "timeout"}}, 422),
+    ("POST", "/hitl/requests/{}/cancel", "waiting", {"json": {"client_id": "a b"}}, 422),
+    ("GET", "/hitl/notify/config", None, {}, 200),
+    ("GET", "/hitl/notify/config", None, {"headers": EVIL}, 403),
+    ("POST", "/hitl/notify/config", None, {"json": {"push_on_end": True}}, 200),
+    ("POST", "/hitl/notify/config", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/notify/config", None, {"json": {"push_on_end": True}, "headers": EVIL}, 403),
+    ("POST", "/hitl/notify/config", "env", {"json": {"ntfy_url": "https://ntfy.example/other"}}, 409),
+    (
+        "POST",
+        "/hitl/notify/config",
+        None,
+        {"data": json.dumps({"public_url": "x" * P.MAX_BODY_BYTES}), "headers": JSON},
+        413,
+    ),
+    ("POST", "/hitl/notify/config", None, {"data": "push_on_end=1", "headers": FORM}, 415),
+    ("POST", "/hitl/notify/config", None, {"json": {"webhook_url": "file:///etc/passwd"}}, 422),
+    ("GET", "/hitl/notify/status", None, {}, 200),
+    ("GET", "/hitl/notify/status", None, {"headers": EVIL}, 403),
+    ("POST", "/hitl/notify/test", None, {"json": {}}, 200),
+    ("POST", "/hitl/notify/test", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/notify/test", None, {"json": {}, "headers": EVIL}, 403),
+    ("POST", "/hitl/notify/test", None, {"data": json.dumps({"x": "x" * P.MAX_BODY_BYTES}), "headers": JSON}, 413),
+    ("POST", "/hitl/notify/test", None, {"data": "x=1", "headers": FORM}, 415),
+    ("POST", "/hitl/notify/test", None, {"json": {"target": "ntfy"}}, 422),
 ]
 
 
@@ -101,7 +134,7 @@ async def test_every_documented_status_is_real_and_well_formed(
     setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int
 ) -> None:
     client, ids = setup
-    path = template.format(ids.get(which, "no-such-request")) if which else template
+    path = template.format(ids.get(which, "no-such-request")) if which and "{}" in template else template
     assert status in documented_statuses(method, path)
     response = await client.request(method, path, **kwargs)
     body = await response.read()

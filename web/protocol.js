@@ -14,6 +14,9 @@ export const ROUTES = Object.freeze({
   cancel: "/hitl/requests/{request_id}/cancel",
   image: "/hitl/requests/{request_id}/images/{index}",
   openapi: "/hitl/openapi.json",
+  notify_config: "/hitl/notify/config",
+  notify_status: "/hitl/notify/status",
+  notify_test: "/hitl/notify/test",
 });
 
 /** The websocket event that carries every change of a request. */
@@ -50,6 +53,19 @@ export const VALUE_TYPES = Object.freeze({
   CHOICE: "CHOICE",
 });
 
+/** Who ended a request (an audit record's `by.surface`); a client may claim the first four. */
+export const SURFACES = Object.freeze({
+  COMFYUI_TAB: "comfyui-tab",
+  INBOX: "inbox",
+  CLI: "cli",
+  API: "api",
+  TIMEOUT: "timeout",
+  INTERRUPT: "interrupt",
+  SERVER: "server",
+});
+
+export const CLAIMABLE_SURFACES = Object.freeze(["comfyui-tab", "inbox", "cli", "api"]);
+
 export const ERROR_CODES = Object.freeze([
   "unsupported_media_type",
   "body_too_large",
@@ -60,6 +76,7 @@ export const ERROR_CODES = Object.freeze([
   "not_waiting",
   "forbidden_origin",
   "not_found",
+  "config_locked",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;
