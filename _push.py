@@ -96,7 +96,6 @@ class Push:
     link: str | None
     request: dict[str, Any] | None = None  # the view, for a request that opened
     record: dict[str, Any] | None = None  # the audit record, for one that ended
-    test_result: concurrent.futures.Future[dict[str, Any]] | None = field(default=None, compare=False)
 
 
 _ENDED_WORDS = {
@@ -142,6 +141,24 @@ def make_test_push(settings: Settings) -> Push:
     if link is None:
         message += " (No public URL is set, so real pushes carry no link.)"
     return Push(EVENT_TEST, "ComfyUI human-in-the-loop: test push", message, link)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A push to make and send. The registry's path only creates this; the target's worker
+    makes the :class:`Push` (describing, formatting) off that path."""
+
+    event: str
+    data: dict[str, Any] | None
+    settings: Settings
+    test_result: concurrent.futures.Future[dict[str, Any]] | None = field(default=None, compare=False)
+
+    def build(self) -> Push:
+        if self.event == EVENT_OPENED and self.data is not None:
+            return opened_push(self.data, self.settings)
+        if self.event == EVENT_ENDED and self.data is not None:
+            return ended_push(self.data, self.settings)
+        return make_test_push(self.settings)
 
 
 def _header_text(text: str) -> str:
@@ -266,15 +283,16 @@ def _settle(future: concurrent.futures.Future[dict[str, Any]], result: dict[str,
 class TargetWorker:
     """One target's queue, worker thread and status."""
 
-    def __init__(
-        self, target: Target, timeout: float, stop: threading.Event, backoff: tuple[float, ...] = BACKOFF_S
-    ) -> None:
+    def __init__(self, target: Target, timeout: float, backoff: tuple[float, ...] = BACKOFF_S) -> None:
         self.target = target
         self.timeout = timeout
         self.backoff = backoff
-        self._stop = stop
-        self._queue: queue.Queue[Push | None] = queue.Queue(maxsize=QUEUE_SIZE)
+        self._stop = threading.Event()
+        self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
         self._lock = threading.Lock()
+        self._progress = threading.Condition(self._lock)
+        self._accepted = 0  # pushes queued
+        self._done = 0  # pushes sent or given up on
         self.sent = 0
         self.failed = 0
         self.dropped = 0
@@ -288,21 +306,25 @@ class TargetWorker:
     def __repr__(self) -> str:
         return f"<TargetWorker {self.target!r} sent={self.sent} failed={self.failed} dropped={self.dropped}>"
 
-    def submit(self, push: Push) -> bool:
-        """Queue ``push``; False (and counted as dropped) when the queue is full."""
+    def submit(self, job: Job) -> bool:
+        """Queue ``job``; False (and counted as dropped) when the queue is full."""
         try:
-            self._queue.put_nowait(push)
+            with self._lock:
+                self._queue.put_nowait(job)
+                self._accepted += 1
             return True
         except queue.Full:
             with self._lock:
                 self.dropped += 1
             log.warning("push to %s dropped: %d pushes already wait", self.target.name, QUEUE_SIZE)
-            if push.test_result is not None:
-                _settle(push.test_result, self.result(False, error="the push queue is full"))
+            if job.test_result is not None:
+                _settle(job.test_result, self.result(False, error="the push queue is full"))
             return False
 
     def stop(self) -> None:
-        """Let the worker finish what it is sending, then end (queued pushes are dropped)."""
+        """End the worker after its current attempt; pushes still queued are dropped (the
+        target is gone, or the pack is shutting down)."""
+        self._stop.set()
         with contextlib.suppress(queue.Full):  # then the stop event ends it after its attempt
             self._queue.put_nowait(None)
 
@@ -311,9 +333,21 @@ class TargetWorker:
             push = self._queue.get()
             if push is None:
                 return
-            self._deliver(push)
+            try:
+                self._deliver(push)
+            finally:
+                with self._progress:
+                    self._done += 1
+                    self._progress.notify_all()
 
-    def _deliver(self, push: Push) -> None:
+    def wait_settled(self, timeout: float) -> bool:
+        """Wait until every push queued so far is sent or given up on; False on timeout."""
+        with self._progress:
+            target = self._accepted
+            return self._progress.wait_for(lambda: self._done >= target, timeout)
+
+    def _deliver(self, job: Job) -> None:
+        push = job.build()
         attempts = 1 if push.event == EVENT_TEST else 1 + len(self.backoff)
         for attempt in range(attempts):
             started = time.perf_counter()
@@ -335,8 +369,8 @@ class TargetWorker:
                 if final:
                     with self._lock:
                         self.failed += 1
-                    if push.test_result is not None:
-                        _settle(push.test_result, self.result(False, status=exc.status, error=str(exc)))
+                    if job.test_result is not None:
+                        _settle(job.test_result, self.result(False, status=exc.status, error=str(exc)))
                     return
                 # Back off, but wake at once when the pack shuts down (no sleep loop).
                 if self._stop.wait(exc.wait if exc.wait is not None else self.backoff[attempt]):
@@ -347,8 +381,8 @@ class TargetWorker:
                 self.sent += 1
                 self.last_success_at = _now_iso()
                 self.last_latency_ms = round(latency, 1)
-            if push.test_result is not None:
-                _settle(push.test_result, self.result(True, status=status, latency_ms=latency))
+            if job.test_result is not None:
+                _settle(job.test_result, self.result(True, status=status, latency_ms=latency))
             return
 
     def result(
@@ -391,7 +425,6 @@ class Pusher:
         self._store = store
         self._backoff = backoff
         self._lock = threading.Lock()
-        self._stop = threading.Event()
         self._workers: dict[Target, TargetWorker] = {}
         self._active: tuple[TargetWorker, ...] = ()  # replaced whole, read without the lock
         self._retired: list[TargetWorker] = []
@@ -415,7 +448,7 @@ class Pusher:
                     del self._workers[target]
             for target in wanted:
                 if target not in self._workers:
-                    self._workers[target] = TargetWorker(target, settings.push_timeout_s, self._stop, self._backoff)
+                    self._workers[target] = TargetWorker(target, settings.push_timeout_s, self._backoff)
             self._retired = [worker for worker in self._retired if worker.thread.is_alive()]
             self._active = tuple(self._workers[target] for target in wanted)
 
@@ -424,18 +457,19 @@ class Pusher:
         """Queue a push to every target (called under the registry's lock: never blocks)."""
         workers = self._active
         if workers:
-            push = opened_push(view, self._store.current())
+            job = Job(EVENT_OPENED, view, self._store.current())
             for worker in workers:
-                worker.submit(push)
+                worker.submit(job)
 
     def request_ended(self, record: dict[str, Any]) -> None:
         """With ``push_on_end``, queue a push saying how the request ended."""
         workers = self._active
-        settings = self._store.current()
-        if workers and settings.push_on_end:
-            push = ended_push(record, settings)
-            for worker in workers:
-                worker.submit(push)
+        if workers:
+            settings = self._store.current()
+            if settings.push_on_end:
+                job = Job(EVENT_ENDED, record, settings)
+                for worker in workers:
+                    worker.submit(job)
 
     # ------------------------------------------------------------ the routes
     def send_test(self) -> list[tuple[dict[str, Any], concurrent.futures.Future[dict[str, Any]]]]:
@@ -445,14 +479,18 @@ class Pusher:
         sent = []
         for worker in self._active:
             result: concurrent.futures.Future[dict[str, Any]] = concurrent.futures.Future()
-            push = make_test_push(settings)
-            worker.submit(Push(push.event, push.title, push.message, push.link, test_result=result))
+            worker.submit(Job(EVENT_TEST, None, settings, result))
             sent.append((worker.result(False), result))
         return sent
 
     def status(self) -> list[dict[str, Any]]:
         """Per configured target: how many sent, failed, dropped, and the last of each."""
         return [worker.status() for worker in self._active]
+
+    def wait_settled(self, timeout: float = 10.0) -> bool:
+        """Wait until every target has sent or given up on every push queued so far."""
+        deadline = time.monotonic() + timeout
+        return all(worker.wait_settled(max(0.0, deadline - time.monotonic())) for worker in self._active)
 
     def threads(self) -> list[threading.Thread]:
         """The worker threads still alive (for tests and shutdown)."""
@@ -468,7 +506,6 @@ class Pusher:
             self._workers.clear()
             self._retired.clear()
             self._active = ()
-        self._stop.set()
         for worker in workers:
             worker.stop()
         deadline = time.monotonic() + timeout

@@ -176,10 +176,10 @@ class Settings:
     ``version`` grows with every change, so readers can tell they changed."""
 
     public_url: str | None = None
-    ntfy_url: str | None = None
-    ntfy_token: str | None = None
+    ntfy_url: str | None = field(default=None, repr=False)  # secrets stay out of logs
+    ntfy_token: str | None = field(default=None, repr=False)
     ntfy_priority: str = "high"
-    webhook_url: str | None = None
+    webhook_url: str | None = field(default=None, repr=False)
     webhook_format: str = "json"
     push_on_end: bool = False
     push_timeout_s: float = 5.0
@@ -190,12 +190,16 @@ class Settings:
 
 def mask(value: str) -> str:
     """A secret as it may be shown: a URL's scheme and host, then "…" and the last 4
-    characters ("https://ntfy.sh/…k2x9"); a token's last 4 only."""
-    tail = value[-4:] if len(value) >= 12 else ""
+    characters of the rest ("https://ntfy.sh/…k2x9"); a token's last 4 only. Nothing of a
+    secret part shorter than 12 characters is shown."""
     parts = urlsplit(value)
     if parts.scheme and parts.hostname:
-        return f"{parts.scheme}://{parts.netloc}/…{tail}"
-    return f"…{tail}"
+        prefix = f"{parts.scheme}://{parts.netloc}/"
+        secret = value[len(prefix) :] if value.startswith(prefix) else value[len(prefix) - 1 :]
+    else:
+        prefix, secret = "", value
+    tail = secret[-4:] if len(secret) >= 12 else ""
+    return f"{prefix}…{tail}"
 
 
 def _is_true(text: str | None) -> bool:

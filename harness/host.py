@@ -126,7 +126,8 @@ class HarnessHost:
 
     ``user_dir`` stands for ComfyUI's user directory (settings file, audit log): a fresh
     temporary one, removed on close, unless given (to restart a host on the same one).
-    ``environ`` stands for the environment the settings read (empty unless given).
+    ``environ`` stands for the environment the settings read (empty unless given);
+    ``push_backoff`` shortens the pushes' waits between retries (tests).
     """
 
     def __init__(
@@ -135,6 +136,7 @@ class HarnessHost:
         interrupt_pushes: bool = True,
         user_dir: str | Path | None = None,
         environ: Mapping[str, str] | None = None,
+        push_backoff: tuple[float, ...] | None = None,
     ) -> None:
         state = submodule("state")
         nodes = submodule("nodes")
@@ -143,7 +145,8 @@ class HarnessHost:
         self.user_dir = Path(user_dir) if user_dir is not None else Path(tempfile.mkdtemp(prefix="hitl-user-"))
         self.settings = submodule("_settings").SettingsStore(self.user_dir, environ={} if environ is None else environ)
         self.audit = submodule("_audit").AuditLog(self.user_dir, self.settings.current)
-        self.pusher = submodule("_push").Pusher(self.settings)
+        push = submodule("_push")
+        self.pusher = push.Pusher(self.settings, backoff=push_backoff or push.BACKOFF_S)
         self.interrupt = StandInInterrupt(pushes=interrupt_pushes)
         self.registry = state.RequestRegistry(
             notify=self._notify, interrupt=self.interrupt, observers=(self.audit, self.pusher)

@@ -379,3 +379,67 @@ def test_no_thread_or_request_leaks(state: Any) -> None:
     assert registry.waiting_count() == 0
     assert len(registry._ended) == 16
     assert thread_names() == threads_before
+
+
+class RecordingObserver:
+    """An observer that checks, when told, that the waiter was already woken."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.opened: list[dict] = []
+        self.ended: list[dict] = []
+        self.future_done_when_told: list[bool] = []
+        self.requests: dict[str, Any] = {}
+
+    def request_opened(self, view: dict) -> None:
+        self.opened.append(view)
+
+    def request_ended(self, record: dict) -> None:
+        self.ended.append(record)
+        self.future_done_when_told.append(self.requests[record["id"]].future.done())
+
+
+class BrokenObserver:
+    def request_opened(self, view: dict) -> None:
+        raise RuntimeError("observer bug")
+
+    def request_ended(self, record: dict) -> None:
+        raise RuntimeError("observer bug")
+
+
+def test_every_move_tells_observers_who_made_it_after_waking_the_waiter(state: Any) -> None:
+    observer = RecordingObserver(state)
+    registry, _ = make_registry(state, observers=[BrokenObserver(), observer])  # a broken one changes nothing
+    moves = [
+        (lambda r: registry.answer(r.id, 6, by=state.Provenance("inbox", client_id="c")), "inbox", "client"),
+        (lambda r: registry.cancel(r.id, by=state.Provenance("cli")), "cli", "client"),
+        (lambda r: registry.answer(r.id, 6), "api", "client"),
+        (lambda r: registry.expire(r.id), "timeout", "server"),
+        (lambda r: registry.reset(r.id), "server", "server"),
+        (lambda r: registry.interrupt_waiting(), "interrupt", "server"),
+    ]
+    for move, surface, source in moves:
+        request = open_request(registry)
+        observer.requests[request.id] = request
+        assert observer.opened[-1] == registry.view(request)
+        with pytest.raises(state.NotWaiting):
+            registry.record(request)  # no record while it waits
+        move(request)
+        record = observer.ended[-1]
+        assert record == registry.record(request) == request.future.result(0).record
+        assert (record["by"]["surface"], record["by"]["source"]) == (surface, source)
+    assert observer.future_done_when_told == [True] * len(moves)
+    # The record's waited time is the registry clock's, fixed when the request ended.
+    assert all(record["waited_ms"] >= 0 for record in observer.ended)
+
+
+def test_a_refused_answer_tells_no_observer(state: Any) -> None:
+    observer = RecordingObserver(state)
+    registry, _ = make_registry(state, observers=[observer])
+    request = registry.open(KIND, prompt_id="p", node_id="1", validate=lambda v: int(v))
+    with pytest.raises(state.InvalidAnswer):
+        registry.answer(request.id, "x")
+    assert observer.ended == [] and request.state == "waiting"
+    observer.requests[request.id] = request
+    registry.answer(request.id, "5")
+    assert observer.ended[-1]["answer"] == 5
