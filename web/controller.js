@@ -15,6 +15,14 @@ import { EVENT_REQUEST, STATES } from "./protocol.js";
  * @typedef {import("./overlay.js").DialogOptions} DialogOptions
  * @typedef {{ kind: string, open(view: RequestView, tools: DialogTools): void }} KindHandler
  * @typedef {EventTarget & import("./client.js").FetchApi} HostApi
+ * @typedef {{
+ *   opened(view: RequestView, live: boolean): void,
+ *   ended(id: string): void,
+ *   synced(views: RequestView[]): void,
+ *   decorate?(dialog: Dialog, view: RequestView): void,
+ * }} RequestListener
+ *   told of every request this tab learns of (`live`: as it happened, not found on load),
+ *   of every end, and of the full list after each resync (notifications, the title badge)
  */
 
 /** How many ended request ids a tab remembers, so a late event cannot reopen one. */
@@ -46,6 +54,7 @@ export class DialogTools {
       expiresInMs: view.expires_in_ms,
       onCancel: () => void this.cancel(view, dialog),
     });
+    this.controller.listener?.decorate?.(dialog, view);
     return dialog;
   }
 
@@ -102,12 +111,23 @@ export class DialogTools {
 
 export class HitlController {
   /**
-   * @param {{ api: HostApi, doc: Document, handlers: KindHandler[], activeWorkflowId?: () => string | null }} options
+   * @param {{
+   *   api: HostApi,
+   *   doc: Document,
+   *   handlers: KindHandler[],
+   *   activeWorkflowId?: () => string | null,
+   *   identity?: import("./client.js").ClientIdentity,
+   *   listener?: RequestListener,
+   * }} options
    */
-  constructor({ api, doc, handlers, activeWorkflowId }) {
+  constructor({ api, doc, handlers, activeWorkflowId, identity, listener }) {
     this.api = api;
     this.doc = doc;
-    this.client = new HitlClient(api);
+    this.client = new HitlClient(api, identity);
+    /** @type {RequestListener | null} */
+    this.listener = listener ?? null;
+    /** Whether the first list was read: requests found after that arrived live. */
+    this.synced = false;
     this.overlay = new Overlay(doc);
     /** @type {Map<string, KindHandler>} */
     this.handlers = new Map(handlers.map((handler) => [handler.kind, handler]));
@@ -145,17 +165,25 @@ export class HitlController {
     for (const id of [...this.overlay.dialogs.keys()]) {
       if (!ids.has(id)) this.overlay.close(id);
     }
-    for (const view of waiting) this.onChange(view);
+    // On load, what already waits is not news; after a lost connection, what is new arrived live.
+    const live = this.synced;
+    for (const view of waiting) this.onChange(view, live);
+    this.synced = true;
+    this.listener?.synced(waiting);
   }
 
-  /** @param {RequestView} view */
-  onChange(view) {
+  /**
+   * @param {RequestView} view
+   * @param {boolean} [live] whether it happened just now (an event), not found in a list on load
+   */
+  onChange(view, live = true) {
     if (!view || typeof view.id !== "string") return;
     const newest = this.seen.get(view.id);
     if (newest !== undefined && view.seq < newest) return; // an older event than one we acted on
     if (view.state === STATES.WAITING) {
       if (this.ended.has(view.id) || this.overlay.get(view.id) || newest === view.seq) return;
       this.seen.set(view.id, view.seq);
+      this.listener?.opened(view, live); // first: a dialog that fails to build still notifies
       this.#open(view);
       return;
     }
@@ -170,6 +198,7 @@ export class HitlController {
   /** @param {string} id */
   forget(id) {
     this.overlay.close(id);
+    this.listener?.ended(id);
     this.ended.add(id);
     this.endedHere.delete(id);
     if (this.ended.size > ENDED_MEMORY) {
@@ -179,6 +208,21 @@ export class HitlController {
         this.seen.delete(oldest);
       }
     }
+  }
+
+  /**
+   * Bring a request's dialog to the person (a notification was clicked): restore it if it
+   * was minimised and put the focus in it.
+   * @param {string} id
+   * @returns {boolean} whether this tab has that dialog
+   */
+  focusRequest(id) {
+    const dialog = this.overlay.get(id);
+    if (!dialog) return false;
+    if (dialog.minimised) dialog.restore();
+    dialog.card.scrollIntoView({ block: "nearest" });
+    dialog.focus(true);
+    return true;
   }
 
   /**

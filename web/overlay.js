@@ -132,6 +132,8 @@ export class Dialog {
     minimise.setAttribute("aria-label", "Minimise");
     minimise.dataset.action = "minimise";
     minimise.addEventListener("click", () => this.minimise());
+    this.head = head;
+    this.minimiseButton = minimise;
     head.append(titles, this.countdown, minimise);
 
     this.body = element(doc, "div", "hitl-body");
@@ -192,6 +194,15 @@ export class Dialog {
     this.timer = window.setInterval(tick, 250);
   }
 
+  /**
+   * Put a small button of someone else's (e.g. "notify me") in the header, before minimise.
+   * @param {HTMLButtonElement} button
+   */
+  addHeadButton(button) {
+    button.classList.add("hitl-icon-button");
+    this.head.insertBefore(button, this.minimiseButton);
+  }
+
   /** @param {string | null} message shown as text under the body; null clears it */
   setError(message) {
     this.error.textContent = message ?? "";
@@ -210,10 +221,14 @@ export class Dialog {
     if (this.primaryButton) this.primaryButton.disabled = !enabled || this.card.dataset.busy === "true";
   }
 
-  /** Put focus on the first field, else the primary button, unless the person is busy elsewhere in the overlay. */
-  focus() {
+  /**
+   * Put focus on the first field, else the primary button, unless the person is busy
+   * elsewhere in the overlay (`force`: they asked for this dialog, e.g. from a notification).
+   * @param {boolean} [force]
+   */
+  focus(force = false) {
     const active = this.overlay.doc.activeElement;
-    if (active && active !== this.overlay.doc.body && this.overlay.layer?.contains(active)) return;
+    if (!force && active && active !== this.overlay.doc.body && this.overlay.layer?.contains(active)) return;
     const field = /** @type {HTMLElement | null} */ (
       this.body.querySelector("input, textarea, select, [tabindex='0']")
     );

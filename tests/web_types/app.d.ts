@@ -3,6 +3,8 @@ export interface ComfyExtension {
   name: string;
   init?(app: ComfyApp): void | Promise<void>;
   setup?(app: ComfyApp): void | Promise<void>;
+  /** Settings shown in ComfyUI's settings panel (SettingParams in the frontend). */
+  settings?: unknown[];
 }
 export interface ComfyApp {
   registerExtension(extension: ComfyExtension): void;
