@@ -295,10 +295,11 @@ def test_defaults_are_sound_and_badge_on_system_notifications_off(tabs: Callable
     assert values == [True, 60, True, False]
     categories = page.evaluate("[...app.extensionManager.setting.params.values()].map(p => p.category)")
     assert all(category[0] == "Human in the loop" for category in categories)
+    assert [category[1] for category in categories] == sorted(category[1] for category in categories)
     assert {category[1] for category in categories} == {
-        "Browser notifications",
-        "Phone pushes (server)",
-        "Audit log (server)",
+        "Notifications in the browser",
+        "Pushes to a phone (server)",
+        "Record of answers: audit log (server)",
     }
 
 

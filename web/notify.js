@@ -30,7 +30,7 @@ export const SETTING_DEFAULTS = Object.freeze({
 
 /** The settings panel's section for these. */
 export const CATEGORY = "Human in the loop";
-const SECTION = "Browser notifications";
+const SECTION = "Notifications in the browser";
 
 /** The channel the tabs of this origin coordinate on. */
 export const CHANNEL_NAME = "comfyui-hitl-notify";
@@ -446,10 +446,12 @@ export class WaitNotifier {
    * @returns {any[]}
    */
   settings() {
+    // Sections: 1.27.10 sorts them by name, 1.58.1 by their highest sortOrder; both put
+    // this one first, then pushes (100…), then the audit log (< 100).
     return [
       {
         id: SETTING_IDS.SOUND,
-        sortOrder: 50,
+        sortOrder: 200,
         category: [CATEGORY, SECTION, "Sound"],
         name: "Play a sound when a run waits for you",
         tooltip: "A short chime, once per request (one tab plays it when several are open).",
@@ -459,7 +461,7 @@ export class WaitNotifier {
       },
       {
         id: SETTING_IDS.VOLUME,
-        sortOrder: 49,
+        sortOrder: 199,
         category: [CATEGORY, SECTION, "Volume"],
         name: "Sound volume",
         type: "slider",
@@ -469,7 +471,7 @@ export class WaitNotifier {
       },
       {
         id: SETTING_IDS.BADGE,
-        sortOrder: 48,
+        sortOrder: 198,
         category: [CATEGORY, SECTION, "Title badge"],
         name: "Show how many requests wait in the tab's title",
         tooltip: "e.g. (2) ⏸ ComfyUI; the title comes back as it was when none wait.",
@@ -479,7 +481,7 @@ export class WaitNotifier {
       },
       {
         id: SETTING_IDS.SYSTEM,
-        sortOrder: 47,
+        sortOrder: 197,
         category: [CATEGORY, SECTION, "System notifications"],
         name: "System notification when a run waits and this tab is hidden",
         tooltip: "Turning this on asks your browser's permission. Click the notification to come back to the dialog.",
@@ -494,14 +496,16 @@ export class WaitNotifier {
       },
       {
         id: SETTING_IDS.TEST,
-        sortOrder: 46,
+        sortOrder: 196,
         category: [CATEGORY, SECTION, "Test"],
         name: "Try the sound (and a notification, if on)",
         type: () => {
           const button = element(this.doc, "button", undefined, "Test");
           button.type = "button";
           button.dataset.action = "hitl-test-notify";
-          button.style.cssText = "padding:4px 14px;border-radius:6px;cursor:pointer;font:inherit";
+          button.style.cssText =
+            "padding:4px 14px;border-radius:6px;cursor:pointer;font:inherit;color:inherit;" +
+            "background:var(--comfy-input-bg,#2a2a2a);border:1px solid var(--border-color,#555)";
           button.addEventListener("click", () => void this.test());
           return button;
         },

@@ -20,8 +20,9 @@ import { CATEGORY } from "./notify.js";
  * @typedef {{ key: string, section: string, name: string, tooltip?: string, placeholder?: string }} Row
  */
 
-const PUSHES = "Phone pushes (server)";
-const AUDIT = "Audit log (server)";
+// The panel sorts sections by name: these come after "Notifications in the browser".
+const PUSHES = "Pushes to a phone (server)";
+const AUDIT = "Record of answers: audit log (server)";
 
 /** One row per server setting, in order (tests/test_push_settings.py checks they match _settings.SPECS). */
 export const ROWS = Object.freeze(
@@ -128,7 +129,9 @@ const STYLE = "display:flex;flex-direction:column;align-items:flex-end;gap:2px;m
 const INPUT_STYLE =
   "font:inherit;width:18rem;padding:4px 6px;border-radius:6px;border:1px solid var(--border-color,#555);" +
   "background:var(--comfy-input-bg,#1b1b1b);color:inherit";
-const BUTTON_STYLE = "font:inherit;padding:3px 10px;border-radius:6px;cursor:pointer";
+const BUTTON_STYLE =
+  "font:inherit;padding:3px 10px;border-radius:6px;cursor:pointer;color:inherit;" +
+  "background:var(--comfy-input-bg,#2a2a2a);border:1px solid var(--border-color,#555)";
 const NOTE_STYLE = "font-size:12px;opacity:.75;text-align:right;overflow-wrap:anywhere";
 
 /**
@@ -263,9 +266,9 @@ function fill(doc, client, row, box, note, config) {
     line.append(here);
   }
   box.insertBefore(line, note);
+  // (The row's tooltip is the ⓘ beside its name.)
   if (setting.source === "env") note.textContent = `Set on the server by ${setting.env}.`;
   else if (config.locked) note.textContent = "Locked on the server (COMFYUI_HITL_CONFIG_LOCKED).";
-  else if (row.tooltip) note.textContent = row.tooltip;
 }
 
 /**
