@@ -48,16 +48,21 @@ const NOTIFICATION_BODY = "A ComfyUI run is waiting for your answer.";
  * @typedef {(id: string, value: unknown) => unknown} SettingSetter
  */
 
-/** A short two-note chime made with Web Audio: one master gain per play, two notes. */
+/**
+ * A short two-note chime made with Web Audio: one master gain per play, two notes. The
+ * context is suspended between chimes, so an idle tab keeps no audio running.
+ */
 export class Chime {
   /** @param {Window} win */
   constructor(win) {
     this.win = win;
     /** @type {AudioContext | null} */
     this.context = null;
+    this.playing = 0;
     // Browsers start audio only after a gesture: make (or wake) the context on the first one.
     const unlock = () => {
-      this.#context();
+      const context = this.#context();
+      if (context && this.playing === 0) void context.suspend?.().catch(() => undefined);
       win.removeEventListener("pointerdown", unlock, true);
       win.removeEventListener("keydown", unlock, true);
     };
@@ -88,6 +93,11 @@ export class Chime {
     master.gain.value = Math.max(0, Math.min(1, volume)) * 0.4;
     master.connect(context.destination);
     const start = context.currentTime + 0.01;
+    this.playing += 1;
+    this.win.setTimeout(() => {
+      this.playing -= 1;
+      if (this.playing === 0) void context.suspend?.().catch(() => undefined);
+    }, 800);
     for (const [frequency, offset, length] of [
       [880, 0, 0.18],
       [1318.5, 0.12, 0.3],
