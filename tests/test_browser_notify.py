@@ -254,11 +254,13 @@ def test_permission_is_asked_only_after_a_click(tabs: Callable[..., list[Any]], 
     assert other.evaluate("window.__permissionAsked") == 0 and page.evaluate("window.__permissionAsked") == 0
     # The dialog offers a bell while notifications are undecided; clicking it asks, once.
     bell = other.locator(f".hitl-card[data-request-id='{view['id']}'] [data-action='notify-me']")
-    bell.click()
+    bell.focus()
+    other.keyboard.press("Enter")  # presses the bell, and does not send the dialog
     other.wait_for_function("window.__permissionAsked === 1")
     other.wait_for_function(f"app.extensionManager.setting.get('{SYSTEM}') === true")
     bell.wait_for(state="detached")
     assert other.locator(".hitl-notice").filter(has_text="System notifications are on").count() == 1
+    assert served.host.registry.get(view["id"]).state == "waiting"
     served.host.registry.cancel(view["id"])
 
 

@@ -99,8 +99,26 @@ def check_settings_dialog(page: Any, version: str, secret: str) -> None:
     page.evaluate("app.extensionManager.setting.set('Hitl.Notifications.System', false)")
 
 
-def test_title_badge_and_the_tabs_claims_on_the_real_frontend(stubbed_page: Any) -> None:
+@pytest.fixture(params=[False, True], ids=["vue-nodes-off", "vue-nodes-on"])
+def vue_nodes(request: pytest.FixtureRequest) -> bool:
+    return bool(request.param)
+
+
+def set_vue_nodes(page: Any, enabled: bool) -> None:
+    """Nodes 2.0 (a visible toggle in 1.58.1, hidden in 1.27.10) on or off for this test."""
+    page.evaluate("(on) => app.extensionManager.setting.set('Comfy.VueNodes.Enabled', on)", enabled)
+
+
+def test_title_badge_and_the_tabs_claims_on_the_real_frontend(stubbed_page: Any, vue_nodes: bool) -> None:
     page = stubbed_page()
+    set_vue_nodes(page, vue_nodes)
+    try:
+        check_title_badge_and_claims(page)
+    finally:
+        set_vue_nodes(page, False)
+
+
+def check_title_badge_and_claims(page: Any) -> None:
     prompt_id = queue_from_page(page, doubler(21, ask_first=True))
     card = page.locator("section.hitl-card[data-kind='integer-doubler']")
     card.wait_for()
@@ -117,10 +135,11 @@ def test_title_badge_and_the_tabs_claims_on_the_real_frontend(stubbed_page: Any)
 
 
 def test_a_hidden_tab_shows_one_notification_that_closes_when_answered_elsewhere(
-    stubbed_page: Any, comfyui: RealComfyUI
+    stubbed_page: Any, comfyui: RealComfyUI, vue_nodes: bool
 ) -> None:
     page = stubbed_page({"settings": {}, "visible": False})
     version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+    set_vue_nodes(page, vue_nodes)
     page.evaluate("app.extensionManager.setting.set('Hitl.Notifications.System', true)")
     try:
         prompt_id = queue_from_page(page, picker_prompt(picker_id="22"))
@@ -143,7 +162,8 @@ def test_a_hidden_tab_shows_one_notification_that_closes_when_answered_elsewhere
             note,
         )
         ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"notify-notification-frontend-{version}.png"))
+        nodes = "vue-nodes" if vue_nodes else "classic-nodes"
+        page.screenshot(path=str(ARTIFACTS / f"notify-notification-frontend-{version}-{nodes}.png"))
         views = page.evaluate("async () => (await (await fetch('/api/hitl/requests')).json()).requests")
         [view] = [v for v in views if v["prompt_id"] == prompt_id]
         status = page.evaluate(
@@ -156,3 +176,4 @@ def test_a_hidden_tab_shows_one_notification_that_closes_when_answered_elsewhere
         wait_history(page, prompt_id)
     finally:
         page.evaluate("app.extensionManager.setting.set('Hitl.Notifications.System', false)")
+        set_vue_nodes(page, False)

@@ -314,7 +314,11 @@ export class WaitNotifier {
 
   refresh() {
     this.badge.set(this.waiting.size, Boolean(this.setting(SETTING_IDS.BADGE)));
-    if (!this.#offerBell()) for (const bell of this.bells) bell.remove();
+    const offer = this.#offerBell();
+    for (const bell of this.bells) {
+      if (!offer) bell.remove();
+      if (!bell.isConnected) this.bells.delete(bell); // its dialog closed
+    }
   }
 
   // --------------------------------------------------------------- RequestListener
@@ -353,6 +357,10 @@ export class WaitNotifier {
     bell.title = "Notify me when a run waits and this tab is hidden (asks your browser's permission)";
     bell.setAttribute("aria-label", bell.title);
     bell.addEventListener("click", () => void this.enableSystemNotifications());
+    // Enter or Space on the bell presses it; the dialog's own Enter (send) must not see it.
+    bell.addEventListener("keydown", (event) => {
+      if (event.key === "Enter" || event.key === " ") event.stopPropagation();
+    });
     dialog.addHeadButton(bell);
     this.bells.add(bell);
   }
