@@ -26,6 +26,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
+import importlib.util
 import json
 import os
 import queue
@@ -41,12 +42,28 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from pathlib import Path
+from types import ModuleType
 from typing import Any, TextIO
+
+
+def _sibling_module(name: str) -> ModuleType:
+    """A module of the pack loaded from the file beside this one, when this file runs as a
+    script (so it has no package). By path, not through sys.path: it works under ``python
+    -I`` or ``PYTHONSAFEPATH`` too, and imports nothing else of the pack."""
+    path = Path(__file__).resolve().with_name(f"{name}.py")
+    spec = importlib.util.spec_from_file_location(f"comfyui_hitl_cli_{name}", path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot load {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 try:  # inside the pack (a test, a tool importing it)
     from . import _protocol as P
-except ImportError:  # run as a script: the pack's folder is on sys.path, so its protocol module is
-    import _protocol as P  # type: ignore[import-not-found,no-redef]
+except ImportError:  # run as a script
+    P = _sibling_module("_protocol")
 
 VERSION = "0.1.0"
 DEFAULT_URL = "http://127.0.0.1:8188"
@@ -719,10 +736,29 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: The commands that take a request id, and the flags each of them knows.
+ID_COMMANDS = {"show": {"--json", "-h", "--help"}, "answer": {"-h", "--help"}, "cancel": {"-h", "--help"}}
+
+
+def protect_ids(argv: list[str]) -> list[str]:
+    """Request ids are URL-safe base64, so one in 32 starts with "-", which argparse would
+    take for an option. After a command that takes an id, its own flags go first, then
+    "--", then the id (and VALUE, which may be a negative number)."""
+    for at, word in enumerate(argv):
+        flags = ID_COMMANDS.get(word)
+        if flags is None:
+            continue
+        rest = argv[at + 1 :]
+        if "--" in rest:
+            return argv
+        return [*argv[: at + 1], *[a for a in rest if a in flags], "--", *[a for a in rest if a not in flags]]
+    return argv
+
+
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(argv)
+    args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
     urls = args.url or [url for url in os.environ.get(URL_ENV, "").split(",") if url.strip()] or [DEFAULT_URL]
     try:
         servers = [Server(url, timeout=args.timeout) for url in urls]
