@@ -205,7 +205,8 @@ class WebSocket:
         self._buffer = b""
         self._closed = False
         try:
-            self._handshake(parts.netloc, parts.path or "/", timeout)
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            self._handshake(parts.netloc, target, timeout)
         except BaseException:
             self.sock.close()
             raise

@@ -259,6 +259,24 @@ def test_deep_link_of_an_unknown_request_says_so(open_inbox: Any) -> None:
     assert page.locator("[data-role='empty']").is_visible()  # the page itself works
 
 
+#: Notes, on this machine's one clock, when Send is clicked in this page and when the
+#: request's dialog or row leaves it (whoever answered).
+NOTE_SEND_AND_GONE = """(id) => {
+    window.__goneAt = null;
+    const gone = () => !document.querySelector(`[data-request-id="${id}"]:is(li, section)`);
+    new MutationObserver((_, observer) => {
+        if (gone()) { window.__goneAt = performance.timeOrigin + performance.now(); observer.disconnect(); }
+    }).observe(document.body, { childList: true, subtree: true });
+    window.__sentAt = null;
+    if (!window.__notingSends) {
+        window.__notingSends = true;
+        document.addEventListener("click", (event) => {
+            if (event.target.closest("[data-action='primary']")) window.__sentAt ??= performance.timeOrigin + performance.now();
+        }, { capture: true });
+    }
+}"""
+
+
 def test_comfyui_tab_and_inbox_stay_in_step_within_a_second(host: HarnessHost, open_page: Any, open_inbox: Any) -> None:
     tab = open_page()
     inbox = open_inbox()
@@ -270,20 +288,7 @@ def test_comfyui_tab_and_inbox_stay_in_step_within_a_second(host: HarnessHost, o
         row(inbox, request_id).wait_for()
         # Each page notes, on the one clock of this machine, when the other's answer shows.
         for page in (tab, inbox):
-            page.evaluate(
-                """(id) => {
-                    window.__goneAt = null;
-                    const gone = () => !document.querySelector(`[data-request-id="${id}"]:is(li, section)`);
-                    new MutationObserver((_, observer) => {
-                        if (gone()) { window.__goneAt = performance.timeOrigin + performance.now(); observer.disconnect(); }
-                    }).observe(document.body, { childList: true, subtree: true });
-                    window.__sentAt = null;
-                    document.addEventListener("click", (event) => {
-                        if (event.target.closest("[data-action='primary']")) window.__sentAt ??= performance.timeOrigin + performance.now();
-                    }, { capture: true });
-                }""",
-                request_id,
-            )
+            page.evaluate(NOTE_SEND_AND_GONE, request_id)
         source, other = (tab, inbox) if answered_in == "tab" else (inbox, tab)
         if answered_in == "inbox":
             row(inbox, request_id).tap()

@@ -491,3 +491,22 @@ def test_websocket_refuses_a_server_that_does_not_upgrade(served: HarnessServer)
 )
 def test_ids_that_start_with_a_dash_are_not_taken_for_options(argv: list[str], expected: list[str]) -> None:
     assert cli_module.protect_ids(argv) == expected
+
+
+def test_websocket_sends_the_query_of_its_url(host: HarnessHost, served: HarnessServer) -> None:
+    # ComfyUI reads ?clientId= from the websocket's URL to address a client's own events.
+    seen: list[str] = []
+    server = socket.create_server(("127.0.0.1", 0))
+
+    def answer_once() -> None:
+        connection, _ = server.accept()
+        with connection:
+            seen.append(connection.recv(4096).decode("latin-1").split("\r\n")[0])
+
+    helper = threading.Thread(target=answer_once)
+    helper.start()
+    with pytest.raises((cli_module.Unreachable, cli_module.WebSocketClosed)):
+        cli_module.WebSocket(f"ws://127.0.0.1:{server.getsockname()[1]}/ws?clientId=abc", timeout=5)
+    helper.join()
+    server.close()
+    assert seen == ["GET /ws?clientId=abc HTTP/1.1"]
