@@ -388,12 +388,17 @@ def short_json(value: Any, limit: int = 40) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def table(rows: list[list[str]], out: TextIO, *, flexible: int) -> None:
-    """Columns padded to their widest cell; column ``flexible`` shrinks to fit the terminal."""
+def table(rows: list[list[str]], out: TextIO, *, flexible: tuple[int, ...]) -> None:
+    """Columns padded to their widest cell; the ``flexible`` ones (text) shrink, the widest
+    first, until the table fits the terminal (ids and times never shrink)."""
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     room = shutil.get_terminal_size((160, 24)).columns - sum(widths) - 2 * (len(widths) - 1)
-    if room < 0:
-        widths[flexible] = max(12, widths[flexible] + room)
+    while room < 0:
+        widest = max(flexible, key=lambda i: widths[i])
+        if widths[widest] <= 12:
+            break
+        widths[widest] -= 1
+        room += 1
     for row in rows:
         cells = [cell if len(cell) <= widths[i] else cell[: widths[i] - 1] + "…" for i, cell in enumerate(row)]
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip(), file=out)
@@ -445,7 +450,7 @@ class Cli:
                 str(view.get("prompt_id") or "")[:8],
             ]
             rows.append(row + ([server.url] if self.several else []))
-        table(rows, self.out, flexible=2)
+        table(rows, self.out, flexible=(1, 2))
         return status
 
     # one request ---------------------------------------------------------------------
@@ -570,7 +575,7 @@ class Cli:
                 str(entry["id"]),
             ]
             rows.append(row + ([server.url] if self.several else []))
-        table(rows, self.out, flexible=3)
+        table(rows, self.out, flexible=(2, 3, 4))
         return status
 
     # watch -------------------------------------------------------------------------------

@@ -116,7 +116,6 @@ class Inbox {
 
   async start() {
     this.api.start();
-    const recent = this.refreshRecent();
     await this.controller.start();
     this.render();
     this.ready = true;
@@ -124,7 +123,8 @@ class Inbox {
     performance.mark("hitl-inbox-list");
     this.doc.documentElement.dataset.inbox = "ready";
     window.setInterval(() => this.tick(), 1000);
-    // Now that the list is on screen, fetch the dialogs so that a tap opens one at once.
+    // Now that the list is on screen: what ended lately, and the dialogs (so a tap opens one at once).
+    const recent = this.refreshRecent();
     for (const load of Object.values(DIALOG_MODULES)) load().catch(() => {});
     if (this.deepLinkId) await this.openDeepLink(this.deepLinkId);
     await recent;

@@ -30,6 +30,8 @@ def open_inbox(browser: Any, served: HarnessServer) -> Iterator[Any]:
     contexts: list[Any] = []
     errors: list[str] = []
 
+    # Predicates are functions, never strings: the inbox's Content-Security-Policy forbids
+    # eval, which Playwright uses to poll a string expression.
     def open_inbox(query: str = "", *, device: dict[str, Any] | None = None, prefix: str = "") -> Any:
         context = browser.new_context(**(device or PHONE))
         contexts.append(context)
@@ -41,7 +43,7 @@ def open_inbox(browser: Any, served: HarnessServer) -> Iterator[Any]:
             lambda m: errors.append(m.text) if m.type == "error" and "Failed to load resource" not in m.text else None,
         )
         page.goto(f"{served.url}{prefix}/hitl/inbox{query}")
-        page.wait_for_function("document.documentElement.dataset.inbox === 'ready'")
+        page.wait_for_function("() => document.documentElement.dataset.inbox === 'ready'")
         return page
 
     yield open_inbox
@@ -297,7 +299,7 @@ def test_comfyui_tab_and_inbox_stay_in_step_within_a_second(host: HarnessHost, o
         else:
             tab_card.locator("[data-action='primary']").click()
         assert run.wait().outputs[0]["result"] == (14,)
-        other.wait_for_function("window.__goneAt !== null")
+        other.wait_for_function("() => window.__goneAt !== null")
         delay_ms = other.evaluate("window.__goneAt") - source.evaluate("window.__sentAt")
         assert 0 < delay_ms < 1000, (answered_in, delay_ms)
 

@@ -99,7 +99,7 @@ def inbox(comfyui: RealComfyUI, browser: Any) -> Any:
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"{comfyui.url}/hitl/inbox")
-    page.wait_for_function("document.documentElement.dataset.inbox === 'ready'")
+    page.wait_for_function("() => document.documentElement.dataset.inbox === 'ready'")
     yield page
     context.close()
     assert not errors, errors
@@ -187,7 +187,7 @@ def test_comfyui_tab_and_inbox_stay_in_step(
             row.tap()
             inbox.locator(SEND).tap()
             source, other = inbox, tab
-        other.wait_for_function("window.__goneAt !== null")
+        other.wait_for_function("() => window.__goneAt !== null")
         delays[answered_in] = other.evaluate("window.__goneAt") - source.evaluate("window.__sentAt")
         assert api.history(prompt_id)["outputs"]["1"]["doubled"] == [14]
     ARTIFACTS.mkdir(exist_ok=True)
