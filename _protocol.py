@@ -18,7 +18,21 @@ ROUTES: dict[str, str] = {
     "cancel": f"{ROUTE_PREFIX}/requests/{{request_id}}/cancel",
     "image": f"{ROUTE_PREFIX}/requests/{{request_id}}/images/{{index}}",
     "openapi": f"{ROUTE_PREFIX}/openapi.json",
+    # One request, waiting or ended (a deep link, ``show`` in the CLI); the last ended ones.
+    "request": f"{ROUTE_PREFIX}/requests/{{request_id}}",
+    "history": f"{ROUTE_PREFIX}/history",
+    # The inbox page (any device, no ComfyUI frontend needed) and the modules it loads:
+    # ``{folder}`` is ``inbox`` or ``web``, ``{name}`` an allow-listed file of that folder.
+    "inbox": f"{ROUTE_PREFIX}/inbox",
+    "ui": f"{ROUTE_PREFIX}/ui/{{folder}}/{{name}}",
 }
+
+#: The inbox's query parameter that opens one request's dialog: ``/hitl/inbox?request=<id>``.
+INBOX_REQUEST_PARAM = "request"
+
+#: ``GET /hitl/history?limit=N``: how many ended requests by default, and at most.
+HISTORY_LIMIT_DEFAULT = 20
+HISTORY_LIMIT_MAX = 200
 
 #: The websocket event (``send_sync`` type) that carries every change of a request.
 EVENT_REQUEST = "hitl-request"
@@ -37,6 +51,22 @@ REASON_INTERRUPT = "interrupt"
 REASON_TIMEOUT = "timeout"
 REASON_PROMPT_OVER = "prompt_over"
 REASONS = (REASON_ANSWER, REASON_USER_CANCEL, REASON_INTERRUPT, REASON_TIMEOUT, REASON_PROMPT_OVER)
+
+#: How an ended request ended, in one word a person reads (``outcome`` of its view).
+OUTCOME_ANSWERED = "answered"
+OUTCOME_CANCELLED = "cancelled"
+OUTCOME_TIMED_OUT = "timed_out"
+OUTCOME_INTERRUPTED = "interrupted"
+OUTCOME_RESET = "reset"
+OUTCOMES = (OUTCOME_ANSWERED, OUTCOME_CANCELLED, OUTCOME_TIMED_OUT, OUTCOME_INTERRUPTED, OUTCOME_RESET)
+#: Each reason's outcome: the reason says why, the outcome says what the person sees.
+OUTCOME_OF_REASON = {
+    REASON_ANSWER: OUTCOME_ANSWERED,
+    REASON_USER_CANCEL: OUTCOME_CANCELLED,
+    REASON_TIMEOUT: OUTCOME_TIMED_OUT,
+    REASON_INTERRUPT: OUTCOME_INTERRUPTED,
+    REASON_PROMPT_OVER: OUTCOME_RESET,
+}
 
 #: Kinds of request, one per node that asks the browser something.
 KIND_INTEGER_DOUBLER = "integer-doubler"
@@ -97,6 +127,17 @@ def as_dict() -> dict[str, Any]:
             "TIMEOUT": REASON_TIMEOUT,
             "PROMPT_OVER": REASON_PROMPT_OVER,
         },
+        "OUTCOMES": {
+            "ANSWERED": OUTCOME_ANSWERED,
+            "CANCELLED": OUTCOME_CANCELLED,
+            "TIMED_OUT": OUTCOME_TIMED_OUT,
+            "INTERRUPTED": OUTCOME_INTERRUPTED,
+            "RESET": OUTCOME_RESET,
+        },
+        "OUTCOME_OF_REASON": dict(OUTCOME_OF_REASON),
+        "INBOX_REQUEST_PARAM": INBOX_REQUEST_PARAM,
+        "HISTORY_LIMIT_DEFAULT": HISTORY_LIMIT_DEFAULT,
+        "HISTORY_LIMIT_MAX": HISTORY_LIMIT_MAX,
         "KINDS": {
             "INTEGER_DOUBLER": KIND_INTEGER_DOUBLER,
             "VALUE_PROMPT": KIND_VALUE_PROMPT,

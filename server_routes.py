@@ -13,6 +13,7 @@ import asyncio
 import json
 import logging
 import math
+import re
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -21,7 +22,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import _protocol as P
-from .state import HitlError, RequestRegistry
+from .state import HitlError, RequestRegistry, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +46,50 @@ IMAGE_SIZES = ("thumb", "full")
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
+
+#: The inbox page's folder, and the folders whose modules the ``ui`` route may serve.
+#: ``web/main.js`` is ComfyUI's entry (it imports the host's scripts), never the inbox's.
+INBOX_DIR = Path(__file__).resolve().parent / "inbox"
+UI_FOLDERS = {"inbox": INBOX_DIR, "web": Path(__file__).resolve().parent / "web"}
+UI_EXCLUDED = {("web", "main.js")}
+UI_MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+def ui_files() -> dict[tuple[str, str], Path]:
+    """Every file the ``ui`` route serves, by (folder, name): the allow-list, made once.
+
+    Only plain names of files that exist when the routes are added, with a known suffix:
+    no path from a request ever reaches the file system.
+    """
+    files: dict[tuple[str, str], Path] = {}
+    for folder, directory in UI_FOLDERS.items():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and path.suffix in UI_MEDIA_TYPES and (folder, path.name) not in UI_EXCLUDED:
+                files[(folder, path.name)] = path
+    return files
+
+
+def inbox_security_headers(host: str) -> dict[str, str]:
+    """Headers of the inbox page: it runs only its own scripts, talks only to this server,
+    and no other site may frame it (a framed page could be tricked into taps)."""
+    sockets = f" ws://{host} wss://{host}" if _PLAIN_HOST.fullmatch(host) else ""
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
+        f"connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        # A deep link's request id is a capability: never send it to anyone in a Referer.
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+
+
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
 
 
 @runtime_checkable
@@ -142,13 +187,26 @@ class OriginPolicy:
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             raise Refused("forbidden_origin", "cross-site requests are refused")
 
+    def check_page(self, request: web.Request) -> None:
+        """For a page a person opens: a top-level navigation may come from anywhere (a link
+        in a notification, a chat, a bookmark); the page carries no data of its own, and
+        every call it makes is checked by :meth:`check`. Anything else (a fetch, a frame,
+        a script tag of another site) is checked as usual."""
+        headers = request.headers
+        navigation = headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") == "document"
+        if navigation and "Origin" not in headers:
+            return
+        self.check(request)
 
-def guarded(policy: OriginPolicy, handler: Handler) -> Handler:
-    """Wrap a handler: origin check first, then every :class:`HitlError` becomes its 4xx."""
+
+def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request], None] | None = None) -> Handler:
+    """Wrap a handler: origin check first (``policy.check`` unless told otherwise), then
+    every :class:`HitlError` becomes its 4xx."""
+    check = check or policy.check
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
-            policy.check(request)
+            check(request)
             return await handler(request)
         except HitlError as exc:
             return error_response(exc.code, exc.message)
@@ -215,8 +273,60 @@ def add_routes(
         """GET: the OpenAPI document of these routes."""
         return web.json_response(openapi_document)
 
+    async def get_request(request: web.Request) -> web.Response:
+        """GET: one request's view, waiting (with its payload) or ended (its outcome, when it
+        ended): what a deep link and ``cli.py show`` need. ``now`` is the server's clock."""
+        request_id = request.match_info["request_id"]
+        try:
+            view = registry.view(registry.get(request_id))
+        except UnknownRequest:
+            entry = registry.history_log.find(request_id)
+            if entry is None:
+                raise
+            view = entry.view
+        return web.json_response({"request": view, "now": registry.wall_time()})
+
+    async def history(request: web.Request) -> web.Response:
+        """GET ``?limit=N``: the last ended requests, newest first, with their outcome and
+        answer. ``now`` is the server's clock (so a device shows "3 min ago" without
+        trusting its own)."""
+        raw = request.query.get("limit")
+        limit = P.HISTORY_LIMIT_DEFAULT
+        if raw is not None:
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= P.HISTORY_LIMIT_MAX):
+                raise Refused("invalid_body", f"limit must be a whole number from 1 to {P.HISTORY_LIMIT_MAX}")
+            limit = int(raw)
+        entries = [entry.as_json() for entry in registry.history_log.recent(limit)]
+        return web.json_response({"history": entries, "now": registry.wall_time()})
+
+    async def inbox_page(request: web.Request) -> web.FileResponse:
+        """GET: the inbox, a page of its own that answers every waiting request from any
+        device (no ComfyUI frontend needed). ``?request=<id>`` opens that request."""
+        headers = inbox_security_headers(request.host or "")
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        return web.FileResponse(INBOX_DIR / "index.html", headers=headers)
+
+    async def ui_file(request: web.Request) -> web.FileResponse:
+        """GET: a module or stylesheet of the inbox page (its own, or a shared dialog from
+        web/), from an allow-list made when the routes were added; never by path."""
+        path = served_files.get((request.match_info["folder"], request.match_info["name"]))
+        if path is None:
+            raise Refused("not_found", "no such file")
+        headers = {
+            "Content-Type": f"{UI_MEDIA_TYPES[path.suffix]}; charset=utf-8",
+            "Cache-Control": "no-cache",  # revalidated (ETag), so an updated pack is seen at once
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.FileResponse(path, headers=headers)
+
+    served_files = ui_files()
+
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
     routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
+    routes.get(P.ROUTES["request"])(guarded(policy, get_request))
+    routes.get(P.ROUTES["history"])(guarded(policy, history))
+    routes.get(P.ROUTES["inbox"])(guarded(policy, inbox_page, policy.check_page))
+    routes.get(P.ROUTES["ui"])(guarded(policy, ui_file))

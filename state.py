@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from . import _protocol as P
+from ._history import HistoryEntry, HistoryLog, RecentHistory, iso_time, json_safe
 
 log = logging.getLogger(__name__)
 
@@ -138,6 +139,9 @@ class HitlRequest:
         validate: Validator,
         node_label: str | None,
         resources: Any,
+        summary: str = "",
+        opened_at: float = 0.0,
+        opened_mono: float = 0.0,
     ) -> None:
         # 144 bits from the OS CSPRNG: unguessable, so an id is a capability.
         self.id = secrets.token_urlsafe(18)
@@ -154,7 +158,13 @@ class HitlRequest:
         self.reason: str | None = None
         self.value: Any = None
         self.seq = 0
-        self.created_at = time.time()
+        #: One line saying what is asked ("pick 2 to 4 of 32"), for lists and notifications.
+        self.summary = summary
+        #: Wall-clock times (epoch seconds) for people; monotonic ones for durations.
+        self.opened_at = opened_at
+        self.opened_mono = opened_mono
+        self.ended_at: float | None = None
+        self.ended_mono: float | None = None
         self.future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
 
     def __repr__(self) -> str:
@@ -179,6 +189,9 @@ class RequestRegistry:
 
     ``notify(event, data)`` is called, under the lock and in the order of the moves, for
     every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
+    ``history_log`` gets every ended request the same way (see ``_history``); by default a
+    :class:`~._history.RecentHistory` in memory. ``clock`` times deadlines and waits;
+    ``wall_clock`` says when, for people (ISO 8601 in the views).
     """
 
     def __init__(
@@ -188,8 +201,12 @@ class RequestRegistry:
         interrupt: InterruptSource | None = None,
         history: int = DEFAULT_HISTORY,
         clock: Callable[[], float] = time.monotonic,
+        history_log: HistoryLog | None = None,
+        wall_clock: Callable[[], float] = time.time,
     ) -> None:
         self._notify = notify
+        self.history_log: HistoryLog = history_log if history_log is not None else RecentHistory()
+        self._wall_clock = wall_clock
         self._interrupt = interrupt
         self._history_size = history
         self._clock = clock
@@ -216,6 +233,7 @@ class RequestRegistry:
         validate: Validator | None = None,
         node_label: str | None = None,
         resources: Any = None,
+        summary: str = "",
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
@@ -227,7 +245,8 @@ class RequestRegistry:
         if timeout_s < 0:
             raise ValueError("timeout_s must be >= 0 (0 waits forever)")
         self._ensure_interrupt_subscription()
-        deadline = self._clock() + timeout_s if timeout_s > 0 else None
+        now = self._clock()
+        deadline = now + timeout_s if timeout_s > 0 else None
         request = HitlRequest(
             kind=kind,
             prompt_id=prompt_id,
@@ -238,6 +257,9 @@ class RequestRegistry:
             validate=validate or _accept_any,
             node_label=node_label,
             resources=resources,
+            summary=summary,
+            opened_at=self._wall_clock(),
+            opened_mono=now,
         )
         with self._lock:
             if prompt_id is not None:
@@ -270,6 +292,10 @@ class RequestRegistry:
         with self._lock:
             return [self.view(r) for r in sorted(self._waiting.values(), key=lambda r: r.seq)]
 
+    def wall_time(self) -> str:
+        """The server's wall-clock time now, as the views spell times (ISO 8601, UTC)."""
+        return iso_time(self._wall_clock())
+
     def waiting_count(self) -> int:
         with self._lock:
             return len(self._waiting)
@@ -279,8 +305,12 @@ class RequestRegistry:
         with self._lock:
             waiting = request.state == WAITING
             expires_in_ms = None
+            now = self._clock()
             if waiting and request.deadline is not None:
-                expires_in_ms = max(0, round((request.deadline - self._clock()) * 1000))
+                expires_in_ms = max(0, round((request.deadline - now) * 1000))
+            # Durations come from the server's monotonic clock, so no device has to compare
+            # its own clock with the server's: a page adds the time since it got the view.
+            until = now if request.ended_mono is None else request.ended_mono
             return {
                 "id": request.id,
                 "kind": request.kind,
@@ -293,6 +323,11 @@ class RequestRegistry:
                 "expires_in_ms": expires_in_ms,
                 "seq": request.seq,
                 "payload": request.payload if waiting else None,
+                "summary": request.summary,
+                "opened_at": iso_time(request.opened_at),
+                "ended_at": iso_time(request.ended_at) if request.ended_at is not None else None,
+                "waited_ms": max(0, round((until - request.opened_mono) * 1000)),
+                "outcome": P.OUTCOME_OF_REASON.get(request.reason) if request.reason else None,
             }
 
     # ------------------------------------------------------------------ moves
@@ -353,25 +388,35 @@ class RequestRegistry:
     def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None) -> None:
         # Caller holds the lock. The move refuses anything but WAITING -> an end state.
         outcome = request._move(state, reason, value)
+        request.ended_at = self._wall_clock()
+        request.ended_mono = self._clock()
         del self._waiting[request.id]
         self._ended[request.id] = request
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
-        self._publish(request)
+        view = self._publish(request)
+        try:
+            answer = json_safe(outcome.value) if outcome.answered else None
+            self.history_log.record(HistoryEntry(dict(view), answer))
+        except Exception:  # a broken log must never break a transition either
+            log.exception("could not record an ended request")
         # Resolving the future wakes the waiter: a sync one at once, an async one through
         # the call_soon_threadsafe that asyncio.wrap_future installed on its loop.
         request.future.set_result(outcome)
         log.debug("ended %r", request)
 
-    def _publish(self, request: HitlRequest) -> None:
+    def _publish(self, request: HitlRequest) -> dict[str, Any]:
+        """Number the change, broadcast the request's new view, and return that view."""
         self._seq += 1
         request.seq = self._seq
+        view = self.view(request)
         if self._notify is None:
-            return
+            return view
         try:
-            self._notify(P.EVENT_REQUEST, self.view(request))
+            self._notify(P.EVENT_REQUEST, view)
         except Exception:  # a broken notifier must never break a transition
             log.exception("could not broadcast a request change")
+        return view
 
     # ---------------------------------------------------------------- waiting
     def _ensure_interrupt_subscription(self) -> None:

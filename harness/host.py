@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from .batches import materialize
@@ -318,6 +319,14 @@ def build_app(
 
     app.cleanup_ctx.append(publish)
 
+    async def close_sockets(app: web.Application) -> None:
+        # As ComfyUI's server going down does: every websocket is told at once (aiohttp
+        # would otherwise wait for their handlers to end before it cleans up).
+        for socket in list(sockets):
+            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    app.on_shutdown.append(close_sockets)
+
     async def websocket(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
@@ -432,7 +441,7 @@ class HarnessServer:
         return self.url
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None:
+        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stopped.set)
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -83,6 +83,7 @@ class HitlNode:
         timeout_s: float = 0,
         validate: Validator | None = None,
         resources: Any = None,
+        summary: str = "",
     ) -> Outcome:
         """Open a request for this node and wait, without blocking the loop, for its end."""
         prompt_id, context_node_id = _comfy.executing_context()
@@ -97,5 +98,6 @@ class HitlNode:
             validate=validate,
             node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
             resources=resources,
+            summary=summary,
         )
         return await self.registry.wait_async(request)

@@ -64,6 +64,7 @@ class IntegerDoubler(HitlNode):
             extra_pnginfo=extra_pnginfo,
             timeout_s=timeout_seconds,
             validate=validate_doubled,
+            summary=f"{int(value)} × 2",
         )
         if outcome.answered:
             return {"ui": {"doubled": [outcome.value]}, "result": (outcome.value,)}

@@ -229,6 +229,22 @@ class ValueSpec:
         """What "use last answer" keeps: a choice by its label, so a reordered list still finds it."""
         return self.choices[value] if self.value_type == P.VALUE_TYPE_CHOICE else value
 
+    def summary(self) -> str:
+        """What fits, in a few words: "INT 1–60", "text", "yes or no", "one of 4 choices"."""
+        kind = self.value_type
+        if kind in NUMBER_TYPES:
+            low, high = self.minimum, self.maximum
+            if low is not None and high is not None:
+                return f"{kind} {_number_text(low)}–{_number_text(high)}"
+            if low is not None:
+                return f"{kind} ≥ {_number_text(low)}"
+            return kind if high is None else f"{kind} ≤ {_number_text(high)}"
+        if kind == P.VALUE_TYPE_BOOLEAN:
+            return "yes or no"
+        if kind == P.VALUE_TYPE_CHOICE:
+            return f"one of {len(self.choices)} choices"
+        return "multi-line text" if kind == P.VALUE_TYPE_MULTILINE else "text"
+
     def describe(self) -> dict[str, Any]:
         """The part of the request payload that says what fits."""
         numbers = self.value_type in NUMBER_TYPES
@@ -544,6 +560,7 @@ class ValuePrompt(HitlNode):
             timeout_s=timeout_seconds,
             validate=spec.validate,
             resources=resources,
+            summary=f"{title or 'Enter a value'} ({spec.summary()})",
         )
         if outcome.answered:
             if node_key is not None:

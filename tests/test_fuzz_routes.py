@@ -8,7 +8,7 @@ import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -38,7 +38,7 @@ KIND_TARGETS = {
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
-BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
+BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200, "lookup": 200, "ui": 200}
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
@@ -351,7 +351,7 @@ def fuzz_image(
 
 
 read_calls = st.tuples(
-    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json"]),
+    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json", "/hitl/history", "/hitl/inbox"]),
     origins,
     fetch_sites,
     st.text(max_size=20),
@@ -390,6 +390,88 @@ def test_repeated_answers_only_first_counts(target: Target, value: int) -> None:
     ]
     assert statuses == [200, 409, 409]
     assert request.value == value
+
+
+fetch_modes = st.sampled_from([None, "navigate", "cors", "no-cors", "same-origin"])
+fetch_dests = st.sampled_from([None, "document", "iframe", "script", "empty", "image"])
+limits = st.one_of(
+    st.none(),
+    st.integers(-5, 250).map(str),
+    st.text(max_size=8),
+    st.sampled_from(["１", "1e2", "0x10", " 5", "5 ", "20&limit=500"]),
+)
+
+
+@settings(max_examples=BUDGET["lookup"], **SETTINGS)
+@given(
+    calls=st.lists(
+        st.tuples(id_choices, limits, origins, fetch_sites, fetch_modes, fetch_dests, st.sampled_from(["", "/api"])),
+        min_size=PER_EXAMPLE,
+        max_size=PER_EXAMPLE,
+    )
+)
+def test_fuzz_lookups_history_and_the_inbox_page(target: Target, calls: list[tuple]) -> None:
+    # One request's view, the history (fuzzed limits), and the inbox page (fuzzed fetch
+    # metadata): reads that change nothing, whatever they are sent.
+    for choice, limit, origin, fetch_site, mode, dest, prefix in calls:
+        headers = make_headers(target, None, origin, fetch_site)
+        if mode is not None:
+            headers["Sec-Fetch-Mode"] = mode
+        if dest is not None:
+            headers["Sec-Fetch-Dest"] = dest
+        request_id = resolve_id(target, choice)
+        status = exchange(
+            target,
+            "lookup",
+            "GET",
+            f"{prefix}/hitl/requests/{request_id}",
+            headers,
+            None,
+            junk_id=choice.startswith("junk:"),
+        )
+        if status == 200:
+            assert choice in {"waiting", "ended", "ended2", "picker", *KIND_TARGETS}
+        query = "" if limit is None else "?limit=" + quote(limit, safe="=&")
+        status = exchange(target, "lookup", "GET", f"{prefix}/hitl/history{query}", headers, None)
+        if status == 200 and limit is not None:
+            first = parse_qs(query[1:], keep_blank_values=True)["limit"][0]  # the first of several wins
+            assert first.isascii() and first.isdigit() and 1 <= int(first) <= P.HISTORY_LIMIT_MAX
+        status = exchange(target, "lookup", "GET", f"{prefix}/hitl/inbox", headers, None)
+        navigation = mode == "navigate" and dest == "document" and origin is None
+        if navigation:
+            assert status == 200
+
+
+ui_names = st.one_of(
+    st.sampled_from(["inbox.js", "inbox.css", "controller.js", "main.js", "index.html", "..", "%2e%2e", "state.py"]),
+    st.text(min_size=1, max_size=20).map(lambda text: quote(text, safe="")),
+)
+
+
+@settings(max_examples=BUDGET["ui"], **SETTINGS)
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["inbox", "web", "harness", "tests", "..", "%2E%2E", "x"]), ui_names, origins, fetch_sites
+        ),
+        min_size=PER_EXAMPLE,
+        max_size=PER_EXAMPLE,
+    )
+)
+def test_fuzz_ui_files(target: Target, calls: list[tuple]) -> None:
+    allowed = {f"{folder}/{name}" for folder, name in submodule("server_routes").ui_files()}
+    for folder, name, origin, fetch_site in calls:
+        status = exchange(
+            target,
+            "ui",
+            "GET",
+            f"/hitl/ui/{folder}/{name}",
+            make_headers(target, None, origin, fetch_site),
+            None,
+            junk_id=True,
+        )
+        if status == 200:
+            assert f"{folder}/{name}" in allowed, (folder, name)
 
 
 def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:

@@ -13,7 +13,13 @@ import { EVENT_REQUEST, STATES } from "./protocol.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./overlay.js").Dialog} Dialog
  * @typedef {import("./overlay.js").DialogOptions} DialogOptions
- * @typedef {{ kind: string, open(view: RequestView, tools: DialogTools): void }} KindHandler
+ * @typedef {{
+ *   kind: string,
+ *   open(view: RequestView, tools: DialogTools): void,
+ *   needsPerson?: (view: RequestView) => boolean,
+ * }} KindHandler
+ *   `needsPerson` false: the handler answers by itself, with no dialog (the doubler without
+ *   "ask first"); a page that lists requests instead of opening them still runs it at once.
  * @typedef {EventTarget & import("./client.js").FetchApi} HostApi
  */
 
@@ -102,9 +108,13 @@ export class DialogTools {
 
 export class HitlController {
   /**
-   * @param {{ api: HostApi, doc: Document, handlers: KindHandler[], activeWorkflowId?: () => string | null }} options
+   * `autoOpen` false (the inbox): waiting requests are listed in `waiting`, not opened; a
+   * dialog opens when `show(id)` asks. `onUpdate` is told after every change it acted on
+   * (the view that changed, or null after a resync).
+   * @param {{ api: HostApi, doc: Document, handlers: KindHandler[], activeWorkflowId?: () => string | null,
+   *   autoOpen?: boolean, onUpdate?: (view: RequestView | null) => void }} options
    */
-  constructor({ api, doc, handlers, activeWorkflowId }) {
+  constructor({ api, doc, handlers, activeWorkflowId, autoOpen = true, onUpdate }) {
     this.api = api;
     this.doc = doc;
     this.client = new HitlClient(api);
@@ -119,6 +129,12 @@ export class HitlController {
     /** @type {Set<string>} */
     this.ended = new Set();
     this.tools = new DialogTools(this);
+    this.autoOpen = autoOpen;
+    this.onUpdate = onUpdate ?? (() => {});
+    /** @type {Map<string, RequestView>} every request waiting now, in the order seen */
+    this.waiting = new Map();
+    /** @type {Set<Set<string>>} ids heard of during each resync under way */
+    this.heard = new Set();
   }
 
   /** Listen for changes and pick up whatever is already waiting. */
@@ -135,28 +151,40 @@ export class HitlController {
   async resync() {
     /** @type {RequestView[]} */
     let waiting;
+    // Requests that opened while the list was on its way are missing from it, yet wait.
+    const heardMeanwhile = new Set();
+    this.heard.add(heardMeanwhile);
     try {
       waiting = await this.client.list();
     } catch (error) {
       console.warn("[comfyui-hitl] could not list waiting requests", error);
       return;
+    } finally {
+      this.heard.delete(heardMeanwhile);
     }
-    const ids = new Set(waiting.map((view) => view.id));
+    const ids = new Set([...waiting.map((view) => view.id), ...heardMeanwhile]);
     for (const id of [...this.overlay.dialogs.keys()]) {
       if (!ids.has(id)) this.overlay.close(id);
     }
+    for (const id of [...this.waiting.keys()]) {
+      if (!ids.has(id)) this.forget(id); // it ended while we were not listening
+    }
     for (const view of waiting) this.onChange(view);
+    this.onUpdate(null);
   }
 
   /** @param {RequestView} view */
   onChange(view) {
     if (!view || typeof view.id !== "string") return;
+    for (const ids of this.heard) ids.add(view.id);
     const newest = this.seen.get(view.id);
     if (newest !== undefined && view.seq < newest) return; // an older event than one we acted on
     if (view.state === STATES.WAITING) {
       if (this.ended.has(view.id) || this.overlay.get(view.id) || newest === view.seq) return;
       this.seen.set(view.id, view.seq);
-      this.#open(view);
+      this.waiting.set(view.id, view);
+      if (this.autoOpen || this.handlers.get(view.kind)?.needsPerson?.(view) === false) this.#open(view);
+      this.onUpdate(view);
       return;
     }
     this.seen.set(view.id, view.seq);
@@ -165,11 +193,31 @@ export class HitlController {
       this.overlay.notice(view.state === STATES.ANSWERED ? "Answered elsewhere." : `Request ended (${view.reason}).`);
     }
     this.forget(view.id);
+    this.onUpdate(view);
+  }
+
+  /**
+   * Open the dialog of a waiting request (or bring back a minimised one).
+   * @param {string} id
+   * @returns {boolean} false when it no longer waits
+   */
+  show(id) {
+    const open = this.overlay.get(id);
+    if (open) {
+      if (open.minimised) open.restore();
+      else open.focus();
+      return true;
+    }
+    const view = this.waiting.get(id);
+    if (!view) return false;
+    this.#open(view);
+    return true;
   }
 
   /** @param {string} id */
   forget(id) {
     this.overlay.close(id);
+    this.waiting.delete(id);
     this.ended.add(id);
     this.endedHere.delete(id);
     if (this.ended.size > ENDED_MEMORY) {
@@ -179,6 +227,7 @@ export class HitlController {
         this.seen.delete(oldest);
       }
     }
+    this.onUpdate(null);
   }
 
   /**
