@@ -43,7 +43,7 @@ const CSS = `
 .hitl-form-label { font-weight: 600; font-size: 13px; overflow-wrap: anywhere; }
 .hitl-form-field .hitl-vp-options { flex-direction: row; flex-wrap: wrap; max-height: 30vh; }
 .hitl-form-field .hitl-vp-option { flex: 1 1 auto; }
-.hitl-form-field textarea.hitl-answer-input { min-height: 4.5em; }
+.hitl-card .hitl-form-field textarea.hitl-answer-input { min-height: 4.5em; }
 .hitl-form-error { color: #ff8a80; font-size: 12px; overflow-wrap: anywhere; }
 .hitl-form-error:empty { display: none; }
 .hitl-form-field[data-invalid="true"] .hitl-answer-input { border-color: #ff8a80; }
