@@ -26,6 +26,7 @@ P = submodule("_protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
 FUZZ_FORM = "n: INT -5..300\nf: FLOAT 0..1\nt: TEXT max 20\nb: BOOLEAN\nc: CHOICE photo | ink | watercolour"
+FORM_FIELD_NAMES = {"n", "f", "t", "b", "c"}
 
 #: Requests of every kind, each with the validator its node gives it: name -> (kind, validator).
 KIND_TARGETS = {
@@ -149,6 +150,10 @@ def exchange(
         check_response(method, path, status, content_type, data)
     if status >= 400:
         assert target.snapshot() == before, (method, path, status, data)
+    if status == 422 and content_type == "application/json":
+        # Only a form's refusal names a field, and only one the form has.
+        field = json.loads(data)["error"].get("field")
+        assert field is None or (path.split("/")[-2] == target.ids["form"] and field in FORM_FIELD_NAMES), data
     target.refill()
     return status
 
