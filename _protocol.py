@@ -72,7 +72,8 @@ OUTCOME_OF_REASON = {
 KIND_INTEGER_DOUBLER = "integer-doubler"
 KIND_VALUE_PROMPT = "value-prompt"
 KIND_IMAGE_PICKER = "image-picker"
-KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER)
+KIND_FORM = "form"
+KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER, KIND_FORM)
 
 #: What a value prompt asks for (``payload["type"]`` of a ``value-prompt`` request). These
 #: are also the choices of the node's ``value_type`` widget, so saved workflows keep them.
@@ -142,6 +143,7 @@ def as_dict() -> dict[str, Any]:
             "INTEGER_DOUBLER": KIND_INTEGER_DOUBLER,
             "VALUE_PROMPT": KIND_VALUE_PROMPT,
             "IMAGE_PICKER": KIND_IMAGE_PICKER,
+            "FORM": KIND_FORM,
         },
         "VALUE_TYPES": {
             "INT": VALUE_TYPE_INT,

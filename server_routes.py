@@ -111,9 +111,13 @@ class Refused(HitlError):
         self.code = code
 
 
-def error_response(code: str, message: str) -> web.Response:
-    """The one JSON shape of every refusal."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=ERROR_STATUS[code])
+def error_response(code: str, message: str, field: str | None = None) -> web.Response:
+    """The one JSON shape of every refusal; ``field`` (only when set) names the form field
+    an ``invalid_answer`` is about, so a dialog can show the message under it."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return web.json_response({"error": error}, status=ERROR_STATUS[code])
 
 
 def _reject_constant(name: str) -> Any:
@@ -209,7 +213,7 @@ def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request
             check(request)
             return await handler(request)
         except HitlError as exc:
-            return error_response(exc.code, exc.message)
+            return error_response(exc.code, exc.message, exc.field)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__

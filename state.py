@@ -54,9 +54,11 @@ DEFAULT_HISTORY = 512
 
 
 class HitlError(Exception):
-    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``."""
+    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``; ``field``, when set,
+    names the form field the refusal is about."""
 
     code = "invalid_body"
+    field: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -76,9 +78,14 @@ class NotWaiting(HitlError):
 
 
 class InvalidAnswer(HitlError):
-    """The answer does not fit what the request asked for."""
+    """The answer does not fit what the request asked for (in the form field ``field``, if
+    it is one field of a form that is wrong)."""
 
     code = "invalid_answer"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class IllegalTransition(NotWaiting):

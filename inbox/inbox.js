@@ -30,6 +30,7 @@ import { StandaloneApi } from "./standalone_api.js";
 const DIALOG_MODULES = {
   [KINDS.VALUE_PROMPT]: () => import("../web/value_prompt.js").then((module) => module.valuePromptHandler),
   [KINDS.IMAGE_PICKER]: () => import("../web/image_picker.js").then((module) => module.imagePickerHandler),
+  [KINDS.FORM]: () => import("../web/form.js").then((module) => module.formHandler),
 };
 
 /** How many ended requests the "Recent" list shows. */

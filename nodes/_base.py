@@ -15,6 +15,9 @@ CATEGORY = "human-in-the-loop"
 #: and the workflow, for the node's title.
 HIDDEN_INPUTS = {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
 
+#: The longest wait a node's ``timeout_seconds`` widget allows (a week).
+MAX_TIMEOUT_S = 7 * 24 * 3600
+
 
 def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
     """The node's title as the user sees it, found in the workflow; ``fallback`` if not."""

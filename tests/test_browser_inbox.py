@@ -371,9 +371,11 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
             NodeCall("5", "HitlValuePrompt", {"value_type": "STRING (multi-line)", "title": "Caption", "text": "a cat"}),
             NodeCall("6", "HitlImagePicker", {"images": colour_batch(9, 64), "mode": "always ask", "min_picks": 1,
                      "max_picks": 0, "title": "Pick", "timeout_seconds": 300, "on_timeout": "cancel run"}),
+            NodeCall("7", "HitlForm", {"title": "Next stage", "fields": "steps: INT 1..60 = 20\n"
+                     "prompt: TEXT multiline = a lighthouse\nupscale: BOOLEAN = yes\nstyle: CHOICE photo | ink = ink"}),
         ]
     )  # fmt: skip
-    views = host.wait_waiting(run, count=6)
+    views = host.wait_waiting(run, count=7)
     touch = device is not DESKTOP
     for view in views:
         row(page, view["id"]).click()

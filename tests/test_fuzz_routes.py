@@ -21,7 +21,12 @@ from harness.pack import submodule
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
+form = submodule("nodes.form")
 P = submodule("_protocol")
+
+#: A form with a field of every type (the kind "form" answers one object of them all).
+FUZZ_FORM = "n: INT -5..300\nf: FLOAT 0..1\nt: TEXT max 20\nb: BOOLEAN\nc: CHOICE photo | ink | watercolour"
+FORM_FIELD_NAMES = {"n", "f", "t", "b", "c"}
 
 #: Requests of every kind, each with the validator its node gives it: name -> (kind, validator).
 KIND_TARGETS = {
@@ -33,6 +38,7 @@ KIND_TARGETS = {
     "vp_bool": ("value-prompt", value_prompt.build_spec("BOOLEAN").validate),
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
+    "form": ("form", form.parse_fields(FUZZ_FORM).validate),
 }
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
@@ -144,6 +150,10 @@ def exchange(
         check_response(method, path, status, content_type, data)
     if status >= 400:
         assert target.snapshot() == before, (method, path, status, data)
+    if status == 422 and content_type == "application/json":
+        # Only a form's refusal names a field, and only one the form has.
+        field = json.loads(data)["error"].get("field")
+        assert field is None or (path.split("/")[-2] == target.ids["form"] and field in FORM_FIELD_NAMES), data
     target.refill()
     return status
 
@@ -282,6 +292,27 @@ TYPED_VALUES = {
     "vp_choice": st.integers(-1, 4) | st.sampled_from(["photo", "ink", "watercolour", "Photo", "nope", ""]),
     "pick": st.lists(st.integers(-1, 6), max_size=5) | st.lists(st.booleans(), max_size=3),
 }
+#: The form: every field's values around what its type accepts, then the object bent out
+#: of shape (a field left out, an extra or foreign entry, many entries, not an object).
+_form_fields = {"n": TYPED_VALUES["vp_int"], "f": TYPED_VALUES["vp_float"], "t": TYPED_VALUES["vp_text"]}
+_form_fitting = st.fixed_dictionaries(
+    {
+        "n": st.integers(-5, 300),
+        "f": st.floats(0, 1),
+        "t": st.text(max_size=20),
+        "b": st.booleans(),
+        "c": st.integers(0, 2) | st.sampled_from(["photo", "ink", "watercolour"]),
+    }
+)
+_form_near = st.fixed_dictionaries({**_form_fields, "b": TYPED_VALUES["vp_bool"], "c": TYPED_VALUES["vp_choice"]})
+TYPED_VALUES["form"] = st.one_of(
+    _form_fitting,
+    _form_near,
+    _form_fitting.flatmap(lambda d: st.sampled_from(sorted(d)).map(lambda k: {n: v for n, v in d.items() if n != k})),
+    st.tuples(_form_fitting, st.text(max_size=8), json_values).map(lambda t: {**t[0], t[1]: t[2]}),
+    st.integers(6, 3000).map(lambda count: {f"k{i}": i for i in range(count)}),
+    json_values,
+)
 typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
 
 

@@ -15,6 +15,7 @@ from harness.pack import submodule
 server_routes = submodule("server_routes")
 state = submodule("state")
 doubler = submodule("nodes.integer_doubler")
+form = submodule("nodes.form")
 P = submodule("_protocol")
 
 
@@ -57,7 +58,8 @@ async def setup(route_client: Any) -> Any:
     picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
-    return client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id}
+    filled = registry.open("form", prompt_id="p", node_id="4", validate=form.parse_fields("n: INT 1..9").validate)
+    return client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id}
 
 
 JSON = {"Content-Type": "application/json"}
@@ -86,6 +88,8 @@ CASES = [
         )
     ],
     ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": "two"}}, 422),
+    ("POST", "/hitl/requests/{}/answer", "form", {"json": {"value": {"n": 10}}}, 422),
+    ("POST", "/hitl/requests/{}/answer", "form", {"json": {"value": {"n": 9}}}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0?size=full", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": EVIL}, 403),
@@ -154,3 +158,19 @@ async def test_served_document_is_the_file(setup: Any) -> None:
     client, _ = setup
     response = await client.get("/hitl/openapi.json")
     assert await response.json() == document()
+
+
+async def test_a_form_refusal_names_its_field_as_documented(setup: Any) -> None:
+    client, ids = setup
+    path = f"/hitl/requests/{ids['form']}/answer"
+    response = await client.post(path, json={"value": {"n": 10}})
+    body = await response.read()
+    check_response("POST", path, response.status, response.content_type, body)
+    assert json.loads(body) == {
+        "error": {"code": "invalid_answer", "message": "n: 10 is above the maximum 9", "field": "n"}
+    }
+    # Other refusals keep the shape they had: no field.
+    response = await client.post(path, json={"value": [10]})
+    assert "field" not in (await response.json())["error"]
+    schema = document()["components"]["schemas"]["Error"]["properties"]["error"]
+    assert "field" in schema["properties"] and "field" not in schema["required"]

@@ -8,7 +8,8 @@ import { routePath } from "./protocol.js";
 /**
  * @typedef {{ fetchApi(route: string, init?: RequestInit): Promise<Response>, apiURL?: (route: string) => string }} FetchApi
  * @typedef {import("./protocol.js").RequestView} RequestView
- * @typedef {{ ok: boolean, status: number, request?: RequestView, error?: { code: string, message: string } }} CallResult
+ * @typedef {{ code: string, message: string, field?: string }} CallError `field`: the form field a refusal is about
+ * @typedef {{ ok: boolean, status: number, request?: RequestView, error?: CallError }} CallResult
  */
 
 export class HitlClient {

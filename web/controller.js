@@ -60,14 +60,17 @@ export class DialogTools {
    * @param {RequestView} view
    * @param {Dialog | null} dialog
    * @param {unknown} value
+   * @param {{ showRefusal?: (error: import("./client.js").CallError) => boolean }} [options]
+   *   `showRefusal` shows a refusal where it belongs (a form: under the field it names) and
+   *   returns true; false leaves it to the dialog's error line.
    * @returns {Promise<boolean>} whether the server took the answer
    */
-  async submit(view, dialog, value) {
+  async submit(view, dialog, value, options = {}) {
     if (dialog?.card.dataset.busy === "true") return false;
     dialog?.setBusy(true);
     this.controller.endedHere.add(view.id);
     const result = await this.client.answer(view.id, value);
-    return this.#settle(view, dialog, result);
+    return this.#settle(view, dialog, result, options.showRefusal);
   }
 
   /**
@@ -86,8 +89,9 @@ export class DialogTools {
    * @param {RequestView} view
    * @param {Dialog | null} dialog
    * @param {import("./client.js").CallResult} result
+   * @param {(error: import("./client.js").CallError) => boolean} [showRefusal]
    */
-  #settle(view, dialog, result) {
+  #settle(view, dialog, result, showRefusal) {
     if (result.ok) {
       this.controller.forget(view.id);
       return true;
@@ -100,8 +104,10 @@ export class DialogTools {
     }
     this.controller.endedHere.delete(view.id);
     dialog?.setBusy(false);
-    if (dialog) dialog.setError(result.error?.message ?? "The server refused that answer.");
-    else console.warn("[comfyui-hitl] answer refused", result);
+    if (dialog) {
+      const error = result.error ?? { code: "http", message: "The server refused that answer." };
+      if (!showRefusal?.(error)) dialog.setError(error.message);
+    } else console.warn("[comfyui-hitl] answer refused", result);
     return false;
   }
 }

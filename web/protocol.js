@@ -67,6 +67,7 @@ export const KINDS = Object.freeze({
   INTEGER_DOUBLER: "integer-doubler",
   VALUE_PROMPT: "value-prompt",
   IMAGE_PICKER: "image-picker",
+  FORM: "form",
 });
 
 /** What a value prompt asks for (`payload.type` of a value-prompt request). */
