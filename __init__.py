@@ -39,15 +39,14 @@ if __package__:
     _registry = RequestRegistry(
         notify=_comfy.broadcaster(_server) if _server is not None else None,
         interrupt=_comfy.ComfyInterruptSource(),
-        observers=(_audit, _pusher),
+        history_log=_audit,  # the audit trail is the history: one record per ended request
+        observers=(_pusher,),
     )
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_node_mappings(_registry)
 
     if _server is not None:
         # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
         _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
-        add_routes(
-            _server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher, audit=_audit
-        )
+        add_routes(_server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher)
     else:
         logging.getLogger(__name__).debug("no PromptServer: nodes registered without routes")

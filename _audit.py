@@ -1,9 +1,12 @@
-"""The audit trail: every ended request's record, in an append-only JSON-lines log.
+"""The audit trail: the registry's history log, in memory and in an append-only JSON-lines log.
 
-The registry hands each record (``RequestRegistry.record``) to :meth:`AuditLog.request_ended`,
-which keeps it in memory (for :meth:`AuditLog.recent`, what the inbox's "recent" list and
-``GET /hitl/history`` read) and queues it for a background writer, so no node, route or
-state change ever waits on the disk. The log lives in ``<ComfyUI user directory>/
+:class:`AuditLog` is the one :class:`~._history.HistoryLog` of the pack. The registry hands it
+every ended request's record (a :class:`~._history.HistoryEntry`) under its lock, at the
+request's one end; :meth:`AuditLog.record` keeps it in memory (for :meth:`AuditLog.recent` and
+:meth:`AuditLog.find`: ``GET /hitl/history``, the inbox's "Recent" list, ``cli.py history``
+and deep links to ended requests) and queues it for a background writer, so no node, route or
+state change ever waits on the disk. Without a folder (tests, no user directory) it keeps
+memory only. The log lives in ``<ComfyUI user directory>/
 comfyui-hitl/audit.jsonl``, one JSON object per line; when it would grow past
 ``audit_max_bytes`` it is rotated (``audit.1.jsonl`` is the previous one, up to
 ``audit_backups`` of them), so it never holds more than (backups + 1) × max bytes. On start the
@@ -12,15 +15,17 @@ newest records are read back, so the trail survives restarts.
 
 from __future__ import annotations
 
-import collections
+import itertools
 import json
 import logging
 import queue
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from ._history import HistoryEntry
 from ._settings import DATA_FOLDER, Settings
 
 log = logging.getLogger(__name__)
@@ -31,17 +36,6 @@ MEMORY = 500
 #: Records waiting for the writer; past this, new ones are counted as dropped (and still
 #: kept in memory), never waited for.
 QUEUE_SIZE = 1000
-
-
-#: What of a record's ``by`` may travel inside a saved image (the rest stays on the server).
-IMAGE_METADATA_BY = ("surface", "source")
-
-
-def for_image_metadata(record: dict[str, Any]) -> dict[str, Any]:
-    """A record fit to travel in an image's metadata: without the client's address,
-    user-agent, client id and ComfyUI user."""
-    by = record.get("by") or {}
-    return {**record, "by": {key: by.get(key) for key in IMAGE_METADATA_BY}}
 
 
 def rotated_name(index: int) -> str:
@@ -67,8 +61,9 @@ class AuditLog:
         self.folder = Path(directory) / DATA_FOLDER if directory else None
         self._settings = settings
         self._lock = threading.Lock()
-        self._recent: collections.deque[dict[str, Any]] = collections.deque(maxlen=memory)
-        self._queue: queue.Queue[dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
+        self.memory = memory
+        self._recent: OrderedDict[str, HistoryEntry] = OrderedDict()  # by request id, oldest first
+        self._queue: queue.Queue[HistoryEntry | None] = queue.Queue(maxsize=queue_size)
         self._progress = threading.Condition()
         self._accepted = 0  # records queued for the writer
         self._done = 0  # records the writer has finished with (written or failed)
@@ -97,7 +92,7 @@ class AuditLog:
         """Load the newest ``limit`` records from the log files, newest file first."""
         if self.folder is None or not self.folder.is_dir():
             return
-        newest_first: list[dict[str, Any]] = []
+        newest_first: list[HistoryEntry] = []
         skipped = 0
         index = 0
         while len(newest_first) < limit:
@@ -114,47 +109,50 @@ class AuditLog:
                 break
             for line in reversed(lines):
                 try:
-                    record = json.loads(line)
+                    entry = HistoryEntry.from_json(json.loads(line))
                 except ValueError:
+                    entry = None
+                if entry is None:
                     skipped += 1
                     continue
-                if isinstance(record, dict):
-                    newest_first.append(record)
-                    if len(newest_first) >= limit:
-                        break
+                newest_first.append(entry)
+                if len(newest_first) >= limit:
+                    break
             index += 1
         if skipped:
             log.warning("audit log: %d unreadable line(s) skipped", skipped)
-        self._recent.extend(reversed(newest_first))
+        for entry in reversed(newest_first):
+            self._keep(entry)
 
-    def recent(self, limit: int = 50) -> list[dict[str, Any]]:
+    def _keep(self, entry: HistoryEntry) -> None:
+        self._recent.pop(entry.request_id, None)
+        self._recent[entry.request_id] = entry
+        while len(self._recent) > self.memory:
+            self._recent.popitem(last=False)
+
+    def recent(self, limit: int = 50) -> list[HistoryEntry]:
         """The newest ``limit`` records, newest first (what ``GET /hitl/history`` serves)."""
         with self._lock:
-            count = max(0, min(limit, len(self._recent)))
-            return [self._recent[-1 - i] for i in range(count)]
+            return list(itertools.islice(reversed(self._recent.values()), max(0, limit)))
 
-    def find(self, request_id: str) -> dict[str, Any] | None:
-        """The record of the request ``request_id``, if it is among the recent ones."""
+    def find(self, request_id: str) -> HistoryEntry | None:
+        """The record of the request ``request_id``, if it is among the kept ones."""
         with self._lock:
-            matches = [record for record in self._recent if record.get("id") == request_id]
-        return matches[-1] if matches else None
+            return self._recent.get(request_id)
 
-    # ------------------------------------------------------------- observing
-    def request_opened(self, view: dict[str, Any]) -> None:
-        """Nothing to record until a request ends."""
-
-    def request_ended(self, record: dict[str, Any]) -> None:
-        """Keep ``record`` and queue it for the log (called under the registry's lock:
+    # ------------------------------------------------------------- recording
+    def record(self, entry: HistoryEntry) -> None:
+        """Keep ``entry`` and queue it for the log (called under the registry's lock:
         never blocks)."""
         with self._lock:
-            self._recent.append(record)
+            self._keep(entry)
             if self.folder is None or self._closed:
                 return
             try:
-                self._queue.put_nowait(record)
+                self._queue.put_nowait(entry)
             except queue.Full:
                 self.dropped += 1
-                log.warning("audit log: the writer is behind; record %s not written", record.get("id"))
+                log.warning("audit log: the writer is behind; record %s not written", entry.request_id)
                 return
             self._accepted += 1
             if self._writer is None:
@@ -164,11 +162,11 @@ class AuditLog:
     # --------------------------------------------------------------- writing
     def _write_loop(self) -> None:
         while True:
-            record = self._queue.get()
-            if record is None:
+            entry = self._queue.get()
+            if entry is None:
                 return
             try:
-                self._append(record)
+                self._append(entry.as_json())
                 self.written += 1
                 self.last_error = None
             except (OSError, TypeError, ValueError) as exc:

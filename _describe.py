@@ -1,15 +1,20 @@
-"""A request described for a person in one line: "Image Picker #12: pick 2–4 of 32".
+"""A request described for people, in one line: "Image Picker #12: Keep the best (pick 2–4 of 32)".
 
-Pushes (``_push.py``) and the audit record's ``summary`` use :func:`describe_request`;
-the browser's system notifications use its twin in ``web/describe.js``.
-``tests/test_describe.py`` checks that both give the same text for every kind.
-Workflow text (node titles, a prompt's title) is made single-line and capped, since it
-ends up in notification titles and HTTP headers.
+Each node says what it asks in a few words when it opens a request (:func:`summarize`: its
+title and what fits, e.g. "Refiner steps (INT 1–60)"); the registry keeps that as the
+request's ``summary`` (cleaned by :func:`one_line`), in its view and in its record, so it is
+there after the request ended too. :func:`describe_request` puts the node's name in front:
+pushes use it, and ``cli.py`` (its ``watch`` lines, its NODE and ASKS columns come from
+:func:`node_name` and :func:`asks`). ``web/describe.js`` is the browser's twin (system
+notifications, the inbox's rows, the dialogs' subtitles); ``tests/test_describe.py`` checks
+both give the same text. Workflow text (node titles, a dialog's title) is made single-line
+and capped, since it ends up in notification titles, terminal tables and HTTP headers.
+
+This module imports only ``_protocol`` (``cli.py`` loads both beside itself, with no ComfyUI).
 """
 
 from __future__ import annotations
 
-import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,8 +23,18 @@ from . import _protocol as P
 
 #: The longest description, in characters (code points), "…" included.
 MAX_LENGTH = 160
-#: The longest piece of workflow text (a node title, a prompt's title) inside it.
+#: The longest node name inside a description.
 MAX_PART_LENGTH = 80
+#: The longest summary a request keeps.
+MAX_SUMMARY_LENGTH = 120
+
+#: What people call each kind of request (when a request has no summary of its own).
+KIND_NAMES: dict[str, str] = {
+    P.KIND_INTEGER_DOUBLER: "Integer doubler",
+    P.KIND_VALUE_PROMPT: "Value prompt",
+    P.KIND_IMAGE_PICKER: "Image picker",
+    P.KIND_FORM: "Form",
+}
 
 _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]+")
 _SPACES = re.compile(" {2,}")
@@ -32,91 +47,35 @@ def one_line(text: Any, limit: int) -> str:
     return line if len(line) <= limit else line[: limit - 1].rstrip(" ") + "…"
 
 
-def format_number(value: Any) -> str:
-    """A JSON number as JavaScript's ``String()`` would write it in the common range, and the
-    same way in both languages outside it (``1e-7``, ``1.5e20``), so the two sides agree."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        return "?"
-    if isinstance(value, int):
-        if abs(value) < 10**16:
-            return str(value)
-        try:
-            value = float(value)  # what a browser holds of it
-        except OverflowError:
-            return "?"
-    if not math.isfinite(value):
-        return "?"
-    if value == 0:
-        return "0"
-    if value.is_integer() and abs(value) < 1e16:
-        return str(int(value))
-    text = repr(value)
-    if "e" not in text:
-        return text
-    mantissa, exponent = text.split("e")
-    return f"{mantissa}e{int(exponent)}"
+def summarize(title: Any, what: str) -> str:
+    """A node's summary of what it asks: "Refiner steps (INT 1–60)", or only ``what`` when
+    the node has no title."""
+    title_line = one_line(title, MAX_PART_LENGTH) if isinstance(title, str) else ""
+    return one_line(f"{title_line} ({what})" if title_line else what, MAX_SUMMARY_LENGTH)
 
 
-def _value_prompt(payload: Mapping[str, Any]) -> str:
-    value_type = payload.get("type")
-    low, high = payload.get("min"), payload.get("max")
-    if value_type in (P.VALUE_TYPE_INT, P.VALUE_TYPE_FLOAT):
-        what = "a whole number" if value_type == P.VALUE_TYPE_INT else "a number"
-        if low is not None and high is not None:
-            what += f" {format_number(low)}–{format_number(high)}"
-        elif low is not None:
-            what += f" ≥ {format_number(low)}"
-        elif high is not None:
-            what += f" ≤ {format_number(high)}"
-    elif value_type in (P.VALUE_TYPE_STRING, P.VALUE_TYPE_MULTILINE):
-        what = "text"
-    elif value_type == P.VALUE_TYPE_BOOLEAN:
-        what = "yes or no"
-    elif value_type == P.VALUE_TYPE_CHOICE:
-        choices = payload.get("choices")
-        count = len(choices) if isinstance(choices, list) else 0
-        what = f"one of {count} choices"
-    else:
-        what = "a value"
-    title = payload.get("title")
-    title = one_line(title, MAX_PART_LENGTH) if isinstance(title, str) else ""
-    return f"{title} ({what})" if title else what
+def kind_name(kind: Any) -> str:
+    """A kind as people call it: "Image picker"."""
+    return KIND_NAMES.get(str(kind), str(kind or "Request"))
 
 
-def _whole(value: Any) -> bool:
-    # JSON has one number type: 4 and 4.0 are the same whole number to a browser.
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and float(value).is_integer()
+def node_name(view: Mapping[str, Any]) -> str:
+    """Which node asks: its title as the workflow shows it, else "Node #12", else "A node"."""
+    label = view.get("node_label")
+    name = one_line(label, MAX_PART_LENGTH) if isinstance(label, str) else ""
+    if name:
+        return name
+    node_id = view.get("node_id")
+    return f"Node #{one_line(node_id, MAX_PART_LENGTH)}" if node_id else "A node"
 
 
-def _image_picker(payload: Mapping[str, Any]) -> str:
-    count, low, high = payload.get("count"), payload.get("min_picks"), payload.get("max_picks")
-    if not (_whole(count) and _whole(low) and _whole(high)):
-        return "pick images"
-    count_text, low_text, high_text = format_number(count), format_number(low), format_number(high)
-    if low == high:
-        return f"pick {low_text} of {count_text}"
-    if high == count:
-        return f"pick at least {low_text} of {count_text}"
-    return f"pick {low_text}–{high_text} of {count_text}"
+def asks(view: Mapping[str, Any]) -> str:
+    """What it asks: the request's summary, else its kind's name."""
+    summary = view.get("summary")
+    what = one_line(summary, MAX_SUMMARY_LENGTH) if isinstance(summary, str) else ""
+    return what or kind_name(view.get("kind"))
 
 
 def describe_request(view: Mapping[str, Any]) -> str:
-    """Which node asks and what, for a request view (``RequestRegistry.view``) that still
-    has its payload: ``"<node label>: <what it asks>"``."""
-    label = view.get("node_label")
-    node_id = view.get("node_id")
-    if not label:
-        label = f"Node #{node_id}" if node_id else "A node"
-    payload = view.get("payload")
-    payload = payload if isinstance(payload, Mapping) else {}
-    kind = view.get("kind")
-    if kind == P.KIND_INTEGER_DOUBLER:
-        value = payload.get("value")
-        what = f"double {format_number(value)}"
-    elif kind == P.KIND_VALUE_PROMPT:
-        what = _value_prompt(payload)
-    elif kind == P.KIND_IMAGE_PICKER:
-        what = _image_picker(payload)
-    else:
-        what = "waiting for an answer"
-    return one_line(f"{one_line(label, MAX_PART_LENGTH)}: {what}", MAX_LENGTH)
+    """Which node asks and what, for a request's view or record: ``"<node>: <what it asks>"``."""
+    return one_line(f"{node_name(view)}: {asks(view)}", MAX_LENGTH)

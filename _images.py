@@ -28,6 +28,9 @@ WORKERS = 2
 #: Bytes of float temporaries per conversion step: small enough to stay in a core's L2 cache
 #: (converting a 1024x1024 frame in bands measured about 2x faster than in one piece).
 BAND_BYTES = 512 * 1024
+#: Thumbnails a question's dialog (value prompt, form) shows of an IMAGE batch; the rest
+#: are counted, not sent.
+MAX_IMAGES_SHOWN = 16
 
 
 def as_frames(images: Any) -> np.ndarray:

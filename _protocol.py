@@ -18,14 +18,28 @@ ROUTES: dict[str, str] = {
     "cancel": f"{ROUTE_PREFIX}/requests/{{request_id}}/cancel",
     "image": f"{ROUTE_PREFIX}/requests/{{request_id}}/images/{{index}}",
     "openapi": f"{ROUTE_PREFIX}/openapi.json",
+    # One request, waiting or ended (a deep link, ``show`` in the CLI); the last ended ones.
+    "request": f"{ROUTE_PREFIX}/requests/{{request_id}}",
+    "history": f"{ROUTE_PREFIX}/history",
+    # The inbox page (any device, no ComfyUI frontend needed) and the modules it loads:
+    # ``{folder}`` is ``inbox`` or ``web``, ``{name}`` an allow-listed file of that folder.
+    "inbox": f"{ROUTE_PREFIX}/inbox",
+    "ui": f"{ROUTE_PREFIX}/ui/{{folder}}/{{name}}",
     "notify_config": f"{ROUTE_PREFIX}/notify/config",
     "notify_status": f"{ROUTE_PREFIX}/notify/status",
     "notify_test": f"{ROUTE_PREFIX}/notify/test",
 }
 
+#: The inbox's query parameter that opens one request's dialog: ``/hitl/inbox?request=<id>``.
+INBOX_REQUEST_PARAM = "request"
+
 #: Where a push's link points, under the configured public URL: the inbox page, opened on
 #: one request. (Only the server builds these links; the browser never needs the pattern.)
-DEEP_LINK = f"{ROUTE_PREFIX}/inbox?request={{request_id}}"
+DEEP_LINK = f"{ROUTES['inbox']}?{INBOX_REQUEST_PARAM}={{request_id}}"
+
+#: ``GET /hitl/history?limit=N``: how many ended requests by default, and at most.
+HISTORY_LIMIT_DEFAULT = 20
+HISTORY_LIMIT_MAX = 200
 
 #: The websocket event (``send_sync`` type) that carries every change of a request.
 EVENT_REQUEST = "hitl-request"
@@ -57,11 +71,28 @@ SURFACE_SERVER = "server"
 CLAIMABLE_SURFACES = (SURFACE_COMFYUI_TAB, SURFACE_INBOX, SURFACE_CLI, SURFACE_API)
 SURFACES = (*CLAIMABLE_SURFACES, SURFACE_TIMEOUT, SURFACE_INTERRUPT, SURFACE_SERVER)
 
+#: How an ended request ended, in one word a person reads (``outcome`` of its view).
+OUTCOME_ANSWERED = "answered"
+OUTCOME_CANCELLED = "cancelled"
+OUTCOME_TIMED_OUT = "timed_out"
+OUTCOME_INTERRUPTED = "interrupted"
+OUTCOME_RESET = "reset"
+OUTCOMES = (OUTCOME_ANSWERED, OUTCOME_CANCELLED, OUTCOME_TIMED_OUT, OUTCOME_INTERRUPTED, OUTCOME_RESET)
+#: Each reason's outcome: the reason says why, the outcome says what the person sees.
+OUTCOME_OF_REASON = {
+    REASON_ANSWER: OUTCOME_ANSWERED,
+    REASON_USER_CANCEL: OUTCOME_CANCELLED,
+    REASON_TIMEOUT: OUTCOME_TIMED_OUT,
+    REASON_INTERRUPT: OUTCOME_INTERRUPTED,
+    REASON_PROMPT_OVER: OUTCOME_RESET,
+}
+
 #: Kinds of request, one per node that asks the browser something.
 KIND_INTEGER_DOUBLER = "integer-doubler"
 KIND_VALUE_PROMPT = "value-prompt"
 KIND_IMAGE_PICKER = "image-picker"
-KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER)
+KIND_FORM = "form"
+KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER, KIND_FORM)
 
 #: What a value prompt asks for (``payload["type"]`` of a ``value-prompt`` request). These
 #: are also the choices of the node's ``value_type`` widget, so saved workflows keep them.
@@ -117,10 +148,22 @@ def as_dict() -> dict[str, Any]:
             "TIMEOUT": REASON_TIMEOUT,
             "PROMPT_OVER": REASON_PROMPT_OVER,
         },
+        "OUTCOMES": {
+            "ANSWERED": OUTCOME_ANSWERED,
+            "CANCELLED": OUTCOME_CANCELLED,
+            "TIMED_OUT": OUTCOME_TIMED_OUT,
+            "INTERRUPTED": OUTCOME_INTERRUPTED,
+            "RESET": OUTCOME_RESET,
+        },
+        "OUTCOME_OF_REASON": dict(OUTCOME_OF_REASON),
+        "INBOX_REQUEST_PARAM": INBOX_REQUEST_PARAM,
+        "HISTORY_LIMIT_DEFAULT": HISTORY_LIMIT_DEFAULT,
+        "HISTORY_LIMIT_MAX": HISTORY_LIMIT_MAX,
         "KINDS": {
             "INTEGER_DOUBLER": KIND_INTEGER_DOUBLER,
             "VALUE_PROMPT": KIND_VALUE_PROMPT,
             "IMAGE_PICKER": KIND_IMAGE_PICKER,
+            "FORM": KIND_FORM,
         },
         "VALUE_TYPES": {
             "INT": VALUE_TYPE_INT,

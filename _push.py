@@ -95,7 +95,7 @@ class Push:
     message: str
     link: str | None
     request: dict[str, Any] | None = None  # the view, for a request that opened
-    record: dict[str, Any] | None = None  # the audit record, for one that ended
+    record: dict[str, Any] | None = None  # its record (HistoryEntry.as_json), for one that ended
 
 
 _ENDED_WORDS = {
@@ -129,7 +129,7 @@ def ended_push(record: dict[str, Any], settings: Settings) -> Push:
     by = record.get("by") or {}
     surface = by.get("surface")
     who = f" from {surface}" if by.get("source") == "client" and surface else ""
-    title = one_line(f"{how.capitalize()}: {record.get('summary') or 'a request'}", 160)
+    title = one_line(f"{how.capitalize()}: {describe_request(record)}", 160)
     message = f"It {how}{who} after {record.get('waited_ms', 0) / 1000:.1f} s."
     return Push(EVENT_ENDED, title, message, deep_link(settings.public_url, record["id"]), record=record)
 

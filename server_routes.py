@@ -22,10 +22,10 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import _protocol as P
-from ._audit import AuditLog
+from ._history import Provenance
 from ._push import Pusher
 from ._settings import SettingsStore
-from .state import HitlError, Provenance, RequestRegistry
+from .state import WAITING, HitlError, RequestRegistry, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,50 @@ TEST_PUSH_GRACE_S = 1.0
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
 
+#: The inbox page's folder, and the folders whose modules the ``ui`` route may serve.
+#: ``web/main.js`` is ComfyUI's entry (it imports the host's scripts), never the inbox's.
+INBOX_DIR = Path(__file__).resolve().parent / "inbox"
+UI_FOLDERS = {"inbox": INBOX_DIR, "web": Path(__file__).resolve().parent / "web"}
+UI_EXCLUDED = {("web", "main.js")}
+UI_MEDIA_TYPES = {".js": "text/javascript", ".css": "text/css"}
+
+
+def ui_files() -> dict[tuple[str, str], Path]:
+    """Every file the ``ui`` route serves, by (folder, name): the allow-list, made once.
+
+    Only plain names of files that exist when the routes are added, with a known suffix:
+    no path from a request ever reaches the file system.
+    """
+    files: dict[tuple[str, str], Path] = {}
+    for folder, directory in UI_FOLDERS.items():
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.iterdir()):
+            if path.is_file() and path.suffix in UI_MEDIA_TYPES and (folder, path.name) not in UI_EXCLUDED:
+                files[(folder, path.name)] = path
+    return files
+
+
+def inbox_security_headers(host: str) -> dict[str, str]:
+    """Headers of the inbox page: it runs only its own scripts, talks only to this server,
+    and no other site may frame it (a framed page could be tricked into taps)."""
+    sockets = f" ws://{host} wss://{host}" if _PLAIN_HOST.fullmatch(host) else ""
+    policy = (
+        "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' blob: data:; "
+        f"connect-src 'self'{sockets}; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    return {
+        "Content-Security-Policy": policy,
+        "X-Frame-Options": "DENY",
+        "X-Content-Type-Options": "nosniff",
+        # A deep link's request id is a capability: never send it to anyone in a Referer.
+        "Referrer-Policy": "no-referrer",
+        "Cache-Control": "no-cache",
+    }
+
+
+_PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?")
+
 
 @runtime_checkable
 class ImageSource(Protocol):
@@ -78,9 +122,13 @@ class Refused(HitlError):
         self.code = code
 
 
-def error_response(code: str, message: str) -> web.Response:
-    """The one JSON shape of every refusal."""
-    return web.json_response({"error": {"code": code, "message": message}}, status=ERROR_STATUS[code])
+def error_response(code: str, message: str, field: str | None = None) -> web.Response:
+    """The one JSON shape of every refusal; ``field`` (only when set) names the form field
+    an ``invalid_answer`` is about, so a dialog can show the message under it."""
+    error: dict[str, Any] = {"code": code, "message": message}
+    if field is not None:
+        error["field"] = field
+    return web.json_response({"error": error}, status=ERROR_STATUS[code])
 
 
 def _reject_constant(name: str) -> Any:
@@ -174,16 +222,29 @@ class OriginPolicy:
         if request.headers.get("Sec-Fetch-Site") == "cross-site":
             raise Refused("forbidden_origin", "cross-site requests are refused")
 
+    def check_page(self, request: web.Request) -> None:
+        """For a page a person opens: a top-level navigation may come from anywhere (a link
+        in a notification, a chat, a bookmark); the page carries no data of its own, and
+        every call it makes is checked by :meth:`check`. Anything else (a fetch, a frame,
+        a script tag of another site) is checked as usual."""
+        headers = request.headers
+        navigation = headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") == "document"
+        if navigation and "Origin" not in headers:
+            return
+        self.check(request)
 
-def guarded(policy: OriginPolicy, handler: Handler) -> Handler:
-    """Wrap a handler: origin check first, then every :class:`HitlError` becomes its 4xx."""
+
+def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request], None] | None = None) -> Handler:
+    """Wrap a handler: origin check first (``policy.check`` unless told otherwise), then
+    every :class:`HitlError` becomes its 4xx."""
+    check = check or policy.check
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
         try:
-            policy.check(request)
+            check(request)
             return await handler(request)
         except HitlError as exc:
-            return error_response(exc.code, exc.message)
+            return error_response(exc.code, exc.message, exc.field)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
@@ -197,17 +258,15 @@ def add_routes(
     allowed_origins: Iterable[str] = (),
     settings: SettingsStore | None = None,
     pusher: Pusher | None = None,
-    audit: AuditLog | None = None,
 ) -> None:
     """Add the pack's routes to ``routes`` (ComfyUI's ``PromptServer.instance.routes``),
-    all of them working on ``registry``. ``settings``, ``pusher`` and ``audit`` are the ones
-    observing ``registry``; without them the notification routes work on memory-only
-    stand-ins (route tests)."""
+    all of them working on ``registry`` (and its ``history_log``, the audit trail).
+    ``settings`` and ``pusher`` are the ones observing ``registry``; without them the
+    notification routes work on memory-only stand-ins (route tests)."""
     policy = OriginPolicy(allowed_origins)
     openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     settings = settings if settings is not None else SettingsStore(None, environ={})
     pusher = pusher if pusher is not None else Pusher(settings)
-    audit = audit if audit is not None else AuditLog(None, settings.current)
 
     async def list_requests(request: web.Request) -> web.Response:
         """GET: every waiting request, oldest first, for reloaded tabs and API clients."""
@@ -259,6 +318,61 @@ def add_routes(
         """GET: the OpenAPI document of these routes."""
         return web.json_response(openapi_document)
 
+    async def get_request(request: web.Request) -> web.Response:
+        """GET: one request, waiting (its view, with the payload) or ended (its record: its
+        outcome, when it ended, the answer, who ended it): what a deep link and ``cli.py
+        show`` need. ``now`` is the server's clock."""
+        request_id = request.match_info["request_id"]
+        try:
+            found = registry.get(request_id)
+        except UnknownRequest:
+            found = None
+        if found is not None and found.state == WAITING:
+            return web.json_response({"request": registry.view(found), "now": registry.wall_time()})
+        # Ended: its record from the audit trail (also after a restart).
+        entry = registry.history_log.find(request_id)
+        if entry is not None:
+            return web.json_response({"request": entry.as_json(), "now": registry.wall_time()})
+        if found is None:
+            raise UnknownRequest("no such request")
+        # Ended, but its record was lost (the log refused it): the view says how and when.
+        return web.json_response({"request": registry.view(found), "now": registry.wall_time()})
+
+    async def history(request: web.Request) -> web.Response:
+        """GET ``?limit=N``: the last ended requests, newest first, with their outcome and
+        answer. ``now`` is the server's clock (so a device shows "3 min ago" without
+        trusting its own)."""
+        raw = request.query.get("limit")
+        limit = P.HISTORY_LIMIT_DEFAULT
+        if raw is not None:
+            if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= P.HISTORY_LIMIT_MAX):
+                raise Refused("invalid_body", f"limit must be a whole number from 1 to {P.HISTORY_LIMIT_MAX}")
+            limit = int(raw)
+        entries = [entry.as_json() for entry in registry.history_log.recent(limit)]
+        return web.json_response({"history": entries, "now": registry.wall_time()})
+
+    async def inbox_page(request: web.Request) -> web.FileResponse:
+        """GET: the inbox, a page of its own that answers every waiting request from any
+        device (no ComfyUI frontend needed). ``?request=<id>`` opens that request."""
+        headers = inbox_security_headers(request.host or "")
+        headers["Content-Type"] = "text/html; charset=utf-8"
+        return web.FileResponse(INBOX_DIR / "index.html", headers=headers)
+
+    async def ui_file(request: web.Request) -> web.FileResponse:
+        """GET: a module or stylesheet of the inbox page (its own, or a shared dialog from
+        web/), from an allow-list made when the routes were added; never by path."""
+        path = served_files.get((request.match_info["folder"], request.match_info["name"]))
+        if path is None:
+            raise Refused("not_found", "no such file")
+        headers = {
+            "Content-Type": f"{UI_MEDIA_TYPES[path.suffix]}; charset=utf-8",
+            "Cache-Control": "no-cache",  # revalidated (ETag), so an updated pack is seen at once
+            "X-Content-Type-Options": "nosniff",
+        }
+        return web.FileResponse(path, headers=headers)
+
+    served_files = ui_files()
+
     async def get_notify_config(request: web.Request) -> web.Response:
         """GET: the notification and audit settings, where each comes from; secrets masked."""
         return web.json_response(settings.describe())
@@ -277,7 +391,7 @@ def add_routes(
                 "public_url": settings.current().public_url,
                 "push_on_end": settings.current().push_on_end,
                 "targets": pusher.status(),
-                "audit": audit.status(),
+                "audit": registry.history_log.status(),
             }
         )
 
@@ -301,6 +415,11 @@ def add_routes(
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
+    routes.get(P.ROUTES["request"])(guarded(policy, get_request))
+    routes.get(P.ROUTES["history"])(guarded(policy, history))
+    routes.get(P.ROUTES["inbox"])(guarded(policy, inbox_page, policy.check_page))
+    routes.get(P.ROUTES["ui"])(guarded(policy, ui_file))
+
     routes.get(P.ROUTES["notify_config"])(guarded(policy, get_notify_config))
     routes.post(P.ROUTES["notify_config"])(guarded(policy, set_notify_config))
     routes.get(P.ROUTES["notify_status"])(guarded(policy, notify_status))

@@ -24,11 +24,11 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from typing import Any, Protocol
 
 from . import _protocol as P
-from ._describe import describe_request
+from ._describe import MAX_SUMMARY_LENGTH, one_line
+from ._history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, iso_time, recordable
 
 log = logging.getLogger(__name__)
 
@@ -55,9 +55,11 @@ DEFAULT_HISTORY = 512
 
 
 class HitlError(Exception):
-    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``."""
+    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``; ``field``, when set,
+    names the form field the refusal is about."""
 
     code = "invalid_body"
+    field: str | None = None
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -77,9 +79,14 @@ class NotWaiting(HitlError):
 
 
 class InvalidAnswer(HitlError):
-    """The answer does not fit what the request asked for."""
+    """The answer does not fit what the request asked for (in the form field ``field``, if
+    it is one field of a form that is wrong)."""
 
     code = "invalid_answer"
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 class IllegalTransition(NotWaiting):
@@ -100,7 +107,8 @@ class InterruptSource(Protocol):
 
 
 class RequestObserver(Protocol):
-    """Told of every request that opens and ends (pushes, the audit log).
+    """Told of every request that opens and ends (the pushes; the audit log is the registry's
+    ``history_log``, which gets the same record first).
 
     Both methods are called under the registry's lock, in the order of the moves: they must
     only hand the data over (e.g. ``put_nowait`` on a bounded queue) and return at once.
@@ -110,90 +118,22 @@ class RequestObserver(Protocol):
         """A request started waiting; ``view`` is what ``RequestRegistry.view`` shows."""
 
     def request_ended(self, record: dict[str, Any]) -> None:
-        """A request ended; ``record`` is its audit record (``RequestRegistry.record``)."""
+        """A request ended; ``record`` is its record (``HistoryEntry.as_json``)."""
 
 
 Validator = Callable[[Any], Any]
 Notifier = Callable[[str, dict[str, Any]], None]
-
-#: An answer text longer than this is cut in the audit record (the node still gets all of it).
-MAX_RECORDED_TEXT = 4096
-#: Claimed strings (user-agent, user) are cut to this many characters in a record.
-MAX_CLAIM_LENGTH = 256
 
 
 def _accept_any(value: Any) -> Any:
     return value
 
 
-def _iso(timestamp: float) -> str:
-    """A wall-clock time as ISO 8601 in UTC, to the millisecond: 2025-11-26T14:02:03.120Z."""
-    moment = datetime.fromtimestamp(timestamp, timezone.utc)
-    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True)
-class Provenance:
-    """Who or what ended a request, for its audit record.
-
-    ``source`` is ``"client"`` when a client called the answer or cancel route: then
-    ``surface`` and ``client_id`` are what the client *claims* (any HTTP client can send
-    any of the claimable surfaces), ``user`` and ``user_agent`` are its headers (also
-    claims), and ``remote`` is the address the server saw. ``source`` is ``"server"`` when
-    the server itself ended the request (timeout, interrupt, a new prompt).
-    """
-
-    surface: str
-    source: str = "client"
-    client_id: str | None = None
-    remote: str | None = None
-    user_agent: str | None = None
-    user: str | None = None
-
-    @classmethod
-    def server(cls, surface: str) -> Provenance:
-        """The server ended the request itself (``surface`` says how)."""
-        return cls(surface=surface, source="server")
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "surface": self.surface,
-            "source": self.source,
-            "client_id": self.client_id,
-            "user": _cut(self.user, MAX_CLAIM_LENGTH),
-            "user_agent": _cut(self.user_agent, MAX_CLAIM_LENGTH),
-            "remote": self.remote,
-        }
-
-
-#: Who ended a request when nobody says (a direct call, not through a route).
-UNSPECIFIED = Provenance(surface=P.SURFACE_API)
-
-
-def _cut(text: str | None, limit: int) -> str | None:
-    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
-
-
-def _recordable(value: Any) -> tuple[Any, bool]:
-    """The answer as JSON data for the record (tuples become lists), long text cut; and
-    whether anything was cut."""
-    if isinstance(value, str):
-        return (value, False) if len(value) <= MAX_RECORDED_TEXT else (value[:MAX_RECORDED_TEXT], True)
-    if isinstance(value, (list, tuple)):
-        items = [_recordable(item) for item in value]
-        return [item for item, _ in items], any(cut for _, cut in items)
-    if isinstance(value, dict):
-        pairs = {str(key): _recordable(item) for key, item in value.items()}
-        return {key: item for key, (item, _) in pairs.items()}, any(cut for _, cut in pairs.values())
-    if value is None or isinstance(value, (bool, int, float)):
-        return value, False
-    return repr(value), False
-
-
 @dataclass(frozen=True)
 class Outcome:
     """How a wait ended: the final state, why, and the answer when there is one.
-    ``record`` is the request's audit record (what the node puts in its UI output)."""
+    ``record`` is the request's record (``HistoryEntry.as_json``: what the node puts in its
+    UI output, the same the history log keeps)."""
 
     state: str
     reason: str
@@ -225,6 +165,9 @@ class HitlRequest:
         validate: Validator,
         node_label: str | None,
         resources: Any,
+        summary: str = "",
+        opened_at: float = 0.0,
+        opened_mono: float = 0.0,
     ) -> None:
         # 144 bits from the OS CSPRNG: unguessable, so an id is a capability.
         self.id = secrets.token_urlsafe(18)
@@ -241,10 +184,14 @@ class HitlRequest:
         self.reason: str | None = None
         self.value: Any = None
         self.seq = 0
-        self.created_at = time.time()
-        self.opened_clock: float | None = None  # the registry's clock when it opened and ended
-        self.ended_clock: float | None = None
+        #: One line saying what is asked ("pick 2 to 4 of 32"), for lists and notifications.
+        self.summary = summary
+        #: Wall-clock times (epoch seconds) for people; monotonic ones for durations.
+        self.opened_at = opened_at
+        self.opened_mono = opened_mono
         self.ended_at: float | None = None
+        self.ended_mono: float | None = None
+        #: Who ended it (set by the one move).
         self.ended_by: Provenance | None = None
         self.future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
 
@@ -262,7 +209,6 @@ class HitlRequest:
         self.reason = reason
         self.value = value
         self.resources = None
-        self.ended_at = time.time()
         self.ended_by = by
 
 
@@ -271,8 +217,11 @@ class RequestRegistry:
 
     ``notify(event, data)`` is called, under the lock and in the order of the moves, for
     every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
-    Each of ``observers`` (pushes, the audit log) is told of every request that opens and
-    ends, likewise under the lock: they only queue the data for their own workers.
+    ``history_log`` gets the record of every ended request the same way (see ``_history``); by
+    default an :class:`~._audit.AuditLog` in memory only. Each of ``observers`` (pushes) is told
+    of every request that opens and ends, likewise under the lock: they only queue the data
+    for their own workers. ``clock`` times deadlines and waits; ``wall_clock`` says when, for
+    people (ISO 8601 in the views).
     """
 
     def __init__(
@@ -282,10 +231,19 @@ class RequestRegistry:
         interrupt: InterruptSource | None = None,
         history: int = DEFAULT_HISTORY,
         clock: Callable[[], float] = time.monotonic,
+        history_log: HistoryLog | None = None,
+        wall_clock: Callable[[], float] = time.time,
         observers: Iterable[RequestObserver] = (),
     ) -> None:
         self._notify = notify
         self._observers = tuple(observers)
+        if history_log is None:
+            # Imported here: the audit log reads its limits from _settings, which imports this module.
+            from ._audit import AuditLog
+
+            history_log = AuditLog(None)
+        self.history_log: HistoryLog = history_log
+        self._wall_clock = wall_clock
         self._interrupt = interrupt
         self._history_size = history
         self._clock = clock
@@ -312,6 +270,7 @@ class RequestRegistry:
         validate: Validator | None = None,
         node_label: str | None = None,
         resources: Any = None,
+        summary: str = "",
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
@@ -323,7 +282,8 @@ class RequestRegistry:
         if timeout_s < 0:
             raise ValueError("timeout_s must be >= 0 (0 waits forever)")
         self._ensure_interrupt_subscription()
-        deadline = self._clock() + timeout_s if timeout_s > 0 else None
+        now = self._clock()
+        deadline = now + timeout_s if timeout_s > 0 else None
         request = HitlRequest(
             kind=kind,
             prompt_id=prompt_id,
@@ -334,18 +294,18 @@ class RequestRegistry:
             validate=validate or _accept_any,
             node_label=node_label,
             resources=resources,
+            summary=one_line(summary, MAX_SUMMARY_LENGTH),
+            opened_at=self._wall_clock(),
+            opened_mono=now,
         )
         with self._lock:
             if prompt_id is not None:
                 for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
                     self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
-            request.opened_clock = self._clock()
             self._waiting[request.id] = request
-            self._publish(request)
-            if self._observers:
-                view = self.view(request)
-                for observer in self._observers:
-                    self._tell(observer.request_opened, view)
+            view = self._publish(request)
+            for observer in self._observers:
+                self._tell(observer.request_opened, view)
         log.debug("opened %r", request)
         return request
 
@@ -371,6 +331,10 @@ class RequestRegistry:
         with self._lock:
             return [self.view(r) for r in sorted(self._waiting.values(), key=lambda r: r.seq)]
 
+    def wall_time(self) -> str:
+        """The server's wall-clock time now, as the views spell times (ISO 8601, UTC)."""
+        return iso_time(self._wall_clock())
+
     def waiting_count(self) -> int:
         with self._lock:
             return len(self._waiting)
@@ -380,8 +344,12 @@ class RequestRegistry:
         with self._lock:
             waiting = request.state == WAITING
             expires_in_ms = None
+            now = self._clock()
             if waiting and request.deadline is not None:
-                expires_in_ms = max(0, round((request.deadline - self._clock()) * 1000))
+                expires_in_ms = max(0, round((request.deadline - now) * 1000))
+            # Durations come from the server's monotonic clock, so no device has to compare
+            # its own clock with the server's: a page adds the time since it got the view.
+            until = now if request.ended_mono is None else request.ended_mono
             return {
                 "id": request.id,
                 "kind": request.kind,
@@ -394,41 +362,11 @@ class RequestRegistry:
                 "expires_in_ms": expires_in_ms,
                 "seq": request.seq,
                 "payload": request.payload if waiting else None,
-            }
-
-    def record(self, request: HitlRequest) -> dict[str, Any]:
-        """The audit record of an ended request: what was asked, when, how it ended, the
-        answer (never image data) and who ended it (see :class:`Provenance`)."""
-        with self._lock:
-            if request.state == WAITING or request.ended_at is None:
-                raise NotWaiting("a waiting request has no record yet")
-            answer, cut = _recordable(request.value) if request.state == ANSWERED else (None, False)
-            waited = 0.0
-            if request.opened_clock is not None and request.ended_clock is not None:
-                waited = max(0.0, request.ended_clock - request.opened_clock)
-            by = request.ended_by or UNSPECIFIED
-            return {
-                "id": request.id,
-                "kind": request.kind,
-                "summary": describe_request(
-                    {
-                        "kind": request.kind,
-                        "node_id": request.node_id,
-                        "node_label": request.node_label,
-                        "payload": request.payload,
-                    }
-                ),
-                "prompt_id": request.prompt_id,
-                "node_id": request.node_id,
-                "node_label": request.node_label,
-                "state": request.state,
-                "reason": request.reason,
-                "asked_at": _iso(request.created_at),
-                "ended_at": _iso(request.ended_at),
-                "waited_ms": round(waited * 1000),
-                "answer": answer,
-                "answer_truncated": cut,
-                "by": by.as_dict(),
+                "summary": request.summary,
+                "opened_at": iso_time(request.opened_at),
+                "ended_at": iso_time(request.ended_at) if request.ended_at is not None else None,
+                "waited_ms": max(0, round((until - request.opened_mono) * 1000)),
+                "outcome": P.OUTCOME_OF_REASON.get(request.reason) if request.reason else None,
             }
 
     # ------------------------------------------------------------------ moves
@@ -491,14 +429,23 @@ class RequestRegistry:
     def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None, *, by: Provenance) -> None:
         # Caller holds the lock. The one place a request ends: the move refuses anything but
         # WAITING -> an end state, and records who made it (every surface comes through here).
+        # Its record (view, answer, who) goes to the history log, the waiting node (its UI
+        # output) and the observers: built once, here.
         request._move(state, reason, value, by)
-        request.ended_clock = self._clock()
+        request.ended_at = self._wall_clock()
+        request.ended_mono = self._clock()
         del self._waiting[request.id]
         self._ended[request.id] = request
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
-        self._publish(request)
-        record = self.record(request)
+        view = self._publish(request)
+        answer, cut = recordable(value) if state == ANSWERED else (None, False)
+        entry = HistoryEntry(dict(view), answer, cut, by.as_dict())
+        try:
+            self.history_log.record(entry)
+        except Exception:  # a broken log must never break a transition either
+            log.exception("could not record an ended request")
+        record = entry.as_json()
         # Resolving the future wakes the waiter: a sync one at once, an async one through
         # the call_soon_threadsafe that asyncio.wrap_future installed on its loop.
         request.future.set_result(Outcome(state, reason, value, record))
@@ -514,15 +461,18 @@ class RequestRegistry:
         except Exception:  # a broken observer must never break a transition
             log.exception("a request observer failed")
 
-    def _publish(self, request: HitlRequest) -> None:
+    def _publish(self, request: HitlRequest) -> dict[str, Any]:
+        """Number the change, broadcast the request's new view, and return that view."""
         self._seq += 1
         request.seq = self._seq
+        view = self.view(request)
         if self._notify is None:
-            return
+            return view
         try:
-            self._notify(P.EVENT_REQUEST, self.view(request))
+            self._notify(P.EVENT_REQUEST, view)
         except Exception:  # a broken notifier must never break a transition
             log.exception("could not broadcast a request change")
+        return view
 
     # ---------------------------------------------------------------- waiting
     def _ensure_interrupt_subscription(self) -> None:

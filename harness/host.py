@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from .batches import materialize
@@ -149,7 +150,7 @@ class HarnessHost:
         self.pusher = push.Pusher(self.settings, backoff=push_backoff or push.BACKOFF_S)
         self.interrupt = StandInInterrupt(pushes=interrupt_pushes)
         self.registry = state.RequestRegistry(
-            notify=self._notify, interrupt=self.interrupt, observers=(self.audit, self.pusher)
+            notify=self._notify, interrupt=self.interrupt, history_log=self.audit, observers=(self.pusher,)
         )
         self.node_classes, self.display_names = nodes.build_node_mappings(self.registry)
         self._events: list[tuple[float, str, dict[str, Any]]] = []
@@ -309,7 +310,6 @@ def build_app(
         allowed_origins=allowed_origins,
         settings=host.settings,
         pusher=host.pusher,
-        audit=host.audit,
     )
     # ComfyUI serves every custom route a second time under /api.
     api_routes = web.RouteTableDef()
@@ -353,11 +353,23 @@ def build_app(
 
     app.cleanup_ctx.append(publish)
 
+    async def close_sockets(app: web.Application) -> None:
+        # As ComfyUI's server going down does: every websocket is told at once (aiohttp
+        # would otherwise wait for their handlers to end before it cleans up).
+        for socket in list(sockets):
+            await socket.close(code=aiohttp.WSCloseCode.GOING_AWAY, message=b"server shutdown")
+
+    app.on_shutdown.append(close_sockets)
+
     async def websocket(request: web.Request) -> web.WebSocketResponse:
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         sockets.add(socket)
-        await socket.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}}})
+        # As ComfyUI does: the socket's client id is the one it asked for, or a new one, said
+        # in the first status message.
+        sid = request.query.get("clientId") or uuid.uuid4().hex
+        status = {"status": {"exec_info": {"queue_remaining": 0}}, "sid": sid}
+        await socket.send_json({"type": "status", "data": status})
         try:
             async for _ in socket:
                 pass
@@ -467,7 +479,7 @@ class HarnessServer:
         return self.url
 
     def stop(self) -> None:
-        if self._loop is not None and self._stopped is not None:
+        if self._loop is not None and self._stopped is not None and not self._loop.is_closed():
             self._loop.call_soon_threadsafe(self._stopped.set)
         if self._thread is not None:
             self._thread.join(timeout=10)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from ..state import RequestRegistry
 from ._base import HitlNode
+from .form import FORM_FIELD_NODE, Form
+from .form_field import FormField
 from .image_picker import ImagePicker
 from .integer_doubler import IntegerDoubler
 from .value_prompt import ValuePrompt
@@ -13,11 +15,19 @@ NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlIntegerDoubler": IntegerDoubler,
     "HitlValuePrompt": ValuePrompt,
     "HitlImagePicker": ImagePicker,
+    "HitlForm": Form,
+}
+
+#: Nodes that never ask a person: plain ComfyUI nodes, with no registry to bind.
+PLAIN_NODE_CLASSES: dict[str, type[FormField]] = {
+    FORM_FIELD_NODE: FormField,
 }
 
 
 def build_node_mappings(registry: RequestRegistry) -> tuple[dict[str, type], dict[str, str]]:
     """``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS`` bound to ``registry``."""
-    classes = {name: cls.bind(registry) for name, cls in NODE_CLASSES.items()}
+    classes: dict[str, type] = {name: cls.bind(registry) for name, cls in NODE_CLASSES.items()}
     names = {name: cls.DISPLAY_NAME for name, cls in NODE_CLASSES.items()}
+    classes.update(PLAIN_NODE_CLASSES)
+    names.update({name: cls.DISPLAY_NAME for name, cls in PLAIN_NODE_CLASSES.items()})
     return classes, names

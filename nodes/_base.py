@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
 from .. import _comfy
-from .._audit import for_image_metadata
+from .._history import for_image_metadata
 from ..state import Outcome, RequestRegistry, Validator
 
 #: The node menu category of every node in the pack.
@@ -15,6 +15,9 @@ CATEGORY = "human-in-the-loop"
 #: ComfyUI's hidden inputs we read: the node's prompt key ("12" or "12:5" in a subgraph)
 #: and the workflow, for the node's title.
 HIDDEN_INPUTS = {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
+
+#: The longest wait a node's ``timeout_seconds`` widget allows (a week).
+MAX_TIMEOUT_S = 7 * 24 * 3600
 
 
 def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
@@ -108,6 +111,7 @@ class HitlNode:
         timeout_s: float = 0,
         validate: Validator | None = None,
         resources: Any = None,
+        summary: str = "",
     ) -> Outcome:
         """Open a request for this node and wait, without blocking the loop, for its end."""
         prompt_id, context_node_id = _comfy.executing_context()
@@ -122,5 +126,6 @@ class HitlNode:
             validate=validate,
             node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
             resources=resources,
+            summary=summary,
         )
         return await self.registry.wait_async(request)

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from .. import _comfy
 from .. import _protocol as P
+from .._describe import summarize
 from .._images import BatchImages
 from ..state import InvalidAnswer, Outcome
 from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
@@ -73,6 +74,16 @@ class PickBounds:
             wanted = str(self.minimum) if self.minimum == self.maximum else f"{self.minimum} to {self.maximum}"
             raise InvalidAnswer(f"pick {wanted} image(s); got {len(value)}")
         return tuple(value)
+
+    def summary(self) -> str:
+        """What is asked, in a few words: "pick 2–4 of 32", "pick any of 8", "pick 1 of 6"."""
+        if self.minimum == self.maximum:
+            wanted = str(self.minimum)
+        elif self.maximum >= self.count:
+            wanted = "any" if self.minimum <= 1 else f"at least {self.minimum}"
+        else:
+            wanted = f"{self.minimum}–{self.maximum}"
+        return f"pick {wanted} of {self.count}"
 
     def fits(self, selection: Sequence[int]) -> bool:
         """Whether a remembered selection is still a valid answer for this batch."""
@@ -345,6 +356,7 @@ class ImagePicker(HitlNode):
                 timeout_s=timeout_seconds,
                 validate=bounds.validate,
                 resources=batch,
+                summary=summarize(title, bounds.summary()),
             )
         finally:
             batch.close()

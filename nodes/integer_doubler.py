@@ -64,6 +64,7 @@ class IntegerDoubler(HitlNode):
             extra_pnginfo=extra_pnginfo,
             timeout_s=timeout_seconds,
             validate=validate_doubled,
+            summary=f"{int(value)} × 2",
         )
         if outcome.answered:
             ui = {"doubled": [outcome.value], **audit_ui(outcome, extra_pnginfo)}

@@ -1,18 +1,16 @@
 """The value prompt: the run waits until a person types a value (INT, FLOAT, text, yes/no or
 one of a list of choices) in the browser, and goes on with it.
 
-The server is the authority on what fits: :class:`ValueSpec` checks every answer and a
-refusal (422, with the reason) leaves the node waiting. Widget settings that make no sense
-(a default above the maximum, an empty choice list) are refused when the prompt is queued
-(``VALIDATE_INPUTS``) and again when the node runs.
+The server is the authority on what fits: :class:`ValueSpec` (``_answer_types.py``, shared
+with the form) checks every answer and a refusal (422, with the reason) leaves the node
+waiting. Widget settings that make no sense (a default above the maximum, an empty choice
+list) are refused when the prompt is queued (``VALIDATE_INPUTS``) and again when the node runs.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import math
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,12 +18,23 @@ from typing import Any, ClassVar
 
 from .. import _comfy
 from .. import _protocol as P
-from .._images import BatchImages
+from .._answer_types import (
+    DEFAULT_MAX_LENGTH,
+    MAX_LENGTH_LIMIT,
+    NUMBER_TYPES,
+    SOURCE_DEFAULT,
+    SOURCE_LAST_ANSWER,
+    SOURCE_PERSON,
+    SOURCE_TIMEOUT,
+    STRING_TYPES,
+    ValueSpec,
+    check_choices,
+    parse_number,
+)
+from .._describe import summarize
+from .._images import MAX_IMAGES_SHOWN, BatchImages
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted, workflow_id
-
-#: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).
-SAFE_INT = 2**53 - 1
+from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted, workflow_id
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"
@@ -35,233 +44,6 @@ MODES = (MODE_ALWAYS_ASK, MODE_LAST_ANSWER, MODE_PASS_DEFAULT)
 ON_TIMEOUT_DEFAULT = "use default"
 ON_TIMEOUT_CANCEL = "cancel run"
 ON_TIMEOUT_ACTIONS = (ON_TIMEOUT_DEFAULT, ON_TIMEOUT_CANCEL)
-
-#: How the output came about (the node's ``ui.source``, shown in the history).
-SOURCE_PERSON = "person"
-SOURCE_LAST_ANSWER = "last answer"
-SOURCE_DEFAULT = "default"
-SOURCE_TIMEOUT = "timeout default"
-
-DEFAULT_MAX_LENGTH = 10_000
-#: The answer travels in one request body (256 KiB): text up to this many characters fits.
-MAX_LENGTH_LIMIT = 60_000
-MAX_CHOICES = 500
-MAX_CHOICE_LENGTH = 500
-#: Thumbnails the dialog shows of an IMAGE batch; the rest are counted, not sent.
-MAX_IMAGES_SHOWN = 16
-MAX_TIMEOUT_S = 7 * 24 * 3600
-
-STRING_TYPES = (P.VALUE_TYPE_STRING, P.VALUE_TYPE_MULTILINE)
-NUMBER_TYPES = (P.VALUE_TYPE_INT, P.VALUE_TYPE_FLOAT)
-_INT_TEXT = re.compile(r"[+-]?\d+")
-_TRUE_WORDS = {"true", "yes", "on", "1"}
-_FALSE_WORDS = {"false", "no", "off", "0", ""}
-
-
-def _shown(value: Any) -> str:
-    """A short, JSON-like rendering of an answer for an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, (list, dict)):
-        return "a list" if isinstance(value, list) else "an object"
-    text = json.dumps(value) if isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}…"
-
-
-def _number_text(value: int | float) -> str:
-    return str(value) if isinstance(value, int) else repr(value)
-
-
-@dataclass(frozen=True)
-class ValueSpec:
-    """What one value prompt accepts: its type and bounds. ``validate`` is the authority.
-
-    Bounds are inclusive; ``None`` means unbounded (whole numbers are still kept within
-    +-(2**53 - 1)). ``step`` is the increment of the dialog's arrow keys, not a rule.
-    """
-
-    value_type: str
-    minimum: int | float | None = None
-    maximum: int | float | None = None
-    step: int | float | None = None
-    max_length: int = DEFAULT_MAX_LENGTH
-    choices: tuple[str, ...] = ()
-
-    # ------------------------------------------------------------ answers
-    def validate(self, value: Any) -> Any:
-        """The answer, normalised (a choice becomes its index), or :class:`InvalidAnswer`."""
-        kind = self.value_type
-        if kind == P.VALUE_TYPE_INT:
-            # bool is an int in Python; true is not a number to a person.
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise InvalidAnswer(f"expected a whole number, got {_shown(value)}")
-            if abs(value) > SAFE_INT:
-                raise InvalidAnswer(f"{_shown(value)} is too large: whole numbers must be within ±{SAFE_INT}")
-            return self._in_range(value)
-        if kind == P.VALUE_TYPE_FLOAT:
-            if isinstance(value, bool) or not isinstance(value, (int, float)):
-                raise InvalidAnswer(f"expected a number, got {_shown(value)}")
-            if isinstance(value, int):
-                try:
-                    as_float = float(value)
-                except OverflowError:
-                    raise InvalidAnswer(f"{_shown(value)} is too large for a FLOAT") from None
-                if int(as_float) != value:
-                    raise InvalidAnswer(f"{_shown(value)} cannot be held exactly by a FLOAT")
-                value = as_float
-            if not math.isfinite(value):
-                raise InvalidAnswer(f"expected a finite number, got {_shown(value)}")
-            return self._in_range(value)
-        if kind in STRING_TYPES:
-            if not isinstance(value, str):
-                raise InvalidAnswer(f"expected text, got {_shown(value)}")
-            self._check_text(value, "the answer")
-            return value
-        if kind == P.VALUE_TYPE_BOOLEAN:
-            if not isinstance(value, bool):
-                raise InvalidAnswer(f"expected true or false, got {_shown(value)}")
-            return value
-        return self._choice_index(value)
-
-    def _in_range(self, value: int | float) -> int | float:
-        if self.minimum is not None and value < self.minimum:
-            raise InvalidAnswer(f"{_number_text(value)} is below the minimum {_number_text(self.minimum)}")
-        if self.maximum is not None and value > self.maximum:
-            raise InvalidAnswer(f"{_number_text(value)} is above the maximum {_number_text(self.maximum)}")
-        return value
-
-    def _check_text(self, text: str, what: str) -> None:
-        # Characters are code points, as the dialog counts them (not UTF-16 units).
-        if len(text) > self.max_length:
-            raise InvalidAnswer(f"{what} is {len(text)} characters long; at most {self.max_length} are allowed")
-        if self.value_type == P.VALUE_TYPE_STRING and ("\n" in text or "\r" in text):
-            raise InvalidAnswer(f"{what} must be a single line")
-        try:
-            text.encode("utf-8")
-        except UnicodeEncodeError:
-            # JSON can carry a lone surrogate ("\ud800"); nothing downstream can store it.
-            raise InvalidAnswer(f"{what} contains an invalid character (an unpaired surrogate)") from None
-
-    def _choice_index(self, value: Any) -> int:
-        # A choice is answered by its index (what the dialog sends) or by its exact label.
-        if isinstance(value, bool) or not isinstance(value, (int, str)):
-            raise InvalidAnswer(f"expected a choice's index or label, got {_shown(value)}")
-        if isinstance(value, int):
-            if 0 <= value < len(self.choices):
-                return value
-            raise InvalidAnswer(f"there is no choice {value}: the index must be 0 to {len(self.choices) - 1}")
-        if value in self.choices:
-            return self.choices.index(value)
-        listed = ", ".join(self.choices[:5]) + (", …" if len(self.choices) > 5 else "")
-        raise InvalidAnswer(f"{_shown(value)} is not one of the choices ({listed})")
-
-    # ------------------------------------------------------------ default
-    def parse_default(self, text: str) -> Any:
-        """The default value from the ``default`` widget's text (``ValueError`` if it does
-        not fit). Empty text means 0 (or the nearest bound), "", false, the first choice."""
-        kind = self.value_type
-        stripped = text.strip()
-        if kind in STRING_TYPES:
-            try:
-                self._check_text(text, "the default")
-            except InvalidAnswer as exc:
-                raise ValueError(exc.message) from None
-            return text
-        if kind == P.VALUE_TYPE_BOOLEAN:
-            word = stripped.lower()
-            if word in _TRUE_WORDS:
-                return True
-            if word in _FALSE_WORDS:
-                return False
-            raise ValueError(f"the default {stripped!r} is not true or false")
-        if kind == P.VALUE_TYPE_CHOICE:
-            if not stripped:
-                return 0
-            if stripped not in self.choices:
-                raise ValueError(f"the default {stripped!r} is not one of the choices")
-            return self.choices.index(stripped)
-        if not stripped:
-            zero: int | float = 0 if kind == P.VALUE_TYPE_INT else 0.0
-            if self.minimum is not None and zero < self.minimum:
-                return self.minimum
-            if self.maximum is not None and zero > self.maximum:
-                return self.maximum
-            return zero
-        value = _parse_number(kind, stripped, "the default")
-        try:
-            return self._in_range(value)
-        except InvalidAnswer as exc:
-            raise ValueError(f"the default: {exc.message}") from None
-
-    def as_text(self, value: Any) -> str:
-        """The answer as the ``string`` output (a choice is its label)."""
-        kind = self.value_type
-        if kind == P.VALUE_TYPE_CHOICE:
-            return self.choices[int(value)]
-        if kind == P.VALUE_TYPE_BOOLEAN:
-            return "true" if value else "false"
-        if kind in NUMBER_TYPES:
-            return _number_text(value)
-        return str(value)  # already text: STRING answers are checked to be str
-
-    def outputs(self, value: Any) -> tuple[int, float, str, bool, int]:
-        """The node's five outputs (int, float, string, boolean, choice_index) for an answer."""
-        kind = self.value_type
-        text = self.as_text(value)
-        if kind == P.VALUE_TYPE_INT:
-            return value, float(value), text, value != 0, -1
-        if kind == P.VALUE_TYPE_FLOAT:
-            return _round_half_away(value), float(value), text, value != 0, -1
-        if kind == P.VALUE_TYPE_BOOLEAN:
-            return int(value), float(value), text, value, -1
-        if kind == P.VALUE_TYPE_CHOICE:
-            return value, float(value), text, value != 0, value
-        return 0, 0.0, text, text != "", -1
-
-    def remembered_form(self, value: Any) -> Any:
-        """What "use last answer" keeps: a choice by its label, so a reordered list still finds it."""
-        return self.choices[value] if self.value_type == P.VALUE_TYPE_CHOICE else value
-
-    def describe(self) -> dict[str, Any]:
-        """The part of the request payload that says what fits."""
-        numbers = self.value_type in NUMBER_TYPES
-        return {
-            "type": self.value_type,
-            "min": self.minimum if numbers else None,
-            "max": self.maximum if numbers else None,
-            "step": self.step if numbers else None,
-            "max_length": self.max_length if self.value_type in STRING_TYPES else None,
-            "choices": list(self.choices),
-        }
-
-
-def _round_half_away(value: float) -> int:
-    """2.5 -> 3 and -2.5 -> -3, as a person rounds (Python's round() gives 2)."""
-    return int(math.copysign(math.floor(abs(value) + 0.5), value))
-
-
-def _parse_number(kind: str, text: str, what: str) -> int | float:
-    if kind == P.VALUE_TYPE_INT:
-        if not _INT_TEXT.fullmatch(text):
-            raise ValueError(f"{what} {text!r} is not a whole number")
-        value = int(text)
-        if abs(value) > SAFE_INT:
-            raise ValueError(f"{what} {text} is not within ±{SAFE_INT}")
-        return value
-    try:
-        number = float(text)
-    except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
-    if not math.isfinite(number):
-        raise ValueError(f"{what} must be a finite number")
-    return number
 
 
 def parse_choices(text: str) -> tuple[str, ...]:
@@ -283,11 +65,11 @@ def build_spec(
     if value_type not in P.VALUE_TYPES:
         raise ValueError(f"value_type must be one of {', '.join(P.VALUE_TYPES)}; got {value_type!r}")
     if value_type in NUMBER_TYPES:
-        low = _parse_number(value_type, minimum.strip(), "minimum") if minimum.strip() else None
-        high = _parse_number(value_type, maximum.strip(), "maximum") if maximum.strip() else None
+        low = parse_number(value_type, minimum.strip(), "minimum") if minimum.strip() else None
+        high = parse_number(value_type, maximum.strip(), "maximum") if maximum.strip() else None
         if low is not None and high is not None and low > high:
             raise ValueError(f"the minimum {minimum.strip()} is above the maximum {maximum.strip()}")
-        increment = _parse_number(value_type, step.strip(), "step") if step.strip() else None
+        increment = parse_number(value_type, step.strip(), "step") if step.strip() else None
         if increment is not None and increment <= 0:
             raise ValueError("step must be above 0 (or empty)")
         return ValueSpec(value_type, minimum=low, maximum=high, step=increment)
@@ -299,14 +81,7 @@ def build_spec(
         listed = parse_choices(choices)
         if not listed:
             raise ValueError("choices is empty: write one choice per line")
-        if len(listed) > MAX_CHOICES:
-            raise ValueError(f"there are {len(listed)} choices; at most {MAX_CHOICES} are allowed")
-        if len(set(listed)) != len(listed):
-            duplicate = next(choice for choice in listed if listed.count(choice) > 1)
-            raise ValueError(f"the choice {duplicate!r} is listed twice")
-        long = next((choice for choice in listed if len(choice) > MAX_CHOICE_LENGTH), None)
-        if long is not None:
-            raise ValueError(f"a choice is longer than {MAX_CHOICE_LENGTH} characters: {long[:40]!r}…")
+        check_choices(listed)
         return ValueSpec(value_type, choices=listed)
     return ValueSpec(value_type)
 
@@ -544,6 +319,7 @@ class ValuePrompt(HitlNode):
             timeout_s=timeout_seconds,
             validate=spec.validate,
             resources=resources,
+            summary=summarize(title, spec.summary()),
         )
         if outcome.answered:
             if node_key is not None:

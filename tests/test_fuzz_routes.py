@@ -8,7 +8,7 @@ import http.client
 import json
 from collections.abc import Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import parse_qs, quote
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -21,7 +21,12 @@ from harness.pack import submodule
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
+form = submodule("nodes.form")
 P = submodule("_protocol")
+
+#: A form with a field of every type (the kind "form" answers one object of them all).
+FUZZ_FORM = "n: INT -5..300\nf: FLOAT 0..1\nt: TEXT max 20\nb: BOOLEAN\nc: CHOICE photo | ink | watercolour"
+FORM_FIELD_NAMES = {"n", "f", "t", "b", "c"}
 
 #: Requests of every kind, each with the validator its node gives it: name -> (kind, validator).
 KIND_TARGETS = {
@@ -33,6 +38,7 @@ KIND_TARGETS = {
     "vp_bool": ("value-prompt", value_prompt.build_spec("BOOLEAN").validate),
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
+    "form": ("form", form.parse_fields(FUZZ_FORM).validate),
 }
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
@@ -45,6 +51,8 @@ BUDGET = {
     "image": 400,
     "get": 200,
     "repeat": 200,
+    "lookup": 200,
+    "ui": 200,
     "config": 300,
     "test": 60,
 }
@@ -158,6 +166,10 @@ def exchange(
         check_response(method, path, status, content_type, data)
     if status >= 400:
         assert target.snapshot() == before, (method, path, status, data)
+    if status == 422 and content_type == "application/json":
+        # Only a form's refusal names a field, and only one the form has.
+        field = json.loads(data)["error"].get("field")
+        assert field is None or (path.split("/")[-2] == target.ids["form"] and field in FORM_FIELD_NAMES), data
     target.refill()
     return status
 
@@ -296,6 +308,27 @@ TYPED_VALUES = {
     "vp_choice": st.integers(-1, 4) | st.sampled_from(["photo", "ink", "watercolour", "Photo", "nope", ""]),
     "pick": st.lists(st.integers(-1, 6), max_size=5) | st.lists(st.booleans(), max_size=3),
 }
+#: The form: every field's values around what its type accepts, then the object bent out
+#: of shape (a field left out, an extra or foreign entry, many entries, not an object).
+_form_fields = {"n": TYPED_VALUES["vp_int"], "f": TYPED_VALUES["vp_float"], "t": TYPED_VALUES["vp_text"]}
+_form_fitting = st.fixed_dictionaries(
+    {
+        "n": st.integers(-5, 300),
+        "f": st.floats(0, 1),
+        "t": st.text(max_size=20),
+        "b": st.booleans(),
+        "c": st.integers(0, 2) | st.sampled_from(["photo", "ink", "watercolour"]),
+    }
+)
+_form_near = st.fixed_dictionaries({**_form_fields, "b": TYPED_VALUES["vp_bool"], "c": TYPED_VALUES["vp_choice"]})
+TYPED_VALUES["form"] = st.one_of(
+    _form_fitting,
+    _form_near,
+    _form_fitting.flatmap(lambda d: st.sampled_from(sorted(d)).map(lambda k: {n: v for n, v in d.items() if n != k})),
+    st.tuples(_form_fitting, st.text(max_size=8), json_values).map(lambda t: {**t[0], t[1]: t[2]}),
+    st.integers(6, 3000).map(lambda count: {f"k{i}": i for i in range(count)}),
+    json_values,
+)
 typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
 
 
@@ -366,7 +399,15 @@ def fuzz_image(
 
 read_calls = st.tuples(
     st.sampled_from(
-        ["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json", "/hitl/notify/config", "/hitl/notify/status"]
+        [
+            "/hitl/requests",
+            "/api/hitl/requests",
+            "/hitl/openapi.json",
+            "/hitl/history",
+            "/hitl/inbox",
+            "/hitl/notify/config",
+            "/hitl/notify/status",
+        ]
     ),
     origins,
     fetch_sites,
@@ -504,6 +545,88 @@ def test_repeated_answers_only_first_counts(target: Target, value: int) -> None:
     ]
     assert statuses == [200, 409, 409]
     assert request.value == value
+
+
+fetch_modes = st.sampled_from([None, "navigate", "cors", "no-cors", "same-origin"])
+fetch_dests = st.sampled_from([None, "document", "iframe", "script", "empty", "image"])
+limits = st.one_of(
+    st.none(),
+    st.integers(-5, 250).map(str),
+    st.text(max_size=8),
+    st.sampled_from(["１", "1e2", "0x10", " 5", "5 ", "20&limit=500"]),
+)
+
+
+@settings(max_examples=BUDGET["lookup"], **SETTINGS)
+@given(
+    calls=st.lists(
+        st.tuples(id_choices, limits, origins, fetch_sites, fetch_modes, fetch_dests, st.sampled_from(["", "/api"])),
+        min_size=PER_EXAMPLE,
+        max_size=PER_EXAMPLE,
+    )
+)
+def test_fuzz_lookups_history_and_the_inbox_page(target: Target, calls: list[tuple]) -> None:
+    # One request's view, the history (fuzzed limits), and the inbox page (fuzzed fetch
+    # metadata): reads that change nothing, whatever they are sent.
+    for choice, limit, origin, fetch_site, mode, dest, prefix in calls:
+        headers = make_headers(target, None, origin, fetch_site)
+        if mode is not None:
+            headers["Sec-Fetch-Mode"] = mode
+        if dest is not None:
+            headers["Sec-Fetch-Dest"] = dest
+        request_id = resolve_id(target, choice)
+        status = exchange(
+            target,
+            "lookup",
+            "GET",
+            f"{prefix}/hitl/requests/{request_id}",
+            headers,
+            None,
+            junk_id=choice.startswith("junk:"),
+        )
+        if status == 200:
+            assert choice in {"waiting", "ended", "ended2", "picker", *KIND_TARGETS}
+        query = "" if limit is None else "?limit=" + quote(limit, safe="=&")
+        status = exchange(target, "lookup", "GET", f"{prefix}/hitl/history{query}", headers, None)
+        if status == 200 and limit is not None:
+            first = parse_qs(query[1:], keep_blank_values=True)["limit"][0]  # the first of several wins
+            assert first.isascii() and first.isdigit() and 1 <= int(first) <= P.HISTORY_LIMIT_MAX
+        status = exchange(target, "lookup", "GET", f"{prefix}/hitl/inbox", headers, None)
+        navigation = mode == "navigate" and dest == "document" and origin is None
+        if navigation:
+            assert status == 200
+
+
+ui_names = st.one_of(
+    st.sampled_from(["inbox.js", "inbox.css", "controller.js", "main.js", "index.html", "..", "%2e%2e", "state.py"]),
+    st.text(min_size=1, max_size=20).map(lambda text: quote(text, safe="")),
+)
+
+
+@settings(max_examples=BUDGET["ui"], **SETTINGS)
+@given(
+    calls=st.lists(
+        st.tuples(
+            st.sampled_from(["inbox", "web", "harness", "tests", "..", "%2E%2E", "x"]), ui_names, origins, fetch_sites
+        ),
+        min_size=PER_EXAMPLE,
+        max_size=PER_EXAMPLE,
+    )
+)
+def test_fuzz_ui_files(target: Target, calls: list[tuple]) -> None:
+    allowed = {f"{folder}/{name}" for folder, name in submodule("server_routes").ui_files()}
+    for folder, name, origin, fetch_site in calls:
+        status = exchange(
+            target,
+            "ui",
+            "GET",
+            f"/hitl/ui/{folder}/{name}",
+            make_headers(target, None, origin, fetch_site),
+            None,
+            junk_id=True,
+        )
+        if status == 200:
+            assert f"{folder}/{name}" in allowed, (folder, name)
 
 
 def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:

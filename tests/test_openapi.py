@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from openapi_check import check_response, document, documented_statuses
+from openapi_check import check_response, document, documented_statuses, operation_for
 from openapi_spec_validator import validate
 
 from harness.pack import submodule
@@ -15,6 +15,7 @@ from harness.pack import submodule
 server_routes = submodule("server_routes")
 state = submodule("state")
 doubler = submodule("nodes.integer_doubler")
+form = submodule("nodes.form")
 P = submodule("_protocol")
 settings_module = submodule("_settings")
 push_module = submodule("_push")
@@ -62,7 +63,8 @@ async def setup(route_client: Any) -> Any:
     picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
-    yield client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id}
+    filled = registry.open("form", prompt_id="p", node_id="4", validate=form.parse_fields("n: INT 1..9").validate)
+    yield client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id}
     pusher.close()
     assert not pusher.threads()
 
@@ -93,6 +95,8 @@ CASES = [
         )
     ],
     ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": "two"}}, 422),
+    ("POST", "/hitl/requests/{}/answer", "form", {"json": {"value": {"n": 10}}}, 422),
+    ("POST", "/hitl/requests/{}/answer", "form", {"json": {"value": {"n": 9}}}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0?size=full", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": EVIL}, 403),
@@ -100,6 +104,32 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),
     ("GET", "/hitl/requests/{}/images/0?size=huge", "picker", {}, 422),
+    ("GET", "/hitl/requests/{}", "waiting", {}, 200),
+    ("GET", "/hitl/requests/{}", "ended", {}, 200),
+    ("GET", "/hitl/requests/{}", "waiting", {"headers": EVIL}, 403),
+    ("GET", "/hitl/requests/{}", "unknown", {}, 404),
+    ("GET", "/hitl/history", None, {}, 200),
+    ("GET", "/hitl/history?limit=200", None, {}, 200),
+    ("GET", "/hitl/history", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/history?limit=0", None, {}, 422),
+    ("GET", "/hitl/history?limit=201", None, {}, 422),
+    ("GET", "/hitl/inbox", None, {}, 200),
+    (
+        "GET",
+        "/hitl/inbox?request=x",
+        None,
+        {"headers": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}},
+        200,
+    ),
+    ("GET", "/hitl/inbox", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/inbox", None, {"headers": {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Dest": "iframe"}}, 403),
+    ("GET", "/hitl/ui/inbox/inbox.js", None, {}, 200),
+    ("GET", "/hitl/ui/inbox/inbox.css", None, {}, 200),
+    ("GET", "/hitl/ui/web/controller.js", None, {}, 200),
+    ("GET", "/hitl/ui/inbox/inbox.js", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/ui/web/main.js", None, {}, 404),
+    ("GET", "/hitl/ui/web/nope.js", None, {}, 404),
+    ("GET", "/hitl/ui/harness/host.py", None, {}, 404),
     # Who sends an answer: a surface outside the fixed set, or a malformed client id, is refused.
     ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": 2, "surface": "timeout"}}, 422),
     ("POST", "/hitl/requests/{}/cancel", "waiting", {"json": {"client_id": "a b"}}, 422),
@@ -143,14 +173,11 @@ async def test_every_documented_status_is_real_and_well_formed(
 
 
 def test_every_documented_status_has_a_case() -> None:
-    covered = {
-        (
-            method,
-            template.replace("{}", "{request_id}").split("?")[0].replace("/0", "/{index}").replace("/5", "/{index}"),
-            status,
-        )
-        for method, template, _, _, status in CASES
-    }
+    covered = set()
+    for method, template, _, _, status in CASES:
+        found = operation_for(method, template.replace("{}", "an-id"))
+        assert found is not None, template
+        covered.add((method, found[0], status))
     documented = {
         (method.upper(), path, int(code))
         for path, item in document()["paths"].items()
@@ -164,3 +191,19 @@ async def test_served_document_is_the_file(setup: Any) -> None:
     client, _ = setup
     response = await client.get("/hitl/openapi.json")
     assert await response.json() == document()
+
+
+async def test_a_form_refusal_names_its_field_as_documented(setup: Any) -> None:
+    client, ids = setup
+    path = f"/hitl/requests/{ids['form']}/answer"
+    response = await client.post(path, json={"value": {"n": 10}})
+    body = await response.read()
+    check_response("POST", path, response.status, response.content_type, body)
+    assert json.loads(body) == {
+        "error": {"code": "invalid_answer", "message": "n: 10 is above the maximum 9", "field": "n"}
+    }
+    # Other refusals keep the shape they had: no field.
+    response = await client.post(path, json={"value": [10]})
+    assert "field" not in (await response.json())["error"]
+    schema = document()["components"]["schemas"]["Error"]["properties"]["error"]
+    assert "field" in schema["properties"] and "field" not in schema["required"]

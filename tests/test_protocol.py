@@ -83,3 +83,40 @@ def test_python_spells_protocol_strings_only_in_protocol_module() -> None:
         if P.EVENT_REQUEST in text or '"/hitl' in text:
             offenders.append(path.name)
     assert offenders == []
+
+
+INBOX = ROOT / "inbox"
+
+
+@pytest.mark.parametrize("path", sorted(INBOX.glob("*.js")), ids=lambda p: p.name)
+def test_inbox_module_rules(path: Path) -> None:
+    # The inbox runs with no ComfyUI frontend: it imports no host script, only its own
+    # modules and the shared ones of web/ (never web/main.js, ComfyUI's entry).
+    text = path.read_text(encoding="utf-8")
+    assert text.startswith("// @ts-check")
+    for match in IMPORT.finditer(text):
+        target = match.group(1) or match.group(2)
+        assert target.startswith(("./", "../web/")), target
+        assert "scripts/" not in target and not target.endswith("/main.js"), target
+        assert (path.parent / target).resolve().exists(), target
+    assert "innerHTML" not in text and "insertAdjacentHTML" not in text and "outerHTML" not in text
+    assert "/extensions/" not in text
+
+
+def test_no_inbox_module_is_under_web() -> None:
+    # ComfyUI imports every .js under web/ as an extension: the inbox's entry must not run there.
+    assert not (WEB / "inbox.js").exists() and not list(WEB.rglob("standalone_api.js"))
+
+
+def test_every_dialog_handler_is_wired_in_the_comfyui_tab_and_the_inbox() -> None:
+    handlers = {
+        match.group(1)
+        for path in web_modules()
+        for match in re.finditer(r"^export const (\w+Handler)\b", path.read_text(encoding="utf-8"), re.MULTILINE)
+    }
+    assert {"doublerHandler", "valuePromptHandler", "imagePickerHandler"} <= handlers
+    main = (WEB / "main.js").read_text(encoding="utf-8")
+    inbox = (INBOX / "inbox.js").read_text(encoding="utf-8")
+    for name in handlers:
+        assert name in main, f"{name} is not wired in web/main.js"
+        assert name in inbox, f"{name} is not wired in inbox/inbox.js"

@@ -63,7 +63,7 @@ def picker_inputs() -> dict[str, Any]:
             "mode": "always ask",
             "min_picks": 2,
             "max_picks": 4,
-            "title": "pick",
+            "title": "Keep the best",
             "timeout_seconds": 0,
             "on_timeout": "cancel run",
         }
@@ -85,7 +85,7 @@ def test_each_format_arrives_within_a_second_with_the_deep_link(receiver: Receiv
         [got] = receiver.wait_for(1, timeout=5)
         assert got.at - started < 1.0, f"{(got.at - started) * 1000:.0f} ms"
         link = f"{PUBLIC}/hitl/inbox?request={view['id']}"
-        title = "Image Picker (browser) #12: pick 2–4 of 8"
+        title = "Image Picker (browser) #12: Keep the best (pick 2–4 of 8)"
         assert describe.describe_request(view) == title
         if fmt == "ntfy":
             assert got.path == "/my-topic"
@@ -135,12 +135,14 @@ def test_push_on_end_says_how_and_from_where_it_ended(receiver: Receiver) -> Non
         }
     )
     try:
-        request = host.registry.open("integer-doubler", prompt_id="p", node_id="4", payload={"value": 3})
+        request = host.registry.open(
+            "integer-doubler", prompt_id="p", node_id="4", payload={"value": 3}, summary="3 × 2"
+        )
         by = state.Provenance(surface="comfyui-tab", client_id="abc123")
         host.registry.answer(request.id, 6, by=by)
         opened, ended = (json.loads(r.body) for r in receiver.wait_for(2))
         assert opened["event"] == "request_opened"
-        assert ended["event"] == "request_ended" and ended["title"] == "Answered: Node #4: double 3"
+        assert ended["event"] == "request_ended" and ended["title"] == "Answered: Node #4: 3 × 2"
         assert "from comfyui-tab" in ended["message"] and ended["url"].endswith(request.id)
         assert ended["record"]["answer"] == 6 and ended["record"]["by"]["client_id"] == "abc123"
     finally:
@@ -164,6 +166,7 @@ def test_workflow_text_cannot_inject_headers_or_mentions(receiver: Receiver) -> 
                 node_id="9",
                 node_label="Evil\r\nX-Other: 2",
                 payload={"type": "INT", "title": evil, "message": evil, "min": 1, "max": 60},
+                summary=evil,
             )
             [got] = receiver.wait_for(1)
             [hook] = discord.wait_for(1)

@@ -322,3 +322,166 @@ def test_closed_batch_raises_lookup_error_not_cancelled() -> None:
         except LookupError:
             outcomes.add("released")
     assert outcomes <= {"made", "released"}
+
+
+# ------------------------------------------------- one request, history, the inbox
+async def test_get_request_shows_a_waiting_request_with_its_payload(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    response = await client.get(f"/hitl/requests/{request.id}")
+    assert response.status == 200
+    body = await response.json()
+    assert body["request"]["state"] == "waiting" and body["request"]["payload"] == {"value": 5}
+    assert body["request"]["opened_at"].endswith("Z") and body["now"] >= body["request"]["opened_at"]
+
+
+async def test_get_request_says_how_and_when_an_ended_request_ended(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    registry.expire(request.id)
+    body = await (await client.get(f"/hitl/requests/{request.id}")).json()
+    view = body["request"]
+    assert (view["state"], view["reason"], view["outcome"]) == ("cancelled", "timeout", "timed_out")
+    assert view["opened_at"] <= view["ended_at"] <= body["now"] and view["payload"] is None
+
+
+async def test_get_request_finds_what_the_registry_forgot_in_the_history_log(route_client: Any) -> None:
+    # The registry remembers 2 ended ids; the log keeps more (an audit log: all of them).
+    registry = state.RequestRegistry(history=2)
+    client = await route_client(registry)
+    first = open_request(registry)
+    registry.answer(first.id, 10)
+    for _ in range(3):
+        registry.cancel(open_request(registry).id)
+    with pytest.raises(state.UnknownRequest):
+        registry.get(first.id)
+    body = await (await client.get(f"/hitl/requests/{first.id}")).json()
+    assert body["request"]["id"] == first.id and body["request"]["outcome"] == "answered"
+    response = await client.get("/hitl/requests/never-was")
+    assert response.status == 404 and (await response.json())["error"]["code"] == "unknown_request"
+
+
+async def test_history_lists_the_last_ended_requests_newest_first(client: Any, registry: Any) -> None:
+    answered = open_request(registry)
+    registry.answer(answered.id, 10)
+    cancelled = open_request(registry)
+    registry.cancel(cancelled.id)
+    open_request(registry)  # still waiting: not history
+    body = await (await client.get("/hitl/history")).json()
+    assert [(e["id"], e["outcome"], e["answer"]) for e in body["history"]] == [
+        (cancelled.id, "cancelled", None),
+        (answered.id, "answered", 10),
+    ]
+    assert body["now"].endswith("Z")
+    body = await (await client.get("/hitl/history?limit=1")).json()
+    assert [e["id"] for e in body["history"]] == [cancelled.id]
+
+
+@pytest.mark.parametrize("limit", ["0", "201", "-1", "1.5", "abc", "", "１", "9" * 30])
+async def test_history_refuses_a_bad_limit(client: Any, registry: Any, limit: str) -> None:
+    await expect_refusal(client, registry, client.get(f"/hitl/history?limit={limit}"), 422, "invalid_body")
+
+
+async def test_inbox_page_is_served_with_a_strict_policy(client: Any) -> None:
+    response = await client.get("/hitl/inbox?request=abc")
+    assert response.status == 200 and response.content_type == "text/html"
+    html = await response.text()
+    assert 'data-hitl-surface="inbox"' in html and "ui/inbox/inbox.js" in html
+    policy = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy and "default-src 'none'" in policy
+    host = client.server.host
+    assert f"ws://{host}:{client.server.port}" in policy
+    assert response.headers["X-Frame-Options"] == "DENY"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+
+
+async def test_inbox_page_policy_drops_a_host_header_it_cannot_trust(client: Any) -> None:
+    response = await client.get("/hitl/inbox", headers={"Host": "evil.example; script-src *"})
+    assert response.status == 200
+    assert "evil" not in response.headers["Content-Security-Policy"]
+
+
+@pytest.mark.parametrize(
+    ("headers", "status"),
+    [
+        # A link in a notification, a chat, another site: a top-level navigation is served.
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200),
+        ({"Sec-Fetch-Site": "none", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 200),
+        ({}, 200),
+        # Framed by another site, fetched by another site's script: refused.
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "iframe"}, 403),
+        ({"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "cors", "Sec-Fetch-Dest": "empty"}, 403),
+        ({"Origin": "https://evil.example", "Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}, 403),
+    ],
+)
+async def test_inbox_page_accepts_navigations_only_from_elsewhere(client: Any, headers: dict, status: int) -> None:
+    response = await client.get("/hitl/inbox", headers=headers)
+    assert response.status == status
+
+
+@pytest.mark.parametrize(
+    ("path", "media_type"),
+    [
+        ("/hitl/ui/inbox/inbox.js", "text/javascript"),
+        ("/hitl/ui/inbox/standalone_api.js", "text/javascript"),
+        ("/hitl/ui/inbox/inbox.css", "text/css"),
+        ("/hitl/ui/web/controller.js", "text/javascript"),
+        ("/hitl/ui/web/image_picker.js", "text/javascript"),
+    ],
+)
+async def test_ui_route_serves_the_inbox_modules(client: Any, path: str, media_type: str) -> None:
+    response = await client.get(path)
+    assert response.status == 200 and response.content_type == media_type
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    folder, name = path.split("/")[-2:]
+    assert await response.read() == (server_routes.UI_FOLDERS[folder] / name).read_bytes()
+    # Revalidated, not refetched: a phone reloading the inbox gets 304s.
+    again = await client.get(path, headers={"If-None-Match": response.headers["ETag"]})
+    assert again.status == 304
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/hitl/ui/web/main.js",  # ComfyUI's entry: imports the host's scripts, never the inbox's
+        "/hitl/ui/web/missing.js",
+        "/hitl/ui/inbox/index.html",
+        "/hitl/ui/harness/host.py",
+        "/hitl/ui/web/..%2F__init__.py",
+        "/hitl/ui/web/%2E%2E%2Fstate.py",
+        "/hitl/ui/inbox/..%2F..%2F..%2Fetc%2Fpasswd",
+        "/hitl/ui/web/.ts",
+    ],
+)
+async def test_ui_route_serves_nothing_off_its_allow_list(client: Any, registry: Any, path: str) -> None:
+    response = await client.get(path)
+    assert response.status == 404
+    assert (await response.json())["error"]["code"] == "not_found"
+
+
+def test_ui_allow_list_is_exactly_the_inbox_and_the_shared_web_modules() -> None:
+    files = server_routes.ui_files()
+    assert ("web", "main.js") not in files
+    assert {name for folder, name in files if folder == "inbox"} == {
+        p.name for p in server_routes.INBOX_DIR.iterdir() if p.suffix in (".js", ".css")
+    }
+    assert all(path.suffix in (".js", ".css") and path.is_file() for path in files.values())
+
+
+async def test_new_read_routes_refuse_foreign_origins(client: Any, registry: Any) -> None:
+    request = open_request(registry)
+    for path in (f"/hitl/requests/{request.id}", "/hitl/history", "/hitl/ui/inbox/inbox.js"):
+        await expect_refusal(
+            client, registry, client.get(path, headers={"Origin": "https://evil.example"}), 403, "forbidden_origin"
+        )
+        await expect_refusal(
+            client, registry, client.get(path, headers={"Sec-Fetch-Site": "cross-site"}), 403, "forbidden_origin"
+        )
+
+
+async def test_a_client_that_sends_no_origin_is_accepted(client: Any, registry: Any) -> None:
+    # The CLI and curl are not browsers: no Origin, no Sec-Fetch-Site. A browser always
+    # sends Origin on a POST, so a foreign page cannot pass for one of them.
+    request = open_request(registry)
+    response = await client.post(
+        ANSWER.format(request.id), data=json.dumps({"value": 10}), headers=JSON, skip_auto_headers=["Origin"]
+    )
+    assert response.status == 200

@@ -13,6 +13,7 @@ import pytest
 from conftest import thread_names
 
 from harness.host import StandInInterrupt
+from harness.pack import submodule
 
 KIND = "integer-doubler"
 
@@ -28,7 +29,8 @@ def open_request(registry: Any, prompt: str = "p1", **kwargs: Any) -> Any:
 
 
 def test_open_creates_waiting_request_with_unguessable_id(state: Any) -> None:
-    registry, events = make_registry(state)
+    # A clock that stands still: a view's waited_ms would otherwise grow between two views.
+    registry, events = make_registry(state, clock=lambda: 100.0)
     request = open_request(registry, node_label="Doubler #7")
     assert request.state == "waiting"
     assert len(request.id) >= 24  # 18 random bytes in url-safe base64
@@ -422,11 +424,11 @@ def test_every_move_tells_observers_who_made_it_after_waking_the_waiter(state: A
         request = open_request(registry)
         observer.requests[request.id] = request
         assert observer.opened[-1] == registry.view(request)
-        with pytest.raises(state.NotWaiting):
-            registry.record(request)  # no record while it waits
+        assert registry.history_log.find(request.id) is None  # no record while it waits
         move(request)
         record = observer.ended[-1]
-        assert record == registry.record(request) == request.future.result(0).record
+        # One record, made once at the end: the log's, the node's and the observers' are the same.
+        assert record == registry.history_log.find(request.id).as_json() == request.future.result(0).record
         assert (record["by"]["surface"], record["by"]["source"]) == (surface, source)
     assert observer.future_done_when_told == [True] * len(moves)
     # The record's waited time is the registry clock's, fixed when the request ended.
@@ -443,3 +445,106 @@ def test_a_refused_answer_tells_no_observer(state: Any) -> None:
     observer.requests[request.id] = request
     registry.answer(request.id, "5")
     assert observer.ended[-1]["answer"] == 5
+
+
+# ------------------------------------------------------- times, outcomes, history
+class Clocks:
+    """A monotonic and a wall clock that move only when told."""
+
+    def __init__(self) -> None:
+        self.mono = 1000.0
+        self.wall = 1_764_165_792.0  # 2025-11-26T14:03:12Z
+
+    def advance(self, seconds: float) -> None:
+        self.mono += seconds
+        self.wall += seconds
+
+
+def clocked_registry(state: Any, **kwargs: Any) -> tuple[Any, Clocks]:
+    clocks = Clocks()
+    registry = state.RequestRegistry(clock=lambda: clocks.mono, wall_clock=lambda: clocks.wall, **kwargs)
+    return registry, clocks
+
+
+def test_views_say_when_a_request_opened_and_ended_and_how_long_it_waited(state: Any) -> None:
+    registry, clocks = clocked_registry(state)
+    request = open_request(registry, summary="21 × 2")
+    view = registry.view(request)
+    assert view["opened_at"] == "2025-11-26T14:03:12.000Z"
+    assert view["ended_at"] is None and view["outcome"] is None
+    assert view["waited_ms"] == 0 and view["summary"] == "21 × 2"
+    clocks.advance(2.5)
+    assert registry.view(request)["waited_ms"] == 2500  # grows while it waits
+    registry.answer(request.id, 6)
+    clocks.advance(60)
+    ended = registry.view(request)
+    assert ended["ended_at"] == "2025-11-26T14:03:14.500Z"
+    assert ended["waited_ms"] == 2500  # and stops when it ends
+    assert ended["outcome"] == "answered" and ended["payload"] is None
+    assert registry.wall_time() == "2025-11-26T14:04:14.500Z"
+
+
+@pytest.mark.parametrize(
+    ("end", "outcome"),
+    [
+        (lambda registry, request: registry.answer(request.id, 1), "answered"),
+        (lambda registry, request: registry.cancel(request.id), "cancelled"),
+        (lambda registry, request: registry.expire(request.id), "timed_out"),
+        (lambda registry, request: registry.interrupt_waiting(), "interrupted"),
+        (lambda registry, request: registry.reset(request.id), "reset"),
+        (lambda registry, request: open_request(registry, prompt="a newer prompt"), "reset"),
+    ],
+)
+def test_every_way_of_ending_is_recorded_with_its_outcome(state: Any, end: Any, outcome: str) -> None:
+    registry, events = make_registry(state)
+    request = open_request(registry)
+    end(registry, request)
+    [entry] = [e for e in registry.history_log.recent(10) if e.request_id == request.id]
+    assert entry.view["outcome"] == outcome and entry.view["state"] == request.state
+    assert entry.view["ended_at"] is not None
+    # The log holds the very view that was broadcast when the request ended.
+    assert entry.view == [data for _, data in events if data["id"] == request.id][-1]
+    assert entry.answer == (1 if outcome == "answered" else None)
+    assert registry.history_log.find(request.id) is entry
+
+
+def test_history_keeps_answers_as_json_and_the_newest_first(state: Any) -> None:
+    registry, _ = make_registry(state)
+    picker = registry.open("image-picker", prompt_id="p1", node_id="2", validate=tuple)
+    registry.answer(picker.id, [3, 0])
+    doubler = open_request(registry)
+    registry.cancel(doubler.id)
+    newest, oldest = registry.history_log.recent(5)
+    assert newest.request_id == doubler.id and oldest.request_id == picker.id
+    assert oldest.answer == [3, 0]  # the validator's tuple, as JSON
+    assert oldest.as_json()["answer"] == [3, 0] and oldest.as_json()["id"] == picker.id
+
+
+def test_a_broken_history_log_does_not_break_a_move(state: Any) -> None:
+    class BrokenLog:
+        def record(self, entry: Any) -> None:
+            raise OSError("disk full")
+
+        def recent(self, limit: int) -> list[Any]:
+            return []
+
+        def find(self, request_id: str) -> Any:
+            return None
+
+    events: list[Any] = []
+    registry = state.RequestRegistry(history_log=BrokenLog(), notify=lambda *event: events.append(event))
+    request = open_request(registry)
+    registry.answer(request.id, 2)
+    assert request.state == "answered" and request.future.result(timeout=0).value == 2
+    assert events[-1][1]["state"] == "answered"
+
+
+def test_a_log_of_its_own_gets_every_end_in_order(state: Any) -> None:
+    # The seam the audit log plugs into (record/recent/find); it keeps its newest in memory.
+    log = submodule("_audit").AuditLog(None, memory=3)
+    registry = state.RequestRegistry(history_log=log)
+    requests = [open_request(registry) for _ in range(5)]
+    for request in requests:
+        registry.cancel(request.id)
+    assert [entry.request_id for entry in log.recent(10)] == [r.id for r in reversed(requests[-3:])]
+    assert registry.history_log is log

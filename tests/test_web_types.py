@@ -1,5 +1,6 @@
-"""// @ts-check is enforced: TypeScript's checker (strict) runs over every web module, with
-the host's scripts/app.js and scripts/api.js described by tests/web_types/*.d.ts."""
+"""// @ts-check is enforced: TypeScript's checker (strict) runs over every web module and every
+module of the inbox page, with the host's scripts/app.js and scripts/api.js described by
+tests/web_types/*.d.ts."""
 
 from __future__ import annotations
 
@@ -28,13 +29,17 @@ def find_tsc() -> str:
 
 
 def test_web_modules_type_check_strictly(tmp_path: Path) -> None:
-    # Lay the files out as ComfyUI serves them: /extensions/<folder>/*.js beside /scripts/.
+    # Lay the files out as ComfyUI serves them: /extensions/<folder>/*.js beside /scripts/;
+    # the inbox's modules import web/ as ../web/, as the inbox route serves them.
     extension = tmp_path / "extensions" / "any-folder-name"
     shutil.copytree(ROOT / "web", extension)
+    inbox = tmp_path / "extensions" / "inbox"
+    shutil.copytree(ROOT / "inbox", inbox)
+    (tmp_path / "extensions" / "web").symlink_to(extension, target_is_directory=True)
     (tmp_path / "scripts").mkdir()
     for name in ("app", "api"):
         shutil.copy(TYPES / f"{name}.d.ts", tmp_path / "scripts" / f"{name}.d.ts")
-    files = sorted(str(path) for path in extension.rglob("*.js"))
+    files = sorted(str(path) for path in [*extension.rglob("*.js"), *inbox.rglob("*.js")])
     result = subprocess.run(
         [
             find_tsc(),

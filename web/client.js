@@ -1,11 +1,15 @@
 // @ts-check
-/** HTTP calls to the pack's routes, through ComfyUI's `api.fetchApi` (which adds `/api`). */
+/**
+ * HTTP calls to the pack's routes through an injected `api`: ComfyUI's (`fetchApi` and
+ * `apiURL` add `/api`, and the page's base path) in a ComfyUI tab, the inbox's own elsewhere.
+ */
 import { routePath } from "./protocol.js";
 
 /**
- * @typedef {{ fetchApi(route: string, init?: RequestInit): Promise<Response> }} FetchApi
+ * @typedef {{ fetchApi(route: string, init?: RequestInit): Promise<Response>, apiURL?: (route: string) => string }} FetchApi
  * @typedef {import("./protocol.js").RequestView} RequestView
- * @typedef {{ ok: boolean, status: number, request?: RequestView, error?: { code: string, message: string } }} CallResult
+ * @typedef {{ code: string, message: string, field?: string }} CallError `field`: the form field a refusal is about
+ * @typedef {{ ok: boolean, status: number, request?: RequestView, error?: CallError }} CallResult
  * @typedef {{ surface?: string, clientId?: () => string | null | undefined }} ClientIdentity
  *   who this client says it is, sent with every answer and cancel for the audit record
  */
@@ -65,7 +69,16 @@ export class HitlClient {
    * @param {"thumb" | "full"} size
    */
   imageUrl(requestId, index, size) {
-    return `/api${routePath("image", { request_id: requestId, index })}?size=${size}`;
+    return this.url(`${routePath("image", { request_id: requestId, index })}?size=${size}`);
+  }
+
+  /**
+   * The URL a page loads a route of ours from (images, links), as the injected api says;
+   * `/api` + route for a host api that cannot say (the one place that prefix is spelled).
+   * @param {string} route
+   */
+  url(route) {
+    return typeof this.api.apiURL === "function" ? this.api.apiURL(route) : `/api${route}`;
   }
 
   /**

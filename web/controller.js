@@ -6,6 +6,7 @@
  * a timeout or an interrupt).
  */
 import { HitlClient } from "./client.js";
+import { nodeName } from "./describe.js";
 import { Overlay } from "./overlay.js";
 import { EVENT_REQUEST, STATES } from "./protocol.js";
 
@@ -13,7 +14,13 @@ import { EVENT_REQUEST, STATES } from "./protocol.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./overlay.js").Dialog} Dialog
  * @typedef {import("./overlay.js").DialogOptions} DialogOptions
- * @typedef {{ kind: string, open(view: RequestView, tools: DialogTools): void }} KindHandler
+ * @typedef {{
+ *   kind: string,
+ *   open(view: RequestView, tools: DialogTools): void,
+ *   needsPerson?: (view: RequestView) => boolean,
+ * }} KindHandler
+ *   `needsPerson` false: the handler answers by itself, with no dialog (the doubler without
+ *   "ask first"); a page that lists requests instead of opening them still runs it at once.
  * @typedef {EventTarget & import("./client.js").FetchApi} HostApi
  * @typedef {{
  *   opened(view: RequestView, live: boolean): void,
@@ -63,14 +70,17 @@ export class DialogTools {
    * @param {RequestView} view
    * @param {Dialog | null} dialog
    * @param {unknown} value
+   * @param {{ showRefusal?: (error: import("./client.js").CallError) => boolean }} [options]
+   *   `showRefusal` shows a refusal where it belongs (a form: under the field it names) and
+   *   returns true; false leaves it to the dialog's error line.
    * @returns {Promise<boolean>} whether the server took the answer
    */
-  async submit(view, dialog, value) {
+  async submit(view, dialog, value, options = {}) {
     if (dialog?.card.dataset.busy === "true") return false;
     dialog?.setBusy(true);
     this.controller.endedHere.add(view.id);
     const result = await this.client.answer(view.id, value);
-    return this.#settle(view, dialog, result);
+    return this.#settle(view, dialog, result, options.showRefusal);
   }
 
   /**
@@ -89,8 +99,9 @@ export class DialogTools {
    * @param {RequestView} view
    * @param {Dialog | null} dialog
    * @param {import("./client.js").CallResult} result
+   * @param {(error: import("./client.js").CallError) => boolean} [showRefusal]
    */
-  #settle(view, dialog, result) {
+  #settle(view, dialog, result, showRefusal) {
     if (result.ok) {
       this.controller.forget(view.id);
       return true;
@@ -103,14 +114,21 @@ export class DialogTools {
     }
     this.controller.endedHere.delete(view.id);
     dialog?.setBusy(false);
-    if (dialog) dialog.setError(result.error?.message ?? "The server refused that answer.");
-    else console.warn("[comfyui-hitl] answer refused", result);
+    if (dialog) {
+      const error = result.error ?? { code: "http", message: "The server refused that answer." };
+      if (!showRefusal?.(error)) dialog.setError(error.message);
+    } else console.warn("[comfyui-hitl] answer refused", result);
     return false;
   }
 }
 
 export class HitlController {
   /**
+   * `autoOpen` false (the inbox): waiting requests are listed in `waiting`, not opened; a
+   * dialog opens when `show(id)` asks. `onUpdate` is told after every change it acted on
+   * (the view that changed, or null after a resync). `listener` (notifications, the title
+   * badge) is told of the requests that need a person; `identity` is what this page claims
+   * to be in the answers it sends (the audit record's surface and client id).
    * @param {{
    *   api: HostApi,
    *   doc: Document,
@@ -118,9 +136,11 @@ export class HitlController {
    *   activeWorkflowId?: () => string | null,
    *   identity?: import("./client.js").ClientIdentity,
    *   listener?: RequestListener,
+   *   autoOpen?: boolean,
+   *   onUpdate?: (view: RequestView | null) => void,
    * }} options
    */
-  constructor({ api, doc, handlers, activeWorkflowId, identity, listener }) {
+  constructor({ api, doc, handlers, activeWorkflowId, identity, listener, autoOpen = true, onUpdate }) {
     this.api = api;
     this.doc = doc;
     this.client = new HitlClient(api, identity);
@@ -139,6 +159,12 @@ export class HitlController {
     /** @type {Set<string>} */
     this.ended = new Set();
     this.tools = new DialogTools(this);
+    this.autoOpen = autoOpen;
+    this.onUpdate = onUpdate ?? (() => {});
+    /** @type {Map<string, RequestView>} every request waiting now, in the order seen */
+    this.waiting = new Map();
+    /** @type {Set<Set<string>>} ids heard of during each resync under way */
+    this.heard = new Set();
   }
 
   /** Listen for changes and pick up whatever is already waiting. */
@@ -155,21 +181,30 @@ export class HitlController {
   async resync() {
     /** @type {RequestView[]} */
     let waiting;
+    // Requests that opened while the list was on its way are missing from it, yet wait.
+    const heardMeanwhile = new Set();
+    this.heard.add(heardMeanwhile);
     try {
       waiting = await this.client.list();
     } catch (error) {
       console.warn("[comfyui-hitl] could not list waiting requests", error);
       return;
+    } finally {
+      this.heard.delete(heardMeanwhile);
     }
-    const ids = new Set(waiting.map((view) => view.id));
+    const ids = new Set([...waiting.map((view) => view.id), ...heardMeanwhile]);
     for (const id of [...this.overlay.dialogs.keys()]) {
       if (!ids.has(id)) this.overlay.close(id);
+    }
+    for (const id of [...this.waiting.keys()]) {
+      if (!ids.has(id)) this.forget(id); // it ended while we were not listening
     }
     // On load, what already waits is not news; after a lost connection, what is new arrived live.
     const live = this.synced;
     for (const view of waiting) this.onChange(view, live);
     this.synced = true;
-    this.listener?.synced(waiting);
+    this.listener?.synced([...this.waiting.values()].filter((view) => this.#needsPerson(view)));
+    this.onUpdate(null);
   }
 
   /**
@@ -178,13 +213,17 @@ export class HitlController {
    */
   onChange(view, live = true) {
     if (!view || typeof view.id !== "string") return;
+    for (const ids of this.heard) ids.add(view.id);
     const newest = this.seen.get(view.id);
     if (newest !== undefined && view.seq < newest) return; // an older event than one we acted on
     if (view.state === STATES.WAITING) {
       if (this.ended.has(view.id) || this.overlay.get(view.id) || newest === view.seq) return;
       this.seen.set(view.id, view.seq);
-      this.listener?.opened(view, live); // first: a dialog that fails to build still notifies
-      this.#open(view);
+      this.waiting.set(view.id, view);
+      const needsPerson = this.#needsPerson(view);
+      if (needsPerson) this.listener?.opened(view, live); // first: a dialog that fails to build still notifies
+      if (this.autoOpen || !needsPerson) this.#open(view);
+      this.onUpdate(view);
       return;
     }
     this.seen.set(view.id, view.seq);
@@ -193,11 +232,31 @@ export class HitlController {
       this.overlay.notice(view.state === STATES.ANSWERED ? "Answered elsewhere." : `Request ended (${view.reason}).`);
     }
     this.forget(view.id);
+    this.onUpdate(view);
+  }
+
+  /**
+   * Open the dialog of a waiting request (or bring back a minimised one).
+   * @param {string} id
+   * @returns {boolean} false when it no longer waits
+   */
+  show(id) {
+    const open = this.overlay.get(id);
+    if (open) {
+      if (open.minimised) open.restore();
+      else open.focus();
+      return true;
+    }
+    const view = this.waiting.get(id);
+    if (!view) return false;
+    this.#open(view);
+    return true;
   }
 
   /** @param {string} id */
   forget(id) {
     this.overlay.close(id);
+    this.waiting.delete(id);
     this.listener?.ended(id);
     this.ended.add(id);
     this.endedHere.delete(id);
@@ -208,6 +267,7 @@ export class HitlController {
         this.seen.delete(oldest);
       }
     }
+    this.onUpdate(null);
   }
 
   /**
@@ -218,7 +278,7 @@ export class HitlController {
    */
   focusRequest(id) {
     const dialog = this.overlay.get(id);
-    if (!dialog) return false;
+    if (!dialog) return this.show(id); // a list page (the inbox) opens it now
     if (dialog.minimised) dialog.restore();
     dialog.card.scrollIntoView({ block: "nearest" });
     dialog.focus(true);
@@ -230,11 +290,19 @@ export class HitlController {
    * @param {RequestView} view
    */
   describe(view) {
-    const label = view.node_label ?? (view.node_id ? `node #${view.node_id}` : "a node");
+    const label = nodeName(view);
     const workflow = view.payload?.workflow_id;
     const active = this.activeWorkflowId();
     const where = workflow && active && workflow !== active ? " · from another workflow" : "";
     return `${label}${where}`;
+  }
+
+  /**
+   * Whether a person is asked (the doubler without "ask first" answers by itself).
+   * @param {RequestView} view
+   */
+  #needsPerson(view) {
+    return this.handlers.get(view.kind)?.needsPerson?.(view) !== false;
   }
 
   /** @param {RequestView} view */

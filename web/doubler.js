@@ -6,10 +6,11 @@ import { KINDS } from "./protocol.js";
 /** @type {import("./controller.js").KindHandler} */
 export const doublerHandler = {
   kind: KINDS.INTEGER_DOUBLER,
+  needsPerson: (view) => Boolean(view.payload?.ask_first),
   open(view, tools) {
     const value = Number(view.payload?.value);
     const doubled = value * 2;
-    if (!view.payload?.ask_first) {
+    if (!doublerHandler.needsPerson?.(view)) {
       // The classic example: no dialog, no click; the run goes on at once.
       void tools.submit(view, null, doubled);
       return;

@@ -27,6 +27,8 @@ const DIGIT_WAIT_MS = 700;
 const TILE_SIZES = { min: 96, max: 360, initial: 180 };
 const TILE_SIZE_KEY = "comfyui-hitl.picker.tile";
 const PICKS_KEY_PREFIX = "comfyui-hitl.picker.picks.";
+/** How far a finger moves sideways on the full-size image to show the next one. */
+const SWIPE_PX = 40;
 
 const CSS = `
 .hitl-pick-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 12px; margin: 0 0 8px; }
@@ -57,6 +59,7 @@ const CSS = `
 .hitl-pick-zoom img { max-width: 100%; max-height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
+.hitl-pick-zoom img { touch-action: pan-y pinch-zoom; }
 `;
 
 /** @param {Document} doc */
@@ -425,7 +428,7 @@ class PickerDialog {
       const close = this.#barButton("Close", "zoom-close", "Back to the grid (Space or Esc)", () => this.closeZoom());
       bar.append(previous, this.zoomCaption, next, this.zoomToggle, close);
       this.zoom.append(this.zoomImage, bar);
-      this.zoomImage.addEventListener("click", () => this.toggle(this.zoomed ?? 0));
+      this.#swipeToMove(this.zoomImage);
       this.dialog.card.append(this.zoom);
     }
     this.zoomed = wrapped;
@@ -444,6 +447,35 @@ class PickerDialog {
     this.zoom.hidden = false;
     this.renderZoom();
     /** @type {HTMLElement} */ (this.zoomToggle).focus();
+  }
+
+  /**
+   * Touch: a sideways swipe on the full-size image shows the next (or previous) one; a tap
+   * picks or unpicks it, as a click does.
+   * @param {HTMLImageElement} image
+   */
+  #swipeToMove(image) {
+    /** @type {{ x: number, y: number } | null} */
+    let start = null;
+    let swiped = false;
+    image.addEventListener("pointerdown", (event) => {
+      start = { x: event.clientX, y: event.clientY };
+      swiped = false;
+    });
+    image.addEventListener("pointerup", (event) => {
+      if (!start) return;
+      const dx = event.clientX - start.x;
+      const dy = event.clientY - start.y;
+      start = null;
+      if (Math.abs(dx) < SWIPE_PX || Math.abs(dx) < 1.5 * Math.abs(dy)) return;
+      swiped = true; // a mouse drag also ends in a click: that click must not pick
+      this.openZoom((this.zoomed ?? 0) + (dx < 0 ? 1 : -1));
+    });
+    image.addEventListener("pointercancel", () => (start = null));
+    image.addEventListener("click", () => {
+      if (swiped) swiped = false;
+      else this.toggle(this.zoomed ?? 0);
+    });
   }
 
   renderZoom() {

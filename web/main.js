@@ -10,6 +10,7 @@ import { HitlController } from "./controller.js";
 import { doublerHandler } from "./doubler.js";
 import { valuePromptHandler } from "./value_prompt.js";
 import { imagePickerHandler } from "./image_picker.js";
+import { formHandler } from "./form.js";
 import { WaitNotifier } from "./notify.js";
 import { PushConfigClient, serverSettings } from "./push_settings.js";
 import { SURFACES } from "./protocol.js";
@@ -40,7 +41,7 @@ const notifier = new WaitNotifier({
 controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler],
+  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler],
   activeWorkflowId,
   // Recorded in the audit trail as this tab's claim: which surface answered, and which tab.
   identity: { surface: SURFACES.COMFYUI_TAB, clientId: () => /** @type {any} */ (api).clientId ?? null },

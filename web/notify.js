@@ -306,10 +306,18 @@ export class WaitNotifier {
    * @returns {(value: unknown, old: unknown) => void}
    */
   #track(id) {
-    return (value) => {
-      this.known.set(id, value);
-      this.refresh();
-    };
+    return (value) => this.settingChanged(id, value);
+  }
+
+  /**
+   * A setting changed (ComfyUI's onChange, the inbox's panel, another tab): `value` from now
+   * on (undefined: the default).
+   * @param {string} id
+   * @param {unknown} value
+   */
+  settingChanged(id, value) {
+    this.known.set(id, value);
+    this.refresh();
   }
 
   refresh() {

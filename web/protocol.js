@@ -14,10 +14,21 @@ export const ROUTES = Object.freeze({
   cancel: "/hitl/requests/{request_id}/cancel",
   image: "/hitl/requests/{request_id}/images/{index}",
   openapi: "/hitl/openapi.json",
+  request: "/hitl/requests/{request_id}",
+  history: "/hitl/history",
+  inbox: "/hitl/inbox",
+  ui: "/hitl/ui/{folder}/{name}",
   notify_config: "/hitl/notify/config",
   notify_status: "/hitl/notify/status",
   notify_test: "/hitl/notify/test",
 });
+
+/** The inbox's query parameter that opens one request's dialog: `/hitl/inbox?request=<id>`. */
+export const INBOX_REQUEST_PARAM = "request";
+
+/** `GET /hitl/history?limit=N`: how many ended requests by default, and at most. */
+export const HISTORY_LIMIT_DEFAULT = 20;
+export const HISTORY_LIMIT_MAX = 200;
 
 /** The websocket event that carries every change of a request. */
 export const EVENT_REQUEST = "hitl-request";
@@ -37,10 +48,29 @@ export const REASONS = Object.freeze({
   PROMPT_OVER: "prompt_over",
 });
 
+/** How an ended request ended, in one word a person reads (`outcome` of its view). */
+export const OUTCOMES = Object.freeze({
+  ANSWERED: "answered",
+  CANCELLED: "cancelled",
+  TIMED_OUT: "timed_out",
+  INTERRUPTED: "interrupted",
+  RESET: "reset",
+});
+
+/** Each reason's outcome. */
+export const OUTCOME_OF_REASON = Object.freeze({
+  answer: "answered",
+  user_cancel: "cancelled",
+  timeout: "timed_out",
+  interrupt: "interrupted",
+  prompt_over: "reset",
+});
+
 export const KINDS = Object.freeze({
   INTEGER_DOUBLER: "integer-doubler",
   VALUE_PROMPT: "value-prompt",
   IMAGE_PICKER: "image-picker",
+  FORM: "form",
 });
 
 /** What a value prompt asks for (`payload.type` of a value-prompt request). */
@@ -95,6 +125,11 @@ export const MAX_BODY_BYTES = 256 * 1024;
  *   expires_in_ms: number | null,
  *   seq: number,
  *   payload: Record<string, any> | null,
+ *   summary: string,
+ *   opened_at: string,
+ *   ended_at: string | null,
+ *   waited_ms: number,
+ *   outcome: string | null,
  * }} RequestView
  */
 

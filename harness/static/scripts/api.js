@@ -11,7 +11,12 @@ class StandInApi extends EventTarget {
 
   /** @param {string} route @param {RequestInit} [init] */
   fetchApi(route, init) {
-    return fetch(`/api${route}`, init);
+    return fetch(this.apiURL(route), init);
+  }
+
+  /** @param {string} route */
+  apiURL(route) {
+    return `/api${route}`;
   }
 
   /** @param {boolean} isReconnect */

@@ -1,0 +1,827 @@
+"""Answer comfyui-hitl's waiting requests from a terminal.
+
+    python path/to/comfyui-hitl/cli.py list                    # what waits, as a table
+    python path/to/comfyui-hitl/cli.py show ID                 # one request (waiting or ended)
+    python path/to/comfyui-hitl/cli.py answer ID VALUE         # VALUE is JSON: 42, '"text"', '[0,3]'
+    python path/to/comfyui-hitl/cli.py cancel ID
+    python path/to/comfyui-hitl/cli.py watch                   # requests as they open and end
+    python path/to/comfyui-hitl/cli.py history                 # the last ended ones
+
+``--url`` (default http://127.0.0.1:8188, or ``$COMFYUI_HITL_URL``) may be given several
+times: ``list``, ``watch`` and ``history`` then cover every server (a small farm), and
+``show``/``answer``/``cancel`` find the server that has the id.
+
+Only Python's standard library is used, so it runs with any Python 3.10+, no ComfyUI, no
+install; ComfyUI never imports this file. It talks only to the pack's documented routes
+(openapi.json) and follows ComfyUI's websocket for ``watch``. It sends no ``Origin`` header
+(it is not a web page), which the pack's origin policy accepts; foreign web pages stay refused.
+
+Exit status: 0 done; 1 the server refused (its message is printed) or no server knows the
+id; 2 bad usage (e.g. VALUE is not JSON); 3 a server could not be reached.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import hashlib
+import importlib
+import json
+import os
+import queue
+import shutil
+import signal
+import socket
+import ssl
+import sys
+import threading
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from types import ModuleType
+from typing import Any, TextIO
+
+#: The name the pack's modules get when this file runs as a script (it has no package then).
+SCRIPT_PACKAGE = "comfyui_hitl_cli"
+
+
+def _sibling_module(name: str) -> ModuleType:
+    """A module of the pack loaded from the file beside this one, when this file runs as a
+    script. The folder is made a package of its own name (without running the pack's
+    ``__init__``, which needs ComfyUI), so the module's relative imports of its siblings
+    work; by path, not through sys.path: it works under ``python -I`` or ``PYTHONSAFEPATH``
+    too. Only ``_protocol`` and ``_describe`` are loaded, both standard library only."""
+    if SCRIPT_PACKAGE not in sys.modules:
+        package = ModuleType(SCRIPT_PACKAGE)
+        package.__path__ = [str(Path(__file__).resolve().parent)]
+        sys.modules[SCRIPT_PACKAGE] = package
+    return importlib.import_module(f"{SCRIPT_PACKAGE}.{name}")
+
+
+try:  # inside the pack (a test, a tool importing it)
+    from . import _describe as D
+    from . import _protocol as P
+except ImportError:  # run as a script
+    P = _sibling_module("_protocol")
+    D = _sibling_module("_describe")
+
+VERSION = "0.1.0"
+DEFAULT_URL = "http://127.0.0.1:8188"
+URL_ENV = "COMFYUI_HITL_URL"
+USER_AGENT = f"comfyui-hitl-cli/{VERSION}"
+
+EXIT_OK = 0
+EXIT_REFUSED = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+
+#: The websocket's magic, RFC 6455 section 1.3.
+WS_GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+OP_CONTINUATION, OP_TEXT, OP_BINARY, OP_CLOSE, OP_PING, OP_PONG = 0x0, 0x1, 0x2, 0x8, 0x9, 0xA
+#: A text message larger than this is not ours (ComfyUI's previews come as binary frames,
+#: which are read and dropped whatever their size).
+MAX_TEXT_BYTES = 16 * 1024 * 1024
+#: With no frame for this long, ping the server; with none after the ping either, the
+#: connection is dead (a laptop that slept, a network that changed): reconnect.
+KEEPALIVE_S = 30.0
+RECONNECT_S = (0.5, 10.0)
+
+
+class Unreachable(Exception):
+    """The server did not answer at all (refused, unknown host, timed out, not HTTP)."""
+
+
+@dataclass
+class Reply:
+    """One HTTP exchange with a server: its status and JSON body."""
+
+    status: int
+    body: Any
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    def error(self) -> tuple[str, str]:
+        """The refusal's ``(code, message)``, as the pack spells every refusal."""
+        error = self.body.get("error") if isinstance(self.body, dict) else None
+        if isinstance(error, dict):
+            return str(error.get("code", "http")), str(error.get("message", ""))
+        return "http", f"HTTP {self.status}"
+
+
+class Server:
+    """One ComfyUI with the pack, reached at ``url`` (its base: scheme, host, port, maybe a path)."""
+
+    def __init__(self, url: str, timeout: float = 10.0) -> None:
+        parts = urllib.parse.urlsplit(url.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            raise ValueError(f"not an http(s) URL: {url!r}")
+        self.url = urllib.parse.urlunsplit((parts.scheme, parts.netloc, parts.path.rstrip("/"), "", ""))
+        self.timeout = timeout
+
+    def __repr__(self) -> str:
+        return f"<Server {self.url}>"
+
+    def route(self, name: str, **params: str) -> str:
+        path = P.ROUTES[name].format(**{key: urllib.parse.quote(value, safe="") for key, value in params.items()})
+        return self.url + path
+
+    def call(self, method: str, url: str, body: Any = None) -> Reply:
+        data = None if body is None else json.dumps(body).encode("utf-8")
+        # The URL is the user's --url (checked to be http or https) plus a route of ours.
+        request = urllib.request.Request(url, data=data, method=method)  # noqa: S310
+        request.add_header("Accept", "application/json")
+        request.add_header("User-Agent", USER_AGENT)
+        if data is not None:
+            request.add_header("Content-Type", "application/json")
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310
+                return Reply(response.status, _json_or_none(response.read()))
+        except urllib.error.HTTPError as refusal:
+            with refusal:
+                return Reply(refusal.code, _json_or_none(refusal.read()))
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            reason = getattr(exc, "reason", exc)
+            raise Unreachable(f"cannot reach {self.url}: {reason}") from exc
+
+    def waiting(self) -> list[dict[str, Any]]:
+        reply = self.call("GET", self.route("list"))
+        if not reply.ok:
+            raise Unreachable(f"{self.url} answered {reply.status} to the list of requests: {reply.error()[1]}")
+        return list(reply.body.get("requests", []))
+
+    def request(self, request_id: str) -> Reply:
+        return self.call("GET", self.route("request", request_id=request_id))
+
+    def history(self, limit: int) -> Reply:
+        return self.call("GET", f"{self.route('history')}?limit={limit}")
+
+    # The audit record notes the surface each answer and cancel claims to come from.
+    def answer(self, request_id: str, value: Any) -> Reply:
+        body = {"value": value, "surface": P.SURFACE_CLI}
+        return self.call("POST", self.route("answer", request_id=request_id), body)
+
+    def cancel(self, request_id: str) -> Reply:
+        return self.call("POST", self.route("cancel", request_id=request_id), {"surface": P.SURFACE_CLI})
+
+    def websocket_url(self) -> str:
+        parts = urllib.parse.urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urllib.parse.urlunsplit((scheme, parts.netloc, f"{parts.path}/ws", "", ""))
+
+
+def _json_or_none(data: bytes) -> Any:
+    try:
+        return json.loads(data.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+
+
+# ----------------------------------------------------------------- a websocket, by hand
+class WebSocketClosed(Exception):
+    """The connection ended (a close frame, or the socket dropped)."""
+
+
+class WebSocket:
+    """A minimal RFC 6455 client: text messages in; pings answered; close handled.
+
+    Enough to follow ComfyUI's event stream with the standard library alone. Frames we send
+    are masked, as a client's must be; binary messages (ComfyUI's previews) are read and
+    dropped; a silent connection is pinged, and declared dead when the ping goes unanswered.
+    """
+
+    def __init__(self, url: str, *, timeout: float = 10.0, keepalive: float = KEEPALIVE_S) -> None:
+        parts = urllib.parse.urlsplit(url)
+        secure = parts.scheme == "wss"
+        host = parts.hostname or "localhost"
+        port = parts.port or (443 if secure else 80)
+        try:
+            raw = socket.create_connection((host, port), timeout=timeout)
+        except OSError as exc:
+            raise Unreachable(f"cannot reach {url}: {exc}") from exc
+        self.sock: socket.socket = (
+            ssl.create_default_context().wrap_socket(raw, server_hostname=host) if secure else raw
+        )
+        self.keepalive = keepalive
+        self._buffer = b""
+        self._closed = False
+        try:
+            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+            self._handshake(parts.netloc, target, timeout)
+        except BaseException:
+            self.sock.close()
+            raise
+
+    def __repr__(self) -> str:
+        return f"<WebSocket closed={self._closed}>"
+
+    def _handshake(self, netloc: str, path: str, timeout: float) -> None:
+        key = base64.b64encode(os.urandom(16)).decode("ascii")
+        lines = [
+            f"GET {path} HTTP/1.1",
+            f"Host: {netloc}",
+            "Upgrade: websocket",
+            "Connection: Upgrade",
+            f"Sec-WebSocket-Key: {key}",
+            "Sec-WebSocket-Version: 13",
+            f"User-Agent: {USER_AGENT}",
+        ]
+        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("ascii"))
+        self.sock.settimeout(timeout)
+        while b"\r\n\r\n" not in self._buffer:
+            self._fill(64 * 1024)
+        head, self._buffer = self._buffer.split(b"\r\n\r\n", 1)
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        if status_line.split(" ")[1:2] != ["101"]:
+            raise Unreachable(f"the server refused the websocket: {status_line}")
+        headers = {name.strip().lower(): value.strip() for name, _, value in (h.partition(":") for h in header_lines)}
+        expected = base64.b64encode(
+            hashlib.sha1((key + WS_GUID).encode("ascii"), usedforsecurity=False).digest()
+        ).decode("ascii")
+        if headers.get("sec-websocket-accept") != expected:
+            raise Unreachable("the server's websocket handshake does not match (a proxy in the way?)")
+        self.sock.settimeout(self.keepalive)
+
+    def _fill(self, limit: int) -> None:
+        chunk = self.sock.recv(limit)
+        if not chunk:
+            raise WebSocketClosed("the connection was closed")
+        self._buffer += chunk
+
+    def _read(self, size: int) -> bytes:
+        pinged = False
+        while len(self._buffer) < size:
+            try:
+                self._fill(max(65536, size - len(self._buffer)))
+            except TimeoutError:
+                if pinged:
+                    raise WebSocketClosed("the server stopped answering") from None
+                self.send(OP_PING, b"hitl")
+                pinged = True
+            except OSError as exc:
+                raise WebSocketClosed(str(exc)) from exc
+        data, self._buffer = self._buffer[:size], self._buffer[size:]
+        return data
+
+    def _frame(self) -> tuple[bool, int, bytes | None]:
+        """One frame: (final, opcode, payload); the payload of a binary frame is skipped (None)."""
+        first, second = self._read(2)
+        final, opcode = bool(first & 0x80), first & 0x0F
+        length = second & 0x7F
+        if length == 126:
+            length = int.from_bytes(self._read(2), "big")
+        elif length == 127:
+            length = int.from_bytes(self._read(8), "big")
+        mask = self._read(4) if second & 0x80 else b""  # a server must not mask; cope if it does
+        if opcode in (OP_BINARY, OP_CONTINUATION) and length > MAX_TEXT_BYTES:
+            self._skip(length)
+            return final, opcode, None
+        payload = self._read(length)
+        if mask:
+            payload = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        return final, opcode, payload
+
+    def _skip(self, length: int) -> None:
+        while length > 0:
+            step = min(length, 1 << 20)
+            self._read(step)
+            length -= step
+
+    def send(self, opcode: int, payload: bytes = b"") -> None:
+        """Send one masked frame (a client's frames must be masked)."""
+        mask = os.urandom(4)
+        header = bytearray([0x80 | opcode])
+        if len(payload) < 126:
+            header.append(0x80 | len(payload))
+        elif len(payload) < 1 << 16:
+            header += bytes([0x80 | 126]) + len(payload).to_bytes(2, "big")
+        else:
+            header += bytes([0x80 | 127]) + len(payload).to_bytes(8, "big")
+        masked = bytes(byte ^ mask[i % 4] for i, byte in enumerate(payload))
+        try:
+            self.sock.sendall(bytes(header) + mask + masked)
+        except OSError as exc:
+            raise WebSocketClosed(str(exc)) from exc
+
+    def receive(self) -> str:
+        """The next text message; pings are answered and binary messages dropped on the way."""
+        parts: list[bytes] = []
+        message_opcode: int | None = None
+        while True:
+            final, opcode, payload = self._frame()
+            if opcode == OP_PING:
+                self.send(OP_PONG, payload or b"")
+                continue
+            if opcode == OP_PONG:
+                continue
+            if opcode == OP_CLOSE:
+                code = payload[:2] if payload and len(payload) >= 2 else b""
+                if not self._closed:
+                    self._closed = True
+                    with contextlib.suppress(WebSocketClosed):
+                        self.send(OP_CLOSE, code)
+                raise WebSocketClosed("the server closed the websocket")
+            if opcode in (OP_TEXT, OP_BINARY):
+                message_opcode, parts = opcode, []
+            elif message_opcode is None:
+                continue  # a continuation of a message we never saw start: drop it
+            if message_opcode == OP_TEXT and payload is not None:
+                parts.append(payload)
+                if sum(map(len, parts)) > MAX_TEXT_BYTES:
+                    raise WebSocketClosed("a text message over 16 MiB: not ComfyUI's")
+            if final:
+                if message_opcode == OP_TEXT:
+                    return b"".join(parts).decode("utf-8", errors="replace")
+                message_opcode, parts = None, []
+
+    def close(self) -> None:
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(WebSocketClosed):
+                self.send(OP_CLOSE, (1000).to_bytes(2, "big"))
+        with contextlib.suppress(OSError):
+            self.sock.close()
+
+
+# -------------------------------------------------------------------- what we print
+def duration(ms: float) -> str:
+    """A duration as a person reads it: 0:07, 2:13, 1h 05m."""
+    total = max(0, int(ms // 1000))
+    minutes = total // 60
+    if minutes >= 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m"
+    return f"{minutes}:{total % 60:02d}"
+
+
+def ago(ms: float) -> str:
+    seconds = max(0, round(ms / 1000))
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    minutes = round(seconds / 60)
+    return f"{minutes} min ago" if minutes < 60 else f"{round(minutes / 60)} h ago"
+
+
+def parse_time(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    try:
+        return datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def outcome_words(view: dict[str, Any]) -> str:
+    return str(view.get("outcome") or view.get("state") or "ended").replace("_", " ")
+
+
+def node_of(view: dict[str, Any]) -> str:
+    return D.node_name(view)
+
+
+def asks(view: dict[str, Any]) -> str:
+    return D.asks(view)
+
+
+def ended_by(record: dict[str, Any]) -> str:
+    """Who ended a request, from its record: "inbox", "cli", "timeout"…; "" if unknown."""
+    by = record.get("by")
+    return str(by.get("surface") or "") if isinstance(by, dict) else ""
+
+
+def who_ended(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """``show``'s lines about an ended request's record: the answer and who ended it."""
+    lines: list[tuple[str, str]] = []
+    if record.get("answer") is not None:
+        lines.append(("answer", json.dumps(record["answer"], ensure_ascii=False)))
+    by = record.get("by")
+    if isinstance(by, dict) and by.get("surface"):
+        if by.get("source") == "client":
+            details = [f"client {by['client_id']}" if by.get("client_id") else "", by.get("remote") or ""]
+            extra = ", ".join(part for part in details if part)
+            lines.append(("by", f"{by['surface']} (claimed{', ' + extra if extra else ''})"))
+        else:
+            lines.append(("by", f"{by['surface']} (the server)"))
+    return lines
+
+
+def short_json(value: Any, limit: int = 40) -> str:
+    text = json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def table(rows: list[list[str]], out: TextIO, *, flexible: tuple[int, ...]) -> None:
+    """Columns padded to their widest cell; the ``flexible`` ones (text) shrink, the widest
+    first, until the table fits the terminal (ids and times never shrink)."""
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    room = shutil.get_terminal_size((160, 24)).columns - sum(widths) - 2 * (len(widths) - 1)
+    while room < 0:
+        widest = max(flexible, key=lambda i: widths[i])
+        if widths[widest] <= 12:
+            break
+        widths[widest] -= 1
+        room += 1
+    for row in rows:
+        cells = [cell if len(cell) <= widths[i] else cell[: widths[i] - 1] + "…" for i, cell in enumerate(row)]
+        print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip(), file=out)
+
+
+# ----------------------------------------------------------------------- commands
+class Cli:
+    """The sub-commands, over one or several servers; output to ``out``, problems to ``err``."""
+
+    def __init__(self, servers: list[Server], out: TextIO, err: TextIO) -> None:
+        self.servers = servers
+        self.out = out
+        self.err = err
+        self.several = len(servers) > 1
+
+    def problem(self, text: str) -> None:
+        print(f"error: {text}", file=self.err, flush=True)
+
+    def emit_json(self, value: Any) -> None:
+        print(json.dumps(value, ensure_ascii=False), file=self.out, flush=True)
+
+    # list ----------------------------------------------------------------------------
+    def list(self, as_json: bool) -> int:
+        found: list[tuple[Server, dict[str, Any]]] = []
+        status = EXIT_OK
+        for server in self.servers:
+            try:
+                found += [(server, view) for view in server.waiting()]
+            except Unreachable as exc:
+                self.problem(str(exc))
+                status = EXIT_UNREACHABLE
+        if as_json:
+            self.emit_json([{"server": server.url, **view} for server, view in found])
+            return status
+        if not found:
+            if status == EXIT_OK or self.several:
+                print("Nothing is waiting.", file=self.out)
+            return status
+        header = ["ID", "NODE", "ASKS", "WAITING", "LEFT", "PROMPT"] + (["SERVER"] if self.several else [])
+        rows = [header]
+        for server, view in found:
+            left = view.get("expires_in_ms")
+            row = [
+                str(view["id"]),
+                node_of(view),
+                asks(view),
+                duration(view.get("waited_ms") or 0),
+                duration(left + 999) if isinstance(left, int) else "–",
+                str(view.get("prompt_id") or "")[:8],
+            ]
+            rows.append(row + ([server.url] if self.several else []))
+        table(rows, self.out, flexible=(1, 2))
+        return status
+
+    # one request ---------------------------------------------------------------------
+    def _find(self, request_id: str, action: Callable[[Server], Reply]) -> tuple[Server | None, Reply | None, int]:
+        """Try each server until one knows the id (404 elsewhere): (server, reply, status)."""
+        unreachable = False
+        last: Reply | None = None
+        for server in self.servers:
+            try:
+                reply = action(server)
+            except Unreachable as exc:
+                self.problem(str(exc))
+                unreachable = True
+                continue
+            if reply.status == 404 and reply.error()[0] == "unknown_request":
+                last = reply
+                continue
+            return server, reply, EXIT_OK
+        if last is not None and not unreachable:
+            where = "any of these servers" if self.several else self.servers[0].url
+            self.problem(f"{last.error()[1]}: no request {request_id} on {where}")
+            return None, last, EXIT_REFUSED
+        return None, last, EXIT_UNREACHABLE if unreachable else EXIT_REFUSED
+
+    def _refused(self, server: Server, reply: Reply) -> int:
+        code, message = reply.error()
+        self.problem(f"{message} ({reply.status} {code}, {server.url})")
+        return EXIT_REFUSED
+
+    def show(self, request_id: str, as_json: bool) -> int:
+        server, reply, status = self._find(request_id, lambda s: s.request(request_id))
+        if server is None or reply is None:
+            return status
+        if not reply.ok:
+            return self._refused(server, reply)
+        view = reply.body["request"]
+        if as_json:
+            self.emit_json({"server": server.url, **reply.body})
+            return EXIT_OK
+        if view["state"] == P.STATE_WAITING:
+            left = view.get("expires_in_ms")
+            state = f"waiting for {duration(view['waited_ms'])}"
+            state += f", {duration(left + 999)} left" if isinstance(left, int) else ", no timeout"
+        else:
+            ended, now = parse_time(view.get("ended_at")), parse_time(reply.body.get("now"))
+            when = f" {ago((now - ended).total_seconds() * 1000)} ({view['ended_at']})" if ended and now else ""
+            state = f"{outcome_words(view)}{when}, after waiting {duration(view['waited_ms'])}"
+        fields = [
+            ("id", view["id"]),
+            ("server", server.url),
+            ("node", node_of(view)),
+            ("kind", view["kind"]),
+            ("asks", asks(view)),
+            ("prompt", view.get("prompt_id") or "–"),
+            ("opened", view.get("opened_at") or "–"),
+            ("state", state),
+        ]
+        if view["state"] != P.STATE_WAITING:
+            fields += who_ended(view)
+        for name, value in fields:
+            print(f"{name:<8}{value}", file=self.out)
+        if view.get("payload") is not None:
+            payload = json.dumps(view["payload"], indent=2, ensure_ascii=False).replace("\n", "\n        ")
+            print(f"{'payload':<8}{payload}", file=self.out)
+        return EXIT_OK
+
+    def answer(self, request_id: str, text: str) -> int:
+        try:
+            value = json.loads(text, parse_constant=_not_json)
+        except ValueError:
+            self.problem(
+                f"VALUE must be JSON: 42, 0.5, true, [0, 3], or text in double quotes, e.g. '\"{text}\"' (got {text!r})"
+            )
+            return EXIT_USAGE
+        return self._move(request_id, "answered", lambda server: server.answer(request_id, value))
+
+    def cancel(self, request_id: str) -> int:
+        return self._move(request_id, "cancelled", lambda server: server.cancel(request_id))
+
+    def _move(self, request_id: str, verb: str, action: Callable[[Server], Reply]) -> int:
+        server, reply, status = self._find(request_id, action)
+        if server is None or reply is None:
+            return status
+        if not reply.ok:
+            return self._refused(server, reply)
+        view = reply.body["request"]
+        print(f"{verb} {view['id']} ({node_of(view)}) on {server.url}", file=self.out, flush=True)
+        return EXIT_OK
+
+    # history ---------------------------------------------------------------------------
+    def history(self, limit: int, as_json: bool) -> int:
+        found: list[tuple[Server, dict[str, Any], datetime | None]] = []
+        status = EXIT_OK
+        for server in self.servers:
+            try:
+                reply = server.history(limit)
+            except Unreachable as exc:
+                self.problem(str(exc))
+                status = EXIT_UNREACHABLE
+                continue
+            if not reply.ok:
+                status = self._refused(server, reply)
+                continue
+            now = parse_time(reply.body.get("now"))
+            found += [(server, entry, now) for entry in reply.body.get("history", [])]
+        found.sort(key=lambda item: str(item[1].get("ended_at") or ""), reverse=True)
+        if as_json:
+            self.emit_json([{"server": server.url, **entry} for server, entry, _ in found[:limit]])
+            return status
+        if not found:
+            if status == EXIT_OK or self.several:
+                print("No request has ended yet.", file=self.out)
+            return status
+        header = ["ENDED", "OUTCOME", "BY", "NODE", "ASKS", "ANSWER", "WAITED", "ID"]
+        rows = [header + (["SERVER"] if self.several else [])]
+        for server, entry, now in found[:limit]:
+            ended = parse_time(entry.get("ended_at"))
+            row = [
+                ago((now - ended).total_seconds() * 1000) if ended and now else "?",
+                outcome_words(entry),
+                ended_by(entry),
+                node_of(entry),
+                asks(entry),
+                short_json(entry["answer"]) if entry.get("answer") is not None else "",
+                duration(entry.get("waited_ms") or 0),
+                str(entry["id"]),
+            ]
+            rows.append(row + ([server.url] if self.several else []))
+        table(rows, self.out, flexible=(3, 4, 5))
+        return status
+
+    # watch -------------------------------------------------------------------------------
+    def watch(self, as_json: bool) -> int:
+        """Print requests as they open and end, from every server, until Ctrl-C."""
+        events: queue.Queue[tuple[Server, str, dict[str, Any]]] = queue.Queue()
+        # Ctrl-C ends the watch, even when started from a shell that ignores SIGINT for its
+        # background jobs (Python then leaves it ignored).
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        for server in self.servers:
+            watcher = Watcher(server, events.put, lambda text: print(text, file=self.err, flush=True))
+            threading.Thread(target=watcher.run, name=f"watch {server.url}", daemon=True).start()
+        try:
+            for server, event, view in _drain(events):
+                if as_json:
+                    self.emit_json({"server": server.url, "event": event, "request": view})
+                    continue
+                clock = datetime.now().strftime("%H:%M:%S")
+                if event == "waiting":
+                    left = view.get("expires_in_ms")
+                    line = D.describe_request(view) + (
+                        f" ({duration(left + 999)} left)" if isinstance(left, int) else ""
+                    )
+                else:
+                    line = f"{node_of(view)}: after {duration(view.get('waited_ms') or 0)}"
+                where = f"  [{server.url}]" if self.several else ""
+                print(f"{clock}  {event:<11} {view['id']}  {line}{where}", file=self.out, flush=True)
+        except KeyboardInterrupt:
+            return EXIT_OK
+        return EXIT_OK
+
+
+def _drain(events: queue.Queue[tuple[Server, str, dict[str, Any]]]) -> Iterator[tuple[Server, str, dict[str, Any]]]:
+    while True:
+        # Windows does not let Ctrl-C through a get() that blocks for good; a timeout there
+        # keeps it working (it only wakes this loop; nothing is asked of any server).
+        try:
+            yield events.get(timeout=1.0 if os.name == "nt" else None)
+        except queue.Empty:
+            continue
+
+
+def _not_json(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+class Watcher:
+    """Follows one server's websocket and reports each request that starts or stops waiting.
+
+    On every (re)connection it lists what waits, so nothing that happened while it was
+    away is missed: a request it knew that no longer waits is looked up, and reported
+    with its outcome. Each request is reported once as waiting and once as ended, however
+    it was heard of (the list, an event, or both).
+    """
+
+    def __init__(
+        self,
+        server: Server,
+        report: Callable[[tuple[Server, str, dict[str, Any]]], None],
+        say: Callable[[str], None],
+    ) -> None:
+        self.server = server
+        self.report = report
+        self.say = say
+        self.waiting: set[str] = set()
+        self.ended: set[str] = set()
+        self.stop = threading.Event()
+
+    def __repr__(self) -> str:
+        return f"<Watcher {self.server.url} waiting={len(self.waiting)}>"
+
+    def run(self) -> None:
+        delay = RECONNECT_S[0]
+        connected_once = False
+        while not self.stop.is_set():
+            try:
+                socket_ = WebSocket(self.server.websocket_url(), timeout=self.server.timeout)
+            except (Unreachable, WebSocketClosed, OSError) as exc:
+                self.say(f"watch: {exc}; trying again in {delay:.1f} s")
+                self.stop.wait(delay)
+                delay = min(RECONNECT_S[1], delay * 2)
+                continue
+            if connected_once:
+                self.say(f"watch: reconnected to {self.server.url}")
+            connected_once = True
+            delay = RECONNECT_S[0]
+            try:
+                self.resync()
+                while not self.stop.is_set():
+                    self.on_message(socket_.receive())
+            except (WebSocketClosed, Unreachable, OSError) as exc:
+                self.say(f"watch: lost {self.server.url} ({exc}); reconnecting")
+            finally:
+                socket_.close()
+
+    def resync(self) -> None:
+        """After (re)connecting: report what waits now and what ended while we were away."""
+        views = self.server.waiting()
+        listed = {view["id"] for view in views}
+        for request_id in [known for known in self.waiting if known not in listed]:
+            reply = self.server.request(request_id)
+            if reply.ok:
+                self.on_view(reply.body["request"])
+            else:
+                self.waiting.discard(request_id)
+        for view in views:
+            self.on_view(view)
+
+    def on_message(self, text: str) -> None:
+        try:
+            message = json.loads(text)
+        except ValueError:
+            return
+        if (
+            isinstance(message, dict)
+            and message.get("type") == P.EVENT_REQUEST
+            and isinstance(message.get("data"), dict)
+        ):
+            self.on_view(message["data"])
+
+    def on_view(self, view: dict[str, Any]) -> None:
+        request_id = str(view.get("id"))
+        if view.get("state") == P.STATE_WAITING:
+            if request_id in self.ended or request_id in self.waiting:
+                return
+            self.waiting.add(request_id)
+            self.report((self.server, "waiting", view))
+            return
+        if request_id in self.ended:
+            return
+        self.waiting.discard(request_id)
+        self.ended.add(request_id)
+        self.report((self.server, outcome_words(view).replace(" ", "-"), view))
+
+
+# --------------------------------------------------------------------------- main
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="cli.py",
+        description="Answer comfyui-hitl's waiting requests from a terminal.",
+        epilog="Exit status: 0 done, 1 refused (the server's message is printed), 2 bad usage, 3 unreachable.",
+    )
+    parser.add_argument(
+        "--url",
+        action="append",
+        help=f"a ComfyUI's address (repeat for several); default ${URL_ENV} or {DEFAULT_URL}",
+    )
+    parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a server (default 10)")
+    parser.add_argument("--version", action="version", version=VERSION)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    listing = commands.add_parser("list", help="the waiting requests, as a table")
+    listing.add_argument("--json", action="store_true", help="JSON instead of a table")
+    show = commands.add_parser("show", help="one request, waiting or ended")
+    show.add_argument("id")
+    show.add_argument("--json", action="store_true", help="JSON instead of text")
+    answer = commands.add_parser("answer", help="answer a waiting request")
+    answer.add_argument("id")
+    answer.add_argument("value", help="the answer as JSON: 42, 0.5, true, [0,3], '\"some text\"'")
+    cancel = commands.add_parser("cancel", help="cancel a waiting request (its run ends as interrupted)")
+    cancel.add_argument("id")
+    watch = commands.add_parser("watch", help="print requests as they open and end, until Ctrl-C")
+    watch.add_argument("--json", action="store_true", help="one JSON object per line")
+    history = commands.add_parser("history", help="the last ended requests and how they ended")
+    history.add_argument("--limit", type=int, default=P.HISTORY_LIMIT_DEFAULT, help="how many (default %(default)s)")
+    history.add_argument("--json", action="store_true", help="JSON instead of a table")
+    return parser
+
+
+#: The commands that take a request id, and the flags each of them knows.
+ID_COMMANDS = {"show": {"--json", "-h", "--help"}, "answer": {"-h", "--help"}, "cancel": {"-h", "--help"}}
+
+
+def protect_ids(argv: list[str]) -> list[str]:
+    """Request ids are URL-safe base64, so one in 32 starts with "-", which argparse would
+    take for an option. After a command that takes an id, its own flags go first, then
+    "--", then the id (and VALUE, which may be a negative number)."""
+    for at, word in enumerate(argv):
+        flags = ID_COMMANDS.get(word)
+        if flags is None:
+            continue
+        rest = argv[at + 1 :]
+        if "--" in rest:
+            return argv
+        return [*argv[: at + 1], *[a for a in rest if a in flags], "--", *[a for a in rest if a not in flags]]
+    return argv
+
+
+def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
+    out = out or sys.stdout
+    err = err or sys.stderr
+    args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
+    urls = args.url or [url for url in os.environ.get(URL_ENV, "").split(",") if url.strip()] or [DEFAULT_URL]
+    try:
+        servers = [Server(url, timeout=args.timeout) for url in urls]
+    except ValueError as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_USAGE
+    cli = Cli(servers, out, err)
+    if args.command == "list":
+        return cli.list(args.json)
+    if args.command == "show":
+        return cli.show(args.id, args.json)
+    if args.command == "answer":
+        return cli.answer(args.id, args.value)
+    if args.command == "cancel":
+        return cli.cancel(args.id)
+    if args.command == "history":
+        if not 1 <= args.limit <= P.HISTORY_LIMIT_MAX:
+            print(f"error: --limit must be from 1 to {P.HISTORY_LIMIT_MAX}", file=err)
+            return EXIT_USAGE
+        return cli.history(args.limit, args.json)
+    return cli.watch(args.json)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

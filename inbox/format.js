@@ -1,0 +1,105 @@
+// @ts-check
+/**
+ * How the inbox says things: durations, "3 min ago", outcomes in words. Pure functions (no
+ * DOM), so they read the same in every row and are easy to check. Which node asks what is
+ * web/describe.js's, shared with notifications and the dialogs.
+ */
+import { OUTCOMES, SURFACES } from "../web/protocol.js";
+
+/** @type {Record<string, string>} */
+const OUTCOME_WORDS = {
+  [OUTCOMES.ANSWERED]: "answered",
+  [OUTCOMES.CANCELLED]: "cancelled",
+  [OUTCOMES.TIMED_OUT]: "timed out",
+  [OUTCOMES.INTERRUPTED]: "interrupted",
+  [OUTCOMES.RESET]: "reset",
+};
+
+/** @type {Record<string, string>} why, for an ended request's deep link */
+const OUTCOME_WHY = {
+  [OUTCOMES.ANSWERED]: "",
+  [OUTCOMES.CANCELLED]: "The run was cancelled.",
+  [OUTCOMES.TIMED_OUT]: "Nobody answered in time; the node did what it does on a timeout.",
+  [OUTCOMES.INTERRUPTED]: "The run was interrupted (ComfyUI's Cancel, or a timeout that cancels).",
+  [OUTCOMES.RESET]: "A newer prompt started, so this one's question was withdrawn.",
+};
+
+/** @type {Record<string, string>} who ended a request (a record's `by.surface`), after "answered" */
+const SURFACE_WORDS = {
+  [SURFACES.COMFYUI_TAB]: "in a ComfyUI tab",
+  [SURFACES.INBOX]: "in the inbox",
+  [SURFACES.CLI]: "from the CLI",
+  [SURFACES.API]: "through the API",
+  [SURFACES.TIMEOUT]: "by its timeout",
+  [SURFACES.INTERRUPT]: "by ComfyUI's interrupt",
+  [SURFACES.SERVER]: "by the server",
+};
+
+/**
+ * Where a request was ended, from its record's `by`: "in the inbox", "from the CLI"; "" when
+ * the record does not say (the server's own ends are said by the outcome already).
+ * @param {{ surface?: string, source?: string } | null | undefined} by
+ */
+export function byWords(by) {
+  if (!by || by.source !== "client" || typeof by.surface !== "string") return "";
+  return SURFACE_WORDS[by.surface] ?? "";
+}
+
+/** @param {string | null} outcome */
+export function outcomeWords(outcome) {
+  return (outcome && OUTCOME_WORDS[outcome]) || "ended";
+}
+
+/** @param {string | null} outcome */
+export function outcomeWhy(outcome) {
+  return (outcome && OUTCOME_WHY[outcome]) || "";
+}
+
+/**
+ * A duration as a person reads it: "0:07", "2:13", "1h 05m".
+ * @param {number} ms
+ */
+export function duration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const minutes = Math.floor(total / 60);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
+  return `${minutes}:${String(total % 60).padStart(2, "0")}`;
+}
+
+/**
+ * How long ago, from the server's own clock readings (never the device's against the server's).
+ * @param {number} ms
+ */
+export function ago(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 10) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
+}
+
+/**
+ * An answer, short: `42`, `"a cat"`, `[0, 3]`; cut with an ellipsis past `limit` characters.
+ * @param {unknown} answer
+ * @param {number} [limit]
+ */
+export function shortAnswer(answer, limit = 48) {
+  if (answer === null || answer === undefined) return "";
+  let text;
+  try {
+    text = JSON.stringify(answer);
+  } catch {
+    text = String(answer);
+  }
+  text = text.replace(/,(?=\S)/g, ", ");
+  const characters = [...text];
+  return characters.length > limit ? `${characters.slice(0, limit - 1).join("")}…` : text;
+}
+
+/** The first characters of a prompt id, enough to tell runs apart. @param {string | null} promptId */
+export function shortPrompt(promptId) {
+  return promptId ? promptId.slice(0, 8) : "";
+}

@@ -1,0 +1,271 @@
+// @ts-check
+/**
+ * Typed answer fields, the one implementation every question dialog uses (the value prompt
+ * asks for one, the form for several): a number, one or several lines of text, yes/no, or
+ * one of a list of choices. Each field says what fits (`hint`), which keys help (`keys`),
+ * and `read()`s its answer in the form the server checks. Checks here are a convenience
+ * only: the server decides, and its refusal is shown by the dialog. Everything from the
+ * workflow is shown as text.
+ *
+ * A field starts from `spec.default`: a dialog that wants to restore what was typed before
+ * (a reload) passes that as the default.
+ *
+ * Class names keep the `hitl-vp-` prefix the value prompt's dialog first gave them (its
+ * tests and users' own CSS rely on them).
+ */
+import { element } from "./overlay.js";
+import { VALUE_TYPES } from "./protocol.js";
+
+/**
+ * What one typed field accepts and starts with: the value prompt's payload, or one entry of
+ * a form's `fields` (`ValueSpec.describe` in _answer_types.py, plus the default).
+ * @typedef {{
+ *   type: string,
+ *   default: unknown,
+ *   min: number | null,
+ *   max: number | null,
+ *   step: number | null,
+ *   max_length: number | null,
+ *   choices: string[],
+ * }} FieldSpec
+ * @typedef {{ ok: true, value: unknown } | { ok: false, message: string }} ReadResult
+ * @typedef {{
+ *   root: HTMLElement,
+ *   focusTarget: HTMLElement,
+ *   read(): ReadResult,
+ *   hint: string,
+ *   keys: string,
+ * }} AnswerField
+ */
+
+const STYLE_ID = "comfyui-hitl-fields-style";
+
+const CSS = `
+.hitl-card .hitl-answer-input { width: 100%; box-sizing: border-box; font-size: 16px; }
+.hitl-card textarea.hitl-answer-input { min-height: 8em; resize: vertical; }
+.hitl-vp-options { display: flex; flex-direction: column; gap: 4px; max-height: 45vh; overflow-y: auto; border: 0;
+  margin: 0; padding: 2px; }
+.hitl-vp-options[data-layout="row"] { flex-direction: row; }
+.hitl-vp-option { display: flex; align-items: center; gap: 8px; padding: 8px 10px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color, #555); overflow-wrap: anywhere; flex: 1; min-height: 22px; }
+.hitl-vp-option:has(input:checked) { border-color: var(--p-primary-color, #4c8bf5); background: rgba(76,139,245,.12); }
+.hitl-vp-key { font-size: 11px; opacity: .6; font-variant-numeric: tabular-nums; margin-left: auto; }
+.hitl-vp-hint { font-size: 12px; opacity: .7; margin-top: 2px; overflow-wrap: anywhere; }
+.hitl-vp-count[data-over="true"] { color: #ff8a80; opacity: 1; }
+`;
+
+/** Add the fields' style sheet to the page once. @param {Document} doc */
+export function ensureFieldStyle(doc) {
+  if (doc.getElementById(STYLE_ID)) return;
+  const style = element(doc, "style", undefined, CSS);
+  style.id = STYLE_ID;
+  doc.head.append(style);
+}
+
+/** Characters as the server counts them: code points, not UTF-16 units. @param {string} text */
+export function characterCount(text) {
+  return [...text].length;
+}
+
+/** @param {number | null} min @param {number | null} max */
+function rangeText(min, max) {
+  if (min !== null && max !== null) return `from ${min} to ${max}`;
+  if (min !== null) return `at least ${min}`;
+  if (max !== null) return `at most ${max}`;
+  return "";
+}
+
+/**
+ * A number field. Only "is there a number at all" is checked here; whole-ness and bounds
+ * are the server's to judge, and its message is shown.
+ * @param {Document} doc
+ * @param {FieldSpec} spec
+ * @param {string} fieldId
+ * @returns {AnswerField}
+ */
+export function numberField(doc, spec, fieldId) {
+  const whole = spec.type === VALUE_TYPES.INT;
+  const input = element(doc, "input", "hitl-answer-input");
+  input.type = "number";
+  input.id = fieldId;
+  input.inputMode = whole ? "numeric" : "decimal";
+  if (spec.min !== null) input.min = String(spec.min);
+  if (spec.max !== null) input.max = String(spec.max);
+  input.step = spec.step !== null ? String(spec.step) : whole ? "1" : "any";
+  input.value = typeof spec.default === "number" ? String(spec.default) : "";
+  input.autocomplete = "off";
+  const range = rangeText(spec.min, spec.max);
+  return {
+    root: input,
+    focusTarget: input,
+    hint: `${whole ? "A whole number" : "A number"}${range ? ` ${range}` : ""}.`,
+    keys: "",
+    read() {
+      const text = input.value.trim();
+      // An unparsable entry leaves value empty (the browser flags it as bad input).
+      if (text === "") return { ok: false, message: whole ? "Enter a whole number." : "Enter a number." };
+      const value = Number(text);
+      if (!Number.isFinite(value)) return { ok: false, message: "Enter a finite number." };
+      return { ok: true, value };
+    },
+  };
+}
+
+/**
+ * A one-line or multi-line text field with a live character count.
+ * @param {Document} doc
+ * @param {FieldSpec} spec
+ * @param {string} fieldId
+ * @returns {AnswerField}
+ */
+export function textField(doc, spec, fieldId) {
+  const multiline = spec.type === VALUE_TYPES.MULTILINE;
+  const input = multiline ? element(doc, "textarea", "hitl-answer-input") : element(doc, "input", "hitl-answer-input");
+  if (input instanceof HTMLInputElement) input.type = "text";
+  else input.rows = 6;
+  input.id = fieldId;
+  input.value = typeof spec.default === "string" ? spec.default : "";
+  input.spellcheck = true;
+  input.autocomplete = "off";
+  const limit = spec.max_length ?? Infinity;
+  const root = element(doc, "div");
+  const count = element(doc, "div", "hitl-vp-hint hitl-vp-count");
+  count.dataset.role = "count";
+  const update = () => {
+    const used = characterCount(input.value);
+    count.textContent = Number.isFinite(limit) ? `${used} / ${limit} characters` : `${used} characters`;
+    count.dataset.over = String(used > limit);
+  };
+  input.addEventListener("input", update);
+  update();
+  root.append(input, count);
+  return {
+    root,
+    focusTarget: input,
+    hint: "",
+    keys: multiline ? "Enter sends · Shift+Enter starts a new line." : "",
+    read: () => ({ ok: true, value: input.value }),
+  };
+}
+
+/**
+ * Radio options (yes/no, or the choices), picked with the arrow keys, or 1–9.
+ * @param {Document} doc
+ * @param {string[]} labels
+ * @param {number} checkedIndex
+ * @param {string} groupName
+ * @param {string} legend
+ */
+function radioGroup(doc, labels, checkedIndex, groupName, legend) {
+  const group = element(doc, "fieldset", "hitl-vp-options");
+  group.setAttribute("role", "radiogroup");
+  group.setAttribute("aria-label", legend);
+  /** @type {HTMLInputElement[]} */
+  const radios = labels.map((label, index) => {
+    const option = element(doc, "label", "hitl-vp-option");
+    const radio = element(doc, "input");
+    radio.type = "radio";
+    radio.name = groupName;
+    radio.value = String(index);
+    radio.checked = index === checkedIndex;
+    option.append(radio, element(doc, "span", undefined, label));
+    if (labels.length <= 9) option.append(element(doc, "span", "hitl-vp-key", String(index + 1)));
+    group.append(option);
+    return radio;
+  });
+  group.addEventListener("keydown", (event) => {
+    // Digit keys pick the n-th option (shown at the right of each option).
+    const digit = Number(event.key);
+    if (Number.isInteger(digit) && digit >= 1 && digit <= Math.min(9, radios.length) && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      radios[digit - 1].checked = true;
+      radios[digit - 1].focus();
+    }
+  });
+  const checkedRadio = () => radios.find((radio) => radio.checked) ?? null;
+  return { group, radios, checkedRadio };
+}
+
+/**
+ * @param {Document} doc
+ * @param {FieldSpec} spec
+ * @param {string} fieldId
+ * @returns {AnswerField}
+ */
+export function booleanField(doc, spec, fieldId) {
+  const { group, radios, checkedRadio } = radioGroup(doc, ["Yes", "No"], spec.default === true ? 0 : 1, fieldId, "Yes or no");
+  group.dataset.layout = "row";
+  radios[0].dataset.value = "true";
+  radios[1].dataset.value = "false";
+  group.addEventListener("keydown", (event) => {
+    const key = event.key.toLowerCase();
+    if ((key === "y" || key === "n") && !event.ctrlKey && !event.metaKey) {
+      event.preventDefault();
+      const radio = radios[key === "y" ? 0 : 1];
+      radio.checked = true;
+      radio.focus();
+    }
+  });
+  return {
+    root: group,
+    focusTarget: checkedRadio() ?? radios[0],
+    hint: "",
+    keys: "Y / N or the arrow keys pick, Enter sends.",
+    read: () => ({ ok: true, value: checkedRadio() === radios[0] }),
+  };
+}
+
+/**
+ * @param {Document} doc
+ * @param {FieldSpec} spec
+ * @param {string} fieldId
+ * @returns {AnswerField}
+ */
+export function choiceField(doc, spec, fieldId) {
+  const choices = Array.isArray(spec.choices) ? spec.choices.map(String) : [];
+  const start = typeof spec.default === "number" ? spec.default : 0;
+  const { group, radios, checkedRadio } = radioGroup(doc, choices, start, fieldId, "Choices");
+  return {
+    root: group,
+    focusTarget: checkedRadio() ?? radios[0] ?? group,
+    hint: "",
+    keys: choices.length <= 9 ? "1–9 or the arrow keys pick, Enter sends." : "The arrow keys pick, Enter sends.",
+    read() {
+      const radio = checkedRadio();
+      return radio ? { ok: true, value: Number(radio.value) } : { ok: false, message: "Pick one of the choices." };
+    },
+  };
+}
+
+/**
+ * The field for a spec's type (text for STRING and STRING (multi-line)).
+ * @param {Document} doc
+ * @param {FieldSpec} spec
+ * @param {string} fieldId a page-unique id (the control's id, and a radio group's name)
+ * @returns {AnswerField}
+ */
+export function answerField(doc, spec, fieldId) {
+  ensureFieldStyle(doc);
+  switch (spec.type) {
+    case VALUE_TYPES.INT:
+    case VALUE_TYPES.FLOAT:
+      return numberField(doc, spec, fieldId);
+    case VALUE_TYPES.BOOLEAN:
+      return booleanField(doc, spec, fieldId);
+    case VALUE_TYPES.CHOICE:
+      return choiceField(doc, spec, fieldId);
+    default:
+      return textField(doc, spec, fieldId);
+  }
+}
+
+/**
+ * Put the focus in a field as a person starts answering: a number or a line is usually
+ * replaced (selected), longer text usually edited (caret at the end).
+ * @param {HTMLElement} target
+ */
+export function focusField(target) {
+  target.focus();
+  if (target instanceof HTMLInputElement && target.type !== "radio") target.select();
+  if (target instanceof HTMLTextAreaElement) target.setSelectionRange(target.value.length, target.value.length);
+}
