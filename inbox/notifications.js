@@ -9,7 +9,7 @@
  * in its header. A phone and a desktop keep their own; the inbox tabs of one browser share
  * them (and follow each other's changes at once).
  */
-import { SETTING_DEFAULTS, SETTING_IDS, WaitNotifier } from "../web/notify.js";
+import { SETTING_DEFAULTS, SETTING_IDS, WaitNotifier, bellIcon } from "../web/notify.js";
 import { element } from "../web/overlay.js";
 
 /** localStorage keys are the setting ids under this prefix. */
@@ -101,7 +101,8 @@ class NotificationPanel {
     this.notifier = notifier;
     this.settings = settings;
     const Notice = /** @type {any} */ (doc.defaultView)?.Notification;
-    this.button = element(doc, "button", "inbox-bell", "🔔");
+    this.button = element(doc, "button", "inbox-bell");
+    this.button.append(bellIcon(doc));
     this.button.type = "button";
     this.button.dataset.action = "notification-settings";
     this.button.title = "Notifications";

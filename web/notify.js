@@ -48,6 +48,30 @@ const NOTIFICATION_BODY = "A ComfyUI run is waiting for your answer.";
  * @typedef {(id: string, value: unknown) => unknown} SettingSetter
  */
 
+const SVG = "http://www.w3.org/2000/svg";
+
+/**
+ * A bell drawn in SVG (an emoji needs a font the device may lack), in the text's colour.
+ * @param {Document} doc
+ * @returns {SVGSVGElement}
+ */
+export function bellIcon(doc) {
+  const svg = /** @type {SVGSVGElement} */ (doc.createElementNS(SVG, "svg"));
+  svg.setAttribute("viewBox", "0 0 24 24");
+  svg.setAttribute("width", "1.1em");
+  svg.setAttribute("height", "1.1em");
+  svg.setAttribute("aria-hidden", "true");
+  const path = doc.createElementNS(SVG, "path");
+  path.setAttribute(
+    "d",
+    "M12 2a1.5 1.5 0 0 0-1.5 1.5v.6A6.5 6.5 0 0 0 5.5 10.5v4.3L3.6 17.4A1 1 0 0 0 4.4 19h15.2a1 1 0 0 0 .8-1.6" +
+      "l-1.9-2.6v-4.3a6.5 6.5 0 0 0-5-6.4v-.6A1.5 1.5 0 0 0 12 2zm-2.5 18a2.5 2.5 0 0 0 5 0z",
+  );
+  path.setAttribute("fill", "currentColor");
+  svg.append(path);
+  return svg;
+}
+
 /**
  * A short two-note chime made with Web Audio: one master gain per play, two notes. The
  * context is suspended between chimes, so an idle tab keeps no audio running.
@@ -359,7 +383,8 @@ export class WaitNotifier {
    * @param {Dialog} dialog */
   decorate(dialog) {
     if (!this.#offerBell()) return;
-    const bell = element(this.doc, "button", undefined, "🔔");
+    const bell = element(this.doc, "button");
+    bell.append(bellIcon(this.doc));
     bell.type = "button";
     bell.dataset.action = "notify-me";
     bell.title = "Notify me when a run waits and this tab is hidden (asks your browser's permission)";
