@@ -112,7 +112,7 @@ class Target:
                 (newest.id, newest.state, newest.reason, repr(newest.value)) if newest else None,
                 json.dumps(self.host.settings.describe(), sort_keys=True),
                 config_file.read_bytes() if config_file and config_file.exists() else None,
-                [record["id"] for record in self.host.audit.recent(3)],
+                [entry.request_id for entry in self.host.audit.recent(3)],
             )
 
     def send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, str, bytes]:

@@ -59,7 +59,7 @@ async def test_a_webhook_fires_for_a_run_queued_through_the_api_and_history_has_
                 assert opened.at - started < 1.0
                 body = json.loads(opened.body)
                 assert body["event"] == "request_opened" and body["url"] == f"{PUBLIC}/hitl/inbox?request={view['id']}"
-                assert body["title"] == "Image Picker (browser) #21: pick at least 1 of 4"
+                assert body["title"] == "Image Picker (browser) #21: Pick colours (pick any of 4)"
                 status, _ = await client.post(
                     f"/api/hitl/requests/{view['id']}/answer",
                     {"value": [2, 0], "surface": "cli", "client_id": "term-1"},
@@ -81,6 +81,10 @@ async def test_a_webhook_fires_for_a_run_queued_through_the_api_and_history_has_
                 log = comfyui.base / "user" / "comfyui-hitl" / "audit.jsonl"
                 assert status["audit"]["file"] == str(log)
                 assert json.loads(log.read_text().splitlines()[-1]) == record
+                # And the routes the inbox and the CLI read: the same record.
+                history_route = await client.get("/api/hitl/history?limit=5")
+                assert [e for e in history_route["history"] if e["id"] == view["id"]] == [record]
+                assert (await client.get(f"/api/hitl/requests/{view['id']}"))["request"] == record
             finally:
                 await configure(client, {"webhook_url": None, "public_url": None, "push_on_end": None})
 

@@ -1,7 +1,8 @@
 """Notifications in a real ComfyUI frontend (opt-in: set HITL_COMFYUI_DIR, see
 test_real_comfyui; HITL_COMFYUI_FRONTEND_ROOT picks the frontend): the settings in
 ComfyUI's own settings dialog, the title badge beside the frontend's own title, a system
-notification (stubbed: headless Chromium shows none) and the tab's claims in the record."""
+notification (stubbed: headless Chromium shows none) and the tab's claims in the record; a
+ComfyUI tab and the inbox in one browser announce a request once between them."""
 
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ def test_a_hidden_tab_shows_one_notification_that_closes_when_answered_elsewhere
         page.wait_for_function("window.__notes.length === 1")
         note = page.evaluate("({title: __notes[0].title, body: __notes[0].options.body})")
         assert note == {
-            "title": "Image Picker (browser) #22: pick at least 1 of 4",
+            "title": "Image Picker (browser) #22: Pick colours (pick any of 4)",
             "body": "A ComfyUI run is waiting for your answer.",
         }
         # Render what the stubbed Notification was given, as an OS would, for the README.
@@ -177,3 +178,38 @@ def test_a_hidden_tab_shows_one_notification_that_closes_when_answered_elsewhere
     finally:
         page.evaluate("app.extensionManager.setting.set('Hitl.Notifications.System', false)")
         set_vue_nodes(page, False)
+
+
+def test_a_comfyui_tab_and_the_inbox_announce_a_request_once_between_them(comfyui: RealComfyUI, browser: Any) -> None:
+    context = browser.new_context(viewport={"width": 1400, "height": 900})
+    errors: list[str] = []
+    try:
+        pages = []
+        for url in (comfyui.url, f"{comfyui.url}/hitl/inbox"):
+            page = context.new_page()
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.add_init_script("window.__stubParams = {};" + STUBS)
+            page.goto(url)
+            pages.append(page)
+        tab, inbox = pages
+        tab.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
+        tab.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+        inbox.wait_for_function("() => document.documentElement.dataset.notifications === 'ready'")
+        prompt_id = queue_from_page(tab, doubler(8, ask_first=True))
+        for page in pages:  # functions, not expressions: the inbox's CSP forbids eval
+            page.wait_for_function("() => window.__decisions.length === 1")
+        assert sum(len(page.evaluate("window.__plays")) for page in pages) == 1
+        inbox.wait_for_function("() => document.title.startsWith('(1) ⏸ Inbox')")
+        # Answered in the inbox: ComfyUI's history says so, with the id the real server gave its socket.
+        row = inbox.locator("ul[data-role='waiting'] li[data-request-id] button")
+        row.click()
+        inbox.locator("section.hitl-card [data-action='primary']").click()
+        history = wait_history(tab, prompt_id)
+        [record] = history["outputs"]["1"]["hitl_audit"]
+        client_id = inbox.evaluate("() => window.hitlInbox.api.clientId")
+        assert (record["by"]["surface"], record["by"]["client_id"]) == ("inbox", client_id) and len(client_id) == 32
+        inbox.wait_for_function("() => document.title === 'Inbox · human in the loop'")
+        tab.wait_for_function("!document.title.includes('⏸')")
+    finally:
+        context.close()
+    assert not [e for e in errors if "hitl" in e.lower()], errors
