@@ -55,7 +55,7 @@ from .._answer_types import (
 from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, BatchImages
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, end_run_interrupted, workflow_id
+from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted, workflow_id
 
 # The memory of "use last answers" is the value prompt's, the one implementation there is.
 from .value_prompt import AnswerMemory, RememberedAnswer
@@ -536,15 +536,18 @@ class Form(HitlNode):
         if outcome.answered:
             if node_key is not None:
                 self.memory.remember(node_key, RememberedAnswer(workflow, P.KIND_FORM, outcome.value))
-            return self._result(form, outcome.value, SOURCE_PERSON)
+            return self._result(form, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULTS:
-            return self._result(form, defaults, SOURCE_TIMEOUT)
+            return self._result(form, defaults, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))
         end_run_interrupted(outcome)
 
     @staticmethod
-    def _result(form: FormSpec, answers: dict[str, Any], source: str) -> dict[str, Any]:
-        # The ui part lands in ComfyUI's history: the whole form's answers, and how they came.
+    def _result(
+        form: FormSpec, answers: dict[str, Any], source: str, audit: dict[str, list[Any]] | None = None
+    ) -> dict[str, Any]:
+        # The ui part lands in ComfyUI's history: the whole form's answers, how they came, and
+        # (when someone was asked) the record of who answered and when.
         return {
-            "ui": {"answer": [dict(answers)], "source": [source]},
+            "ui": {"answer": [dict(answers)], "source": [source], **(audit or {})},
             "result": (FormAnswers(form, answers), json.dumps(answers, ensure_ascii=False)),
         }
