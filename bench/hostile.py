@@ -137,8 +137,40 @@ def print_tables(results: dict[str, Any]) -> None:
         cells = results.get(name)
         if not cells:
             continue
-        shape, cell = max(cells.items(), key=lambda item: item[1]["refusal_ms"]["median"])
+        shape, cell = worst(cells)
         print(f"{name:<34} {shape:<28} {format_cell(cell)}")
+
+
+def worst(cells: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """The shape that took longest to refuse (by median)."""
+    return max(cells.items(), key=lambda item: item[1]["refusal_ms"]["median"])
+
+
+def compare(before_path: str, after_path: str) -> str:
+    """A Markdown table of two result files (e.g. before and after a fix), per target."""
+
+    def ms(value: float) -> str:
+        return f"{value:,.0f}" if value >= 100 else f"{value:.1f}"
+
+    before, after = (json.loads(Path(path).read_text()) for path in (before_path, after_path))
+    lines = [
+        f"before: load average {before['load average']}; after: load average {after['load average']}",
+        "",
+        "| kind | before: slowest body | refused in, ms (median / max) | probe waited, ms (max) "
+        "| after: slowest body | refused in, ms (median / max) | probe waited, ms (max) |",
+        "| --- | --- | ---: | ---: | --- | ---: | ---: |",
+    ]
+    for name in TARGETS:
+        if name not in before or name not in after:
+            continue
+        row = [name]
+        for results in (before, after):
+            shape, cell = worst(results[name])
+            refusal, probe = cell["refusal_ms"], cell["probe_ms"]
+            runs = "" if cell["runs"] > 1 else " (1 run)"
+            row += [shape, f"{ms(refusal['median'])} / {ms(refusal['max'])}{runs}", ms(probe["max"])]
+        lines.append("| " + " | ".join(row) + " |")
+    return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -149,7 +181,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--comfyui", metavar="DIR", help="measure a real ComfyUI in DIR instead of the harness")
     parser.add_argument("--comfyui-python", metavar="PYTHON", help="interpreter with ComfyUI's requirements")
     parser.add_argument("--output", default=str(RESULTS / "hostile.json"))
+    parser.add_argument("--compare", nargs=2, metavar=("BEFORE", "AFTER"), help="print two result files as a table")
     args = parser.parse_args(argv)
+    if args.compare:
+        print(compare(*args.compare))
+        return 0
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = load_average()

@@ -79,6 +79,13 @@ def many_keys(cap: int) -> bytes:
     return (head + ",".join(items) + tail).encode()
 
 
+def many_fields(cap: int) -> bytes:
+    """A valid answer among tens of thousands of unknown top-level fields."""
+    head, tail = '{"value":0', "}"
+    count = (cap - len(head) - len(tail)) // len(',"f00000":0')
+    return (head + "".join(f',"f{n:05d}":0' for n in range(count)) + tail).encode()
+
+
 def deep_nesting(cap: int) -> bytes:
     """Nested lists as deep as the parser takes them from a route handler (then refused)."""
     depth = 900
@@ -102,6 +109,7 @@ SHAPES: dict[str, BodyBuilder] = {
     "over-long number": over_long_number,
     "many floats": many_floats,
     "many keys": many_keys,
+    "many unknown fields": many_fields,
     "deep nesting": deep_nesting,
     "list of lists": list_of_lists,
     "list of texts": list_of_texts,
