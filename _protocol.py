@@ -103,6 +103,7 @@ ERROR_CODES = (
     "not_waiting",
     "forbidden_origin",
     "not_found",
+    "forbidden_host",
 )
 
 #: The largest request body we read, in bytes.

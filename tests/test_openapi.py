@@ -65,14 +65,18 @@ async def setup(route_client: Any) -> Any:
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 EVIL = {"Origin": "https://evil.example"}
+#: A DNS-rebinding page: same-origin with itself, under a name that is not this server's.
+REBINDING = {"Host": "evil.example:8188", "Origin": "http://evil.example:8188"}
 BIG = json.dumps({"value": "x" * (P.MAX_BODY_BYTES + 10)})
 
 # (method, path template, ids key, request kwargs, expected status): one row per documented status.
 CASES = [
     ("GET", "/hitl/requests", None, {}, 200),
     ("GET", "/hitl/requests", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/requests", None, {"headers": REBINDING}, 403),
     ("GET", "/hitl/openapi.json", None, {}, 200),
     ("GET", "/hitl/openapi.json", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/openapi.json", None, {"headers": REBINDING}, 403),
     *[
         row
         for action, good in (("answer", {"value": 2}), ("cancel", {}))
@@ -80,6 +84,7 @@ CASES = [
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good}, 200),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": "{", "headers": JSON}, 400),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good, "headers": EVIL}, 403),
+            ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good, "headers": REBINDING}, 403),
             ("POST", f"/hitl/requests/{{}}/{action}", "unknown", {"json": good}, 404),
             ("POST", f"/hitl/requests/{{}}/{action}", "ended", {"json": good}, 409),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": BIG, "headers": JSON}, 413),
@@ -93,6 +98,8 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0?size=full", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": EVIL}, 403),
+    ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": REBINDING}, 403),
+    ("GET", "/hitl/requests/{}/images/%D9%A3", "picker", {}, 404),
     ("GET", "/hitl/requests/{}/images/5", "picker", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),

@@ -90,6 +90,7 @@ export const ERROR_CODES = Object.freeze([
   "not_waiting",
   "forbidden_origin",
   "not_found",
+  "forbidden_host",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;
