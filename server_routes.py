@@ -41,7 +41,9 @@ ERROR_STATUS: dict[str, int] = {
 }
 
 
-IMAGE_SIZES = ("thumb", "full")
+IMAGE_SIZES = P.IMAGE_SIZES
+#: What an image source serves when it does not say (``ImageSource.sizes`` is optional).
+DEFAULT_IMAGE_SIZES = ("thumb", "full")
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
@@ -55,7 +57,8 @@ class ImageSource(Protocol):
         """How many images there are."""
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        """The encoded image ``index`` at ``size`` ("thumb" or "full") and its media type."""
+        """The encoded image ``index`` at ``size`` (one of ``IMAGE_SIZES`` the source
+        serves, listed in its optional ``sizes`` attribute) and its media type."""
 
 
 class Refused(HitlError):
@@ -188,15 +191,18 @@ def add_routes(
         return web.json_response({"request": view})
 
     async def request_image(request: web.Request) -> web.Response:
-        """GET ``?size=thumb|full``: image ``index`` of a waiting request, addressed by
-        request id and index only (never a path). Full size is encoded on demand."""
+        """GET ``?size=thumb|preview|full|mask``: image ``index`` of a waiting request,
+        addressed by request id and index only (never a path). Large renditions are encoded
+        on demand; ``mask`` is the request's input mask, when it has one."""
         waiting = registry.get_waiting(request.match_info["request_id"])
         source = waiting.resources
         if not isinstance(source, ImageSource):
             raise Refused("not_found", "this request has no images")
         size = request.query.get("size", "thumb")
         if size not in IMAGE_SIZES:
-            raise Refused("invalid_body", "size must be thumb or full")
+            raise Refused("invalid_body", f"size must be one of {', '.join(IMAGE_SIZES)}")
+        if size not in getattr(source, "sizes", DEFAULT_IMAGE_SIZES):
+            raise Refused("not_found", "this request has no input mask" if size == "mask" else f"no {size} image here")
         raw_index = request.match_info["index"]
         if not raw_index.isdigit() or len(raw_index) > 6 or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")

@@ -6,6 +6,7 @@ from ..state import RequestRegistry
 from ._base import HitlNode
 from .image_picker import ImagePicker
 from .integer_doubler import IntegerDoubler
+from .mask_painter import MaskPainter
 from .value_prompt import ValuePrompt
 
 #: ComfyUI node id (prefixed so it never clashes with core or other packs) -> node class.
@@ -13,6 +14,7 @@ NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlIntegerDoubler": IntegerDoubler,
     "HitlValuePrompt": ValuePrompt,
     "HitlImagePicker": ImagePicker,
+    "HitlMaskPainter": MaskPainter,
 }
 
 

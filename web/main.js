@@ -10,6 +10,7 @@ import { HitlController } from "./controller.js";
 import { doublerHandler } from "./doubler.js";
 import { valuePromptHandler } from "./value_prompt.js";
 import { imagePickerHandler } from "./image_picker.js";
+import { maskPainterHandler } from "./mask_painter.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has one. */
 function activeWorkflowId() {
@@ -20,7 +21,7 @@ function activeWorkflowId() {
 const controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler],
+  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, maskPainterHandler],
   activeWorkflowId,
 });
 
