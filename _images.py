@@ -212,14 +212,18 @@ class BatchImages:
                 self._made[(size, index)] = future
                 self._forget_old_large(size)
         if mine:
-            # Made here, in the caller's thread (the route runs it off the event loop).
+            # Made here, in the caller's thread (the route runs it off the event loop). A
+            # running future cannot be cancelled, so close() meanwhile leaves it alone.
+            if not future.set_running_or_notify_cancel():
+                raise ImagesReleased("the request has ended; its images are gone")
             try:
-                future.set_result(self._render(size, index))
+                result = self._render(size, index)
             except BaseException as exc:
                 future.set_exception(exc)
                 with self._lock:
                     self._made.pop((size, index), None)
                 raise
+            future.set_result(result)
         try:
             return future.result(timeout)
         except CancelledError:

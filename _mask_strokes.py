@@ -72,7 +72,7 @@ class MaskAnswerError(ValueError):
     """An answer that does not fit the request; the message says why (a 422 on the route)."""
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Stroke:
     """A brush or eraser stroke: ``points`` (n, 2) in image pixels, ``radii`` (n,) in pixels
     (half the size, times the pen pressure where there is one)."""
@@ -85,6 +85,15 @@ class Stroke:
 
     def __repr__(self) -> str:
         return f"<Stroke {self.tool} size={self.size:g} hardness={self.hardness:g} points={len(self.points)}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Stroke):
+            return NotImplemented
+        return (self.tool, self.size, self.hardness) == (other.tool, other.size, other.hardness) and bool(
+            np.array_equal(self.points, other.points) and np.array_equal(self.radii, other.radii)
+        )
+
+    __hash__ = None  # type: ignore[assignment]  # arrays inside: compared by value, not hashable
 
     @classmethod
     def of(cls, tool: str, size: float, hardness: float, points: Any, pressure: Any = None) -> Stroke:

@@ -74,7 +74,8 @@ def pattern(batch: int, width: int, height: int) -> np.ndarray:
         hue = index / max(1, batch)
         flat = np.zeros((height, width), np.float32)
         sky = np.stack([0.25 + 0.3 * y + 0.2 * hue + flat, 0.45 + 0.3 * y + flat, 0.85 - 0.2 * y + flat], axis=-1)
-        sun = ((x - 0.7 + 0.1 * hue) ** 2 + (y - 0.3) ** 2) < 0.012
+        aspect = width / height  # a round sun whatever the image's shape
+        sun = (((x - 0.7 + 0.1 * hue) * aspect) ** 2 + (y - 0.3) ** 2) < 0.012
         hill = y > 0.65 + 0.1 * np.sin(x * 9.0 + index)
         frame = sky
         frame[sun] = (1.0, 0.85, 0.3)

@@ -4,6 +4,7 @@ status and body as openapi.json documents, and a refused request changes nothing
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 from collections.abc import Iterator
@@ -21,6 +22,7 @@ from harness.pack import submodule
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
+mask_strokes = submodule("_mask_strokes")
 P = submodule("_protocol")
 
 #: Requests of every kind, each with the validator its node gives it: name -> (kind, validator).
@@ -33,6 +35,7 @@ KIND_TARGETS = {
     "vp_bool": ("value-prompt", value_prompt.build_spec("BOOLEAN").validate),
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
+    "mask": ("mask-painter", functools.partial(mask_strokes.parse_answer, count=2, width=64, height=48)),
 }
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
@@ -282,6 +285,34 @@ TYPED_VALUES = {
     "vp_choice": st.integers(-1, 4) | st.sampled_from(["photo", "ink", "watercolour", "Photo", "nope", ""]),
     "pick": st.lists(st.integers(-1, 6), max_size=5) | st.lists(st.booleans(), max_size=3),
 }
+
+
+def mask_ops() -> Any:
+    """Operations around what a 64×48 mask painter accepts: valid strokes and whole-mask
+    operations, and each field just out of bounds or of the wrong type."""
+    coordinate = st.integers(-4 * 64 - 2, 4 * 128 + 2) | st.sampled_from([0.5, True, "1", None, 2**64])
+    stroke = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["brush", "erase", "paint"]),
+            "size": st.integers(0, 4097) | st.floats(0.5, 100) | st.sampled_from([True, "9", None]),
+            "hardness": st.floats(-0.1, 1.1) | st.sampled_from([0, 1, False, None]),
+            "points": st.lists(coordinate, min_size=0, max_size=9),
+        },
+        optional={
+            "pressure": st.lists(st.integers(-1, 256) | st.just(0.5), max_size=5),
+            "colour": st.just("red"),
+        },
+    )
+    whole = st.sampled_from([{"op": "clear"}, {"op": "invert"}, {"op": "fill"}, {"op": "fill", "size": 3}, {}])
+    return stroke | whole
+
+
+mask_answers = st.fixed_dictionaries(
+    {"masks": st.lists(st.lists(mask_ops(), max_size=4), min_size=0, max_size=3)},
+    optional={"same_for_all": st.booleans() | st.just(1), "extra": st.just(0)},
+) | st.lists(st.lists(mask_ops(), max_size=2), max_size=2)
+TYPED_VALUES["mask"] = mask_answers
+
 typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
 
 
@@ -320,7 +351,9 @@ def fuzz_cancel(
 image_calls = st.tuples(
     id_choices,
     st.one_of(st.integers(-5, 10).map(str), st.text(min_size=1, max_size=12).map(lambda t: quote(t, safe=""))),
-    st.one_of(st.none(), st.sampled_from(["thumb", "full", "huge", "", "THUMB"]), st.text(max_size=10)),
+    st.one_of(
+        st.none(), st.sampled_from(["thumb", "preview", "full", "mask", "huge", "", "THUMB"]), st.text(max_size=10)
+    ),
     origins,
     fetch_sites,
 )

@@ -93,6 +93,7 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),
     ("GET", "/hitl/requests/{}/images/0?size=huge", "picker", {}, 422),
+    ("GET", "/hitl/requests/{}/images/0?size=mask", "picker", {}, 404),  # a source with no input mask
 ]
 
 

@@ -268,6 +268,9 @@ class PainterDialog {
     /** @type {any} */ (this.dialog.card).hitlMaskPainter = this; // for tests and the benchmark
     this.dialog.card.dataset.ready = "false";
     this.build();
+    // Keys go to the painting, unless the person is busy elsewhere (another dialog).
+    const active = this.doc.activeElement;
+    if (!active || active === this.doc.body || this.dialog.card.contains(active)) this.stage.focus({ preventScroll: true });
     this.show(this.current);
   }
 
@@ -1118,11 +1121,13 @@ class PainterDialog {
     }
     if (event.altKey) return;
     if (key === "Enter") return handle(() => void this.send());
-    // A focused slider or checkbox keeps its own arrows and Space.
-    if (inInput && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown", " "].includes(key)) {
+    // A focused slider keeps its arrows; a checkbox and a button their Space.
+    const slider = inInput && target.type === "range";
+    if (slider && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"].includes(key)) {
       return;
     }
-    if (target instanceof HTMLButtonElement && (key === " " || key === "Enter")) return;
+    const pressable = target instanceof HTMLButtonElement || (inInput && target.type === "checkbox");
+    if (pressable && key === " ") return;
     if (key === " ") {
       return handle(() => {
         this.spaceHeld = true;
