@@ -318,14 +318,19 @@ def _work_per_mask(
 
 
 # ----------------------------------------------------------------------------- drawing
-def draw(ops: Sequence[MaskOp], height: int, width: int, start: np.ndarray | None = None) -> np.ndarray:
+def draw(
+    ops: Sequence[MaskOp], height: int, width: int, start: np.ndarray | None = None, out: np.ndarray | None = None
+) -> np.ndarray:
     """The mask (float32 [height, width] in 0..1) that ``ops`` make, starting from ``start``
-    (an [height, width] array in 0..1, not modified) or from an empty mask."""
-    mask = np.zeros((height, width), np.float32) if start is None else np.array(start, np.float32, copy=True)
-    if start is not None:
-        if mask.shape != (height, width):
-            raise ValueError(f"the start mask is {mask.shape}, the image {(height, width)}")
-        np.clip(mask, 0.0, 1.0, out=mask)
+    (an [height, width] array in 0..1, not modified) or from an empty mask; drawn into
+    ``out`` when given (a float32 [height, width] array)."""
+    mask = np.empty((height, width), np.float32) if out is None else out
+    if start is None:
+        mask.fill(0.0)
+    else:
+        if np.shape(start) != (height, width):
+            raise ValueError(f"the start mask is {np.shape(start)}, the image {(height, width)}")
+        np.clip(start, 0.0, 1.0, out=mask)
     run: list[Stroke] = []
     for op in ops:
         # Consecutive strokes of one tool commute (max with max, min with min): draw them together.
@@ -534,10 +539,11 @@ def draw_answer(
 ) -> np.ndarray:
     """The masks [count, height, width] (float32) of a checked answer. ``starts[i]`` is
     image i's starting mask (None: empty); the same mask for all starts from ``starts[0]``."""
-    if answer.same_for_all:
-        one = draw(answer.masks[0], height, width, starts[0] if starts else None)
-        return np.repeat(one[None], count, axis=0)
     out = np.empty((count, height, width), np.float32)
+    if answer.same_for_all:
+        draw(answer.masks[0], height, width, starts[0] if starts else None, out=out[0])
+        out[1:] = out[0]
+        return out
     for index in range(count):
-        out[index] = draw(answer.masks[index], height, width, starts[index] if index < len(starts) else None)
+        draw(answer.masks[index], height, width, starts[index] if index < len(starts) else None, out=out[index])
     return out
