@@ -83,10 +83,13 @@ const CSS = `
   font-variant-numeric: tabular-nums; }
 .hitl-mp-help { font-size: 11px; opacity: .55; margin-top: 2px; }
 @media (max-width: 600px) {
+  /* A phone: the tools in one row that scrolls sideways, so the image gets the height. */
   .hitl-card[data-kind="mask-painter"] .hitl-body { padding: 2px 8px 4px; }
-  .hitl-mp-tools { gap: 4px 6px; }
-  .hitl-mp-tools .hitl-button { min-height: 36px; padding: 2px 8px; }
-  .hitl-mp-tools input[type="range"] { width: 72px; }
+  .hitl-mp-tools { flex-wrap: nowrap; overflow-x: auto; gap: 6px; padding-bottom: 4px; scrollbar-width: thin; }
+  .hitl-mp-tools > * { flex: 0 0 auto; }
+  .hitl-mp-tools > .hitl-mp-history { order: -1; } /* no keyboard: undo within the thumb's reach */
+  .hitl-mp-tools .hitl-button { min-height: 40px; padding: 2px 10px; }
+  .hitl-mp-tools input[type="range"] { width: 84px; }
   .hitl-mp-help { display: none; }
 }
 `;
@@ -309,7 +312,7 @@ class PainterDialog {
     const overlayLabel = element(doc, "label", undefined, "Overlay");
     overlayLabel.append(this.colourInput, this.opacityInput);
 
-    const historyGroup = element(doc, "div", "hitl-mp-group");
+    const historyGroup = element(doc, "div", "hitl-mp-group hitl-mp-history");
     historyGroup.append(this.undoButton, this.redoButton);
 
     const wholeGroup = element(doc, "div", "hitl-mp-group");
@@ -430,6 +433,10 @@ class PainterDialog {
     stage.addEventListener("contextmenu", (event) => event.preventDefault());
     // Keys first, in the capture phase: Esc and Enter are ours before the card's own handling.
     this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    // Space is "held" only while the focus stays here (its keyup may happen elsewhere).
+    this.dialog.card.addEventListener("focusout", (event) => {
+      if (!this.dialog.card.contains(/** @type {Node | null} */ (event.relatedTarget))) this.spaceHeld = false;
+    });
     this.dialog.card.addEventListener("keyup", (event) => {
       if (event.key === " ") {
         this.spaceHeld = false;
