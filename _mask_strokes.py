@@ -35,7 +35,9 @@ from __future__ import annotations
 
 import heapq
 import math
+import threading
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, TypeGuard, Union
 
@@ -463,6 +465,12 @@ def _batches(windows: _Windows) -> list[np.ndarray]:
     return groups
 
 
+#: Drawing at least this many pixel evaluations splits the batches between two threads
+#: (numpy lets go of the GIL while it computes; each thread has its own scratch space).
+THREADED_WORK = 1 << 22
+THREADS = 2
+
+
 def _draw_strokes(mask: np.ndarray, strokes: Sequence[Stroke]) -> None:
     """Combine the coverage of strokes of one tool into ``mask`` (max for the brush,
     min with 1 − coverage for the eraser), evaluating windows in padded batches."""
@@ -470,68 +478,93 @@ def _draw_strokes(mask: np.ndarray, strokes: Sequence[Stroke]) -> None:
         return
     height, width = mask.shape
     erase = strokes[0].tool == P.MASK_OP_ERASE
-    combine = np.minimum if erase else np.maximum
     windows = _windows(strokes, height, width)
+    groups = _batches(windows)
+    # Max with max (or min with min) gives the same mask in any order: batches may be
+    # combined as they finish, under a lock (a window of one batch may overlap another's).
+    lock = threading.Lock()
+
+    def work(share: Sequence[np.ndarray]) -> None:
+        scratch = np.empty((4, BATCH_ELEMENTS), np.float32)  # reused: no allocation per batch
+        for group in share:
+            coverage = _coverage(windows, group, scratch, erase)
+            with lock:
+                _combine(mask, windows, group, coverage, erase)
+
+    if int((windows.rows * windows.cols).sum()) < THREADED_WORK or len(groups) < 2 * THREADS:
+        work(groups)
+        return
+    with ThreadPoolExecutor(THREADS, thread_name_prefix="hitl-mask") as pool:
+        for future in [pool.submit(work, groups[index::THREADS]) for index in range(THREADS)]:
+            future.result()
+
+
+def _coverage(windows: _Windows, group: np.ndarray, scratch: np.ndarray, erase: bool) -> np.ndarray:
+    """The coverage (or 1 − coverage for the eraser) of a batch of windows, [n, rows, cols]
+    padded to the largest window of the batch, computed in ``scratch``."""
     f32 = np.float32
-    # Scratch space reused by every batch: no allocation (and page faults) per batch.
-    scratch = np.empty((4, BATCH_ELEMENTS), f32)
-    for group in _batches(windows):
-        rows, cols = int(windows.rows[group].max()), int(windows.cols[group].max())
-        shape = (len(group), rows, cols)
-        along, off_x, off_y, coverage = (buffer[: len(group) * rows * cols].reshape(shape) for buffer in scratch)
+    rows, cols = int(windows.rows[group].max()), int(windows.cols[group].max())
+    shape = (len(group), rows, cols)
+    along, off_x, off_y, coverage = (buffer[: len(group) * rows * cols].reshape(shape) for buffer in scratch)
+    result: np.ndarray = coverage
 
-        def column(values: np.ndarray, group: np.ndarray = group) -> np.ndarray:
-            picked: np.ndarray = values[group].astype(f32)[:, None, None]
-            return picked
+    def column(values: np.ndarray) -> np.ndarray:
+        picked: np.ndarray = values[group].astype(f32)[:, None, None]
+        return picked
 
-        # Offsets of the pixel centres from each segment's start (float64 before the cast:
-        # coordinates up to a few thousand pixels keep their quarter-pixel precision).
-        across = (
-            (windows.left[group][:, None] + np.arange(cols)[None, :]) + (0.5 - windows.x0[group][:, None])
-        ).astype(f32)[:, None, :]
-        down = ((windows.top[group][:, None] + np.arange(rows)[None, :]) + (0.5 - windows.y0[group][:, None])).astype(
-            f32
-        )[:, :, None]
-        dx, dy = column(windows.dx), column(windows.dy)
-        inverse = column(windows.inverse)
-        # t: the projection on the segment, clamped to it.
-        np.multiply(across, dx * inverse, out=along)
-        np.multiply(down, dy * inverse, out=off_y)
-        along += off_y
-        np.clip(along, 0.0, 1.0, out=along)
-        # d: the distance to the closest point of the segment.
-        np.multiply(along, dx, out=off_x)
-        np.subtract(across, off_x, out=off_x)
-        np.multiply(along, dy, out=off_y)
-        np.subtract(down, off_y, out=off_y)
-        np.multiply(off_x, off_x, out=off_x)
-        np.multiply(off_y, off_y, out=off_y)
-        off_x += off_y
-        distance = np.sqrt(off_x, out=off_x)
-        r0, softness = column(windows.r0), column(windows.softness)
-        if not windows.dr[group].any():
-            np.subtract(r0, distance, out=distance)
-            distance /= np.maximum(r0 * softness, f32(1.0))
-        else:
-            radius = np.multiply(along, column(windows.dr), out=along)
-            radius += r0
-            np.subtract(radius, distance, out=distance)
-            np.multiply(radius, softness, out=radius)
-            np.maximum(radius, f32(1.0), out=radius)
-            distance /= radius
-        inside = np.clip(distance, 0.0, 1.0, out=distance)  # u = (r − d) / w
-        np.multiply(inside, inside, out=coverage)
-        inside *= f32(-2.0)
-        inside += f32(3.0)
-        coverage *= inside  # smoothstep: u² (3 − 2u)
-        if erase:
-            np.subtract(f32(1.0), coverage, out=coverage)
-        tops, lefts = windows.top[group].tolist(), windows.left[group].tolist()
-        heights, widths = windows.rows[group].tolist(), windows.cols[group].tolist()
-        for k in range(len(group)):
-            top, left, h, w = tops[k], lefts[k], heights[k], widths[k]
-            window = mask[top : top + h, left : left + w]
-            combine(window, coverage[k, :h, :w], out=window)
+    # Offsets of the pixel centres from each segment's start (float64 before the cast:
+    # coordinates up to a few thousand pixels keep their quarter-pixel precision).
+    across = ((windows.left[group][:, None] + np.arange(cols)[None, :]) + (0.5 - windows.x0[group][:, None])).astype(
+        f32
+    )[:, None, :]
+    down = ((windows.top[group][:, None] + np.arange(rows)[None, :]) + (0.5 - windows.y0[group][:, None])).astype(f32)[
+        :, :, None
+    ]
+    dx, dy = column(windows.dx), column(windows.dy)
+    inverse = column(windows.inverse)
+    # t: the projection on the segment, clamped to it (the two products are small: one
+    # full-size operation adds them).
+    np.add(across * (dx * inverse), down * (dy * inverse), out=along)
+    np.clip(along, 0.0, 1.0, out=along)
+    # d: the distance to the closest point of the segment.
+    np.multiply(along, dx, out=off_x)
+    np.subtract(across, off_x, out=off_x)
+    np.multiply(along, dy, out=off_y)
+    np.subtract(down, off_y, out=off_y)
+    np.multiply(off_x, off_x, out=off_x)
+    np.multiply(off_y, off_y, out=off_y)
+    off_x += off_y
+    distance = np.sqrt(off_x, out=off_x)
+    r0, softness = column(windows.r0), column(windows.softness)
+    if not windows.dr[group].any():
+        np.subtract(r0, distance, out=distance)
+        distance /= np.maximum(r0 * softness, f32(1.0))
+    else:
+        radius = np.multiply(along, column(windows.dr), out=along)
+        radius += r0
+        np.subtract(radius, distance, out=distance)
+        np.multiply(radius, softness, out=radius)
+        np.maximum(radius, f32(1.0), out=radius)
+        distance /= radius
+    inside = np.clip(distance, 0.0, 1.0, out=distance)  # u = (r − d) / w
+    np.multiply(inside, inside, out=coverage)
+    inside *= f32(-2.0)
+    inside += f32(3.0)
+    coverage *= inside  # smoothstep: u² (3 − 2u)
+    if erase:
+        np.subtract(f32(1.0), coverage, out=coverage)
+    return result
+
+
+def _combine(mask: np.ndarray, windows: _Windows, group: np.ndarray, coverage: np.ndarray, erase: bool) -> None:
+    """Put a batch's coverage into the mask, each window at its place."""
+    combine = np.minimum if erase else np.maximum
+    tops, lefts = windows.top[group].tolist(), windows.left[group].tolist()
+    heights, widths = windows.rows[group].tolist(), windows.cols[group].tolist()
+    for k in range(len(group)):
+        top, left, h, w = tops[k], lefts[k], heights[k], widths[k]
+        window = mask[top : top + h, left : left + w]
+        combine(window, coverage[k, :h, :w], out=window)
 
 
 def draw_answer(
