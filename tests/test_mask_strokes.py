@@ -325,3 +325,17 @@ def test_a_large_valid_answer_is_checked_quickly() -> None:
     answer = strokes.parse_answer(json.loads(json.dumps(body)), count=1, width=2048, height=2048)
     assert time.perf_counter() - started < 0.25
     assert answer.stroke_count == 200
+
+
+def test_two_threads_draw_the_same_mask_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(5)
+    ops = [op for op in random_ops(rng, 1024, 768, 120) if op["op"] in ("brush", "erase")]
+    answer = parse(ops, 1024, 768)
+    monkeypatch.setattr(strokes, "THREADED_WORK", 1 << 40)
+    one = strokes.draw(answer.masks[0], 768, 1024)
+    monkeypatch.setattr(strokes, "THREADED_WORK", 0)
+    pools: list[Any] = []
+    real_pool = strokes.ThreadPoolExecutor
+    monkeypatch.setattr(strokes, "ThreadPoolExecutor", lambda *a, **k: pools.append(1) or real_pool(*a, **k))
+    two = strokes.draw(answer.masks[0], 768, 1024)
+    assert pools and np.array_equal(one, two) and one.any()
