@@ -649,8 +649,11 @@ class PainterDialog {
   }
 
   // ------------------------------------------------------------------- drawing
-  /** Write the mask's pixels in `rect` into the overlay canvas (tint colour, alpha = mask). */
-  /** @param {Rect | null} rect */
+  /**
+   * Write the mask's pixels in `rect` into the overlay canvas (tint colour, alpha = mask).
+   * putImageData replaces the rectangle's pixels, transparent ones too: nothing to clear first.
+   * @param {Rect | null} rect
+   */
   flush(rect) {
     const doc = this.activeDoc;
     if (!rect || !doc) return;
@@ -677,7 +680,6 @@ class PainterDialog {
 
   redrawOverlay() {
     this.dirty = null;
-    this.context.clearRect(0, 0, this.width, this.height);
     this.flush({ x0: 0, y0: 0, x1: this.width, y1: this.height });
   }
 
@@ -727,7 +729,6 @@ class PainterDialog {
     const dirty = this.dirty;
     this.dirty = null;
     if (dirty) {
-      this.context.clearRect(dirty.x0, dirty.y0, dirty.x1 - dirty.x0, dirty.y1 - dirty.y0);
       this.flush(dirty);
       this.stats.frames.push(performance.now() - started);
       if (this.stats.frames.length > STATS_FRAMES) this.stats.frames.shift();
@@ -971,10 +972,7 @@ class PainterDialog {
           height: this.height,
         });
     const changed = doc.endStroke(op, stroke.painted);
-    if (changed) {
-      this.context.clearRect(changed.x0, changed.y0, changed.x1 - changed.x0, changed.y1 - changed.y0);
-      this.flush(changed);
-    }
+    this.flush(changed);
     this.stats.commits.push(performance.now() - started);
     if (op) this.changed();
   }
@@ -992,7 +990,6 @@ class PainterDialog {
     this.finishStroke(false);
     const rect = this.activeDoc?.undo();
     if (!rect) return;
-    this.context.clearRect(rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
     this.flush(rect);
     this.changed();
   }
@@ -1001,7 +998,6 @@ class PainterDialog {
     this.finishStroke(false);
     const rect = this.activeDoc?.redo();
     if (!rect) return;
-    this.context.clearRect(rect.x0, rect.y0, rect.x1 - rect.x0, rect.y1 - rect.y0);
     this.flush(rect);
     this.changed();
   }
