@@ -349,6 +349,19 @@ def test_keys_change_the_brush_and_enter_sends(host: HarnessHost, open_page: Any
     assert run.wait().status == "interrupted"
 
 
+def test_enter_on_a_focused_button_presses_that_button(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    run = queue(host, pattern(1, 256, 256))
+    dialog = open_painter(page)
+    drag(page, [(20, 20), (200, 200)])
+    dialog.locator("[data-action='undo']").focus()
+    page.keyboard.press("Enter")  # undoes, does not send
+    assert painter_ops(page) == 0 and host.registry.waiting_count() == 1
+    dialog.locator("[data-action='cancel']").focus()
+    page.keyboard.press("Enter")
+    assert run.wait().status == "interrupted"
+
+
 def test_a_reload_keeps_the_painting(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
     run = queue(host, pattern(2, 320, 240))

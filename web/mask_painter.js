@@ -1123,14 +1123,15 @@ class PainterDialog {
       return;
     }
     if (event.altKey) return;
+    // A focused button (Cancel run, Undo…) does what it says on Enter and Space.
+    if (target instanceof HTMLButtonElement && (key === "Enter" || key === " ")) return;
     if (key === "Enter") return handle(() => void this.send());
     // A focused slider keeps its arrows; a checkbox and a button their Space.
     const slider = inInput && target.type === "range";
     if (slider && ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "PageUp", "PageDown"].includes(key)) {
       return;
     }
-    const pressable = target instanceof HTMLButtonElement || (inInput && target.type === "checkbox");
-    if (pressable && key === " ") return;
+    if (inInput && target.type === "checkbox" && key === " ") return;
     if (key === " ") {
       return handle(() => {
         this.spaceHeld = true;
