@@ -391,6 +391,7 @@ class PainterDialog {
       image.src = this.tools.client.imageUrl(this.view.id, index, "thumb");
       thumb.append(image, element(doc, "span", undefined, String(index + 1)));
       thumb.addEventListener("click", () => this.show(index));
+      thumb.addEventListener("mousedown", (event) => event.preventDefault()); // keep the focus on the painting
       this.thumbs.push(thumb);
       strip.append(thumb);
     }
@@ -404,6 +405,9 @@ class PainterDialog {
     button.dataset.action = action;
     button.title = title;
     button.addEventListener("click", onClick);
+    // A click keeps the focus where it was (the painting), so Enter still sends after one;
+    // a button reached with Tab takes Enter and Space itself.
+    button.addEventListener("mousedown", (event) => event.preventDefault());
     return button;
   }
 
@@ -680,6 +684,12 @@ class PainterDialog {
 
   redrawOverlay() {
     this.dirty = null;
+    const doc = this.activeDoc;
+    if (doc && !doc.start && doc.entries.length === 0) {
+      // An empty mask: nothing to write, pixel by pixel.
+      this.context.clearRect(0, 0, this.width, this.height);
+      return;
+    }
     this.flush({ x0: 0, y0: 0, x1: this.width, y1: this.height });
   }
 
