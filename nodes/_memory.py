@@ -14,8 +14,9 @@ class NodeMemory(Generic[T]):
     subgraph), newest kept when the bound is reached.
 
     One instance belongs to each bound node class (``HitlNode.MEMORY_FACTORY``), so two hosts
-    (or two test registries) never share memories, and no route can reach it. How a memory is
-    keyed lives here, in one place, for every node that uses it.
+    (or two test registries) never share memories, and no route can reach it. It is keyed the
+    way the picker's and the value prompt's memories are today (by node id), and is generic so
+    that every node can share this one implementation and one key.
     """
 
     def __init__(self, capacity: int = 256) -> None:
