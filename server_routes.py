@@ -49,7 +49,9 @@ ERROR_STATUS: dict[str, int] = {
 }
 
 
-IMAGE_SIZES = ("thumb", "full")
+IMAGE_SIZES = P.IMAGE_SIZES
+#: What an image source serves when it does not say (``ImageSource.sizes`` is optional).
+DEFAULT_IMAGE_SIZES = ("thumb", "full")
 #: An image index as openapi.json spells it: ASCII digits only (``str.isdigit`` also takes
 #: "²" and "٣", and ``int`` takes the second as 3).
 IMAGE_INDEX = re.compile(r"[0-9]{1,6}")
@@ -114,7 +116,8 @@ class ImageSource(Protocol):
         """How many images there are."""
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        """The encoded image ``index`` at ``size`` ("thumb" or "full") and its media type."""
+        """The encoded image ``index`` at ``size`` (one of ``IMAGE_SIZES`` the source
+        serves, listed in its optional ``sizes`` attribute) and its media type."""
 
 
 class Refused(HitlError):
@@ -436,15 +439,18 @@ def add_routes(
         return web.json_response({"request": view})
 
     async def request_image(request: web.Request) -> web.Response:
-        """GET ``?size=thumb|full``: image ``index`` of a waiting request, addressed by
-        request id and index only (never a path). Full size is encoded on demand."""
+        """GET ``?size=thumb|preview|full|mask``: image ``index`` of a waiting request,
+        addressed by request id and index only (never a path). Large renditions are encoded
+        on demand; ``mask`` is the request's input mask, when it has one."""
         waiting = registry.get_waiting(request.match_info["request_id"])
         source = waiting.resources
         if not isinstance(source, ImageSource):
             raise Refused("not_found", "this request has no images")
         size = request.query.get("size", "thumb")
         if size not in IMAGE_SIZES:
-            raise Refused("invalid_body", "size must be thumb or full")
+            raise Refused("invalid_body", f"size must be one of {', '.join(IMAGE_SIZES)}")
+        if size not in getattr(source, "sizes", DEFAULT_IMAGE_SIZES):
+            raise Refused("not_found", "this request has no input mask" if size == "mask" else f"no {size} image here")
         raw_index = request.match_info["index"]
         if not IMAGE_INDEX.fullmatch(raw_index) or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")

@@ -87,6 +87,21 @@ PROMPTS: dict[str, Any] = {
         },
         "2": {"class_type": "PreviewAny", "inputs": {"source": ["1", 1]}},
     },
+    "mask painter": lambda: {
+        "1": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 64, "batch_size": 2, "color": 0x808080}},
+        "2": {
+            "class_type": "HitlMaskPainter",
+            "inputs": {
+                "images": ["1", 0],
+                "title": "hostile",
+                "mode": "always ask",
+                "timeout_seconds": 0,
+                "on_timeout": "cancel run",
+            },
+        },
+        "3": {"class_type": "MaskToImage", "inputs": {"mask": ["2", 0]}},
+        "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    },
 }
 
 

@@ -13,6 +13,7 @@ with its own; the test asserts each is refused quickly while a probe request is 
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ _value_prompt = submodule("nodes.value_prompt")
 _image_picker = submodule("nodes.image_picker")
 _form = submodule("nodes.form")
 _answer_types = submodule("_answer_types")
+_mask_strokes = submodule("_mask_strokes")
 
 #: A body builder: the largest cap (bytes) -> a body at most that long.
 BodyBuilder = Callable[[int], bytes]
@@ -171,6 +173,29 @@ def _every_field_too_long(cap: int) -> bytes:
     return json.dumps({"value": values}, separators=(",", ":")).encode()
 
 
+def _mask_many_points(cap: int) -> bytes:
+    """One stroke per image with as many points as fit: the point limit is what must refuse it."""
+    head, tail = '{"value":{"masks":[[{"op":"brush","size":40,"hardness":0.5,"points":[', "]}]]}}"
+    count = (cap - len(head) - len(tail)) // 6
+    return (head + ",".join(str(1000 + n % 8000) for n in range(count)) + tail).encode()
+
+
+def _mask_many_ops(cap: int) -> bytes:
+    """As many small strokes as fit, over every image: the op limit is what must refuse it."""
+    stroke = '{"op":"brush","size":9,"hardness":1,"points":[4,4]}'
+    head, tail = '{"value":{"masks":[[', "]]}}"
+    count = (cap - len(head) - len(tail)) // (len(stroke) + 1)
+    return (head + ",".join([stroke] * count) + tail).encode()
+
+
+def _mask_most_work(cap: int) -> bytes:
+    """Within every count limit, the largest brushes swept across the whole image: the
+    drawing work cap is what must refuse it, before any pixel is drawn."""
+    stroke = '{"op":"brush","size":4096,"hardness":0,"points":[0,0,16380,16380,0,16380,16380,0]}'
+    count = min(_mask_strokes.MAX_OPS, (cap - 40) // (len(stroke) + 1))
+    return ('{"value":{"masks":[[' + ",".join([stroke] * count) + "]]}}").encode()
+
+
 #: Every kind there is, each with the validator its node gives it. Add a new kind here.
 TARGETS: dict[str, HostileTarget] = {
     "integer doubler": HostileTarget(P.KIND_INTEGER_DOUBLER, lambda: _doubler.validate_doubled),
@@ -191,6 +216,12 @@ TARGETS: dict[str, HostileTarget] = {
         P.KIND_FORM,
         lambda: _form.parse_fields(LARGEST_FORM).validate,
         shapes={"many fields": _many_fields, "every field, texts too long": _every_field_too_long},
+    ),
+    "mask painter": HostileTarget(
+        P.KIND_MASK_PAINTER,
+        # The largest batch a painter takes, of 4096² images: the most the check may accept.
+        lambda: functools.partial(_mask_strokes.parse_answer, count=_mask_strokes.MAX_IMAGES, width=4096, height=4096),
+        shapes={"many points": _mask_many_points, "many strokes": _mask_many_ops, "most drawing": _mask_most_work},
     ),
 }
 

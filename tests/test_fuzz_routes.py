@@ -6,6 +6,7 @@ a refused request changes nothing."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
 import socket
@@ -27,6 +28,7 @@ doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 form = submodule("nodes.form")
+mask_strokes = submodule("_mask_strokes")
 P = submodule("_protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
@@ -44,6 +46,7 @@ KIND_TARGETS = {
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
     "form": ("form", form.parse_fields(FUZZ_FORM).validate),
+    "mask": ("mask-painter", functools.partial(mask_strokes.parse_answer, count=2, width=64, height=48)),
 }
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
@@ -326,6 +329,49 @@ TYPED_VALUES["form"] = st.one_of(
     st.integers(6, 3000).map(lambda count: {f"k{i}": i for i in range(count)}),
     json_values,
 )
+
+
+def mask_ops() -> Any:
+    """Operations around what a 64×48 mask painter accepts: valid strokes and whole-mask
+    operations, and each field just out of bounds or of the wrong type."""
+    coordinate = st.integers(-4 * 64 - 2, 4 * 128 + 2) | st.sampled_from([0.5, True, "1", None, 2**64])
+    stroke = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["brush", "erase", "paint"]),
+            "size": st.integers(0, 4097) | st.floats(0.5, 100) | st.sampled_from([True, "9", None]),
+            "hardness": st.floats(-0.1, 1.1) | st.sampled_from([0, 1, False, None]),
+            "points": st.lists(coordinate, min_size=0, max_size=9),
+        },
+        optional={
+            "pressure": st.lists(st.integers(-1, 256) | st.just(0.5), max_size=5),
+            "colour": st.just("red"),
+        },
+    )
+    whole = st.sampled_from([{"op": "clear"}, {"op": "invert"}, {"op": "fill"}, {"op": "fill", "size": 3}, {}])
+    return stroke | whole
+
+
+mask_answers = st.fixed_dictionaries(
+    {"masks": st.lists(st.lists(mask_ops(), max_size=4), min_size=0, max_size=3)},
+    optional={"same_for_all": st.booleans() | st.just(1), "extra": st.just(0)},
+) | st.lists(st.lists(mask_ops(), max_size=2), max_size=2)
+#: Answers that fit the 2-image 64×48 target: one list of strokes per image, points in
+#: quarter pixels inside the image (so the fuzz reaches the accepting side too).
+_mask_stroke_fitting = st.fixed_dictionaries(
+    {
+        "op": st.sampled_from(["brush", "erase"]),
+        "size": st.integers(1, 40),
+        "hardness": st.floats(0, 1),
+        "points": st.lists(st.tuples(st.integers(0, 4 * 63), st.integers(0, 4 * 47)), min_size=1, max_size=6).map(
+            lambda pairs: [coordinate for pair in pairs for coordinate in pair]
+        ),
+    }
+)
+_mask_fitting = st.fixed_dictionaries(
+    {"masks": st.lists(st.lists(_mask_stroke_fitting | st.just({"op": "invert"}), max_size=3), min_size=2, max_size=2)}
+)
+TYPED_VALUES["mask"] = st.one_of(_mask_fitting, mask_answers)
+
 typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
 
 
@@ -364,7 +410,9 @@ def fuzz_cancel(
 image_calls = st.tuples(
     id_choices,
     st.one_of(st.integers(-5, 10).map(str), st.text(min_size=1, max_size=12).map(lambda t: quote(t, safe=""))),
-    st.one_of(st.none(), st.sampled_from(["thumb", "full", "huge", "", "THUMB"]), st.text(max_size=10)),
+    st.one_of(
+        st.none(), st.sampled_from(["thumb", "preview", "full", "mask", "huge", "", "THUMB"]), st.text(max_size=10)
+    ),
     origins,
     fetch_sites,
 )

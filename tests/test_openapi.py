@@ -130,6 +130,7 @@ CASES = [
     ("GET", "/hitl/ui/web/main.js", None, {}, 404),
     ("GET", "/hitl/ui/web/nope.js", None, {}, 404),
     ("GET", "/hitl/ui/harness/host.py", None, {}, 404),
+    ("GET", "/hitl/requests/{}/images/0?size=mask", "picker", {}, 404),  # a source with no input mask
 ]
 
 

@@ -11,6 +11,7 @@ import { doublerHandler } from "./doubler.js";
 import { valuePromptHandler } from "./value_prompt.js";
 import { imagePickerHandler } from "./image_picker.js";
 import { formHandler } from "./form.js";
+import { maskPainterHandler } from "./mask_painter.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has one. */
 function activeWorkflowId() {
@@ -21,7 +22,7 @@ function activeWorkflowId() {
 const controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler],
+  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler, maskPainterHandler],
   activeWorkflowId,
 });
 
