@@ -9,7 +9,6 @@ lengths first), then one pass over the answer.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -17,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import _protocol as P
+from ._answer_checks import shown
 from .state import InvalidAnswer
 
 #: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).
@@ -30,7 +30,7 @@ MAX_CHOICE_LENGTH = 500
 
 STRING_TYPES = (P.VALUE_TYPE_STRING, P.VALUE_TYPE_MULTILINE)
 NUMBER_TYPES = (P.VALUE_TYPE_INT, P.VALUE_TYPE_FLOAT)
-_INT_TEXT = re.compile(r"[+-]?\d+")
+_INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _TRUE_WORDS = {"true", "yes", "on", "1"}
 _FALSE_WORDS = {"false", "no", "off", "0", ""}
 
@@ -39,23 +39,6 @@ SOURCE_PERSON = "person"
 SOURCE_LAST_ANSWER = "last answer"
 SOURCE_DEFAULT = "default"
 SOURCE_TIMEOUT = "timeout default"
-
-
-def shown(value: Any) -> str:
-    """A short, JSON-like rendering of an answer for an error message."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "NaN"
-        if math.isinf(value):
-            return "Infinity" if value > 0 else "-Infinity"
-    if isinstance(value, (list, dict)):
-        return "a list" if isinstance(value, list) else "an object"
-    text = json.dumps(value) if isinstance(value, str) else repr(value)
-    return text if len(text) <= 40 else f"{text[:37]}…"
 
 
 def number_text(value: int | float) -> str:
@@ -139,7 +122,7 @@ class ValueSpec:
         if isinstance(value, int):
             if 0 <= value < len(self.choices):
                 return value
-            raise InvalidAnswer(f"there is no choice {value}: the index must be 0 to {len(self.choices) - 1}")
+            raise InvalidAnswer(f"there is no choice {shown(value)}: the index must be 0 to {len(self.choices) - 1}")
         if value in self.choices:
             return self.choices.index(value)
         listed = ", ".join(self.choices[:5]) + (", …" if len(self.choices) > 5 else "")
@@ -247,19 +230,29 @@ def round_half_away(value: float) -> int:
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
 
 
+def _quoted(text: str) -> str:
+    """A widget's text in an error message, cut short (it may be as long as a prompt allows)."""
+    return repr(text) if len(text) <= 40 else repr(text[:37] + "…")
+
+
 def parse_number(kind: str, text: str, what: str) -> int | float:
     """A whole number (``kind`` INT) or a finite number from text, or ``ValueError`` naming ``what``."""
+    # ASCII digits only: int() and float() also take other scripts' digits ("٣" is 3) and
+    # underscores ("1_000"), which a person reading the workflow would not see as a number.
     if kind == P.VALUE_TYPE_INT:
         if not _INT_TEXT.fullmatch(text):
-            raise ValueError(f"{what} {text!r} is not a whole number")
-        value = int(text)
-        if abs(value) > SAFE_INT:
-            raise ValueError(f"{what} {text} is not within ±{SAFE_INT}")
-        return value
+            raise ValueError(f"{what} {_quoted(text)} is not a whole number")
+        # Bounded before converting: int() of a long digit string costs quadratic time.
+        significant = text.lstrip("+-").lstrip("0")
+        if len(significant) > len(str(SAFE_INT)) or int(significant or "0") > SAFE_INT:
+            raise ValueError(f"{what} {_quoted(text)} is not within ±{SAFE_INT}")
+        return int(text)
+    if not text.isascii() or "_" in text:
+        raise ValueError(f"{what} {_quoted(text)} is not a number")
     try:
         number = float(text)
     except ValueError:
-        raise ValueError(f"{what} {text!r} is not a number") from None
+        raise ValueError(f"{what} {_quoted(text)} is not a number") from None
     if not math.isfinite(number):
         raise ValueError(f"{what} must be a finite number")
     return number

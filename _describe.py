@@ -34,6 +34,7 @@ KIND_NAMES: dict[str, str] = {
     P.KIND_VALUE_PROMPT: "Value prompt",
     P.KIND_IMAGE_PICKER: "Image picker",
     P.KIND_FORM: "Form",
+    P.KIND_MASK_PAINTER: "Mask painter",
 }
 
 _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]+")

@@ -92,7 +92,8 @@ KIND_INTEGER_DOUBLER = "integer-doubler"
 KIND_VALUE_PROMPT = "value-prompt"
 KIND_IMAGE_PICKER = "image-picker"
 KIND_FORM = "form"
-KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER, KIND_FORM)
+KIND_MASK_PAINTER = "mask-painter"
+KINDS = (KIND_INTEGER_DOUBLER, KIND_VALUE_PROMPT, KIND_IMAGE_PICKER, KIND_FORM, KIND_MASK_PAINTER)
 
 #: What a value prompt asks for (``payload["type"]`` of a ``value-prompt`` request). These
 #: are also the choices of the node's ``value_type`` widget, so saved workflows keep them.
@@ -111,6 +112,38 @@ VALUE_TYPES = (
     VALUE_TYPE_CHOICE,
 )
 
+#: Renditions the image route serves (``?size=``): a small JPEG for grids and strips, a
+#: screen-sized JPEG to paint on, the exact full-size PNG, and the request's input mask as
+#: an 8-bit grayscale PNG (mask painter requests that have one).
+IMAGE_SIZES = ("thumb", "preview", "full", "mask")
+
+#: A mask painter's answer: per image an ordered list of operations. Strokes carry their
+#: points as integers in 1/POINT_SCALE pixel and their optional pen pressure in
+#: 0..PRESSURE_SCALE; ``_mask_strokes.py`` and ``web/mask_strokes.js`` draw them the same way.
+MASK_OP_BRUSH = "brush"
+MASK_OP_ERASE = "erase"
+MASK_OP_CLEAR = "clear"
+MASK_OP_INVERT = "invert"
+MASK_OP_FILL = "fill"
+MASK_STROKE_OPS = (MASK_OP_BRUSH, MASK_OP_ERASE)
+MASK_WHOLE_OPS = (MASK_OP_CLEAR, MASK_OP_INVERT, MASK_OP_FILL)
+MASK_LIMITS: dict[str, int] = {
+    "POINT_SCALE": 4,
+    "PRESSURE_SCALE": 255,
+    #: Images of one answer (a mask painter asks about at most this many).
+    "MAX_IMAGES": 64,
+    #: Operations and stroke points in one answer, all images together.
+    "MAX_OPS": 4096,
+    "MAX_POINTS": 65536,
+    #: Brush diameter, in image pixels.
+    "MIN_SIZE": 1,
+    "MAX_SIZE": 4096,
+    #: How far outside the image a stroke point may lie, in image widths/heights.
+    "COORD_MARGIN": 1,
+    #: The drawing work an answer may ask for, in pixel evaluations per image pixel.
+    "WORK_PER_PIXEL": 48,
+}
+
 #: ``error.code`` values of a refused call.
 ERROR_CODES = (
     "unsupported_media_type",
@@ -122,6 +155,7 @@ ERROR_CODES = (
     "not_waiting",
     "forbidden_origin",
     "not_found",
+    "forbidden_host",
     "config_locked",
 )
 
@@ -164,6 +198,7 @@ def as_dict() -> dict[str, Any]:
             "VALUE_PROMPT": KIND_VALUE_PROMPT,
             "IMAGE_PICKER": KIND_IMAGE_PICKER,
             "FORM": KIND_FORM,
+            "MASK_PAINTER": KIND_MASK_PAINTER,
         },
         "VALUE_TYPES": {
             "INT": VALUE_TYPE_INT,
@@ -173,6 +208,15 @@ def as_dict() -> dict[str, Any]:
             "BOOLEAN": VALUE_TYPE_BOOLEAN,
             "CHOICE": VALUE_TYPE_CHOICE,
         },
+        "IMAGE_SIZES": list(IMAGE_SIZES),
+        "MASK_OPS": {
+            "BRUSH": MASK_OP_BRUSH,
+            "ERASE": MASK_OP_ERASE,
+            "CLEAR": MASK_OP_CLEAR,
+            "INVERT": MASK_OP_INVERT,
+            "FILL": MASK_OP_FILL,
+        },
+        "MASK_LIMITS": dict(MASK_LIMITS),
         "SURFACES": {
             "COMFYUI_TAB": SURFACE_COMFYUI_TAB,
             "INBOX": SURFACE_INBOX,

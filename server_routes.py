@@ -3,17 +3,22 @@
 Every route lives under ``_protocol.ROUTE_PREFIX``. Bodies are JSON objects only (a form
 post gets 415, so a foreign page cannot answer with a plain ``<form>``), capped in size,
 and a request whose ``Origin`` is not this server is refused (403) even where ComfyUI's
-own origin check is off. A refused call answers ``{"error": {"code", "message"}}`` with a
-4xx status and changes nothing.
+own origin check is off, as is one whose ``Host`` could be a DNS-rebinding page's (403).
+A refused call answers ``{"error": {"code", "message"}}`` with a 4xx status and changes
+nothing. Every route is wrapped by :func:`guarded`, which applies both checks.
 """
 
 from __future__ import annotations
 
 import asyncio
+import gc
+import heapq
+import ipaddress
 import json
 import logging
 import math
 import re
+import socket
 from collections.abc import Awaitable, Callable, Iterable
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
@@ -22,6 +27,7 @@ from urllib.parse import urlsplit
 from aiohttp import web
 
 from . import _protocol as P
+from ._answer_checks import shown
 from ._history import Provenance
 from ._push import Pusher
 from ._settings import SettingsStore
@@ -35,6 +41,7 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 ERROR_STATUS: dict[str, int] = {
     "malformed_json": 400,
     "forbidden_origin": 403,
+    "forbidden_host": 403,
     "unknown_request": 404,
     "not_found": 404,
     "not_waiting": 409,
@@ -46,7 +53,16 @@ ERROR_STATUS: dict[str, int] = {
 }
 
 
-IMAGE_SIZES = ("thumb", "full")
+IMAGE_SIZES = P.IMAGE_SIZES
+#: What an image source serves when it does not say (``ImageSource.sizes`` is optional).
+DEFAULT_IMAGE_SIZES = ("thumb", "full")
+#: An image index as openapi.json spells it: ASCII digits only (``str.isdigit`` also takes
+#: "²" and "٣", and ``int`` takes the second as 3).
+IMAGE_INDEX = re.compile(r"[0-9]{1,6}")
+
+#: The most digits a number in a body may have: Python's own default limit, applied here
+#: whatever the host process set (converting a longer number costs quadratic time).
+MAX_NUMBER_DIGITS = 4300
 
 #: A client id as a tab sends it (ComfyUI's are 32 hex digits or a UUID).
 CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
@@ -111,7 +127,8 @@ class ImageSource(Protocol):
         """How many images there are."""
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        """The encoded image ``index`` at ``size`` ("thumb" or "full") and its media type."""
+        """The encoded image ``index`` at ``size`` (one of ``IMAGE_SIZES`` the source
+        serves, listed in its optional ``sizes`` attribute) and its media type."""
 
 
 class Refused(HitlError):
@@ -139,8 +156,54 @@ def _finite_float(text: str) -> float:
     # json.loads turns 1e999 into inf without asking parse_constant: refuse it here too.
     value = float(text)
     if not math.isfinite(value):
-        raise ValueError(f"{text} is out of range for a number")
+        raise ValueError(f"{text[:40]} is out of range for a number")
     return value
+
+
+def _bounded_int(text: str) -> int:
+    if len(text) - text.startswith("-") > MAX_NUMBER_DIGITS:
+        raise ValueError(f"a number has more than {MAX_NUMBER_DIGITS} digits")
+    return int(text)
+
+
+# Every digit becomes "0", "E" becomes "e" and "-" becomes "+": two substring searches (in
+# C, over the whole body) then tell whether any number in it could be infinite or too long.
+_NUMBER_SHAPES = bytes.maketrans(b"123456789E-", b"000000000e+")
+_LONG_DIGIT_RUN = b"0" * 100
+
+
+def _needs_number_checks(raw: bytes) -> bool:
+    """Whether a number in ``raw`` may be too long, or too large for a float.
+
+    Without a run of 100 digits or an exponent of 3 digits, every number is below 1e199
+    (finite) and has under 100 digits, so the parser's own fast conversions are safe; only
+    other bodies pay for a Python call per number. (Digits inside strings count too: a false
+    alarm costs time, never correctness.)
+    """
+    shapes = raw.translate(_NUMBER_SHAPES)
+    return _LONG_DIGIT_RUN in shapes or b"e000" in shapes or b"e+000" in shapes
+
+
+def parse_json(raw: bytes) -> Any:
+    """JSON as the routes take it: no NaN or Infinity, finite numbers of at most
+    :data:`MAX_NUMBER_DIGITS` digits; ``ValueError`` (or ``RecursionError``) otherwise.
+
+    A body is at most 256 KiB, but that is up to 87,000 small containers, and an automatic
+    garbage collection that starts during the parse walks every object of ComfyUI's process
+    (millions). Parsed JSON holds no reference cycles, so no collection could free anything
+    here: it is paused for the parse, and resumes as it was.
+    """
+    text = raw.decode("utf-8")
+    hooks: dict[str, Any] = {}
+    if _needs_number_checks(raw):
+        hooks = {"parse_int": _bounded_int, "parse_float": _finite_float}
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return json.loads(text, parse_constant=_reject_constant, **hooks)
+    finally:
+        if collecting:
+            gc.enable()
 
 
 async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYTES) -> dict[str, Any]:
@@ -160,8 +223,7 @@ async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYT
             raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
         chunks.append(chunk)
     try:
-        # NaN and Infinity are not JSON; Python's parser would take them if we let it.
-        body = json.loads(b"".join(chunks).decode("utf-8"), parse_constant=_reject_constant, parse_float=_finite_float)
+        body = parse_json(b"".join(chunks))
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Refused("malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
@@ -174,9 +236,11 @@ def _only_keys(body: dict[str, Any], required: Iterable[str] = (), optional: Ite
     missing = [key for key in required if key not in body]
     if missing:
         raise Refused("invalid_body", f"missing field(s): {', '.join(missing)}")
-    extra = sorted(set(body) - set(required) - set(optional))
-    if extra:
-        raise Refused("invalid_body", f"unknown field(s): {', '.join(extra[:5])}")
+    known = set(required) | set(optional)
+    if len(body) > len(known) or not known.issuperset(body):
+        # The five first in order, without sorting what may be tens of thousands of keys.
+        extra = heapq.nsmallest(5, (key for key in body if key not in known))
+        raise Refused("invalid_body", f"unknown field(s): {', '.join(shown(key) for key in extra)}")
 
 
 def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
@@ -200,17 +264,24 @@ def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
 
 
 class OriginPolicy:
-    """Who may call our routes: this server's own origin and any listed explicitly.
+    """Who may call our routes: this server's own origin and any listed explicitly, under a
+    Host this server answers to (:class:`HostPolicy`, checked first).
 
     ComfyUI checks the Origin only when it listens on loopback; we check it always, and
     also refuse what the browser itself marks as a cross-site request (``Sec-Fetch-Site``),
     which covers ``<img>`` and other requests that send no Origin.
     """
 
-    def __init__(self, allowed_origins: Iterable[str] = ()) -> None:
-        self.allowed = {origin.rstrip("/").lower() for origin in allowed_origins if origin}
+    def __init__(self, allowed_origins: Iterable[str] = (), *, hosts: HostPolicy | None = None) -> None:
+        allowed_origins = [origin.strip() for origin in allowed_origins if origin.strip()]
+        self.allowed = {origin.rstrip("/").lower() for origin in allowed_origins}
+        self.hosts = hosts if hosts is not None else HostPolicy(allowed_origins)
+
+    def __repr__(self) -> str:
+        return f"<OriginPolicy allowed={sorted(self.allowed)} {self.hosts!r}>"
 
     def check(self, request: web.Request) -> None:
+        self.hosts.check(request)
         origin = request.headers.get("Origin")
         if origin is not None:
             if origin.rstrip("/").lower() in self.allowed:
@@ -230,13 +301,131 @@ class OriginPolicy:
         headers = request.headers
         navigation = headers.get("Sec-Fetch-Mode") == "navigate" and headers.get("Sec-Fetch-Dest") == "document"
         if navigation and "Origin" not in headers:
+            self.hosts.check(request)  # the page too answers only to a Host that is ours
             return
         self.check(request)
 
 
+_PORT = re.compile(r"[0-9]{0,5}")
+
+
+def host_of(header: str) -> str | None:
+    """The host a ``Host`` header names: lowercased, without port, brackets or one trailing
+    dot (``LOCALHOST.:8188`` -> ``localhost``, ``[::1]:8188`` -> ``::1``). None when the
+    header is not a valid host (an IPv6 address must be in brackets)."""
+    header = header.strip().lower()
+    if header.startswith("["):
+        name, bracket, port = header[1:].partition("]")
+        if not bracket or not (port == "" or (port.startswith(":") and _PORT.fullmatch(port[1:]))):
+            return None
+        return name if _ip(name) is not None else None
+    name, _, port = header.partition(":")
+    if ":" in port or not _PORT.fullmatch(port):
+        return None
+    name = name[:-1] if name.endswith(".") else name
+    return name or None
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    """The address ``name`` spells (an IPv4-mapped IPv6 address as its IPv4 one), or None."""
+    try:
+        address = ipaddress.ip_address(name)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    return address
+
+
+def _arrived_over_network(request: web.Request) -> bool:
+    """Whether the client reached this server on a non-loopback address of this machine
+    (so ComfyUI listens beyond loopback). The connection's own local address tells: no
+    guess about interfaces, and nothing the client can choose."""
+    transport = request.transport
+    local = transport.get_extra_info("sockname") if transport is not None else None
+    if not isinstance(local, tuple) or not local or not isinstance(local[0], str):
+        return False
+    address = _ip(local[0].split("%")[0])
+    return address is not None and not address.is_loopback
+
+
+class HostPolicy:
+    """Which ``Host`` a request may name: protection against DNS rebinding.
+
+    A page on a domain its owner points at 127.0.0.1 (or at this machine's LAN address) is,
+    to the browser, same-origin with itself: it passes every Origin check, and its requests
+    name its own domain in ``Host``. So the Host must be one only this server can be:
+
+    - ``localhost`` (and ``*.localhost``, which browsers resolve to loopback themselves);
+    - an IP address: 127.0.0.0/8 and ``[::1]``, 0.0.0.0 and ``[::]`` (ComfyUI prints that as
+      its address when it listens on every interface), the LAN address a phone opens. No
+      address can come from rebinding, which needs a name: a browser sends ``Host: <ip>``
+      only for a page whose origin is that address, which is this server (reached directly,
+      or through a port mapping: Docker, WSL, a router), so no list of this machine's
+      interfaces is needed, and none could be complete behind such a mapping;
+    - when the request came over the network (ComfyUI listens beyond loopback), this
+      machine's own name (``socket.gethostname()``, and ``<name>.local`` as mDNS publishes it);
+    - a host the user listed in ``COMFYUI_HITL_ALLOWED_ORIGINS`` (the host of each listed
+      origin, or a bare host name): a reverse proxy's public name, a LAN DNS name.
+
+    A request without ``Host`` is let through: browsers always send one, so it cannot come
+    from a rebinding page (HTTP/1.0 clients may omit it).
+    """
+
+    def __init__(self, allowed: Iterable[str] = (), *, machine_name: str | None = None) -> None:
+        self.listed: set[str] = set()
+        for entry in allowed:
+            entry = entry.strip()
+            host = urlsplit(entry).hostname if "://" in entry else host_of(entry)
+            if host:
+                self.listed.add(host.rstrip(".").lower())
+        name = (machine_name if machine_name is not None else socket.gethostname()).rstrip(".").lower()
+        self.machine_names = {name, name if name.endswith(".local") else f"{name}.local"} if name else set()
+        #: Hosts already logged as refused (a few, so a flood of requests cannot grow it).
+        self._logged: set[str] = set()
+
+    def __repr__(self) -> str:
+        return f"<HostPolicy listed={sorted(self.listed)} machine={sorted(self.machine_names)}>"
+
+    def allows(self, header: str, *, over_network: bool) -> bool:
+        """Whether a request whose ``Host`` header is ``header`` may use our routes."""
+        host = host_of(header)
+        if host is None:
+            return False
+        if host in self.listed:
+            return True
+        if _ip(host.split("%")[0]) is not None:
+            return True
+        if host == "localhost" or host.endswith(".localhost"):
+            return True
+        return over_network and host in self.machine_names
+
+    def check(self, request: web.Request) -> None:
+        hosts = request.headers.getall("Host", [])
+        if len(hosts) > 1:
+            raise Refused("forbidden_host", "a request names one Host")
+        if not hosts or not hosts[0].strip():
+            return
+        if not self.allows(hosts[0], over_network=_arrived_over_network(request)):
+            shown = repr(hosts[0][:100])
+            if len(self._logged) < 16 and shown not in self._logged:
+                # Once per name: someone who opened ComfyUI by a name of their own sees why
+                # our dialogs stay empty.
+                self._logged.add(shown)
+                log.warning(
+                    "refused requests for the Host %s; list it in COMFYUI_HITL_ALLOWED_ORIGINS if it is yours", shown
+                )
+            raise Refused(
+                "forbidden_host",
+                f"this server does not answer to the Host {shown}: open it by localhost or its address,"
+                " or list that name in COMFYUI_HITL_ALLOWED_ORIGINS",
+            )
+
+
 def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request], None] | None = None) -> Handler:
-    """Wrap a handler: origin check first (``policy.check`` unless told otherwise), then
-    every :class:`HitlError` becomes its 4xx."""
+    """Wrap a handler: Host and Origin checks first (``policy.check`` unless told otherwise),
+    then every :class:`HitlError` becomes its 4xx. Every route of ours goes through this (a
+    test sends a rebinding Host to each)."""
     check = check or policy.check
 
     async def wrapper(request: web.Request) -> web.StreamResponse:
@@ -291,17 +480,20 @@ def add_routes(
         return web.json_response({"request": view})
 
     async def request_image(request: web.Request) -> web.Response:
-        """GET ``?size=thumb|full``: image ``index`` of a waiting request, addressed by
-        request id and index only (never a path). Full size is encoded on demand."""
+        """GET ``?size=thumb|preview|full|mask``: image ``index`` of a waiting request,
+        addressed by request id and index only (never a path). Large renditions are encoded
+        on demand; ``mask`` is the request's input mask, when it has one."""
         waiting = registry.get_waiting(request.match_info["request_id"])
         source = waiting.resources
         if not isinstance(source, ImageSource):
             raise Refused("not_found", "this request has no images")
         size = request.query.get("size", "thumb")
         if size not in IMAGE_SIZES:
-            raise Refused("invalid_body", "size must be thumb or full")
+            raise Refused("invalid_body", f"size must be one of {', '.join(IMAGE_SIZES)}")
+        if size not in getattr(source, "sizes", DEFAULT_IMAGE_SIZES):
+            raise Refused("not_found", "this request has no input mask" if size == "mask" else f"no {size} image here")
         raw_index = request.match_info["index"]
-        if not raw_index.isdigit() or len(raw_index) > 6 or int(raw_index) >= source.image_count():
+        if not IMAGE_INDEX.fullmatch(raw_index) or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")
         # Encoding a full-size image takes a while: keep it off the server's event loop.
         try:

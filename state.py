@@ -129,6 +129,19 @@ def _accept_any(value: Any) -> Any:
     return value
 
 
+def _validated(request: HitlRequest, value: Any) -> Any:
+    """What the request's validator makes of ``value``; every refusal as :class:`InvalidAnswer`."""
+    try:
+        return request.validate(value)
+    except InvalidAnswer:
+        raise
+    except (TypeError, ValueError, OverflowError) as exc:
+        raise InvalidAnswer(str(exc)) from exc
+    except RecursionError:
+        # An answer nested almost as deep as the JSON parser allows, met by a recursive check.
+        raise InvalidAnswer("the answer is nested too deeply") from None
+
+
 @dataclass(frozen=True)
 class Outcome:
     """How a wait ended: the final state, why, and the answer when there is one.
@@ -151,6 +164,9 @@ class HitlRequest:
     Instances are created by :meth:`RequestRegistry.open` and moved only by the registry,
     under its lock. ``resources`` is server-side data the routes may serve while the
     request waits (e.g. the picker's images); it is dropped when the request ends.
+    ``validate`` depends only on what was asked (it is never changed and never reads the
+    state), so the registry runs it outside the lock; it must be linear in the answer's
+    size and bound its input first (see ``_answer_checks``).
     """
 
     def __init__(
@@ -371,15 +387,19 @@ class RequestRegistry:
 
     # ------------------------------------------------------------------ moves
     def answer(self, request_id: str, value: Any, *, by: Provenance = UNSPECIFIED) -> dict[str, Any]:
-        """Answer a waiting request. Validation runs first; a refusal changes nothing."""
+        """Answer a waiting request. Validation runs first; a refusal changes nothing.
+
+        The answer is checked *before* the lock is taken: a request's validator depends only
+        on the question it was opened with, never on its state, so checking outside the
+        lock gives the same verdict, and no check, however large the answer, holds up a
+        cancel, an interrupt or a timeout. The move itself stays atomic: under the lock, a
+        request that ended meanwhile refuses it (409), exactly as if it had ended before.
+        """
+        request = self.get_waiting(request_id)  # 404 / 409 before anything is checked
+        normalized = _validated(request, value)
         with self._lock:
-            request = self.get_waiting(request_id)
-            try:
-                normalized = request.validate(value)
-            except InvalidAnswer:
-                raise
-            except (TypeError, ValueError, OverflowError) as exc:
-                raise InvalidAnswer(str(exc)) from exc
+            if request.state != WAITING:
+                raise NotWaiting(f"request is {request.state}")
             self._end(request, ANSWERED, P.REASON_ANSWER, normalized, by=by)
             return self.view(request)
 

@@ -45,8 +45,17 @@ def _free_port() -> int:
 class RealComfyUI:
     """A ComfyUI process on 127.0.0.1 with the pack installed; ``start`` waits for its ready line."""
 
-    def __init__(self, comfy_dir: str | Path, *, python: str | None = None, front_end_root: str | None = None) -> None:
+    def __init__(
+        self,
+        comfy_dir: str | Path,
+        *,
+        python: str | None = None,
+        front_end_root: str | None = None,
+        listen: str = "127.0.0.1",
+    ) -> None:
         self.comfy_dir = Path(comfy_dir)
+        #: ComfyUI's --listen; the tests still reach it at 127.0.0.1 (``url``).
+        self.listen = listen
         self.python = python or os.environ.get(ENV_PYTHON) or sys.executable
         self.front_end_root = front_end_root if front_end_root is not None else os.environ.get(ENV_FRONTEND)
         self.base = Path(tempfile.mkdtemp(prefix="hitl-comfy-"))
@@ -58,9 +67,9 @@ class RealComfyUI:
         self.process: subprocess.Popen[str] | None = None
 
     @classmethod
-    def from_environment(cls) -> RealComfyUI | None:
+    def from_environment(cls, *, listen: str = "127.0.0.1") -> RealComfyUI | None:
         folder = os.environ.get(ENV_DIR)
-        return cls(folder) if folder else None
+        return cls(folder, listen=listen) if folder else None
 
     def start(self, timeout: float = 180) -> str:
         (self.base / "custom_nodes").mkdir(parents=True)
@@ -73,7 +82,7 @@ class RealComfyUI:
             "main.py",
             "--cpu",
             "--listen",
-            "127.0.0.1",
+            self.listen,
             "--port",
             str(self.port),
             "--disable-auto-launch",

@@ -421,7 +421,7 @@ def build_app(
 
 
 class HarnessServer:
-    """Serves :func:`build_app` on 127.0.0.1 from a thread of its own."""
+    """Serves :func:`build_app` on 127.0.0.1 (or ``address``) from a thread of its own."""
 
     _ids = itertools.count(1)
 
@@ -432,9 +432,11 @@ class HarnessServer:
         port: int = 0,
         allowed_origins: Iterable[str] = (),
         extra_routes: web.RouteTableDef | None = None,
+        address: str = "127.0.0.1",
     ) -> None:
         self.host = host
         self.port = port
+        self.address = address
         self.allowed_origins = tuple(allowed_origins)
         self.extra_routes = extra_routes
         self.url = ""
@@ -451,11 +453,11 @@ class HarnessServer:
                 build_app(self.host, allowed_origins=self.allowed_origins, extra_routes=self.extra_routes)
             )
             await runner.setup()
-            site = web.TCPSite(runner, "127.0.0.1", self.port)
+            site = web.TCPSite(runner, self.address, self.port)
             await site.start()
             sockets = site._server.sockets  # type: ignore[union-attr]
             self.port = sockets[0].getsockname()[1]
-            self.url = f"http://127.0.0.1:{self.port}"
+            self.url = f"http://{f'[{self.address}]' if ':' in self.address else self.address}:{self.port}"
             self._stopped = asyncio.Event()
             started.set()
             await self._stopped.wait()

@@ -32,6 +32,7 @@ const DIALOG_MODULES = {
   [KINDS.VALUE_PROMPT]: () => import("../web/value_prompt.js").then((module) => module.valuePromptHandler),
   [KINDS.IMAGE_PICKER]: () => import("../web/image_picker.js").then((module) => module.imagePickerHandler),
   [KINDS.FORM]: () => import("../web/form.js").then((module) => module.formHandler),
+  [KINDS.MASK_PAINTER]: () => import("../web/mask_painter.js").then((module) => module.maskPainterHandler),
 };
 
 /** How many ended requests the "Recent" list shows. */

@@ -8,6 +8,7 @@ from .form import FORM_FIELD_NODE, Form
 from .form_field import FormField
 from .image_picker import ImagePicker
 from .integer_doubler import IntegerDoubler
+from .mask_painter import MaskPainter
 from .value_prompt import ValuePrompt
 
 #: ComfyUI node id (prefixed so it never clashes with core or other packs) -> node class.
@@ -16,6 +17,7 @@ NODE_CLASSES: dict[str, type[HitlNode]] = {
     "HitlValuePrompt": ValuePrompt,
     "HitlImagePicker": ImagePicker,
     "HitlForm": Form,
+    "HitlMaskPainter": MaskPainter,
 }
 
 #: Nodes that never ask a person: plain ComfyUI nodes, with no registry to bind.

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 
 from .. import _comfy
 from .. import _protocol as P
+from .._answer_checks import duplicates, shown
 from .._describe import summarize
 from .._images import BatchImages
 from ..state import InvalidAnswer, Outcome
@@ -59,20 +60,24 @@ class PickBounds:
         return cls(count=count, minimum=min(min_picks, count), maximum=maximum)
 
     def validate(self, value: Any) -> tuple[int, ...]:
-        """A person's answer: a JSON list of distinct image indices, in the order clicked."""
+        """A person's answer: a JSON list of distinct image indices, in the order clicked.
+
+        Linear and bounded: a list longer than the most that may be picked is refused before
+        any item is looked at, so the rest never sees more than ``maximum`` items."""
         if not isinstance(value, list):
             raise InvalidAnswer("the answer must be a list of image indices, e.g. [0, 3]")
+        if len(value) > self.maximum:
+            raise InvalidAnswer(f"pick {self._wanted()} image(s); got {len(value)}")
         for index in value:
             if isinstance(index, bool) or not isinstance(index, int):
-                raise InvalidAnswer(f"every index must be an integer; got {index!r}")
+                raise InvalidAnswer(f"every index must be an integer; got {shown(index)}")
             if not 0 <= index < self.count:
-                raise InvalidAnswer(f"index {index} is out of range: the batch has images 0 to {self.count - 1}")
-        if len(set(value)) != len(value):
-            duplicates = sorted({index for index in value if value.count(index) > 1})
-            raise InvalidAnswer(f"each image can be picked once; picked twice: {duplicates}")
-        if not self.minimum <= len(value) <= self.maximum:
-            wanted = str(self.minimum) if self.minimum == self.maximum else f"{self.minimum} to {self.maximum}"
-            raise InvalidAnswer(f"pick {wanted} image(s); got {len(value)}")
+                raise InvalidAnswer(f"index {shown(index)} is out of range: the batch has images 0 to {self.count - 1}")
+        repeated = duplicates(value)
+        if repeated:
+            raise InvalidAnswer(f"each image can be picked once; picked twice: {sorted(repeated)}")
+        if len(value) < self.minimum:
+            raise InvalidAnswer(f"pick {self._wanted()} image(s); got {len(value)}")
         return tuple(value)
 
     def summary(self) -> str:
@@ -84,6 +89,9 @@ class PickBounds:
         else:
             wanted = f"{self.minimum}–{self.maximum}"
         return f"pick {wanted} of {self.count}"
+
+    def _wanted(self) -> str:
+        return str(self.minimum) if self.minimum == self.maximum else f"{self.minimum} to {self.maximum}"
 
     def fits(self, selection: Sequence[int]) -> bool:
         """Whether a remembered selection is still a valid answer for this batch."""

@@ -378,9 +378,11 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
                      "max_picks": 0, "title": "Pick", "timeout_seconds": 300, "on_timeout": "cancel run"}),
             NodeCall("7", "HitlForm", {"title": "Next stage", "fields": "steps: INT 1..60 = 20\n"
                      "prompt: TEXT multiline = a lighthouse\nupscale: BOOLEAN = yes\nstyle: CHOICE photo | ink = ink"}),
+            NodeCall("8", "HitlMaskPainter", {"images": colour_batch(2, 96), "title": "Paint", "mode": "always ask",
+                     "timeout_seconds": 0, "on_timeout": "cancel run"}),
         ]
     )  # fmt: skip
-    views = host.wait_waiting(run, count=7)
+    views = host.wait_waiting(run, count=8)
     touch = device is not DESKTOP
     for view in views:
         row(page, view["id"]).click()
@@ -391,8 +393,11 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
             """(id) => {
                 const card = document.querySelector(`section.hitl-card[data-request-id="${id}"]`);
                 const box = card.getBoundingClientRect();
-                const targets = [...card.querySelectorAll("button, input, textarea, label.hitl-vp-option, .hitl-pick-tile")]
-                    .filter((el) => el.offsetParent !== null && !(el.type === "radio"));
+                // A radio or checkbox inside its label is tapped through the label: measure that.
+                const targets = [...card.querySelectorAll("button, input, textarea, label, .hitl-pick-tile")]
+                    .filter((el) => el.offsetParent !== null)
+                    .filter((el) => !((el.type === "radio" || el.type === "checkbox") && el.closest("label")))
+                    .filter((el) => el.tagName !== "LABEL" || el.querySelector("input[type=radio], input[type=checkbox]"));
                 const small = targets.map((el) => [el.dataset.action || el.className || el.tagName, el.getBoundingClientRect()])
                     .filter(([, r]) => r.height < 44 || r.width < 44).map(([name, r]) => `${name} ${Math.round(r.width)}x${Math.round(r.height)}`);
                 return { left: box.left, right: box.right, top: box.top, bottom: box.bottom,
@@ -405,14 +410,17 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
         assert report["scrollWidth"] <= width, report
         if touch:
             assert report["small"] == [], (view["kind"], report["small"])
+        page.screenshot(
+            path=str(artifacts() / f"inbox-{device['viewport']['width']}-{view['node_id']}-{view['kind']}.png")
+        )
         page.locator(f"section.hitl-card[data-request-id='{view['id']}'] [data-action='minimise']").click()
         dialog.wait_for(state="hidden")
     if device is PHONE:
         page.screenshot(path=str(artifacts() / "inbox-phone-list.png"))
-    # One cancel ends the run; its other branches are then reset by the host, maybe before
-    # this loop gets to them.
-    host.registry.interrupt_waiting()
-    run.wait()
+    # Cancelling one branch ends the run, and ComfyUI (like the harness) then resets the others.
+    host.registry.cancel(views[0]["id"])
+    assert run.wait().status == "interrupted"
+    assert host.registry.waiting_count() == 0
 
 
 def artifacts() -> Any:

@@ -31,7 +31,8 @@ EXAMPLES = [
     (view("value-prompt", "Refiner steps (INT 1–60)", None, "40"), "Node #40: Refiner steps (INT 1–60)"),
     (view("form", "", "Settings #3"), "Settings #3: Form"),  # no summary: the kind's name
     (view("form", None, None, None), "A node: Form"),
-    (view("mask-painter", "", None, "3"), "Node #3: mask-painter"),  # a kind this side does not know
+    (view("mask-painter", "", None, "3"), "Node #3: Mask painter"),
+    (view("lasso", "", None, "3"), "Node #3: lasso"),  # a kind this side does not know
     (view("integer-doubler", "2 × 2", "Line\r\none\t  two\u2028three"), "Line one two three: 2 × 2"),
     (view("integer-doubler", " \n ", " \t "), "Node #7: Integer doubler"),  # blank text is no text
 ]  # fmt: skip

@@ -136,7 +136,7 @@ BAD_LINES = [
     ("steps: INT step -5", "line 1 (`steps: INT step -5`): the step must be above 0"),
     ("steps: INT step 2 step 3", "line 1 (`steps: INT step 2 step 3`): `step` is given twice"),
     ("steps: INT step 0.5", "line 1 (`steps: INT step 0.5`): the step '0.5' is not a whole number"),
-    (f"steps: INT {SAFE + 1}..", f"line 1 (`steps: INT {SAFE + 1}..`): the minimum {SAFE + 1} is not within ±{SAFE}"),
+    (f"steps: INT {SAFE + 1}..", f"line 1 (`steps: INT {SAFE + 1}..`): the minimum '{SAFE + 1}' is not within ±{SAFE}"),
     ("d: FLOAT 0..1e999", "line 1 (`d: FLOAT 0..1e999`): the maximum must be a finite number"),
     (
         "d: FLOAT nan..1",
@@ -620,7 +620,7 @@ async def test_route_refusals_name_the_field_and_change_nothing(route_client: An
             {"code": "invalid_answer", "message": "the answer has 6 entries; the form has 5 fields"},
         ),
         ({"value": 30}, {"code": "invalid_answer", "message": "expected an object of field name → value, got 30"}),
-        ({"value": good, "extra": 1}, {"code": "invalid_body", "message": "unknown field(s): extra"}),
+        ({"value": good, "extra": 1}, {"code": "invalid_body", "message": 'unknown field(s): "extra"'}),
     ]
     for body, error in cases:
         response = await client.post(url, json=body)

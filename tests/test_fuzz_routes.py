@@ -1,11 +1,16 @@
 """Fuzz every route over real HTTP (hypothesis): malformed JSON, wrong types, huge values,
-unicode, other and finished ids, repeated answers, foreign origins. Never a 5xx, every
-status and body as openapi.json documents, and a refused request changes nothing."""
+unicode, other and finished ids, repeated answers, foreign origins, long repeated lists and
+the largest bodies the cap allows for every kind, Host headers (foreign, rebinding, IPv6,
+with and without port). Never a 5xx, every status and body as openapi.json documents, and
+a refused request changes nothing."""
 
 from __future__ import annotations
 
+import functools
 import http.client
 import json
+import socket
+import time
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import parse_qs, quote
@@ -16,12 +21,14 @@ from hypothesis import strategies as st
 from openapi_check import check_response
 
 from harness.host import HarnessHost, HarnessServer
+from harness.hostile import SHAPES
 from harness.pack import submodule
 
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 form = submodule("nodes.form")
+mask_strokes = submodule("_mask_strokes")
 P = submodule("_protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
@@ -39,26 +46,24 @@ KIND_TARGETS = {
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
     "form": ("form", form.parse_fields(FUZZ_FORM).validate),
+    "mask": ("mask-painter", functools.partial(mask_strokes.parse_answer, count=2, width=64, height=48)),
 }
 
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
 BUDGET = {
-    "answer": 700,
-    "typed": 300,
-    "cancel": 400,
-    "image": 400,
-    "get": 200,
-    "repeat": 200,
-    "lookup": 200,
-    "ui": 200,
-    "config": 300,
-    "test": 60,
-}
+    "answer": 600, "typed": 260, "cancel": 340, "image": 340, "get": 170, "repeat": 170,
+    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50,
+}  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
+host_outcomes: set[tuple[bool | None, int]] = set()
+
+
+#: What the fuzzed server lets through besides itself: an origin (its host too) and a bare host.
+LISTED_ORIGINS = ["https://proxy.example", "lan-name"]
 
 
 class OneImage:
@@ -74,7 +79,7 @@ class Target:
 
     def __init__(self) -> None:
         self.host = HarnessHost()
-        self.server = HarnessServer(self.host)
+        self.server = HarnessServer(self.host, allowed_origins=LISTED_ORIGINS)
         self.server.start()
         self.registry = self.host.registry
         self.origin = self.server.url
@@ -329,6 +334,49 @@ TYPED_VALUES["form"] = st.one_of(
     st.integers(6, 3000).map(lambda count: {f"k{i}": i for i in range(count)}),
     json_values,
 )
+
+
+def mask_ops() -> Any:
+    """Operations around what a 64×48 mask painter accepts: valid strokes and whole-mask
+    operations, and each field just out of bounds or of the wrong type."""
+    coordinate = st.integers(-4 * 64 - 2, 4 * 128 + 2) | st.sampled_from([0.5, True, "1", None, 2**64])
+    stroke = st.fixed_dictionaries(
+        {
+            "op": st.sampled_from(["brush", "erase", "paint"]),
+            "size": st.integers(0, 4097) | st.floats(0.5, 100) | st.sampled_from([True, "9", None]),
+            "hardness": st.floats(-0.1, 1.1) | st.sampled_from([0, 1, False, None]),
+            "points": st.lists(coordinate, min_size=0, max_size=9),
+        },
+        optional={
+            "pressure": st.lists(st.integers(-1, 256) | st.just(0.5), max_size=5),
+            "colour": st.just("red"),
+        },
+    )
+    whole = st.sampled_from([{"op": "clear"}, {"op": "invert"}, {"op": "fill"}, {"op": "fill", "size": 3}, {}])
+    return stroke | whole
+
+
+mask_answers = st.fixed_dictionaries(
+    {"masks": st.lists(st.lists(mask_ops(), max_size=4), min_size=0, max_size=3)},
+    optional={"same_for_all": st.booleans() | st.just(1), "extra": st.just(0)},
+) | st.lists(st.lists(mask_ops(), max_size=2), max_size=2)
+#: Answers that fit the 2-image 64×48 target: one list of strokes per image, points in
+#: quarter pixels inside the image (so the fuzz reaches the accepting side too).
+_mask_stroke_fitting = st.fixed_dictionaries(
+    {
+        "op": st.sampled_from(["brush", "erase"]),
+        "size": st.integers(1, 40),
+        "hardness": st.floats(0, 1),
+        "points": st.lists(st.tuples(st.integers(0, 4 * 63), st.integers(0, 4 * 47)), min_size=1, max_size=6).map(
+            lambda pairs: [coordinate for pair in pairs for coordinate in pair]
+        ),
+    }
+)
+_mask_fitting = st.fixed_dictionaries(
+    {"masks": st.lists(st.lists(_mask_stroke_fitting | st.just({"op": "invert"}), max_size=3), min_size=2, max_size=2)}
+)
+TYPED_VALUES["mask"] = st.one_of(_mask_fitting, mask_answers)
+
 typed_calls = st.sampled_from(sorted(TYPED_VALUES)).flatmap(lambda name: st.tuples(st.just(name), TYPED_VALUES[name]))
 
 
@@ -367,7 +415,9 @@ def fuzz_cancel(
 image_calls = st.tuples(
     id_choices,
     st.one_of(st.integers(-5, 10).map(str), st.text(min_size=1, max_size=12).map(lambda t: quote(t, safe=""))),
-    st.one_of(st.none(), st.sampled_from(["thumb", "full", "huge", "", "THUMB"]), st.text(max_size=10)),
+    st.one_of(
+        st.none(), st.sampled_from(["thumb", "preview", "full", "mask", "huge", "", "THUMB"]), st.text(max_size=10)
+    ),
     origins,
     fetch_sites,
 )
@@ -629,7 +679,122 @@ def test_fuzz_ui_files(target: Target, calls: list[tuple]) -> None:
             assert f"{folder}/{name}" in allowed, (folder, name)
 
 
+# --------------------------------------------------------------- large bodies
+#: Refusing the largest body the cap allows takes tens of ms (timed in test_hostile_clients);
+#: this bound only catches a check that stopped being linear (the quadratic one took minutes).
+BIG_BODY_BOUND_S = 2.0
+
+
+def repeated_list(pattern: list[int], repeat: int) -> bytes:
+    """``{"value": pattern * repeat}``, as many repeats as fit under the body cap."""
+    items = ",".join(map(str, pattern))
+    repeat = min(repeat, (P.MAX_BODY_BYTES - 12) // (len(items) + 1))
+    return ('{"value":[' + ",".join([items] * repeat) + "]}").encode()
+
+
+big_bodies = st.one_of(
+    st.sampled_from(sorted(SHAPES)).map(lambda shape: SHAPES[shape](P.MAX_BODY_BYTES)),
+    st.tuples(st.lists(st.integers(-1, 6), min_size=1, max_size=8), st.integers(1, 60_000)).map(
+        lambda drawn: repeated_list(*drawn)
+    ),
+)
+big_calls = st.tuples(st.sampled_from(sorted(KIND_TARGETS)), big_bodies)
+
+
+@settings(max_examples=BUDGET["big"], **SETTINGS)
+@given(calls=st.lists(big_calls, min_size=2, max_size=2))
+def test_fuzz_large_capped_bodies(target: Target, calls: list[tuple[str, bytes]]) -> None:
+    for name, body in calls:
+        assert len(body) <= P.MAX_BODY_BYTES
+        started = time.perf_counter()
+        fuzz_answer(target, name, body, "application/json", None, None, "")
+        assert time.perf_counter() - started < BIG_BODY_BOUND_S, (name, body[:60])
+
+
+# ---------------------------------------------------------------------- Host
+#: Host names and whether the server must serve them over loopback: loopback names and
+#: addresses, any address, listed hosts; never a name a rebinding page could use.
+HOST_NAMES = {
+    "localhost": True,
+    "LocalHost": True,
+    "app.localhost": True,
+    "127.0.0.1": True,
+    "127.1.2.3": True,
+    "[::1]": True,
+    "[::FFFF:127.0.0.1]": True,
+    "0.0.0.0": True,  # noqa: S104 (a Host header, not a bind)
+    "[::]": True,
+    "192.168.1.20": True,
+    "[fd00::2]": True,
+    "[fe80::1%25eth0]": True,
+    "proxy.example": True,
+    "LAN-name": True,
+    "evil.example": False,
+    "EVIL.EXAMPLE": False,
+    "127.0.0.1.nip.io": False,
+    "localhost.evil.example": False,
+    "evil.localhost.example": False,
+    "xn--80ak6aa92e.com": False,
+    "[evil.example]": False,
+    "::1": False,
+    "[::1": False,
+    socket.gethostname(): False,  # this machine's name counts only over the network
+}
+HOST_PORTS = {"": True, ":{port}": True, ":8188": True, ":": True, ":x": False, ":123456": False, ":1:2": False}
+
+
+def host_header(name: str, port: str, trailing_dot: bool) -> tuple[str, bool]:
+    dotted = trailing_dot and not name.startswith("[")
+    return name + ("." if dotted else "") + port, HOST_NAMES[name] and HOST_PORTS[port]
+
+
+host_headers = st.one_of(
+    st.builds(host_header, st.sampled_from(sorted(HOST_NAMES)), st.sampled_from(sorted(HOST_PORTS)), st.booleans()),
+    # Anything else a client may send: only the invariants are checked.
+    st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30).map(lambda text: (text, None)),
+)
+host_routes = st.sampled_from(["list", "openapi", "image", "answer", "cancel"])
+host_origins = st.sampled_from(["none", "same as host", "own"])
+
+
+@settings(max_examples=BUDGET["host"], **SETTINGS)
+@given(calls=st.lists(st.tuples(host_routes, host_headers, host_origins), min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_hosts(target: Target, calls: list[tuple[str, tuple[str, bool | None], str]]) -> None:
+    for route, (host, served), origin in calls:
+        host = host.replace("{port}", str(target.server.port))
+        headers = {"Host": host}
+        if origin == "same as host":  # what a DNS-rebinding page sends
+            headers["Origin"] = f"http://{host}"
+        elif origin == "own":
+            headers["Origin"] = target.origin
+        method, body = (
+            ("POST", b'{"value": 1}' if route == "answer" else b"{}")
+            if route in ("answer", "cancel")
+            else ("GET", None)
+        )
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        request_id = target.ids["picker" if route == "image" else "waiting"]
+        path = P.ROUTES[route].format(request_id=request_id, index=0)
+        before = target.snapshot()
+        sent["host"] = sent.get("host", 0) + 1
+        status, content_type, data = target.send(method, path, headers, body)
+        assert status < 500, (host, path, data)
+        check_response(method, path, status, content_type, data)
+        code = json.loads(data)["error"]["code"] if status >= 400 else None
+        if served is False:
+            assert (status, code) == (403, "forbidden_host"), (host, path, status, data)
+        elif served is True:
+            assert code != "forbidden_host", (host, path, data)
+        if status >= 400:
+            assert target.snapshot() == before
+        host_outcomes.add((served, status))
+        target.refill()
+
+
 def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
     assert sum(sent.values()) >= 10_000, sent
     # The fuzz reached the accepting side of every kind's validator, not only refusals.
     assert set(KIND_TARGETS) <= answered, answered
+    # ... and both sides of the Host check.
+    assert {(True, 200), (False, 403)} <= host_outcomes, host_outcomes

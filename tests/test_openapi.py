@@ -72,14 +72,18 @@ async def setup(route_client: Any) -> Any:
 JSON = {"Content-Type": "application/json"}
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 EVIL = {"Origin": "https://evil.example"}
+#: A DNS-rebinding page: same-origin with itself, under a name that is not this server's.
+REBINDING = {"Host": "evil.example:8188", "Origin": "http://evil.example:8188"}
 BIG = json.dumps({"value": "x" * (P.MAX_BODY_BYTES + 10)})
 
 # (method, path template, ids key, request kwargs, expected status): one row per documented status.
 CASES = [
     ("GET", "/hitl/requests", None, {}, 200),
     ("GET", "/hitl/requests", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/requests", None, {"headers": REBINDING}, 403),
     ("GET", "/hitl/openapi.json", None, {}, 200),
     ("GET", "/hitl/openapi.json", None, {"headers": EVIL}, 403),
+    ("GET", "/hitl/openapi.json", None, {"headers": REBINDING}, 403),
     *[
         row
         for action, good in (("answer", {"value": 2}), ("cancel", {}))
@@ -87,6 +91,7 @@ CASES = [
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good}, 200),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": "{", "headers": JSON}, 400),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good, "headers": EVIL}, 403),
+            ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": good, "headers": REBINDING}, 403),
             ("POST", f"/hitl/requests/{{}}/{action}", "unknown", {"json": good}, 404),
             ("POST", f"/hitl/requests/{{}}/{action}", "ended", {"json": good}, 409),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": BIG, "headers": JSON}, 413),
@@ -100,6 +105,8 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0?size=full", "picker", {}, 200),
     ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": EVIL}, 403),
+    ("GET", "/hitl/requests/{}/images/0", "picker", {"headers": REBINDING}, 403),
+    ("GET", "/hitl/requests/{}/images/%D9%A3", "picker", {}, 404),
     ("GET", "/hitl/requests/{}/images/5", "picker", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),
@@ -130,6 +137,7 @@ CASES = [
     ("GET", "/hitl/ui/web/main.js", None, {}, 404),
     ("GET", "/hitl/ui/web/nope.js", None, {}, 404),
     ("GET", "/hitl/ui/harness/host.py", None, {}, 404),
+    ("GET", "/hitl/requests/{}/images/0?size=mask", "picker", {}, 404),  # a source with no input mask
     # Who sends an answer: a surface outside the fixed set, or a malformed client id, is refused.
     ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": 2, "surface": "timeout"}}, 422),
     ("POST", "/hitl/requests/{}/cancel", "waiting", {"json": {"client_id": "a b"}}, 422),

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 from aiohttp import web
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from harness.pack import submodule
 
@@ -396,10 +398,13 @@ async def test_inbox_page_is_served_with_a_strict_policy(client: Any) -> None:
     assert response.headers["Referrer-Policy"] == "no-referrer"
 
 
-async def test_inbox_page_policy_drops_a_host_header_it_cannot_trust(client: Any) -> None:
-    response = await client.get("/hitl/inbox", headers={"Host": "evil.example; script-src *"})
-    assert response.status == 200
-    assert "evil" not in response.headers["Content-Security-Policy"]
+async def test_inbox_page_answers_no_host_it_cannot_trust(client: Any) -> None:
+    # Refused by the Host check (DNS rebinding), on a navigation as on any other request, so
+    # a hostile Host never reaches the page's Content-Security-Policy either.
+    for headers in ({}, {"Sec-Fetch-Mode": "navigate", "Sec-Fetch-Dest": "document"}):
+        response = await client.get("/hitl/inbox", headers={"Host": "evil.example; script-src *", **headers})
+        assert response.status == 403
+        assert "Content-Security-Policy" not in response.headers
 
 
 @pytest.mark.parametrize(
@@ -488,3 +493,205 @@ async def test_a_client_that_sends_no_origin_is_accepted(client: Any, registry: 
         ANSWER.format(request.id), data=json.dumps({"value": 10}), headers=JSON, skip_auto_headers=["Origin"]
     )
     assert response.status == 200
+
+
+# ------------------------------------------------------------------ Host header
+@pytest.mark.parametrize(
+    ("header", "host"),
+    [
+        ("localhost", "localhost"),
+        ("LOCALHOST.:8188", "localhost"),
+        ("localhost:", "localhost"),
+        ("127.0.0.1:8188", "127.0.0.1"),
+        ("[::1]", "::1"),
+        ("[::1]:8188", "::1"),
+        ("[::FFFF:127.0.0.1]:80", "::ffff:127.0.0.1"),
+        ("  Comfy.Example.COM  ", "comfy.example.com"),
+        ("::1", None),  # IPv6 without brackets is no valid Host
+        ("[::1", None),
+        ("[::1]8188", None),
+        ("[evil.example]", None),
+        ("localhost:abc", None),
+        ("localhost:123456", None),
+        ("a:1:2", None),
+        ("", None),
+        (":8188", None),
+    ],
+)
+def test_host_of_parses_the_host_header(header: str, host: str | None) -> None:
+    assert server_routes.host_of(header) == host
+
+
+@pytest.mark.parametrize(
+    ("header", "over_network", "allowed"),
+    [
+        ("localhost:8188", False, True),
+        ("app.localhost:8188", False, True),
+        ("127.0.0.1:8188", False, True),
+        ("127.200.1.1", False, True),
+        ("[::1]:8188", False, True),
+        ("[::ffff:127.0.0.1]", False, True),
+        ("0.0.0.0:8188", False, True),
+        ("[::]:8188", False, True),
+        ("192.168.1.20:8188", True, True),
+        ("[fd00::2]:8188", True, True),
+        ("comfybox:8188", True, True),  # this machine's name, over the network
+        ("ComfyBox.local.:8188", True, True),
+        ("comfybox:8188", False, False),  # ... but not over loopback
+        ("proxy.example", False, True),  # the host of a listed origin
+        ("lan-name:8188", False, True),  # a listed bare host
+        ("evil.example:8188", False, False),
+        ("evil.example:8188", True, False),
+        ("localhost.evil.example", False, False),
+        ("comfybox.evil.example", True, False),
+        ("127.0.0.1.nip.io", False, False),
+        ("localhost..", False, False),
+        ("::1", False, False),
+    ],
+)
+def test_host_policy(header: str, over_network: bool, allowed: bool) -> None:
+    policy = server_routes.HostPolicy(["https://Proxy.Example/", "lan-name", ""], machine_name="ComfyBox")
+    assert policy.allows(header, over_network=over_network) is allowed
+
+
+async def test_every_route_refuses_a_rebinding_host(registry: Any, route_client: Any) -> None:
+    # Every route add_routes registers, including any added later: each goes through guarded().
+    client = await route_client(registry)
+    picker = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    routes = web.RouteTableDef()
+    server_routes.add_routes(routes, registry)
+    for route in routes:
+        path = route.path.format(request_id=picker.id, index=0, folder="inbox", name="inbox.js")  # type: ignore[union-attr]
+        method = route.method  # type: ignore[union-attr]
+        for host in ("evil.example", f"evil.example:{client.server.port}", "127.0.0.1.nip.io"):
+            headers = {"Host": host, "Origin": f"http://{host}"}
+            await expect_refusal(
+                client, registry, client.request(method, path, json={}, headers=headers), 403, "forbidden_host"
+            )
+    assert picker.state == "waiting"
+
+
+def mocked_request(host: str, sockname: Any) -> Any:
+    from unittest import mock
+
+    from aiohttp.test_utils import make_mocked_request
+
+    transport = mock.Mock()
+    transport.get_extra_info = lambda name, default=None: sockname if name == "sockname" else default
+    return make_mocked_request("GET", "/hitl/requests", headers={"Host": host}, transport=transport)
+
+
+@pytest.mark.parametrize(
+    ("sockname", "over_network"),
+    [
+        (("127.0.0.1", 8188), False),
+        (("::1", 8188, 0, 0), False),
+        (("::ffff:127.0.0.1", 8188, 0, 0), False),
+        (("192.168.1.5", 8188), True),
+        (("::ffff:192.168.1.5", 8188, 0, 0), True),
+        (("fe80::1%eth0", 8188, 0, 2), True),
+        ("/run/comfy.sock", False),
+        (None, False),
+    ],
+)
+def test_the_connections_local_address_says_whether_it_came_over_the_network(sockname: Any, over_network: bool) -> None:
+    policy = server_routes.HostPolicy(machine_name="comfybox")
+    request = mocked_request("comfybox:8188", sockname)
+    if over_network:
+        policy.check(request)
+    else:
+        with pytest.raises(server_routes.Refused) as refused:
+            policy.check(request)
+        assert refused.value.code == "forbidden_host" and "COMFYUI_HITL_ALLOWED_ORIGINS" in refused.value.message
+
+
+# ------------------------------------------------------------------ JSON parsing
+def test_huge_integers_are_refused_whatever_the_hosts_digit_limit() -> None:
+    import sys
+    import time
+
+    limit = sys.get_int_max_str_digits()
+    sys.set_int_max_str_digits(0)  # a host (or another pack) may lift Python's own limit
+    try:
+        started = time.perf_counter()
+        with pytest.raises(ValueError, match="more than 4300 digits"):
+            server_routes.parse_json(b'{"value": ' + b"7" * 250_000 + b"}")
+        with pytest.raises(ValueError, match="more than 4300 digits"):
+            server_routes.parse_json(b'{"value": [1, -' + b"7" * 4301 + b"]}")
+        elapsed = time.perf_counter() - started
+    finally:
+        sys.set_int_max_str_digits(limit)
+    assert elapsed < 1.0  # converting 250,000 digits would take about 2 s, quadratically more for more
+    assert server_routes.parse_json(b'{"value": -' + b"7" * 4300 + b"}") == {"value": -int("7" * 4300)}
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b"1e400", b"-1E+0400", b"1" * 400 + b".5", b"[1, 2e308]", b'{"a": 1.7976931348623159e308}'],
+)
+def test_numbers_too_large_for_a_float_are_refused(raw: bytes) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        server_routes.parse_json(raw)
+
+
+@given(
+    st.recursive(
+        st.floats(allow_nan=False, allow_infinity=False) | st.integers(-(10**120), 10**120) | st.text(max_size=5),
+        lambda children: st.lists(children, max_size=4),
+        max_leaves=8,
+    ),
+    st.sampled_from(["{:e}", "{:.150f}", "{!r}", "{:.0f}"]),
+)
+@settings(max_examples=300, deadline=None)
+def test_fast_parse_is_taken_only_when_every_number_is_safe(value: Any, float_format: str) -> None:
+    # Written out in several styles, a document either needs the checked parse, or the
+    # parser's own fast one gives the same finite numbers the checked one would.
+    import math
+
+    def write(item: Any) -> str:
+        if isinstance(item, float):
+            return float_format.format(item) if math.isfinite(item) else "0"
+        if isinstance(item, list):
+            return "[" + ",".join(write(child) for child in item) + "]"
+        return json.dumps(item)
+
+    raw = write(value).encode()
+    if not server_routes._needs_number_checks(raw):
+        fast = json.loads(raw)
+        assert fast == server_routes.parse_json(raw)
+        assert all(math.isfinite(number) for number in _numbers(fast))
+
+
+def _numbers(value: Any) -> list[float]:
+    if isinstance(value, list):
+        return [number for child in value for number in _numbers(child)]
+    return [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
+
+
+def test_parse_restores_the_garbage_collectors_state() -> None:
+    import gc
+
+    assert gc.isenabled()
+    server_routes.parse_json(b"[" + b"[0]," * 1000 + b"0]")
+    assert gc.isenabled()
+    with pytest.raises(ValueError, match="NaN is not valid JSON"):
+        server_routes.parse_json(b"[NaN]")
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        server_routes.parse_json(b"[[0], [1]]")
+        assert not gc.isenabled()  # a host that turned it off keeps it off
+    finally:
+        gc.enable()
+
+
+@given(st.from_regex(r"-?(0|[1-9][0-9]{0,119})(\.[0-9]{1,120})?([eE][+-]?[0-9]{1,4})?", fullmatch=True))
+@settings(max_examples=500, deadline=None)
+def test_a_number_without_a_long_digit_run_or_exponent_is_finite(number: str) -> None:
+    import math
+
+    raw = f"[{number}]".encode()
+    if server_routes._needs_number_checks(raw):
+        return
+    [value] = json.loads(raw)
+    assert math.isfinite(value) and len(number) < 400

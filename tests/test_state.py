@@ -152,6 +152,40 @@ def test_validator_type_errors_become_invalid_answer(state: Any) -> None:
     assert request.state == "waiting"
 
 
+def test_a_check_runs_outside_the_lock_and_a_move_meanwhile_wins(state: Any) -> None:
+    registry, events = make_registry(state)
+    cancelled = threading.Event()
+
+    def slow_check(value: Any) -> Any:
+        # While the answer is checked, another thread's cancel takes the lock and wins.
+        other = threading.Thread(target=lambda: (registry.cancel(request.id), cancelled.set()))
+        other.start()
+        other.join(timeout=10)
+        assert cancelled.is_set(), "the cancel waited for the check: it ran under the lock"
+        return value
+
+    request = open_request(registry, validate=slow_check)
+    with pytest.raises(state.NotWaiting, match="request is cancelled"):
+        registry.answer(request.id, 6)
+    assert (request.state, request.reason, request.value) == ("cancelled", "user_cancel", None)
+    assert request.future.result(timeout=0).reason == "user_cancel"
+    assert [data["state"] for _, data in events] == ["waiting", "cancelled"]
+
+
+def test_a_recursion_error_in_a_check_is_a_refusal(state: Any) -> None:
+    def depth(value: Any) -> int:
+        return 1 + depth(value[0]) if isinstance(value, list) else 0
+
+    registry, _ = make_registry(state)
+    request = open_request(registry, validate=depth)
+    nested: Any = 0
+    for _ in range(100_000):
+        nested = [nested]
+    with pytest.raises(state.InvalidAnswer, match="nested too deeply"):
+        registry.answer(request.id, nested)
+    assert request.state == "waiting"
+
+
 def test_new_prompt_resets_stale_requests(state: Any) -> None:
     registry, _events = make_registry(state)
     old = open_request(registry, prompt="old")

@@ -171,7 +171,19 @@ BAD_SETTINGS = [
     (STRING, {"max_length": 0}, "", "max_length must be a whole number from 1"),
     (STRING, {"max_length": 3}, "abcd", "the default is 4 characters long"),
     (STRING, {}, "two\nlines", "the default must be a single line"),
+    # ASCII digits only: int() takes Arabic-Indic and full-width digits, float() underscores.
+    (INT, {"minimum": "\u0663"}, "", "minimum '\u0663' is not a whole number"),
+    (INT, {"maximum": "\uff19\uff19"}, "", "is not a whole number"),
+    (INT, {}, "\u0663", "the default '\u0663' is not a whole number"),
+    (FLOAT, {"maximum": "\u0661.\u0665"}, "", "is not a number"),
+    (FLOAT, {"step": "1_000"}, "", "step '1_000' is not a number"),
+    # A long digit string is refused before it is converted (quadratic), its text cut short.
+    (INT, {"maximum": "9" * 200_000}, "", f"maximum '{'9' * 37}…' is not within"),
 ]
+
+
+def test_leading_zeros_do_not_count_as_digits() -> None:
+    assert spec(INT, minimum="-" + "0" * 100 + "5", maximum="+0009").minimum == -5
 
 
 @pytest.mark.parametrize(("value_type", "settings", "default", "error"), BAD_SETTINGS)

@@ -63,10 +63,10 @@ export class HitlClient {
   }
 
   /**
-   * URL of one image of a request (the picker's thumbnails and full images).
+   * URL of one image of a request (thumbnails, previews, full images, input masks).
    * @param {string} requestId
    * @param {number} index
-   * @param {"thumb" | "full"} size
+   * @param {"thumb" | "preview" | "full" | "mask"} size
    */
   imageUrl(requestId, index, size) {
     return this.url(`${routePath("image", { request_id: requestId, index })}?size=${size}`);

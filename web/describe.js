@@ -21,6 +21,7 @@ export const KIND_NAMES = Object.freeze({
   [KINDS.VALUE_PROMPT]: "Value prompt",
   [KINDS.IMAGE_PICKER]: "Image picker",
   [KINDS.FORM]: "Form",
+  [KINDS.MASK_PAINTER]: "Mask painter",
 });
 
 // eslint-disable-next-line no-control-regex

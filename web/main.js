@@ -11,6 +11,7 @@ import { doublerHandler } from "./doubler.js";
 import { valuePromptHandler } from "./value_prompt.js";
 import { imagePickerHandler } from "./image_picker.js";
 import { formHandler } from "./form.js";
+import { maskPainterHandler } from "./mask_painter.js";
 import { WaitNotifier } from "./notify.js";
 import { PushConfigClient, serverSettings } from "./push_settings.js";
 import { SURFACES } from "./protocol.js";
@@ -41,7 +42,7 @@ const notifier = new WaitNotifier({
 controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler],
+  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler, maskPainterHandler],
   activeWorkflowId,
   // Recorded in the audit trail as this tab's claim: which surface answered, and which tab.
   identity: { surface: SURFACES.COMFYUI_TAB, clientId: () => /** @type {any} */ (api).clientId ?? null },

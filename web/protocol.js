@@ -71,6 +71,7 @@ export const KINDS = Object.freeze({
   VALUE_PROMPT: "value-prompt",
   IMAGE_PICKER: "image-picker",
   FORM: "form",
+  MASK_PAINTER: "mask-painter",
 });
 
 /** What a value prompt asks for (`payload.type` of a value-prompt request). */
@@ -83,6 +84,30 @@ export const VALUE_TYPES = Object.freeze({
   CHOICE: "CHOICE",
 });
 
+/** Renditions the image route serves (`?size=`). */
+export const IMAGE_SIZES = Object.freeze(["thumb", "preview", "full", "mask"]);
+
+/** Operations of a mask painter's answer (see `_mask_strokes.py` and `mask_strokes.js`). */
+export const MASK_OPS = Object.freeze({
+  BRUSH: "brush",
+  ERASE: "erase",
+  CLEAR: "clear",
+  INVERT: "invert",
+  FILL: "fill",
+});
+
+/** The bounds the server puts on a mask painter's answer (`MASK_LIMITS` in `_protocol.py`). */
+export const MASK_LIMITS = Object.freeze({
+  POINT_SCALE: 4,
+  PRESSURE_SCALE: 255,
+  MAX_IMAGES: 64,
+  MAX_OPS: 4096,
+  MAX_POINTS: 65536,
+  MIN_SIZE: 1,
+  MAX_SIZE: 4096,
+  COORD_MARGIN: 1,
+  WORK_PER_PIXEL: 48,
+});
 /** Who ended a request (an audit record's `by.surface`); a client may claim the first four. */
 export const SURFACES = Object.freeze({
   COMFYUI_TAB: "comfyui-tab",
@@ -106,6 +131,7 @@ export const ERROR_CODES = Object.freeze([
   "not_waiting",
   "forbidden_origin",
   "not_found",
+  "forbidden_host",
   "config_locked",
 ]);
 

@@ -1,0 +1,287 @@
+"""The mask painter: pause mid-run and let a person paint a mask on the image, in a painter
+of the pack's own (not ComfyUI's mask editor, whose DOM other packs click and frontend
+updates keep breaking).
+
+The browser sends what the person did, not pixels: strokes and whole-mask operations per
+image (``_mask_strokes``). The server checks the answer, then draws it at the image's full
+resolution on top of the optional input mask, exactly as the browser showed it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import logging
+import secrets
+from dataclasses import dataclass
+from dataclasses import field as dataclass_field
+from functools import partial
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .. import _comfy
+from .. import _protocol as P
+from .._describe import summarize
+from .._images import BatchImages, as_frames, as_masks
+from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
+from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._memory import NodeMemory
+from .image_picker import image_batch_size
+
+log = logging.getLogger(__name__)
+
+MODE_ASK = "always ask"
+MODE_REPEAT = "repeat last mask"
+MODE_PASS = "pass input mask through"  # noqa: S105 (a mode's name, not a password)
+MODES = (MODE_ASK, MODE_REPEAT, MODE_PASS)
+
+ON_TIMEOUT_INPUT = "send input mask"
+ON_TIMEOUT_EMPTY = "send empty mask"
+ON_TIMEOUT_CANCEL = "cancel run"
+TIMEOUT_ACTIONS = (ON_TIMEOUT_INPUT, ON_TIMEOUT_EMPTY, ON_TIMEOUT_CANCEL)
+
+#: How the output mask came about (the node's ``ui.source``, shown in the history).
+SOURCE_PERSON = "person"
+SOURCE_LAST = "last mask"
+SOURCE_INPUT = "input mask"
+SOURCE_TIMEOUT_INPUT = "timeout: input mask"
+SOURCE_TIMEOUT_EMPTY = "timeout: empty mask"
+
+MAX_BATCH = P.MASK_LIMITS["MAX_IMAGES"]
+MAX_TIMEOUT_S = 7 * 24 * 3600
+#: The output index of ``masked_images`` (made only when something uses it).
+MASKED_IMAGES_OUTPUT = 2
+
+
+@dataclass(frozen=True)
+class RememberedMask:
+    """A painted answer, for "repeat last mask": what was drawn, on what size, and which
+    request gave it (so ComfyUI's cache key changes when, and only when, it does)."""
+
+    answer: MaskAnswer
+    count: int
+    height: int
+    width: int
+    token: str = dataclass_field(default_factory=lambda: secrets.token_hex(8))
+
+    def fits(self, count: int, height: int, width: int) -> bool:
+        return (height, width) == (self.height, self.width) and (self.answer.same_for_all or count == self.count)
+
+
+def _mask_memory() -> NodeMemory[RememberedMask]:
+    return NodeMemory()
+
+
+def output_used(prompt: Any, node_id: str | None, output: int) -> bool:
+    """Whether any node of the prompt takes ``output`` of ``node_id`` (True when unknown)."""
+    if not isinstance(prompt, dict) or node_id is None:
+        return True
+    link = [str(node_id), output]
+    for node in prompt.values():
+        inputs = node.get("inputs") if isinstance(node, dict) else None
+        if isinstance(inputs, dict) and any(isinstance(value, list) and value == link for value in inputs.values()):
+            return True
+    return False
+
+
+def masked_images(frames: np.ndarray, masks: np.ndarray) -> np.ndarray:
+    """The images with the mask as alpha, the way ComfyUI's "Join Image with Alpha" and
+    "Load Image" see it: alpha = 1 − mask, so painted pixels are transparent. RGB is kept
+    (a grayscale image becomes RGB), so nodes that read three channels still work."""
+    rgb = frames[..., :3] if frames.shape[-1] >= 3 else np.repeat(frames[..., :1], 3, axis=-1)
+    out = np.empty((*rgb.shape[:3], 4), np.float32)
+    out[..., :3] = rgb
+    np.subtract(np.float32(1.0), masks, out=out[..., 3])
+    return out
+
+
+class MaskPainter(HitlNode):
+    """Shows the image in a painter in the browser, waits for the person to paint a mask,
+    and outputs it at the image's full resolution (with the images, and the images with the
+    mask as alpha).
+
+    Modes: ``always ask``; ``repeat last mask`` (asks the first time, then draws this node's
+    last painted strokes again without asking while the image size fits); ``pass input
+    mask through`` (no dialog). ``timeout_seconds`` (0 = never) ends the wait with
+    ``on_timeout``: send the input mask (empty if none), send an empty mask, or cancel.
+    """
+
+    DISPLAY_NAME = "Mask Painter (browser)"
+    RETURN_TYPES = ("MASK", "IMAGE", "IMAGE")
+    RETURN_NAMES = ("mask", "images", "masked_images")
+    OUTPUT_TOOLTIPS = (
+        "The painted mask, [B, H, W] at the images' full resolution, 0..1 (1 = painted)",
+        "The images, passed through",
+        "The images with the mask as alpha (alpha = 1 − mask, as Load Image and Join Image with Alpha make it)",
+    )
+    FUNCTION = "paint"
+    MEMORY_FACTORY = _mask_memory
+    memory: ClassVar[NodeMemory[RememberedMask]]  # made by HitlNode.bind
+
+    @classmethod
+    def INPUT_TYPES(cls) -> dict[str, Any]:
+        return {
+            "required": {
+                "images": ("IMAGE", {"tooltip": "The image (or batch) to paint a mask on"}),
+                "title": ("STRING", {"default": "Paint the mask", "tooltip": "The dialog's title"}),
+                "mode": (
+                    list(MODES),
+                    {
+                        "default": MODE_ASK,
+                        "tooltip": "Ask every run, reuse this node's last painted mask, or pass the input mask through",
+                    },
+                ),
+                "timeout_seconds": (
+                    "INT",
+                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
+                ),
+                "on_timeout": (
+                    list(TIMEOUT_ACTIONS),
+                    {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody sends a mask in time"},
+                ),
+            },
+            "optional": {
+                "mask": ("MASK", {"tooltip": "A mask to start from (one for all images, or one per image)"}),
+            },
+            "hidden": {**HIDDEN_INPUTS, "prompt": "PROMPT"},
+        }
+
+    @classmethod
+    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: Any = None, **_inputs: Any) -> Any:
+        # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
+        # must always re-run (a fresh NaN never equals the last one); passing the input
+        # through, or repeating a remembered mask, gives the same output for the same
+        # upstream images, so the node says "unchanged" and later stages stay cached.
+        if mode == MODE_PASS:
+            return MODE_PASS
+        if mode == MODE_REPEAT:
+            memory = getattr(cls, "memory", None)  # only bound classes have one
+            remembered = memory.recall(str(unique_id)) if memory is not None and unique_id is not None else None
+            if remembered is not None:
+                return f"{MODE_REPEAT}:{remembered.token}"
+        return float("nan")
+
+    async def paint(
+        self,
+        images: Any,
+        title: str = "Paint the mask",
+        mode: str = MODE_ASK,
+        timeout_seconds: int = 0,
+        on_timeout: str = ON_TIMEOUT_CANCEL,
+        mask: Any = None,
+        unique_id: str | None = None,
+        extra_pnginfo: Any = None,
+        prompt: Any = None,
+    ) -> dict[str, Any]:
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
+        if on_timeout not in TIMEOUT_ACTIONS:
+            raise ValueError(f"on_timeout must be one of {', '.join(TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        count = image_batch_size(images)
+        if not 1 <= count <= MAX_BATCH:
+            raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
+        height, width = (int(n) for n in images.shape[1:3])
+        # A wrong mask is refused here, before anyone is asked.
+        starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
+        node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
+        outputs = partial(self._outputs, images, composite=output_used(prompt, node_key, MASKED_IMAGES_OUTPUT))
+
+        if mode == MODE_PASS:
+            return await outputs(self._start_masks(starts, count, height, width), SOURCE_INPUT)
+        if mode == MODE_REPEAT:
+            remembered = self.memory.recall(node_key)
+            if remembered is not None and remembered.fits(count, height, width):
+                masks = await asyncio.to_thread(
+                    draw_answer, remembered.answer, count, height, width, self._start_list(starts, count)
+                )
+                return await outputs(masks, SOURCE_LAST, remembered.answer)
+            if remembered is not None:
+                log.info("mask painter %s: the remembered mask does not fit these images; asking", node_key)
+
+        batch = BatchImages(
+            images,
+            masks=starts,
+            # The first image's preview (and input mask) first: the painter needs them to start.
+            warm=[("preview", 0), ("mask", 0), *(("thumb", i) for i in range(count) if count > 1)],
+        )
+        try:
+            outcome = await self.ask(
+                P.KIND_MASK_PAINTER,
+                {
+                    "title": title or self.DISPLAY_NAME,
+                    "count": count,
+                    "width": width,
+                    "height": height,
+                    # 0: no input mask; 1: one mask for every image; count: one per image.
+                    "mask_count": 0 if starts is None else len(starts),
+                    "on_timeout": on_timeout,
+                },
+                unique_id=unique_id,
+                extra_pnginfo=extra_pnginfo,
+                timeout_s=timeout_seconds,
+                validate=partial(parse_answer, count=count, width=width, height=height),
+                resources=batch,
+                summary=summarize(
+                    title or self.DISPLAY_NAME,
+                    f"paint a mask on {count} image{'s' if count != 1 else ''} of {width}×{height}",
+                ),
+            )
+        finally:
+            batch.close()
+        if outcome.answered:
+            answer: MaskAnswer = outcome.value
+            masks = await asyncio.to_thread(draw_answer, answer, count, height, width, self._start_list(starts, count))
+            if node_key is not None:
+                # Only what a person painted is remembered, never a timeout's mask.
+                self.memory.remember(node_key, RememberedMask(answer, count, height, width))
+            return await outputs(masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo))
+        if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
+            log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)
+            if on_timeout == ON_TIMEOUT_INPUT:
+                masks = self._start_masks(starts, count, height, width)
+                return await outputs(masks, SOURCE_TIMEOUT_INPUT, audit=audit_ui(outcome, extra_pnginfo))
+            empty = np.zeros((count, height, width), np.float32)
+            return await outputs(empty, SOURCE_TIMEOUT_EMPTY, audit=audit_ui(outcome, extra_pnginfo))
+        end_run_interrupted(outcome)
+
+    @staticmethod
+    def _start_list(starts: np.ndarray | None, count: int) -> list[np.ndarray | None]:
+        if starts is None:
+            return [None] * count
+        return [starts[index if len(starts) > 1 else 0] for index in range(count)]
+
+    @staticmethod
+    def _start_masks(starts: np.ndarray | None, count: int, height: int, width: int) -> np.ndarray:
+        if starts is None:
+            return np.zeros((count, height, width), np.float32)
+        return np.ascontiguousarray(np.broadcast_to(starts, (count, height, width)), dtype=np.float32)
+
+    @staticmethod
+    async def _outputs(
+        images: Any,
+        masks: np.ndarray,
+        source: str,
+        answer: MaskAnswer | None = None,
+        *,
+        composite: bool,
+        audit: dict[str, list[Any]] | None = None,
+    ) -> dict[str, Any]:
+        masked = None
+        if composite:
+            # A batch of large RGBA images is a big copy: made only when a node takes it.
+            masked = await asyncio.to_thread(masked_images, as_frames(images), masks)
+        operations = 0 if answer is None else sum(len(ops) for ops in answer.masks)
+        return {
+            # In ComfyUI's history: how the masks came, and (when someone was asked) who and when.
+            "ui": {"source": [source], "operations": [operations], **(audit or {})},
+            "result": (_like(images, masks), images, None if masked is None else _like(images, masked)),
+        }
+
+
+def _like(images: Any, array: np.ndarray) -> Any:
+    """``array`` as the same kind of tensor as ``images`` (torch in ComfyUI, numpy in tests)."""
+    if hasattr(images, "detach"):
+        torch = importlib.import_module("torch")  # ComfyUI's; imported by name so mypy need not read it
+        return torch.from_numpy(np.ascontiguousarray(array)).to(images.device)
+    return array
