@@ -113,7 +113,7 @@ def opened_push(view: dict[str, Any], settings: Settings) -> Push:
     link = deep_link(settings.public_url, view["id"])
     lines = ["A ComfyUI run is waiting for you."]
     payload = view.get("payload") or {}
-    message = payload.get("message") if view.get("kind") == P.KIND_VALUE_PROMPT else None
+    message = payload.get("message") if view.get("kind") in (P.KIND_VALUE_PROMPT, P.KIND_FORM) else None
     if isinstance(message, str) and message.strip():
         lines.append(one_line(message, 300))
     if view.get("timeout_s"):

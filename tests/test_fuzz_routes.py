@@ -207,8 +207,14 @@ raw_bodies = st.sampled_from(
         b'{"value": 9007199254740994}',
     ]
 )
+#: Who an answer or cancel claims to come from (recorded as claims): the fixed set, near misses, junk.
+claimed_surfaces = st.sampled_from([*P.CLAIMABLE_SURFACES, "timeout", "server", "", "INBOX"]) | json_values
+claimed_ids = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True) | st.text(max_size=80) | json_values
+claims = st.fixed_dictionaries({}, optional={"surface": claimed_surfaces, "client_id": claimed_ids})
 bodies = st.one_of(
     json_values.map(lambda v: json.dumps({"value": v}).encode()),
+    st.tuples(st.integers(-2, 60), claims).map(lambda vc: json.dumps({"value": vc[0], **vc[1]}).encode()),
+    claims.map(lambda c: json.dumps(c).encode()),  # a cancel's body, or an answer without a value
     st.lists(st.integers(-2, 7), max_size=6).map(lambda picks: json.dumps({"value": picks}).encode()),
     st.sampled_from([0, 1, 0.5, -5, 300, 301, True, False, "photo", "ink", "x" * 21, "a\nb", 2, 1e308, -0.0]).map(
         lambda v: json.dumps({"value": v}).encode()
@@ -295,8 +301,18 @@ def fuzz_answer(
     if status == 200:
         assert waiting_before is not None and waiting_before.state == "answered"
         # What the node gets is exactly what its own validator makes of the answer.
-        assert waiting_before.value == waiting_before.validate(json.loads(body)["value"])
+        sent_body = json.loads(body)
+        assert waiting_before.value == waiting_before.validate(sent_body["value"])
         answered.add(choice)
+        check_claims(target, request_id, sent_body)
+
+
+def check_claims(target: Target, request_id: str, body: dict[str, Any]) -> None:
+    """An accepted answer or cancel is recorded with what it claimed, and the address seen."""
+    entry = target.host.audit.find(request_id)
+    assert entry is not None and entry.by is not None
+    assert entry.by["surface"] == body.get("surface", "api") and entry.by["client_id"] == body.get("client_id")
+    assert (entry.by["source"], entry.by["remote"]) == ("client", "127.0.0.1")
 
 
 cancel_calls = st.tuples(id_choices, st.one_of(st.just(b"{}"), bodies), content_types, origins, fetch_sites)
@@ -410,6 +426,7 @@ def fuzz_cancel(
     )
     if status == 200:
         assert waiting_before is not None and waiting_before.reason == "user_cancel"
+        check_claims(target, request_id, json.loads(body))
 
 
 image_calls = st.tuples(

@@ -484,7 +484,7 @@ export class WaitNotifier {
       this.say("The browser blocks notifications for this site: allow them in its site settings.");
       return;
     }
-    const sample = new Notice("Image Picker #12: pick 2–4 of 32", {
+    const sample = new Notice("Image Picker #12: Keep the best (pick 2–4 of 32)", {
       body: `${NOTIFICATION_BODY} (This is a test.)`,
       tag: "comfyui-hitl-test",
     });
