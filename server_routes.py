@@ -10,10 +10,14 @@ own origin check is off. A refused call answers ``{"error": {"code", "message"}}
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import functools
 import json
 import logging
 import math
-from collections.abc import Awaitable, Callable, Iterable
+import struct
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -42,6 +46,11 @@ ERROR_STATUS: dict[str, int] = {
 
 
 IMAGE_SIZES = ("thumb", "full")
+#: An image of a request never changes: a tab may keep it while the request waits.
+IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+#: The header before each JPEG of the thumbnails stream: its index and its length
+#: (``_protocol.THUMBNAIL_HEADER_BYTES`` long; a test checks they agree).
+THUMBNAIL_HEADER = struct.Struct(">II")
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
@@ -56,6 +65,57 @@ class ImageSource(Protocol):
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
         """The encoded image ``index`` at ``size`` ("thumb" or "full") and its media type."""
+
+
+@runtime_checkable
+class ThumbnailSource(Protocol):
+    """An :class:`ImageSource` that makes its thumbnails in the background (the picker's)."""
+
+    def image_count(self) -> int:
+        """How many images there are."""
+
+    def thumb_futures(self, indices: Sequence[int]) -> list[concurrent.futures.Future[bytes]]:
+        """Futures of these thumbnails (JPEG bytes), made next in this order if not made yet.
+        A future is cancelled when the images are released (the request ended)."""
+
+
+async def as_made(
+    indices: Sequence[int], futures: Sequence[concurrent.futures.Future[bytes]]
+) -> AsyncGenerator[tuple[int, bytes], None]:
+    """Yield ``(index, bytes)`` as each thread-made future completes, in completion order;
+    stop at the first one released (cancelled or failed).
+
+    Futures are watched through callbacks, never wrapped: a client that goes away must not
+    cancel a thumbnail another tab still needs (``asyncio.wrap_future`` would)."""
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[tuple[int, concurrent.futures.Future[bytes]]] = asyncio.Queue()
+
+    def on_done(index: int, future: concurrent.futures.Future[bytes]) -> None:
+        with contextlib.suppress(RuntimeError):  # the server's loop has closed: nobody listens
+            loop.call_soon_threadsafe(arrived.put_nowait, (index, future))
+
+    for index, future in zip(indices, futures, strict=True):
+        future.add_done_callback(functools.partial(on_done, index))
+    for _ in range(len(indices)):
+        index, future = await arrived.get()
+        if future.cancelled() or future.exception() is not None:
+            return
+        yield index, future.result()
+
+
+def image_order(value: Any, count: int) -> list[int]:
+    """A client's list of distinct image indices (at most ``count``, each below it), checked
+    in one pass; :class:`Refused` (422) says what is wrong."""
+    if not isinstance(value, list) or not 1 <= len(value) <= count:
+        raise Refused("invalid_body", f"order must be a list of 1 to {count} image indices")
+    seen = bytearray(count)
+    for index in value:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            raise Refused("invalid_body", f"order entries must be image indices from 0 to {count - 1}")
+        if seen[index]:
+            raise Refused("invalid_body", f"order names image {index} twice")
+        seen[index] = 1
+    return value
 
 
 class Refused(HitlError):
@@ -200,6 +260,14 @@ def add_routes(
         raw_index = request.match_info["index"]
         if not raw_index.isdigit() or len(raw_index) > 6 or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")
+        if size == "thumb" and isinstance(source, ThumbnailSource):
+            # Made in the background: wait for it without holding an executor thread.
+            index = int(raw_index)
+            async with contextlib.aclosing(as_made([index], source.thumb_futures([index]))) as made:
+                async for _, data in made:
+                    return web.Response(body=data, content_type="image/jpeg", headers=IMAGE_CACHE_HEADERS)
+            registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
+            raise Refused("not_found", "that image is no longer available")
         # Encoding a full-size image takes a while: keep it off the server's event loop.
         try:
             data, media_type = await asyncio.get_running_loop().run_in_executor(
@@ -209,7 +277,32 @@ def add_routes(
             # The request ended (and released its images) while this one was under way.
             registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
             raise Refused("not_found", "that image is no longer available") from None
-        return web.Response(body=data, content_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+        return web.Response(body=data, content_type=media_type, headers=IMAGE_CACHE_HEADERS)
+
+    async def stream_thumbnails(request: web.Request) -> web.StreamResponse:
+        """POST ``{"order": [i, …]}``: these thumbnails of a waiting request in one streamed
+        response, each as soon as it is made (those not made yet are made next, in this
+        order). Each is a header (``_protocol.THUMBNAIL_HEADER_BYTES``: index and length as
+        big-endian uint32) and its JPEG. One request instead of one per image: no per-request
+        cost, no browser limit of six connections, nothing waits for a slower image."""
+        waiting = registry.get_waiting(request.match_info["request_id"])
+        source = waiting.resources
+        if not isinstance(source, ThumbnailSource):
+            raise Refused("not_found", "this request has no images")
+        body = await read_json_object(request)
+        _only_keys(body, required=("order",))
+        order = image_order(body["order"], source.image_count())
+        futures = source.thumb_futures(order)
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
+        try:
+            async with contextlib.aclosing(as_made(order, futures)) as made:
+                async for index, data in made:
+                    await response.write(THUMBNAIL_HEADER.pack(index, len(data)) + data)
+            await response.write_eof()
+        except ConnectionError:
+            log.debug("a thumbnail stream's client went away")
+        return response
 
     async def openapi(request: web.Request) -> web.Response:
         """GET: the OpenAPI document of these routes."""
@@ -218,5 +311,6 @@ def add_routes(
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
     routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
+    routes.post(P.ROUTES["thumbnails"])(guarded(policy, stream_thumbnails))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))

@@ -86,8 +86,9 @@ def open_page(browser: Any, served: HarnessServer) -> Iterator[Any]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_page(viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    def open_page(viewport: dict[str, int] | None = None, **context_options: Any) -> Any:
+        # context_options: e.g. has_touch=True, is_mobile=True for a phone.
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

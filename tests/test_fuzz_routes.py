@@ -4,6 +4,7 @@ status and body as openapi.json documents, and a refused request changes nothing
 
 from __future__ import annotations
 
+import concurrent.futures
 import http.client
 import json
 from collections.abc import Iterator
@@ -38,7 +39,7 @@ KIND_TARGETS = {
 #: Examples each test runs; each example sends PER_EXAMPLE requests (hypothesis' own cost
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
-BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "get": 200, "repeat": 200}
+BUDGET = {"answer": 700, "typed": 300, "cancel": 400, "image": 400, "thumbnails": 300, "get": 200, "repeat": 200}
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
@@ -50,6 +51,13 @@ class OneImage:
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
         return (b"\xff\xd8thumb", "image/jpeg") if size == "thumb" else (b"\x89PNGfull", "image/png")
+
+    def thumb_futures(self, indices: Any) -> list[concurrent.futures.Future[bytes]]:
+        futures: list[concurrent.futures.Future[bytes]] = []
+        for index in indices:
+            futures.append(concurrent.futures.Future())
+            futures[-1].set_result(b"\xff\xd8thumb%d" % index)
+        return futures
 
 
 class Target:
@@ -63,6 +71,7 @@ class Target:
         self.origin = self.server.url
         self.connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         self.ids: dict[str, str] = {}
+        self.last_body = b""
         for name in ("ended", "ended2"):
             request = self.registry.open("integer-doubler", prompt_id="fuzz", node_id=name)
             self.registry.cancel(request.id)
@@ -138,6 +147,7 @@ def exchange(
     before = target.snapshot()
     status, content_type, data = target.send(method, path, headers, body)
     assert status < 500, (method, path, headers, body, data)
+    target.last_body = data
     if junk_id and status == 404 and content_type == "text/plain":
         pass  # aiohttp's router: an id with "{", "}" or "/" never reaches our handlers
     else:
@@ -348,6 +358,48 @@ def fuzz_image(
     )
     if status == 200:
         assert choice == "picker"
+
+
+thumbnail_bodies = st.one_of(
+    st.lists(st.integers(-2, 4), max_size=5).map(lambda order: json.dumps({"order": order}).encode()),
+    st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True).map(lambda o: json.dumps({"order": o}).encode()),
+    st.dictionaries(st.sampled_from(["order", "value", "size"]), json_values, max_size=2).map(
+        lambda body: json.dumps(body).encode()
+    ),
+    bodies,
+)
+thumbnail_calls = st.tuples(id_choices, thumbnail_bodies, content_types, origins, fetch_sites)
+
+
+@settings(max_examples=BUDGET["thumbnails"], **SETTINGS)
+@given(calls=st.lists(thumbnail_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_thumbnails(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_thumbnails(target, *call)
+
+
+def fuzz_thumbnails(
+    target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None, fetch_site: str | None
+) -> None:
+    status = exchange(
+        target,
+        "thumbnails",
+        "POST",
+        f"/hitl/requests/{resolve_id(target, choice)}/thumbnails",
+        make_headers(target, content_type, origin, fetch_site),
+        body,
+        junk_id=choice.startswith("junk:"),
+    )
+    if status == 200:
+        # Exactly the images asked for, each framed as the protocol says.
+        assert choice == "picker"
+        order, data, streamed = json.loads(body)["order"], target.last_body, []
+        while data:
+            index, length = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
+            streamed.append(index)
+            assert data[P.THUMBNAIL_HEADER_BYTES : P.THUMBNAIL_HEADER_BYTES + length] == b"\xff\xd8thumb%d" % index
+            data = data[P.THUMBNAIL_HEADER_BYTES + length :]
+        assert streamed == order
 
 
 read_calls = st.tuples(

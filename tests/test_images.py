@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 
 import numpy as np
 import pytest
@@ -72,3 +73,63 @@ def test_thumbnail_colours_follow_the_image() -> None:
 def test_bad_batches_are_refused_clearly(bad: np.ndarray) -> None:
     with pytest.raises(ValueError, match=r"expected|empty|float images"):
         images.BatchImages(bad)
+
+
+def test_thumbnails_asked_for_are_made_next_newest_ask_first() -> None:
+    order = images._ThumbnailOrder(10)
+    assert order.take() == 0
+    order.ask([7, 3])
+    assert [order.take(), order.take()] == [7, 3]
+    order.ask([9])
+    order.ask([5, 9, 0])  # 0 is taken already: not made twice
+    assert [order.take() for _ in range(4)] == [5, 9, 1, 2]
+    assert [order.take() for _ in range(4)] == [4, 6, 8, None]
+    order.ask([1])
+    assert order.take() is None
+
+
+def test_repeated_asks_keep_the_queue_bounded_and_close_stops_it() -> None:
+    order = images._ThumbnailOrder(4)
+    for _ in range(100):
+        order.ask([3, 2, 1, 0])
+    assert len(order._asked) <= 4 * 4 + 4
+    assert order.take() == 3
+    order.close()
+    assert order.take() is None
+
+
+def test_a_batch_makes_the_thumbnails_asked_for_first() -> None:
+    started = threading.Event()
+    gate = threading.Event()
+
+    class Gated(images.BatchImages):
+        """Its one worker holds on to frame 0 until the test has asked for others."""
+
+        def _thumbnail(self, index: int) -> bytes:
+            if index == 0:
+                started.set()
+                gate.wait(10)
+            return super()._thumbnail(index)
+
+    batch = Gated(noisy(48, 32, 32), workers=1)
+    finished: list[int] = []
+    for index, future in enumerate(batch._thumb_futures):
+        future.add_done_callback(lambda _, index=index: finished.append(index))
+    assert started.wait(10)
+    futures = batch.thumb_futures([40, 30])
+    gate.set()
+    assert [future.result(10)[:2] for future in futures] == [b"\xff\xd8"] * 2
+    assert len(batch.thumbs) == 48
+    assert finished[:4] == [0, 40, 30, 1] and sorted(finished) == list(range(48))
+
+
+def test_the_thumbnail_averages_pairs_of_rows_of_each_block() -> None:
+    # 8×8 frame, reduced by 4: rows 1 and 3 of each block of 4 are averaged, then 4 columns.
+    frame = np.zeros((1, 8, 8, 3), np.float32)
+    frame[0, 1] = 1.0  # one row of the first block white
+    frame[0, 5:8] = 1.0  # three rows of the second block white (rows 5 and 7 are sampled)
+    batch = images.BatchImages(frame, thumb_edge=2)
+    pixels = batch._converter.pair_rows_uint8(frame[0], 4)
+    assert pixels.shape == (2, 8, 3) and int(pixels[0, 0, 0]) == 127 and int(pixels[1, 0, 0]) == 255
+    thumb = Image.open(io.BytesIO(batch.thumb(0)))
+    assert thumb.size == (2, 2)

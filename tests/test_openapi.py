@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -24,6 +26,13 @@ class OneImage:
 
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
         return (b"\xff\xd8jpeg", "image/jpeg") if size == "thumb" else (b"\x89PNG", "image/png")
+
+    def thumb_futures(self, indices: Sequence[int]) -> list[concurrent.futures.Future[bytes]]:
+        futures: list[concurrent.futures.Future[bytes]] = []
+        for _ in indices:
+            futures.append(concurrent.futures.Future())
+            futures[-1].set_result(b"\xff\xd8jpeg")
+        return futures
 
 
 def test_document_is_valid_openapi() -> None:
@@ -93,6 +102,15 @@ CASES = [
     ("GET", "/hitl/requests/{}/images/0", "unknown", {}, 404),
     ("GET", "/hitl/requests/{}/images/0", "ended", {}, 409),
     ("GET", "/hitl/requests/{}/images/0?size=huge", "picker", {}, 422),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0]}}, 200),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0]}, "headers": EVIL}, 403),
+    ("POST", "/hitl/requests/{}/thumbnails", "unknown", {"json": {"order": [0]}}, 404),
+    ("POST", "/hitl/requests/{}/thumbnails", "waiting", {"json": {"order": [0]}}, 404),  # no images
+    ("POST", "/hitl/requests/{}/thumbnails", "ended", {"json": {"order": [0]}}, 409),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": BIG, "headers": JSON}, 413),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "order=0", "headers": FORM}, 415),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0, 0]}}, 422),
 ]
 
 

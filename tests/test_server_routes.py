@@ -322,3 +322,104 @@ def test_closed_batch_raises_lookup_error_not_cancelled() -> None:
         except LookupError:
             outcomes.add("released")
     assert outcomes <= {"made", "released"}
+
+
+# ------------------------------------------------------------------- thumbnail stream
+THUMBNAILS = "/hitl/requests/{}/thumbnails"
+
+
+def read_stream(data: bytes) -> list[tuple[int, bytes]]:
+    """The (index, JPEG) frames of a thumbnails stream, checking the framing as it goes."""
+    frames = []
+    offset = 0
+    while offset < len(data):
+        index, length = server_routes.THUMBNAIL_HEADER.unpack_from(data, offset)
+        offset += P.THUMBNAIL_HEADER_BYTES
+        frames.append((index, data[offset : offset + length]))
+        assert len(frames[-1][1]) == length, "a frame was cut short"
+        offset += length
+    return frames
+
+
+def test_the_stream_header_is_the_protocols() -> None:
+    assert server_routes.THUMBNAIL_HEADER.size == P.THUMBNAIL_HEADER_BYTES
+
+
+async def test_thumbnails_stream_every_requested_image_once(client: Any, registry: Any) -> None:
+    import numpy as np
+
+    batch = submodule("_images").BatchImages(np.random.default_rng(1).random((12, 64, 48, 3), dtype=np.float32))
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=batch)
+    order = [7, 2, 11, 0]
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": order})
+    assert response.status == 200 and response.content_type == "application/octet-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    frames = read_stream(await response.read())
+    assert sorted(index for index, _ in frames) == sorted(order)
+    for index, jpeg in frames:
+        assert jpeg == batch.thumb(index) and jpeg[:2] == b"\xff\xd8"
+    # The single-image route serves the same bytes, awaited without an executor thread.
+    response = await client.get(f"/hitl/requests/{request.id}/images/11")
+    assert await response.read() == batch.thumb(11)
+    batch.close()
+
+
+@pytest.mark.parametrize(
+    ("order", "message"),
+    [
+        ([], "a list of 1 to 4"),
+        ([0, 1, 2, 3, 0], "a list of 1 to 4"),
+        ([1, 1], "names image 1 twice"),
+        ([4], "from 0 to 3"),
+        ([-1], "from 0 to 3"),
+        ([True], "from 0 to 3"),
+        (["0"], "from 0 to 3"),
+        ([0.0], "from 0 to 3"),
+        ("0,1", "a list of 1 to 4"),
+        (None, "a list of 1 to 4"),
+    ],
+)
+async def test_bad_orders_are_refused_and_change_nothing(client: Any, registry: Any, order: Any, message: str) -> None:
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImagesStreamed(4))
+    before = snapshot(registry)
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": order})
+    assert response.status == 422 and message in (await response.json())["error"]["message"]
+    assert snapshot(registry) == before
+
+
+class TwoImagesStreamed:
+    """A thumbnail source whose futures the test completes (or never does)."""
+
+    def __init__(self, count: int = 2) -> None:
+        import concurrent.futures
+
+        self.futures = [concurrent.futures.Future() for _ in range(count)]
+        self.asked: list[list[int]] = []
+
+    def image_count(self) -> int:
+        return len(self.futures)
+
+    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+        return self.futures[index].result(), "image/jpeg"
+
+    def thumb_futures(self, indices: Any) -> list[Any]:
+        self.asked.append(list(indices))
+        return [self.futures[index] for index in indices]
+
+
+async def test_the_stream_sends_each_image_as_soon_as_it_is_made_and_ends_when_the_request_does(
+    client: Any, registry: Any
+) -> None:
+    source = TwoImagesStreamed(3)
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=source)
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": [2, 0, 1]})
+    assert response.status == 200 and source.asked == [[2, 0, 1]]
+    source.futures[0].set_result(b"\xff\xd8zero")  # made first: sent first, whatever the order
+    header = await response.content.readexactly(P.THUMBNAIL_HEADER_BYTES)
+    assert server_routes.THUMBNAIL_HEADER.unpack(header) == (0, 6)
+    assert await response.content.readexactly(6) == b"\xff\xd8zero"
+    # The request ends: its images are released (their futures cancelled) and the stream ends.
+    registry.cancel(request.id)
+    for future in source.futures[1:]:
+        future.cancel()
+    assert await response.content.read() == b""
