@@ -358,7 +358,7 @@ def measure(
 
 # ------------------------------------------------------------------------- report
 def _ms(summary: Summary | None) -> str:
-    return "–" if summary is None else f"{summary.median:7.0f} {summary.p90:7.0f} {summary.max:7.0f}"
+    return f"{'–':>23}" if summary is None else f"{summary.median:7.0f} {summary.p90:7.0f} {summary.max:7.0f}"
 
 
 def format_report(results: dict[str, SystemResult], *, batch: int, size: int, where: str) -> str:
@@ -406,8 +406,11 @@ def run_browser_bench(
     batch: int,
     size: int,
     runs: int,
+    sequential: bool = False,
 ) -> dict[str, Any]:
     """Measure this checkout (and the baseline commit) and print the table; returns the figures."""
+    with open("/proc/loadavg", encoding="ascii") as loadavg:
+        load_start = loadavg.read().split()[:3]
     with tempfile.TemporaryDirectory(prefix="hitl-baseline-") as folder:
         packs = {"ours": ROOT}
         if baseline_ref:
@@ -416,22 +419,30 @@ def run_browser_bench(
             name: (ComfyProcess(comfyui, comfyui_python, front_end_root, root) if comfyui else HarnessProcess(root))
             for name, root in packs.items()
         }
-        with started(list(systems.values())):
-            where = "harness page"
-            first = next(iter(systems.values()))
-            if isinstance(first, ComfyProcess):
-                frontend = front_end_root or "the pinned frontend"
-                where = f"{first.version()}, {frontend}"
-            results = measure(systems, batch=batch, size=size, runs=runs)
+        # Side by side (alternating runs) unless one at a time was asked for: a 256×1024²
+        # batch is several GB per ComfyUI, too much for two at once on a small machine.
+        groups = [{name: system} for name, system in systems.items()] if sequential else [systems]
+        results: dict[str, SystemResult] = {}
+        where = "harness page"
+        for group in groups:
+            with started(list(group.values())):
+                first = next(iter(group.values()))
+                if isinstance(first, ComfyProcess):
+                    where = f"{first.version()}, {front_end_root or 'the pinned frontend'}"
+                results.update(measure(group, batch=batch, size=size, runs=runs))
     with open("/proc/loadavg", encoding="ascii") as loadavg:
         load = loadavg.read().split()[:3]
     print(format_report(results, batch=batch, size=size, where=where))
-    print(f"load average during the run: {' '.join(load)}; {runs} runs each, alternating, after 1 warm-up each")
+    how = "one system after the other" if sequential else "alternating"
+    print(
+        f"load average at the start {' '.join(load_start)}, at the end {' '.join(load)}; "
+        f"{runs} runs each, {how}, after 1 warm-up each"
+    )
     return {
         "where": where,
         "batch": batch,
         "size": size,
-        "load": load,
+        "load": {"start": load_start, "end": load},
         "when": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "systems": {name: {"runs": result.runs, "scrolls": result.scrolls} for name, result in results.items()},
     }
@@ -443,6 +454,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--baseline-ref", default=DEFAULT_BASELINE_REF, help="git commit of the baseline pack")
     parser.add_argument("--no-baseline", action="store_true", help="measure this checkout only")
     parser.add_argument("--frontend-root", help="another ComfyUI frontend's static folder (--front-end-root)")
+    parser.add_argument("--sequential", action="store_true", help="run one system after the other (saves memory)")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -461,6 +473,7 @@ def main(argv: list[str] | None = None) -> int:
         batch=args.batch,
         size=args.size,
         runs=args.runs,
+        sequential=args.sequential,
     )
     results = Path(__file__).resolve().parent / "results"
     results.mkdir(exist_ok=True)

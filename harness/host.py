@@ -227,6 +227,8 @@ class HarnessHost:
             run.status = "error"
             run.error = f"{type(exc).__name__}: {exc}"
         run.ended_at = time.perf_counter()
+        # Let go of the inputs (a picker's batch may be gigabytes); the outputs stay.
+        run.calls = [NodeCall(call.node_id, call.node_type, {}) for call in run.calls]
         run.done.set()
         for listener in list(self._listeners):
             listener("harness-run", run.summary())

@@ -5,6 +5,7 @@ timeout actions, and a reload mid-wait."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,7 @@ import pytest
 
 from harness.batches import distinct_colours
 from harness.host import HarnessHost, Run
-from harness.pack import ROOT
+from harness.pack import ROOT, submodule
 
 pytestmark = pytest.mark.browser
 
@@ -429,7 +430,20 @@ def test_picked_only_shows_the_picks_and_moves_among_them(host: HarnessHost, ope
     assert picked_of(run.wait(), batch) == [5, 1]
 
 
-def test_a_256_image_batch_loads_nearest_first_scrolls_and_picks(host: HarnessHost, open_page: Any) -> None:
+def test_a_256_image_batch_loads_nearest_first_scrolls_and_picks(
+    host: HarnessHost, open_page: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Thumbnails past the first 64 wait for the test, so scrolling happens before they exist.
+    images = submodule("_images")
+    gate = threading.Event()
+    make = images.BatchImages._thumbnail
+
+    def gated(self: Any, index: int) -> bytes:
+        if index >= 64:
+            gate.wait(30)
+        return make(self, index)
+
+    monkeypatch.setattr(images.BatchImages, "_thumbnail", gated)
     page = open_page()
     orders: list[list[int]] = []
     page.on(
@@ -438,24 +452,28 @@ def test_a_256_image_batch_loads_nearest_first_scrolls_and_picks(host: HarnessHo
     )
     batch = colour_batch(256, 16)
     run = queue(host, batch)
-    dialog = open_dialog(page)
-    page.wait_for_function("document.querySelectorAll('.hitl-pick-tile img[data-loaded]').length >= 12")
-    body = dialog.locator(".hitl-body")
-    # Far-off tiles hold no image (memory stays bounded); the first stream starts at the top.
-    assert orders[0][:3] == [0, 1, 2]
-    body.evaluate("(element) => { element.scrollTop = element.scrollHeight; }")
-    page.wait_for_function(
-        "() => { const images = document.querySelectorAll('.hitl-pick-tile img'); return images[255].dataset.loaded === 'true'; }"
-    )
-    # Scrolled to the end: the newest stream asked for the tiles on screen first, at the bottom.
-    assert min(orders[-1][:8]) > 150, orders[-1][:8]
+    try:
+        dialog = open_dialog(page)
+        page.wait_for_function("document.querySelectorAll('.hitl-pick-tile img[data-loaded]').length >= 12")
+        assert orders[0][:3] == [0, 1, 2]  # the first stream starts at the top
+        body = dialog.locator(".hitl-body")
+        with page.expect_request(
+            lambda request: "/thumbnails" in request.url and request.post_data_json["order"][0] > 150
+        ):
+            body.evaluate("(element) => { element.scrollTop = element.scrollHeight; }")
+        # Scrolled to the end: the newest stream asks for the tiles on screen first, at the bottom.
+        assert min(orders[-1][:8]) > 150, orders[-1][:8]
+    finally:
+        gate.set()
+    page.wait_for_function("() => document.querySelectorAll('.hitl-pick-tile img')[255].dataset.loaded === 'true'")
+    # Far-off tiles let their image go (memory stays bounded).
     assert page.evaluate("() => document.querySelectorAll('.hitl-pick-tile img')[0].getAttribute('src')") is None
     for key in ("2", "5", "6"):
         page.keyboard.press(key)
     page.locator(TILE).nth(250).click()
     body.evaluate("(element) => { element.scrollTop = 0; }")
     page.wait_for_function(
-        "() => document.querySelectorAll('.hitl-pick-tile img')[0].dataset.loaded === 'true' && !!document.querySelectorAll('.hitl-pick-tile img')[0].getAttribute('src')"
+        "() => { const image = document.querySelectorAll('.hitl-pick-tile img')[0]; return !!image.getAttribute('src') && image.complete; }"
     )
     page.locator(TILE).nth(0).click()
     assert badges(page) == {255: "1", 250: "2", 0: "3"}

@@ -36,8 +36,19 @@ const PICKS_KEY_PREFIX = "comfyui-hitl.picker.picks.";
 const FRAME_RATE_KEY = "comfyui-hitl.picker.fps";
 const PLAY_MODE_KEY = "comfyui-hitl.picker.play";
 const DEFAULT_FRAME_RATE = 8;
-/** Tiles within this many screens of the visible ones keep their image; farther ones let it go. */
-const NEAR_SCREENS = 3;
+/**
+ * Tiles within SHOW_SCREENS screens of the ones on screen (at least SHOW_ITEMS items) get
+ * their image; an image is let go only beyond KEEP_SCREENS screens (at least KEEP_ITEMS
+ * items), so scrolling back and forth does not decode the same images again, and memory
+ * stays bounded however long the batch. Previews are fetched further ahead (up to what
+ * PreviewStore keeps), nearest first, so a scroll finds them already here.
+ */
+const SHOW_SCREENS = 2;
+const SHOW_ITEMS = 32;
+const KEEP_SCREENS = 8;
+const KEEP_ITEMS = 192;
+/** The least time between two looks at what is on screen while the person scrolls. */
+const MEASURE_EVERY_MS = 100;
 /** Items asked for as the dialog opens, before the layout says which are on screen. */
 const FIRST_ITEMS = 64;
 
@@ -70,7 +81,7 @@ const CSS = `
 .hitl-pick-zoom img { max-width: 100%; max-height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
-.hitl-pick-tile { content-visibility: auto; contain-intrinsic-size: auto 180px; }
+.hitl-pick-tile { contain: layout paint style; }
 .hitl-pick-grid[data-filter="picked"] .hitl-pick-tile[aria-selected="false"] { display: none; }
 .hitl-pick-empty { padding: 24px 8px; text-align: center; opacity: .7; }
 .hitl-pick-empty[hidden] { display: none; }
@@ -160,8 +171,17 @@ class PickerDialog {
     this.orderBadges = [];
     /** Only the picked items are shown ("picked only"). */
     this.pickedOnly = false;
-    /** @type {Set<number>} items whose tile is on screen */
-    this.visible = new Set();
+    /** @type {number[]} items whose tile is on screen, in grid order */
+    this.visible = [];
+    /** Items from nearLow to nearHigh hold their image (see SHOW_SCREENS). */
+    this.nearLow = 0;
+    this.nearHigh = FIRST_ITEMS - 1;
+    /** @type {Set<number>} items whose image has its src */
+    this.withImage = new Set();
+    /** @type {number[] | null} the items the grid shows, in grid order (null: to be worked out) */
+    this.shownCache = null;
+    this.measureQueued = false;
+    this.lastMeasure = -Infinity;
     /** @type {number | null} the item under the pointer */
     this.hovered = null;
     this.status = element(this.doc, "div", "hitl-pick-status");
@@ -214,8 +234,12 @@ class PickerDialog {
     this.build(payload);
     // Ask for the previews at once, top of the grid first; what is on screen refines it.
     this.previews.want(framesFor(nearestFirst([], this.count).slice(0, FIRST_ITEMS), this.framesPerItem));
-    this.observer = new IntersectionObserver((entries) => this.onVisibility(entries), { root: this.dialog.body });
-    for (const tile of this.tiles) this.observer.observe(tile);
+    // What is on screen follows the scroll position, the dialog's size and the tile size.
+    // Worked out from the grid's geometry once per frame at most, never per tile.
+    this.dialog.body.addEventListener("scroll", () => this.scheduleMeasure(), { passive: true });
+    this.resizeObserver = new ResizeObserver(() => this.scheduleMeasure());
+    this.resizeObserver.observe(this.dialog.body);
+    this.resizeObserver.observe(this.grid);
     this.restorePicks();
     this.render();
     // Start on the first item, unless the person is busy elsewhere (another dialog).
@@ -389,56 +413,99 @@ class PickerDialog {
   onDrop(frame) {
     const item = Math.floor(frame / this.framesPerItem);
     this.tiles[item]?.removeAttribute("data-clip");
-    if (frame % this.framesPerItem === 0) this.images[item]?.removeAttribute("src");
+    if (frame % this.framesPerItem === 0) this.#hide(item);
   }
 
   /** @param {number} item */
   #show(item) {
     const url = this.previews.url(item * this.framesPerItem);
     const image = this.images[item];
-    if (url && image && !image.getAttribute("src")) image.src = url;
+    if (url && image && !image.getAttribute("src")) {
+      image.src = url;
+      this.withImage.add(item);
+    }
+  }
+
+  /** @param {number} item */
+  #hide(item) {
+    this.images[item]?.removeAttribute("src");
+    this.withImage.delete(item);
   }
 
   /** Whether an item's tile is near enough to the screen to hold its image. @param {number} item */
   isNear(item) {
-    const [low, high] = this.#visibleRange();
-    const margin = Math.max(48, NEAR_SCREENS * Math.max(1, this.visible.size));
-    return item >= low - margin && item <= high + margin;
+    return item >= this.nearLow && item <= this.nearHigh;
   }
 
-  #visibleRange() {
-    if (this.visible.size === 0) return [0, 0];
-    let low = Infinity;
-    let high = -Infinity;
-    for (const item of this.visible) {
-      low = Math.min(low, item);
-      high = Math.max(high, item);
-    }
-    return [low, high];
+  /**
+   * Work out what is on screen soon: at the next frame, or while the person keeps
+   * scrolling, at most every MEASURE_EVERY_MS (the images shown reach two screens beyond
+   * what is on screen, so a scroll never outruns them, and the scroll itself stays free of
+   * our work).
+   */
+  scheduleMeasure() {
+    if (this.measureQueued) return;
+    this.measureQueued = true;
+    const wait = Math.max(0, this.lastMeasure + MEASURE_EVERY_MS - performance.now());
+    const run = () => {
+      this.measureQueued = false;
+      this.lastMeasure = performance.now();
+      this.measure();
+    };
+    if (wait === 0) requestAnimationFrame(run);
+    else window.setTimeout(() => requestAnimationFrame(run), wait);
   }
 
-  /** @param {IntersectionObserverEntry[]} entries */
-  onVisibility(entries) {
-    for (const entry of entries) {
-      const item = Number(/** @type {HTMLElement} */ (entry.target).dataset.index);
-      if (entry.isIntersecting) this.visible.add(item);
-      else this.visible.delete(item);
+  /**
+   * The items on screen, from the grid's geometry: every tile has one size, so the rows on
+   * screen follow from the scroll position, the first tile and the row pitch (a handful of
+   * layout reads, whatever the batch size).
+   */
+  measure() {
+    if (this.dialog.minimised) return; // nothing is on screen; keep what is loaded for its return
+    const shown = this.shownItems();
+    const body = this.dialog.body;
+    /** @type {number[]} */
+    let visible = [];
+    const first = shown.length ? this.tiles[shown[0]].getBoundingClientRect() : null;
+    if (first && first.height > 0) {
+      const columns = this.columns();
+      const next = shown[columns] === undefined ? null : this.tiles[shown[columns]].getBoundingClientRect();
+      const pitch = Math.max(1, next ? next.top - first.top : first.height);
+      const box = body.getBoundingClientRect();
+      const top = Math.max(0, Math.floor((box.top - first.top) / pitch));
+      const bottom = Math.max(top, Math.floor((Math.min(box.bottom, innerHeight) - first.top) / pitch));
+      visible = shown.slice(top * columns, (bottom + 1) * columns);
     }
+    const same =
+      visible.length === this.visible.length && visible[0] === this.visible[0] && visible.at(-1) === this.visible.at(-1);
+    if (same) return;
+    this.visible = visible;
     this.refreshPreviews();
     this.updatePlaying();
   }
 
-  /** Fetch what is near the screen, nearest first; near tiles show, far ones let go. */
+  /** Fetch what is near the screen, nearest first; near tiles show their image, far ones let it go. */
   refreshPreviews() {
-    const shown = this.pickedOnly ? (/** @type {number} */ item) => this.order.includes(item) : undefined;
-    const items = nearestFirst([...this.visible], this.count, shown).filter((item) => this.isNear(item));
-    this.previews.want(framesFor(items, this.framesPerItem));
-    const [low, high] = this.#visibleRange();
+    const visible = this.visible;
+    const low = visible.length ? Math.min(...visible) : 0;
+    const high = visible.length ? Math.max(...visible) : 0;
+    const margin = Math.max(SHOW_ITEMS, SHOW_SCREENS * visible.length);
+    this.nearLow = low - margin;
+    this.nearHigh = high + margin;
+    const picked = this.pickedOnly ? new Set(this.order) : null;
+    const shown = picked ? (/** @type {number} */ item) => picked.has(item) : undefined;
+    const order = nearestFirst(visible, this.count, shown);
+    const near = order.filter((item) => this.isNear(item));
+    // The near ones first (every frame of a near clip before the far ones' first frames),
+    // then the rest as far as the store keeps: scrolling later finds them already here.
+    const far = order.filter((item) => !this.isNear(item)).slice(0, Math.floor(this.previews.cap / this.framesPerItem));
+    this.previews.want([...framesFor(near, this.framesPerItem), ...framesFor(far, this.framesPerItem)]);
     this.previews.trim(Math.floor((low + high) / 2) * this.framesPerItem);
-    for (let item = 0; item < this.count; item += 1) {
-      const image = this.images[item];
-      if (this.isNear(item)) this.#show(item);
-      else if (image.getAttribute("src")) image.removeAttribute("src");
+    for (const item of near) this.#show(item);
+    const keep = Math.max(KEEP_ITEMS, KEEP_SCREENS * visible.length);
+    for (const item of [...this.withImage]) {
+      if (item < low - keep || item > high + keep) this.#hide(item);
     }
   }
 
@@ -453,7 +520,7 @@ class PickerDialog {
     if (!this.player) return;
     /** @type {number[]} */
     let items;
-    if (this.playMode === PLAY_MODES.ALWAYS) items = [...this.visible];
+    if (this.playMode === PLAY_MODES.ALWAYS) items = this.visible;
     else {
       items = this.hovered === null ? [] : [this.hovered];
       if (this.grid.contains(this.doc.activeElement)) items.push(this.focused);
@@ -462,7 +529,7 @@ class PickerDialog {
   }
 
   dispose() {
-    this.observer?.disconnect();
+    this.resizeObserver?.disconnect();
     this.player?.close();
     window.clearInterval(this.zoomTimer);
     window.clearTimeout(this.digitTimer);
@@ -503,6 +570,8 @@ class PickerDialog {
   }
 
   changed() {
+    this.shownCache = null;
+    if (this.pickedOnly) this.scheduleMeasure();
     this.dialog.setError(null);
     writeStorage(sessionStorage, this.picksKey, this.order.length ? JSON.stringify(this.order) : null);
     this.render();
@@ -531,8 +600,9 @@ class PickerDialog {
     this.filterButton.setAttribute("aria-pressed", String(on));
     if (on) this.grid.dataset.filter = "picked";
     else delete this.grid.dataset.filter;
+    this.shownCache = null;
     this.render();
-    this.refreshPreviews();
+    this.scheduleMeasure();
   }
 
   /** In "picked only", a tile that was just hidden must not keep (and so lose) the focus. */
@@ -550,8 +620,10 @@ class PickerDialog {
 
   /** The items the grid shows, in grid order. */
   shownItems() {
-    if (!this.pickedOnly) return Array.from({ length: this.count }, (_, item) => item);
-    return [...this.order].sort((a, b) => a - b);
+    this.shownCache ??= this.pickedOnly
+      ? [...this.order].sort((a, b) => a - b)
+      : Array.from({ length: this.count }, (_, item) => item);
+    return this.shownCache;
   }
 
   render() {
@@ -610,10 +682,10 @@ class PickerDialog {
 
   /** How many tiles one grid row holds (from the layout, so it follows the window size). */
   columns() {
-    const shown = this.shownItems().map((item) => this.tiles[item]);
-    const top = shown[0]?.offsetTop;
+    const shown = this.shownItems();
+    const top = shown.length ? this.tiles[shown[0]].offsetTop : 0;
     let columns = 0;
-    while (columns < shown.length && shown[columns].offsetTop === top) columns += 1;
+    while (columns < shown.length && this.tiles[shown[columns]].offsetTop === top) columns += 1;
     return Math.max(1, columns);
   }
 

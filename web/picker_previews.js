@@ -117,6 +117,8 @@ export class PreviewStore {
     this.controller = null;
     /** @type {number[] | null} the newest order asked for, not yet acted on */
     this.wanted = null;
+    /** @type {number[]} the newest order asked for: what follows a stream that ends */
+    this.lastWanted = [];
     this.lastStart = -Infinity;
     /** @type {number | undefined} */
     this.timer = undefined;
@@ -137,6 +139,7 @@ export class PreviewStore {
   want(order) {
     if (this.closed) return;
     this.wanted = order;
+    this.lastWanted = order;
     const wait = this.lastStart + RESTART_EVERY_MS - performance.now();
     if (wait > 0) {
       if (this.timer === undefined) this.timer = window.setTimeout(() => this.#act(), wait);
@@ -169,12 +172,21 @@ export class PreviewStore {
     void this.client
       .stream(route, { order }, controller.signal)
       .then((reader) => readThumbnailStream(reader, (frame, jpeg) => this.#keep(frame, jpeg)))
+      .then(() => {
+        if (this.controller !== controller) return;
+        this.controller = null;
+        // Done: fetch whatever the newest order still misses (it was left to this stream
+        // while the stream brought its head). A stream cut short (the request ended, its
+        // images released) is not followed by another.
+        if (order.every((frame) => this.urls.has(frame))) {
+          this.wanted ??= this.lastWanted;
+          this.#act();
+        }
+      })
       .catch((error) => {
+        if (this.controller === controller) this.controller = null;
         // Aborted for a newer order, or the request ended (the dialog closes): nothing to do.
         if (!controller.signal.aborted && !this.closed) console.debug("[comfyui-hitl] thumbnail stream ended", error);
-      })
-      .finally(() => {
-        if (this.controller === controller) this.controller = null;
       });
   }
 
