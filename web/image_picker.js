@@ -37,16 +37,17 @@ const FRAME_RATE_KEY = "comfyui-hitl.picker.fps";
 const PLAY_MODE_KEY = "comfyui-hitl.picker.play";
 const DEFAULT_FRAME_RATE = 8;
 /**
- * Tiles within SHOW_SCREENS screens of the ones on screen (at least SHOW_ITEMS items) get
- * their image; an image is let go only beyond KEEP_SCREENS screens (at least KEEP_ITEMS
- * items), so scrolling back and forth does not decode the same images again, and memory
- * stays bounded however long the batch. Previews are fetched further ahead (up to what
+ * Tiles within SHOW_ITEMS items (or SHOW_SCREENS screens, if more) of the ones on screen get
+ * their image as soon as it arrives: a batch of up to 256 shows every image once, so a scroll
+ * decodes nothing (images set during a scroll measured as long paint tasks in ComfyUI's page).
+ * An image is let go only KEEP_MORE_ITEMS items beyond that, so scrolling back and forth does
+ * not decode the same ones again, and however long the batch, at most about 600 previews are
+ * decoded at a time (about 150 MB). Previews are fetched further ahead still (as many as
  * PreviewStore keeps), nearest first, so a scroll finds them already here.
  */
-const SHOW_SCREENS = 2;
-const SHOW_ITEMS = 32;
-const KEEP_SCREENS = 8;
-const KEEP_ITEMS = 192;
+const SHOW_SCREENS = 6;
+const SHOW_ITEMS = 256;
+const KEEP_MORE_ITEMS = 64;
 /** The least time between two looks at what is on screen while the person scrolls. */
 const MEASURE_EVERY_MS = 100;
 /** Items asked for as the dialog opens, before the layout says which are on screen. */
@@ -321,7 +322,8 @@ class PickerDialog {
         tile.addEventListener("pointerleave", () => this.setHovered(null));
       }
       tile.addEventListener("click", () => {
-        this.focusTile(index, false);
+        // The focus follows a click or tap, so a tapped clip plays (a phone has no hover).
+        this.focusTile(index);
         this.toggle(index);
       });
       this.tiles.push(tile);
@@ -503,7 +505,7 @@ class PickerDialog {
     this.previews.want([...framesFor(near, this.framesPerItem), ...framesFor(far, this.framesPerItem)]);
     this.previews.trim(Math.floor((low + high) / 2) * this.framesPerItem);
     for (const item of near) this.#show(item);
-    const keep = Math.max(KEEP_ITEMS, KEEP_SCREENS * visible.length);
+    const keep = margin + KEEP_MORE_ITEMS;
     for (const item of [...this.withImage]) {
       if (item < low - keep || item > high + keep) this.#hide(item);
     }

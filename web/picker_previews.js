@@ -98,13 +98,17 @@ export async function readThumbnailStream(reader, onImage) {
 }
 
 /**
- * A JPEG as a data: URL (base64 by the browser's own btoa, a few thousand bytes at a time).
+ * A JPEG as a data: URL. Base64 by the browser's Uint8Array.toBase64 where there is one
+ * (a few microseconds), else by btoa over 8 KB pieces (String.fromCharCode.apply: a spread
+ * of the whole array measured eight times slower).
  * @param {Uint8Array} jpeg
  */
 export function jpegDataUrl(jpeg) {
+  const native = /** @type {any} */ (jpeg).toBase64;
+  if (typeof native === "function") return `data:image/jpeg;base64,${native.call(jpeg)}`;
   const parts = [];
-  for (let start = 0; start < jpeg.length; start += 0x4000) {
-    parts.push(String.fromCharCode(...jpeg.subarray(start, start + 0x4000)));
+  for (let start = 0; start < jpeg.length; start += 0x2000) {
+    parts.push(String.fromCharCode.apply(null, /** @type {any} */ (jpeg.subarray(start, start + 0x2000))));
   }
   return `data:image/jpeg;base64,${btoa(parts.join(""))}`;
 }
