@@ -575,7 +575,9 @@ class PickerDialog {
     this.shownCache = null;
     if (this.pickedOnly) this.scheduleMeasure();
     this.dialog.setError(null);
-    writeStorage(sessionStorage, this.picksKey, this.order.length ? JSON.stringify(this.order) : null);
+    // With a preset, "nothing picked" is kept too: a reload must not bring the preset back.
+    const keep = this.order.length > 0 || this.preset.length > 0;
+    writeStorage(sessionStorage, this.picksKey, keep ? JSON.stringify(this.order) : null);
     this.render();
   }
 
