@@ -189,7 +189,13 @@ class BatchImages:
     """
 
     def __init__(
-        self, images: Any, *, thumb_edge: int = THUMB_EDGE, quality: int = THUMB_QUALITY, workers: int = WORKERS
+        self,
+        images: Any,
+        *,
+        thumb_edge: int = THUMB_EDGE,
+        quality: int = THUMB_QUALITY,
+        workers: int = WORKERS,
+        start: bool = True,
     ) -> None:
         self.frames = as_frames(images)
         self.count, self.height, self.width = (int(n) for n in self.frames.shape[:3])
@@ -202,8 +208,21 @@ class BatchImages:
         # asking for it moves it to the front). The threads end once every frame is done.
         self._order = _ThumbnailOrder(self.count)
         self._thumb_futures: list[Future[bytes]] = [Future() for _ in range(self.count)]
-        pool = ThreadPoolExecutor(min(workers, self.count), thread_name_prefix="hitl-thumbs")
-        for _ in range(min(workers, self.count)):
+        self._workers = min(workers, self.count)
+        self._started = False
+        if start:
+            self.start()
+
+    def start(self) -> None:
+        """Start making the thumbnails (once; later calls do nothing). A node may wrap the
+        batch first and start it once its request is published, so the threads' work does
+        not delay the message that opens the dialog."""
+        with self._full_lock:
+            if self._started:
+                return
+            self._started = True
+        pool = ThreadPoolExecutor(self._workers, thread_name_prefix="hitl-thumbs")
+        for _ in range(self._workers):
             pool.submit(self._make_thumbnails)
         pool.shutdown(wait=False)
 

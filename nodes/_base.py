@@ -98,4 +98,9 @@ class HitlNode:
             node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
             resources=resources,
         )
+        # Resources that work in the background (the picker's thumbnails) start now that the
+        # request is out, so their threads do not hold up the message that opens the dialog.
+        start = getattr(resources, "start", None)
+        if callable(start):
+            start()
         return await self.registry.wait_async(request)

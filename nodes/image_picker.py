@@ -404,7 +404,8 @@ class ImagePicker(HitlNode):
         extra_pnginfo: Any,
     ) -> tuple[int, ...]:
         bounds = question.bounds
-        batch = BatchImages(images)  # thumbnails start encoding now, in the background
+        # Thumbnails start in the background as soon as the request is published (ask()).
+        batch = BatchImages(images, start=False)
         try:
             payload: dict[str, Any] = {
                 "title": title or self.DISPLAY_NAME,

@@ -133,3 +133,12 @@ def test_the_thumbnail_averages_pairs_of_rows_of_each_block() -> None:
     assert pixels.shape == (2, 8, 3) and int(pixels[0, 0, 0]) == 127 and int(pixels[1, 0, 0]) == 255
     thumb = Image.open(io.BytesIO(batch.thumb(0)))
     assert thumb.size == (2, 2)
+
+
+def test_a_batch_can_wait_to_start_until_its_request_is_out() -> None:
+    batch = images.BatchImages(noisy(3), start=False)
+    future = batch.thumb_futures([2])[0]
+    assert not future.done() and not batch._started
+    batch.start()
+    batch.start()  # once only
+    assert future.result(10)[:2] == b"\xff\xd8" and len(batch.thumbs) == 3

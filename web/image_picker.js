@@ -235,8 +235,8 @@ class PickerDialog {
     this.build(payload);
     // Ask for the previews at once, top of the grid first; what is on screen refines it.
     this.previews.want(framesFor(nearestFirst([], this.count).slice(0, FIRST_ITEMS), this.framesPerItem));
-    // What is on screen follows the scroll position, the dialog's size and the tile size.
-    // Worked out from the grid's geometry once per frame at most, never per tile.
+    // What is on screen follows the scroll position, the dialog's size and the tile size:
+    // worked out from the grid's geometry (see measure), never by watching every tile.
     this.dialog.body.addEventListener("scroll", () => this.scheduleMeasure(), { passive: true });
     this.resizeObserver = new ResizeObserver(() => this.scheduleMeasure());
     this.resizeObserver.observe(this.dialog.body);
