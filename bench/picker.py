@@ -433,7 +433,7 @@ def frame_costs(frames: int = 8, size: int = 1024, rounds: int = 20) -> list[tup
     ]
     # Every round runs every step once, in turn, so a busy machine slows them all alike.
     per_round: dict[str, list[float]] = {name: [] for name, _ in steps}
-    for name, step in steps:
+    for _, step in steps:
         step(0)
     for _ in range(rounds):
         for name, step in steps:
