@@ -146,14 +146,15 @@ CLIPS_LAYOUT = """(names) => {
 
 #: A synchronous predicate (Playwright does not await a promise a predicate returns): each
 #: poll starts a fetch of the newest history entry and checks the answer of the previous one.
-FINISHED = """() => {
+FINISHED = """(known) => {
     const state = (window.__docsPoll ??= {});
     if (!state.pending) {
-        state.pending = fetch('/history?max_items=1').then((r) => r.json()).then((h) => { state.last = h; state.pending = null; },
+        state.pending = fetch('/history').then((r) => r.json()).then((h) => { state.last = h; state.pending = null; },
             () => { state.pending = null; });
     }
-    const run = state.last && Object.values(state.last)[0];
-    return run && run.status && run.status.completed ? JSON.stringify(run.outputs) : false;
+    const runs = Object.entries(state.last ?? {}).filter(([id]) => !known.includes(id)).map(([, run]) => run);
+    const run = runs.find((run) => run.status && run.status.completed);
+    return run ? JSON.stringify(run.outputs) : false;
 }"""
 
 
@@ -173,6 +174,7 @@ def make_example(
     page.reload()
     page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
     page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(workflow.read_text()))
+    known = page.evaluate("async () => Object.keys(await (await fetch('/history')).json())")
     page.evaluate("() => window.app.queuePrompt(0, 1)")
     dialog = page.locator("section.hitl-card[data-kind='image-picker']")
     dialog.wait_for(timeout=60_000)
@@ -190,7 +192,7 @@ def make_example(
     log.info("saved %s (frontend %s)", screenshot.relative_to(ROOT), version)
     page.keyboard.press("Enter")
     dialog.wait_for(state="detached")
-    return json.loads(page.wait_for_function(FINISHED, polling=200, timeout=60_000).json_value())
+    return json.loads(page.wait_for_function(FINISHED, arg=known, polling=200, timeout=60_000).json_value())
 
 
 def main(argv: list[str] | None = None) -> int:
