@@ -32,6 +32,18 @@ def interrupt_exception() -> type[BaseException]:
     return getattr(module, "InterruptProcessingException", RunInterrupted)
 
 
+def nothing() -> Any:
+    """An output that carries nothing: ComfyUI's ``ExecutionBlocker`` without a message, so
+    every node fed from it is skipped quietly (instead of being run with None, which most
+    nodes, Save Image among them, fail on), and the run goes on. None outside ComfyUI."""
+    try:
+        module = importlib.import_module("comfy_execution.graph_utils")
+    except ImportError:
+        return None
+    blocker = getattr(module, "ExecutionBlocker", None)
+    return blocker(None) if blocker is not None else None
+
+
 #: Where a stand-in host (the harness) says which prompt and node run, outside ComfyUI.
 _STAND_IN_CONTEXT: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "comfyui_hitl_stand_in_context", default=(None, None)

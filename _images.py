@@ -6,26 +6,37 @@ too). Peers convert the whole batch to uint8 at once and write full PNGs to disk
 anything is shown; here each frame is converted on its own, a band of rows at a time (so the
 float temporaries stay in the CPU cache) into a uint8 buffer reused from frame to frame,
 reduced by Pillow, and JPEG-encoded in memory, two frames at a time (numpy and Pillow let go
-of the GIL). Encoding runs in the background in index order, so a browser can fetch
-thumbnail 0 while thumbnail 31 is still being made. Nothing is written to disk, and the
-batch itself is kept by reference, not copied.
+of the GIL). Nothing is written to disk, and the batch itself is kept by reference, not copied.
 
-Each rendition is made once per request and served from memory by the pack's one image
-route (``server_routes``): ``thumb`` (256 px JPEG), ``preview`` (about 1280 px JPEG, what the
-mask painter paints on), ``full`` (PNG) and ``mask`` (the node's input mask, 8-bit PNG).
-Which ones start at once, in the background and in order, is the node's choice (``warm``).
+Each rendition is made once per request and served from memory by the pack's image routes
+(``server_routes``): ``thumb`` (256 px JPEG), ``preview`` (about 1280 px JPEG, what the mask
+painter paints on), ``full`` (PNG) and ``mask`` (the node's input mask, 8-bit PNG). All are
+made by one small set of background threads, in one queue:
+
+- the renditions the node lists in ``warm`` (by default every thumbnail, in index order),
+  from the moment the node starts the batch (``start``: once its request is published, so
+  the threads do not hold up the message that opens the dialog);
+- ahead of those, anything someone asks for (:meth:`BatchImages.image_futures`), the most recent
+  ask first: the frames a browser shows after scrolling a grid of 256, a zoom's full PNG.
+
+So a browser can have thumbnail 0, or 200, while others are still being made, and a route
+waits for an image on its future without holding a thread.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import threading
+from collections import deque
 from collections.abc import Sequence
-from concurrent.futures import CancelledError, Future, ThreadPoolExecutor
+from concurrent.futures import CancelledError, Future
 from typing import Any
 
 import numpy as np
 from PIL import Image
+
+log = logging.getLogger(__name__)
 
 #: Longest edge of a thumbnail, in pixels.
 THUMB_EDGE = 256
@@ -43,6 +54,11 @@ BAND_BYTES = 512 * 1024
 #: Thumbnails a question's dialog (value prompt, form) shows of an IMAGE batch; the rest
 #: are counted, not sent.
 MAX_IMAGES_SHOWN = 16
+#: The media type of each rendition.
+MEDIA_TYPES = {"thumb": "image/jpeg", "preview": "image/jpeg", "full": "image/png", "mask": "image/png"}
+
+#: A rendition of one image: (size, index), e.g. ("thumb", 3).
+Key = tuple[str, int]
 
 
 def as_frames(images: Any) -> np.ndarray:
@@ -91,6 +107,35 @@ class _FrameConverter:
             np.multiply(frame[top : top + rows], 255.0, out=scaled, casting="unsafe")
             # Clip and cast in one pass, truncating as SaveImage does.
             np.clip(scaled, 0, 255, out=out[top : top + rows], casting="unsafe")
+        return out
+
+    def pair_rows_uint8(self, frame: np.ndarray, scale: int) -> np.ndarray:
+        """Row k of the result is the mean of two rows of the frame's k-th block of ``scale``
+        rows (rows scale//4 and scale//4 + scale//2 of it: a 2×2 box for scale 2), as uint8.
+
+        A float frame costs far more to read and convert than Pillow's uint8 box filter costs
+        to reduce, so the vertical half of the reduction is done here, in float, on two rows
+        per block, a band at a time (the band stays in the CPU cache); Pillow then reduces
+        each row by ``scale``. A 4×4 box becomes 4×2 samples of it: no visible difference at
+        thumbnail size, and a third of the work of converting every other row first."""
+        height, width, channels = frame.shape
+        out_rows = height // scale
+        first_row = scale // 4
+        second_row = first_row + scale // 2
+        rows = max(1, min(out_rows, BAND_BYTES // (width * channels * 4)))
+        buffers = getattr(self._local, "pair_buffers", None)
+        if buffers is None or buffers[1].shape != (out_rows, width, channels) or buffers[0].shape[0] != rows:
+            buffers = (np.empty((rows, width, channels), np.float32), np.empty((out_rows, width, channels), np.uint8))
+            self._local.pair_buffers = buffers
+        band, out = buffers
+        first = frame[first_row : out_rows * scale : scale]
+        second = frame[second_row : out_rows * scale : scale]
+        for top in range(0, out_rows, rows):
+            pair = band[: min(rows, out_rows - top)]
+            np.add(first[top : top + rows], second[top : top + rows], out=pair)
+            np.multiply(pair, 127.5, out=pair)  # the mean of the two, times 255
+            # Clip and cast in one pass, truncating as SaveImage does.
+            np.clip(pair, 0, 255, out=out[top : top + rows], casting="unsafe")
         return out
 
 
@@ -142,9 +187,11 @@ def as_masks(masks: Any, count: int, height: int, width: int) -> np.ndarray:
 class BatchImages:
     """An IMAGE batch ready to show, by index and rendition (see the module's docstring).
 
-    ``warm`` lists the (rendition, index) pairs to make at once, in the background, in that
-    order; anything else is made when first asked for. By default every thumbnail is warmed
-    (the picker's grid). ``masks`` (float [1 or count, H, W]) adds the ``mask`` rendition.
+    ``warm`` lists the (rendition, index) pairs to make in the background, in that order;
+    by default every thumbnail (the picker's grid). Anything else is made when first asked
+    for. ``masks`` (float [1 or count, H, W]) adds the ``mask`` rendition. With ``start``
+    False nothing is made until :meth:`start` (``HitlNode.ask`` calls it once the request
+    is out); asks made meanwhile wait in the queue.
 
     Implements ``server_routes.ImageSource``.
     """
@@ -156,7 +203,9 @@ class BatchImages:
         thumb_edge: int = THUMB_EDGE,
         quality: int = THUMB_QUALITY,
         masks: np.ndarray | None = None,
-        warm: Sequence[tuple[str, int]] | None = None,
+        warm: Sequence[Key] | None = None,
+        workers: int = WORKERS,
+        start: bool = True,
     ) -> None:
         self.frames = as_frames(images)
         self.count, self.height, self.width = (int(n) for n in self.frames.shape[:3])
@@ -166,24 +215,88 @@ class BatchImages:
         self._scale = _thumb_scale(self.height, self.width, thumb_edge)
         self._preview_scale = _thumb_scale(self.height, self.width, PREVIEW_EDGE)
         self._converter = _FrameConverter()
+        self._workers = max(1, workers)
+        # Everything below is guarded by the lock.
         self._lock = threading.Lock()
         self._closed = False
-        self._made: dict[tuple[str, int], Future[bytes]] = {}
-        warm = [("thumb", i) for i in range(self.count)] if warm is None else list(warm)
-        warm = [(size, index) for size, index in warm if size in self.sizes and 0 <= index < self.count]
-        if warm:
-            # Made in the background, in order; whoever needs one waits on its future. The
-            # pool's threads end by themselves once the last one is done.
-            pool = ThreadPoolExecutor(min(WORKERS, len(warm)), thread_name_prefix="hitl-thumbs")
-            for size, index in warm:
-                self._made[(size, index)] = pool.submit(self._render, size, index)
-            pool.shutdown(wait=False)
+        self._started = False
+        self._running = 0
+        #: Every rendition queued, being made, or made (the large ones made: the last few).
+        self._made: dict[Key, Future[bytes]] = {}
+        #: Renditions not yet taken by a thread; the two queues below may hold stale keys
+        #: (taken since, or asked twice), which are skipped.
+        self._pending: set[Key] = set()
+        self._warm: deque[Key] = deque()
+        self._asked: deque[Key] = deque()
+        warm = [("thumb", i) for i in range(self.count)] if warm is None else warm
+        for key in warm:
+            size, index = key
+            if size in self.sizes and 0 <= index < self.count and key not in self._made:
+                self._made[key] = Future()
+                self._pending.add(key)
+                self._warm.append(key)
+        if start:
+            self.start()
 
     def __repr__(self) -> str:
         with self._lock:
             done = sum(future.done() for future in self._made.values())
             total = len(self._made)
-        return f"<BatchImages {self.count}×{self.width}×{self.height} made={done}/{total} closed={self._closed}>"
+            threads = self._running
+            state = "closed" if self._closed else "started" if self._started else "not started"
+        return f"<BatchImages {self.count}×{self.width}×{self.height} made={done}/{total} threads={threads} {state}>"
+
+    def start(self) -> None:
+        """Start making renditions (once; later calls do nothing)."""
+        with self._lock:
+            if self._started:
+                return
+            self._started = True
+            threads = self._threads_wanted()
+        self._spawn(threads)
+
+    def image_futures(self, size: str, indices: Sequence[int]) -> list[Future[bytes]]:
+        """The futures of rendition ``size`` of these images (bytes, see :data:`MEDIA_TYPES`).
+        Those not made yet are made next, in this order (a browser's nearest-first order),
+        ahead of any asked for before. A future is cancelled once the batch is closed (its
+        request ended) before it was made; indices must be below :attr:`count`."""
+        if size not in self.sizes:
+            raise ValueError(f"this batch has no {size!r} rendition")
+        futures: list[Future[bytes]] = []
+        fresh: list[Key] = []
+        with self._lock:
+            for index in indices:
+                key = (size, index)
+                future = self._made.get(key)
+                if future is None:
+                    future = Future()
+                    if self._closed:
+                        future.cancel()
+                    else:
+                        if size != "thumb":
+                            self._forget_old_large()
+                        self._made[key] = future
+                        self._pending.add(key)
+                if key in self._pending:
+                    fresh.append(key)
+                futures.append(future)
+            self._asked.extendleft(reversed(fresh))
+            if len(self._asked) > 4 * len(self._pending) + 64:
+                self._compact_asked()
+            threads = self._threads_wanted()
+        self._spawn(threads)
+        return futures
+
+    def close(self) -> None:
+        """Stop making renditions nobody will fetch (the request has ended)."""
+        with self._lock:
+            self._closed = True
+            futures = list(self._made.values())
+            self._pending.clear()
+            self._warm.clear()
+            self._asked.clear()
+        for future in futures:
+            future.cancel()  # a running one cannot be cancelled: it finishes, unused
 
     @property
     def thumbs(self) -> list[bytes]:
@@ -194,52 +307,81 @@ class BatchImages:
         """Thumbnail ``index``, waiting up to ``timeout`` s if it is still being made.
 
         :class:`ImagesReleased` if the batch was closed before it was made."""
-        return self._get("thumb", index, timeout)
+        return self._result("thumb", index, timeout)
 
-    def close(self) -> None:
-        """Stop making renditions nobody will fetch (the request has ended)."""
-        with self._lock:
-            self._closed = True
-            futures = list(self._made.values())
-        for future in futures:
-            future.cancel()
-
-    def _get(self, size: str, index: int, timeout: float | None = None) -> bytes:
-        with self._lock:
-            future = self._made.get((size, index))
-            mine = future is None
-            if future is None:
-                if self._closed:
-                    raise ImagesReleased("the request has ended; its images are gone")
-                future = Future()
-                self._made[(size, index)] = future
-                self._forget_old_large(size)
-        if mine:
-            # Made here, in the caller's thread (the route runs it off the event loop). A
-            # running future cannot be cancelled, so close() meanwhile leaves it alone.
-            if not future.set_running_or_notify_cancel():
-                raise ImagesReleased("the request has ended; its images are gone")
-            try:
-                result = self._render(size, index)
-            except BaseException as exc:
-                future.set_exception(exc)
-                with self._lock:
-                    self._made.pop((size, index), None)
-                raise
-            future.set_result(result)
+    def _result(self, size: str, index: int, timeout: float | None = None) -> bytes:
         try:
-            return future.result(timeout)
+            return self.image_futures(size, (index,))[0].result(timeout)
         except CancelledError:
             raise ImagesReleased("the request has ended; its images are gone") from None
 
-    def _forget_old_large(self, size: str) -> None:
-        # Caller holds the lock. Zooming back and forth should not re-encode, but memory stays bounded.
-        if size == "thumb":
-            return
+    # -- the queue and its threads (callers of the underscored helpers hold the lock)
+    def _threads_wanted(self) -> int:
+        if not self._started or self._closed:
+            return 0
+        wanted = min(self._workers, len(self._pending)) - self._running
+        if wanted <= 0:
+            return 0
+        self._running += wanted
+        return wanted
+
+    def _spawn(self, threads: int) -> None:
+        # Plain daemon threads, each ending when the queue is empty; an ask later starts
+        # them again. Nothing is made on the caller's thread (a route's event loop).
+        for _ in range(threads):
+            threading.Thread(target=self._work, name="hitl-images", daemon=True).start()
+
+    def _take(self) -> Key | None:
+        if self._closed:
+            return None
+        for queue in (self._asked, self._warm):
+            while queue:
+                key = queue.popleft()
+                if key in self._pending:
+                    self._pending.discard(key)
+                    return key
+        return None
+
+    def _compact_asked(self) -> None:
+        # Repeated asks (a grid scrolled back and forth) leave stale keys behind: keep each
+        # pending key once, where it was asked most recently. Linear, and rare enough that
+        # asking stays O(1) per key on average.
+        seen: set[Key] = set()
+        kept: deque[Key] = deque()
+        for key in self._asked:
+            if key in self._pending and key not in seen:
+                seen.add(key)
+                kept.append(key)
+        self._asked = kept
+
+    def _forget_old_large(self) -> None:
+        # Zooming back and forth should not re-encode, but memory stays bounded.
         large = [key for key, future in self._made.items() if key[0] != "thumb" and future.done()]
         for key in large[: max(0, len(large) - LARGE_CACHE + 1)]:
             del self._made[key]
 
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                key = self._take()
+                if key is None:
+                    self._running -= 1
+                    return
+                future = self._made[key]
+            if not future.set_running_or_notify_cancel():
+                continue  # closed meanwhile: nobody will fetch it
+            try:
+                data = self._render(*key)
+            except BaseException as exc:  # handed to whoever waits for it, and made again if asked again
+                log.exception("could not make the %s image %d", *key)
+                with self._lock:
+                    if self._made.get(key) is future:
+                        del self._made[key]
+                future.set_exception(exc)
+            else:
+                future.set_result(data)
+
+    # -- the renditions
     def _render(self, size: str, index: int) -> bytes:
         if size == "thumb":
             return self._thumbnail(index)
@@ -252,16 +394,17 @@ class BatchImages:
         return buffer.getvalue()
 
     def _thumbnail(self, index: int) -> bytes:
-        # Convert into this thread's reused uint8 buffer, then let Pillow's C box filter
-        # reduce it (averaging in numpy floats first measured 7x slower). Reading the float
-        # frame is most of the cost, so for an even reduction of 4 or more only every other
-        # row is read and averaged (a 4x4 box becomes 4x2 samples of it): 25-35% faster for a
-        # 1024² batch, and no visible difference at thumbnail size.
+        # The vertical half of the box filter in numpy floats on two rows per block (see
+        # pair_rows_uint8), the horizontal half by Pillow's C box filter on uint8. Frames too
+        # short for a block of rows (a 3000×2 strip) take the plain path: all rows, then Pillow.
         frame = self.frames[index]
-        rows_step = 2 if self._scale >= 4 and self._scale % 2 == 0 and frame.shape[0] % 2 == 0 else 1
-        image = _to_pil(self._converter.to_uint8(frame[::rows_step]))
-        if self._scale > 1:
-            image = image.reduce((self._scale, self._scale // rows_step))
+        scale = self._scale
+        if scale == 1:
+            image = _to_pil(self._converter.to_uint8(frame))
+        elif frame.shape[0] >= scale:
+            image = _to_pil(self._converter.pair_rows_uint8(frame, scale)).reduce((scale, 1))
+        else:
+            image = _to_pil(self._converter.to_uint8(frame)).reduce(scale)
         return _jpeg(image, self._quality)
 
     def _preview(self, index: int) -> bytes:
@@ -291,9 +434,20 @@ class BatchImages:
     def image_count(self) -> int:
         return self.count
 
+    def media_type(self, size: str) -> str:
+        return MEDIA_TYPES[size]
+
     def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        data = self._get(size, index)
-        return data, "image/jpeg" if size in ("thumb", "preview") else "image/png"
+        """Rendition ``size`` of image ``index`` and its media type, waiting for it (for
+        callers with a thread to spare: benchmarks, tests; the routes use :meth:`image_futures`)."""
+        return self._result(size, index), MEDIA_TYPES[size]
+
+
+def question_images(images: Any) -> BatchImages:
+    """The images shown beside a question (a value prompt's, a form's): the thumbnails of the
+    first :data:`MAX_IMAGES_SHOWN` made in the background once the request is out (the node's
+    ``ask`` starts them), anything else only if asked for."""
+    return BatchImages(images, warm=[("thumb", index) for index in range(MAX_IMAGES_SHOWN)], start=False)
 
 
 def _jpeg(image: Image.Image, quality: int) -> bytes:

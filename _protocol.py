@@ -17,6 +17,7 @@ ROUTES: dict[str, str] = {
     "answer": f"{ROUTE_PREFIX}/requests/{{request_id}}/answer",
     "cancel": f"{ROUTE_PREFIX}/requests/{{request_id}}/cancel",
     "image": f"{ROUTE_PREFIX}/requests/{{request_id}}/images/{{index}}",
+    "thumbnails": f"{ROUTE_PREFIX}/requests/{{request_id}}/thumbnails",
     "openapi": f"{ROUTE_PREFIX}/openapi.json",
     # One request, waiting or ended (a deep link, ``show`` in the CLI); the last ended ones.
     "request": f"{ROUTE_PREFIX}/requests/{{request_id}}",
@@ -162,6 +163,10 @@ ERROR_CODES = (
 #: The largest request body we read, in bytes.
 MAX_BODY_BYTES = 256 * 1024
 
+#: The thumbnails route streams each image as a header of this many bytes (the image's
+#: index, then its length, each an unsigned 32-bit big-endian integer) and then its JPEG.
+THUMBNAIL_HEADER_BYTES = 8
+
 
 def as_dict() -> dict[str, Any]:
     """Everything the browser must agree on, in the shape ``web/protocol.js`` exports."""
@@ -229,4 +234,5 @@ def as_dict() -> dict[str, Any]:
         "CLAIMABLE_SURFACES": list(CLAIMABLE_SURFACES),
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
+        "THUMBNAIL_HEADER_BYTES": THUMBNAIL_HEADER_BYTES,
     }

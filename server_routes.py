@@ -11,6 +11,9 @@ nothing. Every route is wrapped by :func:`guarded`, which applies both checks.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
+import contextlib
+import functools
 import gc
 import heapq
 import ipaddress
@@ -19,7 +22,8 @@ import logging
 import math
 import re
 import socket
-from collections.abc import Awaitable, Callable, Iterable
+import struct
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
@@ -59,6 +63,11 @@ DEFAULT_IMAGE_SIZES = ("thumb", "full")
 #: An image index as openapi.json spells it: ASCII digits only (``str.isdigit`` also takes
 #: "²" and "٣", and ``int`` takes the second as 3).
 IMAGE_INDEX = re.compile(r"[0-9]{1,6}")
+#: An image of a request never changes: a tab may keep it while the request waits.
+IMAGE_CACHE_HEADERS = {"Cache-Control": "private, max-age=3600"}
+#: The header before each JPEG of the thumbnails stream: its index and its length
+#: (``_protocol.THUMBNAIL_HEADER_BYTES`` long; a test checks they agree).
+THUMBNAIL_HEADER = struct.Struct(">II")
 
 #: The most digits a number in a body may have: Python's own default limit, applied here
 #: whatever the host process set (converting a longer number costs quadratic time).
@@ -121,14 +130,60 @@ _PLAIN_HOST = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]{1,5})?|\[[0-9A-Fa-f:.]+\](:[0-
 
 @runtime_checkable
 class ImageSource(Protocol):
-    """What a request's ``resources`` provide when it has images to show (the picker)."""
+    """What a request's ``resources`` provide when it has images to show (``_images.BatchImages``
+    is the one the nodes use): renditions by index, made off the event loop, which a route
+    waits for on their futures, holding no thread. Which renditions it has is its optional
+    ``sizes`` attribute (``DEFAULT_IMAGE_SIZES`` when absent)."""
 
     def image_count(self) -> int:
         """How many images there are."""
 
-    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        """The encoded image ``index`` at ``size`` (one of ``IMAGE_SIZES`` the source
-        serves, listed in its optional ``sizes`` attribute) and its media type."""
+    def image_futures(self, size: str, indices: Sequence[int]) -> list[concurrent.futures.Future[bytes]]:
+        """Futures of rendition ``size`` of these images (encoded bytes), made next in this
+        order if not made yet. A future is cancelled when the images are released (the
+        request ended)."""
+
+    def media_type(self, size: str) -> str:
+        """The media type of rendition ``size``."""
+
+
+async def as_made(
+    indices: Sequence[int], futures: Sequence[concurrent.futures.Future[bytes]]
+) -> AsyncGenerator[tuple[int, bytes], None]:
+    """Yield ``(index, bytes)`` as each thread-made future completes, in completion order;
+    stop at the first one released (cancelled or failed).
+
+    Futures are watched through callbacks, never wrapped: a client that goes away must not
+    cancel a thumbnail another tab still needs (``asyncio.wrap_future`` would)."""
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Queue[tuple[int, concurrent.futures.Future[bytes]]] = asyncio.Queue()
+
+    def on_done(index: int, future: concurrent.futures.Future[bytes]) -> None:
+        with contextlib.suppress(RuntimeError):  # the server's loop has closed: nobody listens
+            loop.call_soon_threadsafe(arrived.put_nowait, (index, future))
+
+    for index, future in zip(indices, futures, strict=True):
+        future.add_done_callback(functools.partial(on_done, index))
+    for _ in range(len(indices)):
+        index, future = await arrived.get()
+        if future.cancelled() or future.exception() is not None:
+            return
+        yield index, future.result()
+
+
+def image_order(value: Any, count: int) -> list[int]:
+    """A client's list of distinct image indices (at most ``count``, each below it), checked
+    in one pass; :class:`Refused` (422) says what is wrong."""
+    if not isinstance(value, list) or not 1 <= len(value) <= count:
+        raise Refused("invalid_body", f"order must be a list of 1 to {count} image indices")
+    seen = bytearray(count)
+    for index in value:
+        if isinstance(index, bool) or not isinstance(index, int) or not 0 <= index < count:
+            raise Refused("invalid_body", f"order entries must be image indices from 0 to {count - 1}")
+        if seen[index]:
+            raise Refused("invalid_body", f"order names image {index} twice")
+        seen[index] = 1
+    return value
 
 
 class Refused(HitlError):
@@ -495,16 +550,40 @@ def add_routes(
         raw_index = request.match_info["index"]
         if not IMAGE_INDEX.fullmatch(raw_index) or int(raw_index) >= source.image_count():
             raise Refused("not_found", "no image with that index")
-        # Encoding a full-size image takes a while: keep it off the server's event loop.
+        # Made in the background (asking moves it to the front): wait for it without holding
+        # a thread, and without cancelling it if this client goes away.
+        index = int(raw_index)
+        async with contextlib.aclosing(as_made([index], source.image_futures(size, [index]))) as made:
+            async for _, data in made:
+                return web.Response(body=data, content_type=source.media_type(size), headers=IMAGE_CACHE_HEADERS)
+        # The request ended (and released its images) while this one was under way.
+        registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
+        raise Refused("not_found", "that image is no longer available")
+
+    async def stream_thumbnails(request: web.Request) -> web.StreamResponse:
+        """POST ``{"order": [i, …]}``: these thumbnails of a waiting request in one streamed
+        response, each as soon as it is made (those not made yet are made next, in this
+        order). Each is a header (``_protocol.THUMBNAIL_HEADER_BYTES``: index and length as
+        big-endian uint32) and its JPEG. One request instead of one per image: no per-request
+        cost, no browser limit of six connections, nothing waits for a slower image."""
+        waiting = registry.get_waiting(request.match_info["request_id"])
+        source = waiting.resources
+        if not isinstance(source, ImageSource):
+            raise Refused("not_found", "this request has no images")
+        body = await read_json_object(request)
+        _only_keys(body, required=("order",))
+        order = image_order(body["order"], source.image_count())
+        futures = source.image_futures("thumb", order)
+        response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"})
+        await response.prepare(request)
         try:
-            data, media_type = await asyncio.get_running_loop().run_in_executor(
-                None, source.image_bytes, int(raw_index), size
-            )
-        except LookupError:
-            # The request ended (and released its images) while this one was under way.
-            registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
-            raise Refused("not_found", "that image is no longer available") from None
-        return web.Response(body=data, content_type=media_type, headers={"Cache-Control": "private, max-age=3600"})
+            async with contextlib.aclosing(as_made(order, futures)) as made:
+                async for index, data in made:
+                    await response.write(THUMBNAIL_HEADER.pack(index, len(data)) + data)
+            await response.write_eof()
+        except ConnectionError:
+            log.debug("a thumbnail stream's client went away")
+        return response
 
     async def openapi(request: web.Request) -> web.Response:
         """GET: the OpenAPI document of these routes."""
@@ -605,6 +684,7 @@ def add_routes(
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
     routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
+    routes.post(P.ROUTES["thumbnails"])(guarded(policy, stream_thumbnails))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
     routes.get(P.ROUTES["request"])(guarded(policy, get_request))

@@ -46,8 +46,10 @@ _LEGAL_MOVES: dict[str, frozenset[str]] = {
 }
 
 #: How often a waiter looks at the interrupt flag when the source pushes interrupts to us
-#: (a safety net only) and when it cannot (then this tick is the detection latency).
-SAFETY_TICK_S = 0.1
+#: (a safety net only, for a flag raised some way other than ComfyUI's interrupt function:
+#: once a second keeps an idle wait at one wake-up per second) and when it cannot push
+#: (then this tick is the detection latency).
+SAFETY_TICK_S = 1.0
 POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
@@ -531,6 +533,9 @@ class RequestRegistry:
 
     def wait(self, request: HitlRequest) -> Outcome:
         """Block the calling thread until the request ends; returns how it ended."""
+        # A flag raised before this request opened was pushed to no one: look at it now, not
+        # a safety tick later.
+        self._check(request)
         while True:
             try:
                 return request.future.result(timeout=self._next_tick(request))
@@ -545,6 +550,7 @@ class RequestRegistry:
         """
         awaitable = asyncio.wrap_future(request.future)
         try:
+            self._check(request)  # as in wait(): a flag already up is seen at once
             while True:
                 done, _ = await asyncio.wait({awaitable}, timeout=self._next_tick(request))
                 if done:

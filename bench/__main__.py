@@ -2,7 +2,9 @@
 
 Prints one table (median, p90, max, and the baseline/ours ratio of medians), and writes the
 same figures as JSON to bench/results/latest.json. ``--comfyui DIR`` measures against a
-real ComfyUI instead (see bench/real.py).
+real ComfyUI instead (see bench/real.py). ``--browser`` measures the image picker where the
+person looks, in headless Chromium, beside the pack at a baseline commit (see
+bench/browser.py): on the harness page, or in ComfyUI's real frontend with ``--comfyui DIR``.
 """
 
 from __future__ import annotations
@@ -44,7 +46,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--picker-runs", type=int, default=10)
     parser.add_argument("--comfyui", metavar="DIR", help="measure against a real ComfyUI in DIR instead")
     parser.add_argument("--comfyui-python", metavar="PYTHON", help="interpreter with ComfyUI's requirements")
+    parser.add_argument("--browser", action="store_true", help="the picker in a real browser (bench/browser.py)")
+    from .browser import add_arguments
+
+    add_arguments(parser)
     args = parser.parse_args(argv)
+
+    if args.browser:
+        import logging
+
+        from .browser import run_browser_bench
+
+        logging.basicConfig(level=logging.WARNING, format="%(message)s")
+        figures = run_browser_bench(
+            comfyui=args.comfyui,
+            comfyui_python=args.comfyui_python,
+            front_end_root=args.frontend_root,
+            baseline_ref=None if args.no_baseline else args.baseline_ref,
+            batch=args.batch,
+            size=args.size,
+            runs=args.runs if args.runs != 100 else 20,
+            sequential=args.sequential,
+        )
+        RESULTS.mkdir(exist_ok=True)
+        (RESULTS / f"browser-{args.batch}.json").write_text(json.dumps(figures, indent=2))
+        return 0
 
     if args.comfyui:
         from .real import run_real

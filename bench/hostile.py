@@ -45,7 +45,8 @@ def load_average() -> str:
 
 
 class Aim:
-    """The answer path of a waiting request of one target; a new request once one is taken."""
+    """The path (its answer route, or another route it names) of a waiting request of one
+    target; a new request once one is taken."""
 
     def __init__(self, registry: Any, name: str) -> None:
         self.registry = registry
@@ -55,7 +56,7 @@ class Aim:
     def path(self) -> str:
         if self.request.state != "waiting":
             self.request = open_target(self.registry, self.name)
-        return f"/hitl/requests/{self.request.id}/answer"
+        return TARGETS[self.name].path(self.request.id)
 
 
 def measure_cell(

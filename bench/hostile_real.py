@@ -103,6 +103,8 @@ PROMPTS: dict[str, Any] = {
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
     },
 }
+#: The picker's thumbnails stream takes the hostile bodies on the same picker's request.
+PROMPTS["image picker thumbnails"] = PROMPTS["image picker"]
 
 
 async def _measure(url: str, port: int, runs: int, slow: float, only: list[str]) -> dict[str, Any]:
@@ -124,9 +126,7 @@ async def _measure(url: str, port: int, runs: int, slow: float, only: list[str])
                     body = build(P.MAX_BODY_BYTES)
                     samples: list[Exchange] = []
                     for _ in range(runs):
-                        hostile = http_request(
-                            "POST", f"/api/hitl/requests/{view['id']}/answer", f"127.0.0.1:{port}", body
-                        )
+                        hostile = http_request("POST", "/api" + target.path(view["id"]), f"127.0.0.1:{port}", body)
                         exchange = await timed_exchange(port, hostile, probe)
                         samples.append(exchange)
                         if exchange.seconds > slow or exchange.status == 200:

@@ -389,6 +389,62 @@ def format_table(results: list[PickerResult]) -> str:
     return "\n".join(lines)
 
 
+def frame_costs(frames: int = 8, size: int = 1024, rounds: int = 20) -> list[tuple[str, Summary]]:
+    """Milliseconds of one thread per noisy size² frame (median / p90 / max over ``rounds``
+    passes of ``frames`` frames), for each step of a thumbnail and the whole of it, beside
+    the previous method and the floor (reading the float rows a 2-row box filter needs)."""
+    import io
+
+    from PIL import Image
+
+    from harness.pack import submodule
+
+    images_module = submodule("_images")
+    batch = noisy_batch(frames, size, use_torch=False)
+    source = images_module.BatchImages(batch, workers=1)
+    source.thumbs  # noqa: B018 (let its background thread finish: these figures are one thread's)
+    converter = source._converter
+    scale = source._scale
+    pairs = converter.pair_rows_uint8(batch[0], scale).copy()
+    reduced = Image.fromarray(pairs, "RGB").reduce((scale, 1))
+
+    def jpeg(_: int) -> bytes:
+        buffer = io.BytesIO()
+        reduced.save(buffer, format="JPEG", quality=images_module.THUMB_QUALITY)
+        return buffer.getvalue()
+
+    def previous(index: int) -> bytes:
+        # The method before (bench baseline): every other row to uint8, then Pillow's (4, 2) box.
+        image = Image.fromarray(converter.to_uint8(batch[index][::2]), "RGB").reduce((scale, scale // 2))
+        buffer = io.BytesIO()
+        image.save(buffer, format="JPEG", quality=images_module.THUMB_QUALITY)
+        return buffer.getvalue()
+
+    steps = [
+        ("floor: read the two float rows per block of 4 (numpy sum)", lambda i: float(batch[i][1::2].sum())),
+        (
+            "1. two rows per block averaged to uint8 (numpy, banded)",
+            lambda i: converter.pair_rows_uint8(batch[i], scale),
+        ),
+        ("2. Pillow box filter across (uint8)", lambda i: Image.fromarray(pairs, "RGB").reduce((scale, 1))),
+        ("3. JPEG encode, quality 75", jpeg),
+        ("thumbnail, all steps (ours)", source._thumbnail),
+        ("thumbnail, the method before", previous),
+    ]
+    # Every round runs every step once, in turn, so a busy machine slows them all alike.
+    per_round: dict[str, list[float]] = {name: [] for name, _ in steps}
+    for _, step in steps:
+        step(0)
+    for _ in range(rounds):
+        for name, step in steps:
+            started = time.perf_counter()
+            for index in range(frames):
+                step(index)
+            per_round[name].append((time.perf_counter() - started) / frames * 1000)
+    source.close()
+    return [(name, summarize(per_round[name])) for name, _ in steps]
+
+
 def machine() -> str:
     import os
 
@@ -401,8 +457,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8, 32])
     parser.add_argument("--size", type=int, default=1024, help="image edge in pixels (default 1024)")
     parser.add_argument("--runs", type=int, default=10)
+    parser.add_argument("--frame-cost", action="store_true", help="one thread's cost per frame, step by step")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(message)s")
+    if args.frame_cost:
+        print(f"one thread, ms per noisy {args.size}² frame (median / p90 / max), {machine()}")
+        for name, figure in frame_costs(size=args.size):
+            print(f"  {name:<60} {figure.median:6.2f} {figure.p90:6.2f} {figure.max:6.2f}")
+        return 0
     results = [measure_time_to_thumbnails(batch, runs=args.runs, size=args.size) for batch in args.batches]
     print(f"image picker, noisy {args.size}×{args.size} images, {machine()}")
     print(format_table(results))

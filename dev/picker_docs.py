@@ -1,13 +1,17 @@
-"""Make the image picker's example workflow and README screenshot in a real ComfyUI.
+"""Make the image picker's example workflows and README screenshots in a real ComfyUI.
 
     HITL_COMFYUI_DIR=/path/to/ComfyUI HITL_COMFYUI_PYTHON=/path/to/python \\
-        python3 -m dev.picker_docs [--screenshot-only]
+        python3 -m dev.picker_docs [--screenshot-only] [--clips-only]
 
-Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds the workflow in the real
-frontend from its API form (``app.loadApiJson``), lays it out, and saves
-``app.graph.serialize()`` to ``example_workflows/image_picker.json``. Then it loads that file
-as a user would (``app.loadGraphData``), runs it, takes ``docs/image-picker-dialog.png`` of
-the dialog with two images picked, sends, and checks the run succeeded with two previews.
+Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds each workflow in the
+real frontend from its API form (``app.loadApiJson``), lays it out, and saves
+``app.graph.serialize()`` to ``example_workflows/``. Then it loads that file as a user would
+(``app.loadGraphData``), runs it, takes the README's screenshot of the dialog with two items
+picked, sends, and checks the run succeeded with the previews it should have:
+
+- ``image_picker.json``, ``docs/image-picker-dialog.png``: six colours, pick two;
+- ``image_picker_clips.json``, ``docs/image-picker-clips.png``: four clips of four noisy
+  frames (frames_per_item 4), pick two; the picks and the rejects each go to a Preview Image.
 """
 
 from __future__ import annotations
@@ -15,10 +19,11 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import shutil
 import sys
+from pathlib import Path
 from typing import Any
 
+from harness.browser import CHROMIUM_ARGS, chromium_executable
 from harness.comfyui import RealComfyUI
 from harness.pack import ROOT
 
@@ -79,11 +84,123 @@ LAYOUT = """(names) => {
 }"""
 
 
+CLIPS_WORKFLOW = ROOT / "example_workflows" / "image_picker_clips.json"
+CLIPS_SCREENSHOT = ROOT / "docs" / "image-picker-clips.png"
+#: One colour per clip: red, green, blue, purple.
+CLIP_COLOURS = [0xE53935, 0x43A047, 0x1E88E5, 0x8E24AA]
+CLIP_NAMES = ["Red clip", "Green clip", "Blue clip", "Purple clip"]
+FRAMES_PER_CLIP = 4
+
+
+def clips_api_workflow() -> dict[str, Any]:
+    """Four clips of four noisy frames (EmptyImage ×4 per colour → ImageBatch chain → Image Add
+    Noise) → Image Picker (frames_per_item 4) → Preview Image of the picks, and of the rejects."""
+    prompt: dict[str, Any] = {}
+    for index, colour in enumerate(CLIP_COLOURS):
+        prompt[str(index + 1)] = {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 384, "height": 384, "batch_size": FRAMES_PER_CLIP, "color": colour},
+        }
+    previous = ["1", 0]
+    for index in range(1, len(CLIP_COLOURS)):
+        node_id = str(10 + index)
+        prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
+        previous = [node_id, 0]
+    prompt["15"] = {"class_type": "ImageAddNoise", "inputs": {"image": previous, "seed": 7, "strength": 0.15}}
+    prompt["20"] = {
+        "class_type": "HitlImagePicker",
+        "inputs": {
+            "images": ["15", 0],
+            "mode": "always ask",
+            "min_picks": 1,
+            "max_picks": 0,
+            "title": "Keep the clips you like",
+            "timeout_seconds": 0,
+            "on_timeout": "cancel run",
+            "frames_per_item": FRAMES_PER_CLIP,
+            "preset": "",
+            "click_sends": False,
+        },
+    }
+    prompt["30"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}
+    prompt["31"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 5]}}
+    return prompt
+
+
+CLIPS_LAYOUT = """(names) => {
+    const graph = window.app.graph;
+    for (const node of graph._nodes) {
+        const id = Number(node.id);
+        (node.outputs ?? []).forEach((output, index) => { if (output.slot_index == null) output.slot_index = index; });
+        if (id <= 4) { node.pos = [40, 40 + (id - 1) * 190]; node.title = names[id - 1]; }
+        else if (id >= 11 && id <= 13) node.pos = [380, 60 + (id - 11) * 120];
+        else if (id === 15) node.pos = [380, 440];
+        else if (id === 20) node.pos = [720, 160];
+        else if (id === 30) { node.pos = [1100, 60]; node.title = "Picked clips (every frame)"; }
+        else if (id === 31) { node.pos = [1100, 420]; node.title = "Rejected clips"; }
+    }
+    graph.setDirtyCanvas(true, true);
+    return JSON.stringify(graph.serialize());
+}"""
+
+
+#: A synchronous predicate (Playwright does not await a promise a predicate returns): each
+#: poll starts a fetch of the newest history entry and checks the answer of the previous one.
+FINISHED = """(known) => {
+    const state = (window.__docsPoll ??= {});
+    if (!state.pending) {
+        state.pending = fetch('/history').then((r) => r.json()).then((h) => { state.last = h; state.pending = null; },
+            () => { state.pending = null; });
+    }
+    const runs = Object.entries(state.last ?? {}).filter(([id]) => !known.includes(id)).map(([, run]) => run);
+    const run = runs.find((run) => run.status && run.status.completed);
+    return run ? JSON.stringify(run.outputs) : false;
+}"""
+
+
+def make_example(
+    page: Any, *, prompt: dict[str, Any], layout: str, names: list[str], workflow: Path, screenshot: Path, build: bool
+) -> dict[str, Any]:
+    """Build (when ``build``) and save the workflow, load it as a user would, run it, pick
+    items 5 or 4 and 2 by number, screenshot the dialog, send; the run's outputs."""
+    if build:
+        page.evaluate(
+            "async ([prompt, name]) => { await window.app.loadApiJson(prompt, name); }", [prompt, workflow.stem]
+        )
+        saved = json.loads(page.evaluate(layout, names))
+        workflow.parent.mkdir(exist_ok=True)
+        workflow.write_text(json.dumps(saved, indent=2) + "\n")
+        log.info("saved %s (%d nodes)", workflow.relative_to(ROOT), len(saved["nodes"]))
+    page.reload()
+    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
+    page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(workflow.read_text()))
+    known = page.evaluate("async () => Object.keys(await (await fetch('/history')).json())")
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    dialog = page.locator("section.hitl-card[data-kind='image-picker']")
+    dialog.wait_for(timeout=60_000)
+    count = dialog.locator(".hitl-pick-tile").count()
+    page.wait_for_function(
+        "(count) => document.querySelectorAll('.hitl-pick-tile img[data-loaded]').length === count", arg=count
+    )
+    page.keyboard.press(str(min(count, 5)))
+    page.keyboard.press("2")
+    page.keyboard.press("ArrowRight")
+    page.wait_for_timeout(400)  # a clip under the focus plays: let it show another frame
+    version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+    screenshot.parent.mkdir(exist_ok=True)
+    page.screenshot(path=str(screenshot))
+    log.info("saved %s (frontend %s)", screenshot.relative_to(ROOT), version)
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    return json.loads(page.wait_for_function(FINISHED, arg=known, polling=200, timeout=60_000).json_value())
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
-        "--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot"
+        "--screenshot-only", action="store_true", help="keep the saved workflows, only retake the screenshots"
     )
+    parser.add_argument("--clips-only", action="store_true", help="only the clips example")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     comfy = RealComfyUI.from_environment()
@@ -93,58 +210,42 @@ def main(argv: list[str] | None = None) -> int:
     from playwright.sync_api import sync_playwright
 
     comfy.start()
+    ok = True
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"]
-            )
+            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
             page = browser.new_page(viewport={"width": 1400, "height": 900})
             page.goto(comfy.url)
             page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
             page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-            if not args.screenshot_only:
-                page.evaluate(
-                    "async (prompt) => { await window.app.loadApiJson(prompt, 'image_picker'); }", api_workflow()
+            if not args.clips_only:
+                outputs = make_example(
+                    page,
+                    prompt=api_workflow(),
+                    layout=LAYOUT,
+                    names=[f"{name} (EmptyImage)" for name in NAMES],
+                    workflow=WORKFLOW,
+                    screenshot=SCREENSHOT,
+                    build=not args.screenshot_only,
                 )
-                workflow = json.loads(page.evaluate(LAYOUT, [f"{name} (EmptyImage)" for name in NAMES]))
-                WORKFLOW.parent.mkdir(exist_ok=True)
-                WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
-                log.info("saved %s (%d nodes)", WORKFLOW.relative_to(ROOT), len(workflow["nodes"]))
-            # Load it as a user would, and run it.
-            page.reload()
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
-            page.evaluate(
-                "async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text())
+                log.info("image picker: %d previews; picked %s", len(outputs["30"]["images"]), outputs["20"]["picked"])
+                ok = ok and len(outputs["30"]["images"]) == 2 and outputs["20"]["picked"] == [4, 1]
+            outputs = make_example(
+                page,
+                prompt=clips_api_workflow(),
+                layout=CLIPS_LAYOUT,
+                names=[f"{name} (EmptyImage ×{FRAMES_PER_CLIP})" for name in CLIP_NAMES],
+                workflow=CLIPS_WORKFLOW,
+                screenshot=CLIPS_SCREENSHOT,
+                build=not args.screenshot_only,
             )
-            page.evaluate("() => window.app.queuePrompt(0, 1)")
-            dialog = page.locator("section.hitl-card[data-kind='image-picker']")
-            dialog.wait_for(timeout=60_000)
-            page.wait_for_function(
-                "() => [...document.querySelectorAll('.hitl-pick-tile img')].every((img) => img.complete && img.naturalWidth > 0)"
-            )
-            page.keyboard.press("5")
-            page.keyboard.press("2")
-            page.keyboard.press("ArrowRight")
-            version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-            log.info("saved %s (frontend %s)", SCREENSHOT.relative_to(ROOT), version)
-            page.keyboard.press("Enter")
-            dialog.wait_for(state="detached")
-            finished = page.wait_for_function(
-                "async () => { const h = await (await fetch('/history?max_items=1')).json();"
-                " const run = Object.values(h)[0];"
-                " return run && run.status && run.status.completed && JSON.stringify(run.outputs); }",
-                polling=200,
-                timeout=30_000,
-            )
-            outputs = json.loads(finished.json_value())
-            previews = outputs["30"]["images"]
-            log.info("the run completed with %d previews; picked %s", len(previews), outputs["20"]["picked"])
+            picked, rejected = len(outputs["30"]["images"]), len(outputs["31"]["images"])
+            log.info("clips: %d frames picked %s, %d rejected", picked, outputs["20"]["picked"], rejected)
+            ok = ok and outputs["20"]["picked"] == [3, 1] and picked == rejected == 2 * FRAMES_PER_CLIP
             browser.close()
-            return 0 if len(previews) == 2 and outputs["20"]["picked"] == [4, 1] else 1
     finally:
         comfy.stop()
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

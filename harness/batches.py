@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
-MAX_BATCH = 64
+MAX_BATCH = 256
 MAX_SIZE = 2048
+#: The most pixels one generated batch may hold: 256 images of 1024² (3 GiB as float32).
+MAX_PIXELS = 256 * 1024 * 1024
 KINDS = ("noise", "colors", "latent", "mask", "pattern")
 
 
@@ -40,6 +42,8 @@ def generate(spec: dict[str, Any]) -> Any:
         raise ValueError(f"generate must be one of {', '.join(KINDS)}")
     batch = _spec_int(spec, "batch", 8, MAX_BATCH)
     size = _spec_int(spec, "size", 512, MAX_SIZE)
+    if batch * size * size > MAX_PIXELS:
+        raise ValueError(f"batch × size² must be at most {MAX_PIXELS} pixels")
     rng = np.random.default_rng(spec.get("seed", 0) if isinstance(spec.get("seed", 0), int) else 0)
     if kind == "noise":
         return rng.random((batch, size, size, 3), dtype=np.float32)

@@ -52,10 +52,13 @@ class RealComfyUI:
         python: str | None = None,
         front_end_root: str | None = None,
         listen: str = "127.0.0.1",
+        pack_root: Path | None = None,
     ) -> None:
         self.comfy_dir = Path(comfy_dir)
         #: ComfyUI's --listen; the tests still reach it at 127.0.0.1 (``url``).
         self.listen = listen
+        #: The copy of the pack to install (this repository, or e.g. an older commit of it).
+        self.pack_root = pack_root or ROOT
         self.python = python or os.environ.get(ENV_PYTHON) or sys.executable
         self.front_end_root = front_end_root if front_end_root is not None else os.environ.get(ENV_FRONTEND)
         self.base = Path(tempfile.mkdtemp(prefix="hitl-comfy-"))
@@ -73,7 +76,7 @@ class RealComfyUI:
 
     def start(self, timeout: float = 180) -> str:
         (self.base / "custom_nodes").mkdir(parents=True)
-        (self.base / "custom_nodes" / PACK_FOLDER).symlink_to(ROOT, target_is_directory=True)
+        (self.base / "custom_nodes" / PACK_FOLDER).symlink_to(self.pack_root, target_is_directory=True)
         settings = self.base / "user" / "default" / "comfy.settings.json"
         settings.parent.mkdir(parents=True)
         settings.write_text(json.dumps({"Comfy.TutorialCompleted": True}))

@@ -8,6 +8,7 @@ Only the host is a stand-in; everything of the pack in it is the real code.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import itertools
 import json
@@ -27,7 +28,7 @@ import aiohttp
 from aiohttp import web
 
 from .batches import materialize
-from .pack import ROOT, submodule
+from .pack import PACK_ROOT, submodule
 
 log = logging.getLogger(__name__)
 
@@ -250,6 +251,8 @@ class HarnessHost:
             run.status = "error"
             run.error = f"{type(exc).__name__}: {exc}"
         run.ended_at = time.perf_counter()
+        # Let go of the inputs (a picker's batch may be gigabytes); the outputs stay.
+        run.calls = [NodeCall(call.node_id, call.node_type, {}) for call in run.calls]
         run.done.set()
         for listener in list(self._listeners):
             listener("harness-run", run.summary())
@@ -258,6 +261,10 @@ class HarnessHost:
         async def one(call: NodeCall) -> Any:
             node_class = self.node_classes[call.node_type]
             function = getattr(node_class(), node_class.FUNCTION)
+            # ComfyUI tells the tab that queued the prompt which node starts, just before it runs.
+            executing = {"node": call.node_id, "display_node": call.node_id, "prompt_id": run.prompt_id}
+            for listener in list(self._listeners):
+                listener("executing", executing)
             try:
                 with self._comfy.stand_in_context(run.prompt_id, call.node_id):
                     result = function(**call.inputs)
@@ -329,7 +336,9 @@ def build_app(
 
         def send_sync(event: str, data: dict[str, Any]) -> None:
             message = json.dumps({"type": event, "data": data})
-            loop.call_soon_threadsafe(outbox.put_nowait, message)  # type: ignore[union-attr]
+            # The server may be stopping while a run ends: then nobody listens any more.
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(outbox.put_nowait, message)  # type: ignore[union-attr]
 
         host.add_listener(send_sync)
 
@@ -378,7 +387,7 @@ def build_app(
         return socket
 
     async def extensions(request: web.Request) -> web.Response:
-        web_dir = ROOT / "web"
+        web_dir = PACK_ROOT / "web"
         files = sorted(p.relative_to(web_dir).as_posix() for p in web_dir.rglob("*.js"))
         return web.json_response([f"/extensions/{EXTENSION_FOLDER}/{name}" for name in files])
 
@@ -412,7 +421,7 @@ def build_app(
     app.router.add_get("/", index)
     app.router.add_get("/ws", websocket)
     app.router.add_get("/extensions", extensions)
-    app.router.add_static(f"/extensions/{EXTENSION_FOLDER}", ROOT / "web")
+    app.router.add_static(f"/extensions/{EXTENSION_FOLDER}", PACK_ROOT / "web")
     app.router.add_static("/scripts", STATIC / "scripts")
     app.router.add_post("/harness/queue", queue_run)
     app.router.add_get("/harness/runs/{prompt_id}", run_status)

@@ -8,6 +8,11 @@ validator its node gives its requests (built with the largest settings the node 
 the check has the most to do), and any shapes of its own (a form's object of many fields, a
 mask's thousands of strokes). Every target is tried with every shape of :data:`SHAPES` and
 with its own; the test asserts each is refused quickly while a probe request is answered.
+
+**A route that takes other client input** plugs in the same way, with its ``route`` and the
+body ``field`` the shapes fill (every shape is ``{"value": …}``; the target's field takes the
+place of ``value``, as long, so the body stays under the cap), and the ``resources`` its
+requests carry: the picker's thumbnails stream and its ``order`` list.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from .images import FixedImages
 from .pack import submodule
 
 P = submodule("_protocol")
@@ -128,14 +134,31 @@ def _all_indices_with_a_duplicate(cap: int) -> bytes:
 
 @dataclass(frozen=True)
 class HostileTarget:
-    """One kind of request, as its node makes it, with the shapes of its own."""
+    """One kind of request, as its node makes it, with the shapes of its own; by default
+    aimed at its answer route (``route``), the shapes' value in ``field``."""
 
     kind: str
     validator: Callable[[], Callable[[Any], Any]]
     shapes: dict[str, BodyBuilder] = field(default_factory=dict)
+    route: str = "answer"
+    field: str = "value"
+    resources: Callable[[], Any] | None = None
 
     def all_shapes(self) -> dict[str, BodyBuilder]:
-        return {**SHAPES, **self.shapes}
+        shapes = {**SHAPES, **self.shapes}
+        if self.field == "value":
+            return shapes
+        return {name: functools.partial(_in_field, builder, self.field) for name, builder in shapes.items()}
+
+    def path(self, request_id: str) -> str:
+        """The route a hostile body goes to, for a request of this target."""
+        return P.ROUTES[self.route].format(request_id=request_id)
+
+
+def _in_field(builder: BodyBuilder, name: str, cap: int) -> bytes:
+    """The body ``builder`` makes, with its value under ``name`` (as long as "value")."""
+    assert len(name) == len("value"), name
+    return builder(cap).replace(b'{"value":', b'{"%s":' % name.encode(), 1)
 
 
 def _value_prompt_target(value_type: str, **settings: Any) -> HostileTarget:
@@ -212,6 +235,15 @@ TARGETS: dict[str, HostileTarget] = {
         lambda: _image_picker.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
         shapes={"every index, one repeated": _all_indices_with_a_duplicate},
     ),
+    # The picker's thumbnails stream: the order in which the browser wants the largest batch.
+    "image picker thumbnails": HostileTarget(
+        P.KIND_IMAGE_PICKER,
+        lambda: _image_picker.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
+        shapes={"every index, one repeated": _all_indices_with_a_duplicate},
+        route="thumbnails",
+        field="order",
+        resources=lambda: FixedImages(_image_picker.MAX_BATCH),
+    ),
     "form": HostileTarget(
         P.KIND_FORM,
         lambda: _form.parse_fields(LARGEST_FORM).validate,
@@ -229,7 +261,10 @@ TARGETS: dict[str, HostileTarget] = {
 def open_target(registry: Any, name: str) -> Any:
     """A waiting request of target ``name`` in ``registry``."""
     target = TARGETS[name]
-    return registry.open(target.kind, prompt_id="hostile", node_id=name, validate=target.validator())
+    resources = target.resources() if target.resources is not None else None
+    return registry.open(
+        target.kind, prompt_id="hostile", node_id=name, validate=target.validator(), resources=resources
+    )
 
 
 # ------------------------------------------------------------------ timed exchange

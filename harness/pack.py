@@ -3,20 +3,26 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
 
 ROOT = Path(__file__).resolve().parent.parent
+#: The pack the harness runs: this repository, unless ``HITL_PACK_ROOT`` names another copy
+#: of it (the browser benchmark runs an older commit of the pack beside this one that way).
+PACK_ROOT = Path(os.environ.get("HITL_PACK_ROOT") or ROOT).resolve()
 #: The name the pack is imported under outside ComfyUI (its folder name may have a dash).
 PACKAGE = "comfyui_hitl"
 
 
 def load_pack() -> ModuleType:
-    """The pack's top-level package, imported once from the repository root."""
+    """The pack's top-level package, imported once from :data:`PACK_ROOT`."""
     if PACKAGE in sys.modules:
         return sys.modules[PACKAGE]
-    spec = importlib.util.spec_from_file_location(PACKAGE, ROOT / "__init__.py", submodule_search_locations=[str(ROOT)])
+    spec = importlib.util.spec_from_file_location(
+        PACKAGE, PACK_ROOT / "__init__.py", submodule_search_locations=[str(PACK_ROOT)]
+    )
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[PACKAGE] = module

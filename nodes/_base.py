@@ -128,4 +128,9 @@ class HitlNode:
             resources=resources,
             summary=summary,
         )
+        # Resources that work in the background (a batch's renditions) start now that the
+        # request is out, so their threads do not hold up the message that opens the dialog.
+        start = getattr(resources, "start", None)
+        if callable(start):
+            start()
         return await self.registry.wait_async(request)

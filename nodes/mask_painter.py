@@ -203,7 +203,9 @@ class MaskPainter(HitlNode):
             images,
             masks=starts,
             # The first image's preview (and input mask) first: the painter needs them to start.
+            # They start once the request is out (ask), not before the message that opens it.
             warm=[("preview", 0), ("mask", 0), *(("thumb", i) for i in range(count) if count > 1)],
+            start=False,
         )
         try:
             outcome = await self.ask(

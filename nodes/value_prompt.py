@@ -32,7 +32,7 @@ from .._answer_types import (
     parse_number,
 )
 from .._describe import summarize
-from .._images import MAX_IMAGES_SHOWN, BatchImages
+from .._images import MAX_IMAGES_SHOWN, question_images
 from ..state import InvalidAnswer
 from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted, workflow_id
 
@@ -299,8 +299,9 @@ class ValuePrompt(HitlNode):
 
         resources = None
         if image is not None:
-            # Thumbnails take a moment for a big batch: keep the prompt's event loop free.
-            resources = await asyncio.to_thread(BatchImages, image)
+            # Wrapping a batch may copy it (a tensor off the CPU): keep the prompt's event loop
+            # free. Its thumbnails start once the request is out.
+            resources = await asyncio.to_thread(question_images, image)
         payload = {
             **spec.describe(),
             "title": title,

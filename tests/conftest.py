@@ -3,27 +3,17 @@ and one headless Chromium (Debian's package, never a downloaded browser)."""
 
 from __future__ import annotations
 
-import shutil
 import threading
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from harness.browser import CHROMIUM_ARGS, chromium_executable
 from harness.host import HarnessHost, HarnessServer
 from harness.pack import load_pack, submodule
 
 load_pack()
-
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -77,7 +67,7 @@ def served(host: HarnessHost) -> Iterator[HarnessServer]:
 def browser() -> Iterator[Any]:
     # Module scope: Playwright's sync API keeps an event loop running in this thread while
     # it is open, which async tests in other modules must not inherit.
-    executable = shutil.which("chromium") or shutil.which("chromium-browser")
+    executable = chromium_executable()
     if executable is None:
         pytest.fail("Debian's chromium is not installed: the README's test command installs it")
     from playwright.sync_api import sync_playwright
@@ -96,8 +86,9 @@ def open_page(browser: Any, served: HarnessServer) -> Iterator[Any]:
     contexts: list[Any] = []
     errors: list[str] = []
 
-    def open_page(viewport: dict[str, int] | None = None) -> Any:
-        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800})
+    def open_page(viewport: dict[str, int] | None = None, **context_options: Any) -> Any:
+        # context_options: e.g. has_touch=True, is_mobile=True for a phone.
+        context = browser.new_context(viewport=viewport or {"width": 1280, "height": 800}, **context_options)
         contexts.append(context)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))

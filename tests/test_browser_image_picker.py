@@ -5,6 +5,7 @@ timeout actions, and a reload mid-wait."""
 from __future__ import annotations
 
 import re
+import threading
 from typing import Any
 
 import numpy as np
@@ -12,6 +13,7 @@ import pytest
 
 from harness.batches import distinct_colours
 from harness.host import HarnessHost, Run
+from harness.pack import ROOT, submodule
 
 pytestmark = pytest.mark.browser
 
@@ -74,17 +76,24 @@ def badges(page: Any) -> dict[int, str]:
 
 def test_pick_by_click_shows_the_order_and_sends_it(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
-    requested: list[str] = []
-    page.on("request", lambda request: requested.append(request.url) if "/images/" in request.url else None)
+    requested: list[tuple[str, str, Any]] = []
+    page.on(
+        "request",
+        lambda request: (
+            requested.append((request.method, request.url, request.post_data_json))
+            if "/hitl/requests/" in request.url
+            else None
+        ),
+    )
     batch = colour_batch(5)
     run = queue(host, batch)
     dialog = open_dialog(page)
     wait_thumbnails(page, 5)
     request_id = dialog.get_attribute("data-request-id")
-    # Thumbnails come from our route only, by request id and index.
-    assert sorted(requested) == sorted(
-        f"{page.url.rstrip('/')}/api/hitl/requests/{request_id}/images/{i}?size=thumb" for i in range(5)
-    )
+    # Every thumbnail comes in one streamed request to our route, by request id, top first.
+    assert requested == [
+        ("POST", f"{page.url.rstrip('/')}/api/hitl/requests/{request_id}/thumbnails", {"order": [0, 1, 2, 3, 4]})
+    ]
     assert page.locator(SEND).is_disabled()
     page.locator(TILE).nth(3).click()
     page.locator(TILE).nth(1).click()
@@ -280,3 +289,219 @@ def test_hostile_title_and_node_label_are_shown_as_text(host: HarnessHost, open_
     assert page.evaluate("window.__pwned") is None
     dialog.locator("[data-action='cancel']").click()
     assert run.wait().status == "interrupted"
+
+
+# ------------------------------------------------- clips, click sends, big batches
+ARTIFACTS = ROOT / "test-artifacts"
+
+
+def wait_clips_ready(page: Any, count: int) -> None:
+    page.wait_for_function(
+        "(count) => document.querySelectorAll(\".hitl-pick-tile[data-clip='ready']\").length === count", arg=count
+    )
+
+
+def sources_seen(page: Any, index: int, wanted: int) -> set[str]:
+    """The image sources tile ``index`` shows, watched until ``wanted`` different ones were seen."""
+    handle = page.wait_for_function(
+        """([index, wanted]) => {
+            const seen = (window.__hitlSeen ??= {});
+            const image = document.querySelectorAll('.hitl-pick-tile img')[index];
+            (seen[index] ??= new Set()).add(image.getAttribute('src'));
+            return seen[index].size >= wanted ? [...seen[index]] : false;
+        }""",
+        arg=[index, wanted],
+        polling="raf",
+    )
+    return set(handle.json_value())
+
+
+def test_clips_play_and_are_picked_as_one(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    batch = colour_batch(16)  # 4 clips of 4 frames, every frame its own colour
+    run = queue(host, batch, frames_per_item=4)
+    dialog = open_dialog(page)
+    assert page.locator(TILE).count() == 4
+    wait_thumbnails(page, 4)  # a still first frame on every tile
+    wait_clips_ready(page, 4)
+    assert dialog.locator("[data-role='clip']").first.inner_text() == "4 frames"
+    first = page.locator(f"{TILE} img").nth(1).get_attribute("src")
+    page.wait_for_timeout(300)  # hover mode: nothing plays until hovered
+    assert page.locator(f"{TILE} img").nth(1).get_attribute("src") == first
+    page.locator(TILE).nth(1).hover()
+    assert len(sources_seen(page, 1, 4)) == 4  # the clip loops through its 4 frames
+    dialog.locator("[data-role='frame-rate']").select_option("24")
+    dialog.locator("[data-role='play-mode']").select_option("always")
+    page.mouse.move(0, 0)
+    assert len(sources_seen(page, 3, 4)) == 4  # "always": clips play without hover
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "picker-clips.png"))
+    page.locator(TILE).nth(3).click()
+    page.keyboard.press("1")
+    assert badges(page) == {3: "1", 0: "2"}
+    page.locator(SEND).click()
+    assert run.wait().status == "success"
+    assert picked_of(run, batch) == [12, 13, 14, 15, 0, 1, 2, 3]
+    assert [int(np.asarray(run.outputs[0]["result"][5]).shape[0])] == [8]  # the rejects: clips 1 and 2
+    # The settings are remembered in this browser.
+    run = queue(host, batch, frames_per_item=4)
+    dialog = open_dialog(page)
+    assert dialog.locator("[data-role='frame-rate']").input_value() == "24"
+    assert dialog.locator("[data-role='play-mode']").input_value() == "always"
+    dialog.locator("[data-action='cancel']").click()
+    assert run.wait().status == "interrupted"
+
+
+def test_zoom_plays_a_clip(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    run = queue(host, colour_batch(6), frames_per_item=3)
+    dialog = open_dialog(page)
+    wait_clips_ready(page, 2)
+    page.keyboard.press(" ")
+    zoom = dialog.locator("[data-role='zoom']")
+    zoom.wait_for()
+    assert "Clip 1 of 2 · 3 frames" in zoom.inner_text()
+    seen = page.wait_for_function(
+        """() => { const s = (window.__zoomSeen ??= new Set());
+            s.add(document.querySelector("[data-role='zoom'] img").getAttribute('src')); return s.size >= 3; }""",
+        polling="raf",
+    )
+    assert seen
+    page.keyboard.press("x")
+    page.keyboard.press("Escape")
+    page.keyboard.press("Enter")
+    assert picked_of(run.wait(), colour_batch(6)) == [0, 1, 2]
+
+
+@pytest.mark.parametrize("how", ["click", "digit", "tap"])
+def test_click_sends_sends_on_one_pick(host: HarnessHost, open_page: Any, how: str) -> None:
+    page = open_page(**({"has_touch": True} if how == "tap" else {}))
+    batch = colour_batch(4)
+    run = queue(host, batch, max_picks=1, click_sends=True)
+    dialog = open_dialog(page)
+    assert "pick and send" in dialog.locator(".hitl-pick-help").inner_text()
+    if how == "click":
+        page.locator(TILE).nth(2).click()
+    elif how == "digit":
+        page.keyboard.press("3")
+    else:
+        page.locator(TILE).nth(2).tap()
+    assert run.wait().status == "success" and picked_of(run, batch) == [2]
+    dialog.wait_for(state="detached")
+
+
+def test_a_preset_is_picked_when_the_dialog_opens(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    batch = colour_batch(8)
+    run = queue(host, batch, preset="0,-1", max_picks=3)
+    open_dialog(page)
+    assert badges(page) == {0: "1", 7: "2"}
+    page.keyboard.press("Enter")
+    assert picked_of(run.wait(), batch) == [0, 7]
+
+
+def test_picked_only_shows_the_picks_and_moves_among_them(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    batch = colour_batch(8)
+    run = queue(host, batch)
+    dialog = open_dialog(page)
+    page.keyboard.press("p")
+    assert dialog.locator("[data-role='picked-only-empty']").is_visible()
+    page.keyboard.press("p")
+    for key in ("6", "2", "5"):
+        page.keyboard.press(key)
+    dialog.locator("[data-action='picked-only']").click()
+    assert dialog.locator("[data-action='picked-only']").get_attribute("aria-pressed") == "true"
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.hitl-pick-tile')].filter((t) => t.offsetParent).map((t) => +t.dataset.index)"
+    )
+    assert shown == [1, 4, 5]
+    page.locator(TILE).nth(1).focus()
+    page.keyboard.press("Home")
+    page.keyboard.press("ArrowRight")  # from image 2 to image 5, the next shown
+    page.keyboard.press("x")  # unpicks image 5: it leaves the view
+    shown = page.evaluate(
+        "() => [...document.querySelectorAll('.hitl-pick-tile')].filter((t) => t.offsetParent).map((t) => +t.dataset.index)"
+    )
+    assert shown == [1, 5] and badges(page) == {5: "1", 1: "2"}
+    page.keyboard.press("p")
+    assert page.locator(f"{TILE}:visible").count() == 8
+    page.keyboard.press("Enter")
+    assert picked_of(run.wait(), batch) == [5, 1]
+
+
+@pytest.mark.parametrize("count", [256, 600])
+def test_a_big_batch_loads_nearest_first_scrolls_and_picks(
+    host: HarnessHost, open_page: Any, monkeypatch: pytest.MonkeyPatch, count: int
+) -> None:
+    # Thumbnails past the first 64 wait for the test, so scrolling happens before they exist.
+    images = submodule("_images")
+    gate = threading.Event()
+    make = images.BatchImages._thumbnail
+
+    def gated(self: Any, index: int) -> bytes:
+        if index >= 64:
+            gate.wait(30)
+        return make(self, index)
+
+    monkeypatch.setattr(images.BatchImages, "_thumbnail", gated)
+    page = open_page()
+    orders: list[list[int]] = []
+    page.on(
+        "request",
+        lambda request: orders.append(request.post_data_json["order"]) if "/thumbnails" in request.url else None,
+    )
+    batch = colour_batch(count, 8)
+    last = count - 1
+    run = queue(host, batch)
+    try:
+        dialog = open_dialog(page)
+        page.wait_for_function("document.querySelectorAll('.hitl-pick-tile img[data-loaded]').length >= 12")
+        assert orders[0][:3] == [0, 1, 2]  # the first stream starts at the top
+        body = dialog.locator(".hitl-body")
+        with page.expect_request(
+            lambda request: "/thumbnails" in request.url and request.post_data_json["order"][0] > count - 60
+        ):
+            body.evaluate("(element) => { element.scrollTop = element.scrollHeight; }")
+        # Scrolled to the end: the newest stream asks for the tiles on screen first, at the bottom.
+        assert min(orders[-1][:8]) > count - 60, orders[-1][:8]
+    finally:
+        gate.set()
+    page.wait_for_function(
+        "(last) => document.querySelectorAll('.hitl-pick-tile img')[last].dataset.loaded === 'true'", arg=last
+    )
+    # Far-off tiles (over 320 items away) let their image go: memory stays bounded.
+    first_src = page.evaluate("() => document.querySelectorAll('.hitl-pick-tile img')[0].getAttribute('src')")
+    assert (first_src is None) == (count > 400), count
+    for key in str(count):
+        page.keyboard.press(key)
+    page.locator(TILE).nth(last - 9).click()
+    body.evaluate("(element) => { element.scrollTop = 0; }")
+    page.wait_for_function(
+        "() => { const image = document.querySelectorAll('.hitl-pick-tile img')[0]; return !!image.getAttribute('src') && image.complete; }"
+    )
+    page.locator(TILE).nth(0).click()
+    assert badges(page) == {last: "1", last - 9: "2", 0: "3"}
+    page.keyboard.press("Enter")
+    assert picked_of(run.wait(), batch) == [last, last - 9, 0]
+
+
+def test_the_picker_works_by_touch_on_a_phone(host: HarnessHost, open_page: Any) -> None:
+    page = open_page({"width": 390, "height": 844}, has_touch=True, is_mobile=True, device_scale_factor=2)
+    batch = colour_batch(12)
+    run = queue(host, batch, frames_per_item=2, min_picks=2)
+    dialog = open_dialog(page)
+    wait_clips_ready(page, 6)
+    page.locator(TILE).nth(4).tap()
+    page.locator(TILE).nth(1).tap()
+    assert badges(page) == {4: "1", 1: "2"}
+    assert len(sources_seen(page, 1, 2)) == 2  # no hover on a phone: the tapped clip plays
+    dialog.locator("[data-action='picked-only']").tap()
+    assert page.locator(f"{TILE}:visible").count() == 2
+    send = dialog.locator("[data-action='primary']")
+    box = send.bounding_box()
+    assert box is not None and box["x"] + box["width"] <= 390 and box["y"] + box["height"] <= 844
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "picker-phone-clips.png"))
+    send.tap()
+    assert picked_of(run.wait(), batch) == [8, 9, 2, 3]

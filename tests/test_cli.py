@@ -480,7 +480,10 @@ def test_websocket_handshake_against_the_harness(host: HarnessHost, served: Harn
     try:
         assert json.loads(socket_.receive())["type"] == "status"
         run = host.submit("HitlIntegerDoubler", {"value": 3, "ask_first": True, "timeout_seconds": 0})
+        # The harness, as ComfyUI, says which node starts first ("executing"): the CLI skips it.
         message = json.loads(socket_.receive())
+        while message["type"] == "executing":
+            message = json.loads(socket_.receive())
         assert message["type"] == "hitl-request" and message["data"]["prompt_id"] == run.prompt_id
         host.registry.reset_all()
     finally:

@@ -22,6 +22,7 @@ from openapi_check import check_response
 
 from harness.host import HarnessHost, HarnessServer
 from harness.hostile import SHAPES
+from harness.images import FixedImages
 from harness.pack import submodule
 
 doubler = submodule("nodes.integer_doubler")
@@ -53,7 +54,7 @@ KIND_TARGETS = {
 #: per example is larger than a request's), together well over 10,000 requests per CI run.
 PER_EXAMPLE = 5
 BUDGET = {
-    "answer": 600, "typed": 260, "cancel": 340, "image": 340, "get": 170, "repeat": 170,
+    "answer": 600, "typed": 260, "cancel": 340, "image": 340, "thumbnails": 200, "get": 170, "repeat": 170,
     "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50,
 }  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
@@ -66,12 +67,9 @@ host_outcomes: set[tuple[bool | None, int]] = set()
 LISTED_ORIGINS = ["https://proxy.example", "lan-name"]
 
 
-class OneImage:
-    def image_count(self) -> int:
-        return 3
-
-    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        return (b"\xff\xd8thumb", "image/jpeg") if size == "thumb" else (b"\x89PNGfull", "image/png")
+def three_images() -> FixedImages:
+    """The picker's images: JPEG thumbnails that say their index, PNG full sizes."""
+    return FixedImages(3, lambda size, index: b"\xff\xd8thumb%d" % index if size == "thumb" else b"\x89PNGfull")
 
 
 class Target:
@@ -85,6 +83,7 @@ class Target:
         self.origin = self.server.url
         self.connection = http.client.HTTPConnection("127.0.0.1", self.server.port, timeout=30)
         self.ids: dict[str, str] = {}
+        self.last_body = b""
         for name in ("ended", "ended2"):
             request = self.registry.open("integer-doubler", prompt_id="fuzz", node_id=name)
             self.registry.cancel(request.id)
@@ -99,7 +98,7 @@ class Target:
                 ).id
         if self.ids.get("picker") is None or self.registry.get(self.ids["picker"]).state != "waiting":
             self.ids["picker"] = self.registry.open(
-                "image-picker", prompt_id="fuzz", node_id="2", resources=OneImage()
+                "image-picker", prompt_id="fuzz", node_id="2", resources=three_images()
             ).id
 
     def snapshot(self) -> Any:
@@ -165,6 +164,7 @@ def exchange(
     before = target.snapshot()
     status, content_type, data = target.send(method, path, headers, body)
     assert status < 500, (method, path, headers, body, data)
+    target.last_body = data
     if junk_id and status == 404 and content_type == "text/plain":
         pass  # aiohttp's router: an id with "{", "}" or "/" never reaches our handlers
     else:
@@ -464,6 +464,48 @@ def fuzz_image(
         assert choice == "picker"
 
 
+thumbnail_bodies = st.one_of(
+    st.lists(st.integers(-2, 4), max_size=5).map(lambda order: json.dumps({"order": order}).encode()),
+    st.lists(st.integers(0, 2), min_size=1, max_size=3, unique=True).map(lambda o: json.dumps({"order": o}).encode()),
+    st.dictionaries(st.sampled_from(["order", "value", "size"]), json_values, max_size=2).map(
+        lambda body: json.dumps(body).encode()
+    ),
+    bodies,
+)
+thumbnail_calls = st.tuples(id_choices, thumbnail_bodies, content_types, origins, fetch_sites)
+
+
+@settings(max_examples=BUDGET["thumbnails"], **SETTINGS)
+@given(calls=st.lists(thumbnail_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_thumbnails(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_thumbnails(target, *call)
+
+
+def fuzz_thumbnails(
+    target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None, fetch_site: str | None
+) -> None:
+    status = exchange(
+        target,
+        "thumbnails",
+        "POST",
+        f"/hitl/requests/{resolve_id(target, choice)}/thumbnails",
+        make_headers(target, content_type, origin, fetch_site),
+        body,
+        junk_id=choice.startswith("junk:"),
+    )
+    if status == 200:
+        # Exactly the images asked for, each framed as the protocol says.
+        assert choice == "picker"
+        order, data, streamed = json.loads(body)["order"], target.last_body, []
+        while data:
+            index, length = int.from_bytes(data[:4], "big"), int.from_bytes(data[4:8], "big")
+            streamed.append(index)
+            assert data[P.THUMBNAIL_HEADER_BYTES : P.THUMBNAIL_HEADER_BYTES + length] == b"\xff\xd8thumb%d" % index
+            data = data[P.THUMBNAIL_HEADER_BYTES + length :]
+        assert streamed == order
+
+
 read_calls = st.tuples(
     st.sampled_from(
         [
@@ -715,7 +757,8 @@ big_bodies = st.one_of(
         lambda drawn: repeated_list(*drawn)
     ),
 )
-big_calls = st.tuples(st.sampled_from(sorted(KIND_TARGETS)), big_bodies)
+#: Every kind's answer route, and the thumbnails route (whose ``order`` list takes the bodies' value).
+big_calls = st.tuples(st.sampled_from([*sorted(KIND_TARGETS), "thumbnails"]), big_bodies)
 
 
 @settings(max_examples=BUDGET["big"], **SETTINGS)
@@ -724,7 +767,11 @@ def test_fuzz_large_capped_bodies(target: Target, calls: list[tuple[str, bytes]]
     for name, body in calls:
         assert len(body) <= P.MAX_BODY_BYTES
         started = time.perf_counter()
-        fuzz_answer(target, name, body, "application/json", None, None, "")
+        if name == "thumbnails":
+            order = body.replace(b'{"value":', b'{"order":', 1)  # as long: still under the cap
+            fuzz_thumbnails(target, "picker", order, "application/json", None, None)
+        else:
+            fuzz_answer(target, name, body, "application/json", None, None, "")
         assert time.perf_counter() - started < BIG_BODY_BOUND_S, (name, body[:60])
 
 
@@ -770,7 +817,7 @@ host_headers = st.one_of(
     # Anything else a client may send: only the invariants are checked.
     st.text(st.characters(min_codepoint=32, max_codepoint=126), max_size=30).map(lambda text: (text, None)),
 )
-host_routes = st.sampled_from(["list", "openapi", "image", "answer", "cancel"])
+host_routes = st.sampled_from(["list", "openapi", "image", "thumbnails", "answer", "cancel"])
 host_origins = st.sampled_from(["none", "same as host", "own"])
 
 
@@ -784,14 +831,11 @@ def test_fuzz_hosts(target: Target, calls: list[tuple[str, tuple[str, bool | Non
             headers["Origin"] = f"http://{host}"
         elif origin == "own":
             headers["Origin"] = target.origin
-        method, body = (
-            ("POST", b'{"value": 1}' if route == "answer" else b"{}")
-            if route in ("answer", "cancel")
-            else ("GET", None)
-        )
+        bodies = {"answer": b'{"value": 1}', "cancel": b"{}", "thumbnails": b'{"order": [0]}'}
+        method, body = ("POST", bodies[route]) if route in bodies else ("GET", None)
         if body is not None:
             headers["Content-Type"] = "application/json"
-        request_id = target.ids["picker" if route == "image" else "waiting"]
+        request_id = target.ids["picker" if route in ("image", "thumbnails") else "waiting"]
         path = P.ROUTES[route].format(request_id=request_id, index=0)
         before = target.snapshot()
         sent["host"] = sent.get("host", 0) + 1

@@ -1,6 +1,7 @@
 """Hostile clients over real HTTP on the harness (issue 16): the largest answers the body
-cap allows are refused at once, for every kind, while another request is served; a
-DNS-rebinding Host is refused on every route; image indices are ASCII digits only.
+cap allows are refused at once, for every kind (and the largest orders for the picker's
+thumbnails stream), while another request is served; a DNS-rebinding Host is refused on
+every route; image indices are ASCII digits only.
 
 Every kind is in ``harness/hostile.py``'s table: a new kind added there is timed here too.
 """
@@ -18,6 +19,7 @@ import pytest
 
 from harness.host import HarnessHost, HarnessServer
 from harness.hostile import TARGETS, http_request, open_target, timed_exchange
+from harness.images import FixedImages
 from harness.pack import submodule
 
 P = submodule("_protocol")
@@ -26,14 +28,6 @@ P = submodule("_protocol")
 #: (README, "Hostile answers"); the quadratic check this guards against took 170 s.
 REFUSAL_BOUND_S = 1.0
 PROBE_BOUND_S = 1.0
-
-
-class FourImages:
-    def image_count(self) -> int:
-        return 4
-
-    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        return b"\xff\xd8" + bytes([index]), "image/jpeg"
 
 
 @pytest.fixture(scope="module")
@@ -82,7 +76,7 @@ async def test_largest_capped_answer_is_refused_quickly_while_another_request_is
     address = f"127.0.0.1:{server.port}"
     result = await timed_exchange(
         server.port,
-        http_request("POST", f"/api/hitl/requests/{request.id}/answer", address, body),
+        http_request("POST", "/api" + TARGETS[name].path(request.id), address, body),
         http_request("GET", "/extensions", address),
         timeout=60,
     )
@@ -123,6 +117,7 @@ def route_requests(ids: dict[str, str]) -> list[tuple[str, str, bytes | None]]:
         ("GET", P.ROUTES["list"], None),
         ("GET", P.ROUTES["openapi"], None),
         ("GET", P.ROUTES["image"].format(request_id=ids["picker"], index=0), None),
+        ("POST", P.ROUTES["thumbnails"].format(request_id=ids["picker"]), b'{"order": [0]}'),
         ("POST", P.ROUTES["answer"].format(request_id=ids["doubler"]), b'{"value": 4}'),
         ("POST", P.ROUTES["cancel"].format(request_id=ids["doubler"]), b"{}"),
     ]
@@ -132,7 +127,7 @@ def route_requests(ids: dict[str, str]) -> list[tuple[str, str, bytes | None]]:
 def waiting(harness: tuple[HarnessHost, HarnessServer]) -> Iterator[dict[str, str]]:
     host, _ = harness
     doubler = host.registry.open("integer-doubler", prompt_id="hostile", node_id="1", payload={"value": 2})
-    picker = host.registry.open("image-picker", prompt_id="hostile", node_id="2", resources=FourImages())
+    picker = host.registry.open("image-picker", prompt_id="hostile", node_id="2", resources=FixedImages(4))
     yield {"doubler": doubler.id, "picker": picker.id}
     for request in (doubler, picker):
         if request.state == "waiting":
@@ -287,7 +282,7 @@ def test_image_index_is_ascii_digits_only(
     got, body = exchange(server.port, http_request("GET", path, f"127.0.0.1:{server.port}"))
     assert got == status, (index, body)
     if status == 200:
-        assert body == b"\xff\xd8\x03"
+        assert body == b"thumb-3"
     else:
         assert isinstance(body, dict) and body["error"]["code"] == "not_found"
 

@@ -17,7 +17,7 @@ import pytest
 import torch
 
 from harness.host import HarnessHost, HarnessServer, NodeCall
-from harness.pack import submodule
+from harness.pack import ROOT, submodule
 
 picker = submodule("nodes.image_picker")
 state = submodule("state")
@@ -177,7 +177,7 @@ def test_picked_images_latents_and_masks_follow_the_click_order(
         lambda view: host.registry.answer(view["id"], [4, 0, 2]),
     )
     assert run.status == "success", run.error
-    out_images, out_latent, out_mask, indices, index_list = run.outputs[0]["result"]
+    out_images, out_latent, out_mask, indices, index_list = run.outputs[0]["result"][:5]
     assert type(out_images) is type(images) and tuple(out_images.shape) == (3, 16, 16, 3)
     assert labels(out_images) == [4, 0, 2]
     assert tuple(out_latent["samples"].shape) == (3, 16, 2, 2)  # 16 channels: no 4 assumed
@@ -225,7 +225,7 @@ def test_unconnected_companions_output_none_and_a_single_mask_is_a_batch_of_one(
     host: HarnessHost, backend: Callable[[np.ndarray], Any]
 ) -> None:
     run = ask_and(host, inputs(backend(labelled_images(3))), lambda view: host.registry.answer(view["id"], [1]))
-    _, out_latent, out_mask, _, _ = run.outputs[0]["result"]
+    _, out_latent, out_mask, _, _ = run.outputs[0]["result"][:5]
     assert out_latent is None and out_mask is None
     single = backend(np.ones((16, 16), np.float32))
     run = ask_and(
@@ -269,7 +269,7 @@ def test_pass_through_asks_nothing_and_copies_nothing(host: HarnessHost, backend
     latent = {"samples": backend(np.zeros((3, 4, 2, 2), np.float32))}
     run = host.submit(NODE, inputs(images, mode="pass everything through", max_picks=1, latent=latent)).wait()
     assert run.status == "success", run.error
-    out_images, out_latent, _, indices, index_list = run.outputs[0]["result"]
+    out_images, out_latent, _, indices, index_list = run.outputs[0]["result"][:5]
     assert out_images is images and out_latent["samples"] is latent["samples"]
     assert indices == "0,1,2" and index_list == [0, 1, 2]
     assert picker_requests(host) == 0
@@ -442,3 +442,232 @@ def test_harness_queue_generates_a_batch_server_side(host: HarnessHost, served: 
     status, body = queue(inputs({"generate": "noise", "batch": 0}))
     assert status == 422 and "batch must be an integer" in body["error"]["message"]
     assert len(host.runs) == 1
+
+
+# --------------------------------------------------------- clips, rejects, presets
+def result_of(run: Any) -> dict[str, Any]:
+    """The node's outputs by name."""
+    return dict(zip(picker.ImagePicker.RETURN_NAMES, run.outputs[0]["result"], strict=True))
+
+
+@BACKENDS
+def test_clips_are_picked_as_one_and_output_every_frame_in_pick_order(
+    host: HarnessHost, backend: Callable[[np.ndarray], Any]
+) -> None:
+    frames = backend(labelled_images(16))  # 4 clips of 4 frames
+    samples = backend(np.arange(16, dtype=np.float32)[:, None, None, None] * np.ones((16, 4, 2, 2), np.float32))
+    mask = backend(np.arange(16, dtype=np.float32)[:, None, None] * np.ones((16, 16, 16), np.float32))
+    seen: list[dict[str, Any]] = []
+
+    def answer(view: dict[str, Any]) -> None:
+        seen.append(view)
+        host.registry.answer(view["id"], [2, 0])
+
+    run = ask_and(host, inputs(frames, frames_per_item=4, latent={"samples": samples}, mask=mask), answer)
+    assert run.status == "success", run.error
+    payload = seen[0]["payload"]
+    assert (payload["count"], payload["frames_per_item"], payload["max_picks"]) == (4, 4, 4)
+    out = result_of(run)
+    assert labels(out["images"]) == [8, 9, 10, 11, 0, 1, 2, 3]
+    assert [int(s[0, 0, 0]) for s in out["latent"]["samples"]] == [8, 9, 10, 11, 0, 1, 2, 3]
+    assert out["latent"]["batch_index"] == [8, 9, 10, 11, 0, 1, 2, 3]
+    assert [int(m[0, 0]) for m in out["mask"]] == [8, 9, 10, 11, 0, 1, 2, 3]
+    assert out["indices"] == "2,0" and out["index_list"] == [2, 0]
+    assert labels(out["rejected_images"]) == [4, 5, 6, 7, 12, 13, 14, 15]
+    assert [int(s[0, 0, 0]) for s in out["rejected_latent"]["samples"]] == [4, 5, 6, 7, 12, 13, 14, 15]
+    assert [int(m[0, 0]) for m in out["rejected_mask"]] == [4, 5, 6, 7, 12, 13, 14, 15]
+    assert out["rejected_indices"] == "1,3"
+    # The image route serves every frame (clips play from them), indexed by frame.
+    assert host.registry.get(seen[0]["id"]).resources is None  # let go once answered
+
+
+def test_clip_thumbnails_are_served_by_frame(host: HarnessHost) -> None:
+    run = host.submit(NODE, inputs(labelled_images(8, 32), frames_per_item=4))
+    [view] = host.wait_waiting(run)
+    source = host.registry.get(view["id"]).resources
+    assert view["payload"]["count"] == 2 and source.image_count() == 8
+    assert source.image_bytes(7, "thumb")[1] == "image/jpeg"
+    host.registry.cancel(view["id"])
+    assert run.wait().status == "interrupted"
+
+
+def test_a_batch_that_does_not_divide_into_clips_is_refused_before_asking(host: HarnessHost) -> None:
+    run = host.submit(NODE, inputs(labelled_images(10), frames_per_item=4)).wait()
+    assert run.status == "error" and picker_requests(host) == 0
+    assert "10 frame(s), which do not make whole clips of 4 (frames_per_item): 2 left over" in run.error
+
+
+def test_a_timeout_sends_the_first_clip_whole(host: HarnessHost) -> None:
+    node_inputs = inputs(labelled_images(6), frames_per_item=3, timeout_seconds=600, on_timeout="send first")
+    run = ask_and(host, node_inputs, lambda view: host.registry.expire(view["id"]))
+    out = result_of(run)
+    assert labels(out["images"]) == [0, 1, 2] and labels(out["rejected_images"]) == [3, 4, 5]
+
+
+@BACKENDS
+def test_rejects_without_companions(host: HarnessHost, backend: Callable[[np.ndarray], Any]) -> None:
+    run = ask_and(host, inputs(backend(labelled_images(4))), lambda view: host.registry.answer(view["id"], [3, 1]))
+    out = result_of(run)
+    assert labels(out["rejected_images"]) == [0, 2] and out["rejected_indices"] == "0,2"
+    assert out["rejected_latent"] is None and out["rejected_mask"] is None
+
+
+class FakeBlocker:
+    """Stands in for ComfyUI's ExecutionBlocker (comfy_execution.graph_utils)."""
+
+    def __init__(self, message: Any) -> None:
+        self.message = message
+
+
+def test_when_everything_is_picked_the_rejects_carry_nothing_the_comfyui_way(
+    host: HarnessHost, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Inside ComfyUI an output with nothing is an ExecutionBlocker without a message: the
+    # nodes fed from it are skipped (tests/test_real_image_picker.py runs the real one).
+    import sys
+    import types
+
+    graph_utils = types.ModuleType("comfy_execution.graph_utils")
+    graph_utils.ExecutionBlocker = FakeBlocker  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "comfy_execution.graph_utils", graph_utils)
+    latent = {"samples": np.zeros((3, 4, 2, 2), np.float32)}
+    run = ask_and(
+        host, inputs(labelled_images(3), latent=latent), lambda view: host.registry.answer(view["id"], [2, 0, 1])
+    )
+    out = result_of(run)
+    assert labels(out["images"]) == [2, 0, 1]
+    for name in ("rejected_images", "rejected_latent"):
+        assert isinstance(out[name], FakeBlocker) and out[name].message is None, name
+    assert out["rejected_mask"] is None  # no mask connected: None, as the mask output
+    assert out["rejected_indices"] == ""
+    monkeypatch.delitem(sys.modules, "comfy_execution.graph_utils")
+    assert submodule("_comfy").nothing() is None  # outside ComfyUI
+
+
+def test_preset_is_offered_in_the_dialog(host: HarnessHost) -> None:
+    seen: list[dict[str, Any]] = []
+
+    def answer(view: dict[str, Any]) -> None:
+        seen.append(view["payload"])
+        host.registry.answer(view["id"], [1])
+
+    run = ask_and(host, inputs(labelled_images(5), preset="0, 3, -1"), answer)
+    assert seen[0]["preset"] == [0, 3, 4] and labels(result_of(run)["images"]) == [1]
+
+
+def test_use_preset_sends_without_asking_and_stays_cached(host: HarnessHost) -> None:
+    node_inputs = inputs(labelled_images(8), frames_per_item=2, mode="use preset", preset="-1,1", max_picks=2)
+    run = host.submit(NODE, node_inputs).wait()
+    assert run.status == "success" and picker_requests(host) == 0
+    out = result_of(run)
+    assert labels(out["images"]) == [6, 7, 2, 3] and out["indices"] == "3,1" and out["rejected_indices"] == "0,2"
+    node = host.node_classes[NODE]
+    key = node.IS_CHANGED(mode="use preset", preset="-1,1")
+    assert key == node.IS_CHANGED(mode="use preset", preset="-1,1") and key != node.IS_CHANGED(
+        mode="use preset", preset="0"
+    )
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"mode": "use preset"}, "the preset is empty"),
+        (
+            {"mode": "use preset", "preset": "0,1,2", "max_picks": 2},
+            "the preset 0,1,2 does not fit the pick limits: pick 1 to 2",
+        ),
+        ({"mode": "use preset", "preset": "0", "min_picks": 2}, "pick 2 to 4 image\\(s\\); got 1"),
+        ({"preset": "0,9"}, "names item 9, but the batch has 4 item"),
+        ({"preset": "0,-4"}, "names item 0 twice"),
+        ({"preset": "1,,2"}, "entry 2 is empty"),
+        ({"preset": "١"}, "not a whole number"),
+        ({"click_sends": True}, "click_sends sends the one item clicked, but 4 may be picked: set max_picks to 1"),
+        ({"click_sends": True, "max_picks": 2}, "but 2 may be picked"),
+        ({"frames_per_item": 3}, "4 frame\\(s\\), which do not make whole clips of 3"),
+    ],
+    ids=lambda value: value if isinstance(value, str) else None,
+)
+def test_bad_presets_clips_and_click_sends_are_refused_before_asking(
+    host: HarnessHost, overrides: dict[str, Any], message: str
+) -> None:
+    run = host.submit(NODE, inputs(labelled_images(4), **overrides)).wait()
+    assert run.status == "error" and picker_requests(host) == 0, run.error
+    assert re.search(message, run.error), run.error
+
+
+def test_preset_spelling_is_checked_when_queued() -> None:
+    node = picker.ImagePicker
+    assert node.VALIDATE_INPUTS(preset="0,3,-1") is True
+    assert node.VALIDATE_INPUTS(preset=None) is True  # a linked preset: checked when it runs
+    assert node.VALIDATE_INPUTS() is True  # an older prompt without a preset
+    assert "entry 2 is empty" in node.VALIDATE_INPUTS(preset="0,,1")
+
+
+def test_click_sends_is_still_checked_on_the_server(host: HarnessHost) -> None:
+    run = host.submit(NODE, inputs(labelled_images(4), max_picks=1, click_sends=True))
+    [view] = host.wait_waiting(run)
+    assert view["payload"]["click_sends"] is True and view["payload"]["max_picks"] == 1
+    for bad, reason in (([0, 1], "pick 1 image\\(s\\); got 2"), ([7], "out of range"), ([], "got 0")):
+        with pytest.raises(state.InvalidAnswer, match=reason):
+            host.registry.answer(view["id"], bad)
+    host.registry.answer(view["id"], [2])
+    assert labels(result_of(run.wait())["images"]) == [2]
+
+
+def test_click_sends_needs_no_single_pick_when_nothing_is_asked(host: HarnessHost) -> None:
+    # Passing everything through asks nobody: click_sends is irrelevant there, not an error.
+    run = host.submit(NODE, inputs(labelled_images(3), click_sends=True, mode="pass everything through")).wait()
+    assert run.status == "success" and labels(result_of(run)["images"]) == [0, 1, 2]
+
+
+# ------------------------------------------------------------------ saved workflows
+#: The example workflow as the previous version saved it (example_workflows/ at 0.1.0).
+SAVED_WORKFLOW = ROOT / "tests" / "workflows" / "image_picker_0.1.0.json"
+#: Input types the frontend draws as widgets (IMAGE, LATENT, MASK are sockets only).
+WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
+
+
+def widgets_in_frontend_order(node_class: Any) -> list[tuple[str, Any]]:
+    """(name, spec) of each widget, in the order the frontend makes them and saves their
+    values (``widgets_values``): required inputs, then optional ones."""
+    spec = node_class.INPUT_TYPES()
+    return [
+        (name, options)
+        for section in ("required", "optional")
+        for name, options in spec.get(section, {}).items()
+        if isinstance(options[0], list) or options[0] in WIDGET_TYPES
+    ]
+
+
+def test_a_workflow_saved_by_the_previous_version_still_fits_and_runs(host: HarnessHost) -> None:
+    saved = json.loads(SAVED_WORKFLOW.read_text())
+    [node] = [n for n in saved["nodes"] if n["type"] == NODE]
+    widgets = widgets_in_frontend_order(picker.ImagePicker)
+    values = node["widgets_values"]
+    # Saved values land on the same widgets by position; every newer widget has a default.
+    assert [name for name, _ in widgets[: len(values)]] == [
+        "mode",
+        "min_picks",
+        "max_picks",
+        "title",
+        "timeout_seconds",
+        "on_timeout",
+    ]
+    for (name, options), value in zip(widgets, values, strict=False):
+        kind, config = options[0], (options[1] if len(options) > 1 else {})
+        if isinstance(kind, list):
+            assert value in kind, name
+        elif kind == "INT":
+            assert config.get("min", value) <= value <= config.get("max", value), name
+    assert all("default" in options[1] for _, options in widgets[len(values) :])
+    assert {name for name, _ in widgets[len(values) :]} <= set(picker.ImagePicker.INPUT_TYPES()["optional"])
+    # Links from the node's outputs keep their slot, type and name.
+    for slot, output in enumerate(node["outputs"]):
+        assert picker.ImagePicker.RETURN_TYPES[slot] == output["type"]
+        assert picker.ImagePicker.RETURN_NAMES[slot] == output["name"]
+    # And it runs with exactly the saved values (the newer inputs left out).
+    saved_inputs = {name: value for (name, _), value in zip(widgets, values, strict=False)}
+    run = ask_and(
+        host, {"images": labelled_images(6), **saved_inputs}, lambda view: host.registry.answer(view["id"], [5, 2])
+    )
+    assert run.status == "success" and labels(run.outputs[0]["result"][0]) == [5, 2]

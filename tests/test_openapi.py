@@ -10,6 +10,7 @@ from aiohttp import web
 from openapi_check import check_response, document, documented_statuses, operation_for
 from openapi_spec_validator import validate
 
+from harness.images import FixedImages
 from harness.pack import submodule
 
 server_routes = submodule("server_routes")
@@ -21,12 +22,9 @@ settings_module = submodule("_settings")
 push_module = submodule("_push")
 
 
-class OneImage:
-    def image_count(self) -> int:
-        return 1
-
-    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        return (b"\xff\xd8jpeg", "image/jpeg") if size == "thumb" else (b"\x89PNG", "image/png")
+def one_image() -> FixedImages:
+    """A picker's single image: a JPEG thumbnail and a PNG full size (their first bytes)."""
+    return FixedImages(1, lambda size, index: b"\xff\xd8jpeg" if size == "thumb" else b"\x89PNG")
 
 
 def test_document_is_valid_openapi() -> None:
@@ -60,7 +58,7 @@ async def setup(route_client: Any) -> Any:
     waiting = registry.open(
         "integer-doubler", prompt_id="p", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
     )
-    picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=OneImage())
+    picker = registry.open("image-picker", prompt_id="p", node_id="2", resources=one_image())
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
     filled = registry.open("form", prompt_id="p", node_id="4", validate=form.parse_fields("n: INT 1..9").validate)
@@ -164,6 +162,16 @@ CASES = [
     ("POST", "/hitl/notify/test", None, {"data": json.dumps({"x": "x" * P.MAX_BODY_BYTES}), "headers": JSON}, 413),
     ("POST", "/hitl/notify/test", None, {"data": "x=1", "headers": FORM}, 415),
     ("POST", "/hitl/notify/test", None, {"json": {"target": "ntfy"}}, 422),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0]}}, 200),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0]}, "headers": EVIL}, 403),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0]}, "headers": REBINDING}, 403),
+    ("POST", "/hitl/requests/{}/thumbnails", "unknown", {"json": {"order": [0]}}, 404),
+    ("POST", "/hitl/requests/{}/thumbnails", "waiting", {"json": {"order": [0]}}, 404),  # no images
+    ("POST", "/hitl/requests/{}/thumbnails", "ended", {"json": {"order": [0]}}, 409),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": BIG, "headers": JSON}, 413),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "order=0", "headers": FORM}, 415),
+    ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0, 0]}}, 422),
 ]
 
 

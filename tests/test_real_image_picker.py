@@ -83,13 +83,16 @@ async def preview_colours(client: ComfyClient, history: dict[str, Any]) -> list[
 async def test_pack_registers_the_picker(comfyui: RealComfyUI) -> None:
     async with ComfyClient(comfyui.url) as client:
         info = (await client.get("/object_info/HitlImagePicker"))["HitlImagePicker"]
-        assert info["output"] == ["IMAGE", "LATENT", "MASK", "STRING", "INT"]
-        assert info["output_is_list"] == [False, False, False, False, True]
-        assert set(info["input"]["optional"]) == {"latent", "mask"}
+        # Outputs only ever added at the end, so saved links keep their slots.
+        assert info["output"] == ["IMAGE", "LATENT", "MASK", "STRING", "INT", "IMAGE", "LATENT", "MASK", "STRING"]
+        assert info["output_name"][5:] == ["rejected_images", "rejected_latent", "rejected_mask", "rejected_indices"]
+        assert info["output_is_list"] == [False, False, False, False, True, False, False, False, False]
+        assert list(info["input"]["optional"]) == ["latent", "mask", "frames_per_item", "preset", "click_sends"]
         assert info["input"]["required"]["mode"][0] == [
             "always ask",
             "repeat last selection",
             "pass everything through",
+            "use preset",
         ]
 
 
@@ -166,3 +169,117 @@ async def test_repeat_mode_asks_once_then_reuses_and_stays_cached(comfyui: RealC
         # The third run: the picker said "unchanged", so it and the preview were cached.
         cached = [m["data"]["nodes"] for _, m in client.messages[mark:] if m.get("type") == "execution_cached"]
         assert cached and "25" in cached[0] and PREVIEW_ID in cached[0]
+
+
+#: 16 frames, each its own colour: 4 clips of 4 (frames_per_item 4).
+FRAME_COLOURS = [
+    0xFF0000, 0xCC0000, 0x990000, 0x660000,  # clip 0: reds
+    0x00FF00, 0x00CC00, 0x009900, 0x006600,  # clip 1: greens
+    0x0000FF, 0x0000CC, 0x000099, 0x000066,  # clip 2: blues
+    0xFFFF00, 0xCCCC00, 0x999900, 0x666600,  # clip 3: yellows
+]  # fmt: skip
+CLIP_PICKER_ID = "50"
+REJECTS_ID = "60"
+
+
+def clip_prompt(*, mode: str = "always ask", preset: str = "", max_picks: int = 0) -> dict[str, Any]:
+    """16 coloured frames (EmptyImage each, batched) → picker of clips of 4 → PreviewImage of
+    the picks and a second PreviewImage of the rejects."""
+    prompt: dict[str, Any] = {}
+    for index, colour in enumerate(FRAME_COLOURS):
+        prompt[str(100 + index)] = {
+            "class_type": "EmptyImage",
+            "inputs": {"width": 64, "height": 48, "batch_size": 1, "color": colour},
+        }
+    previous = ["100", 0]
+    for index in range(1, len(FRAME_COLOURS)):
+        node_id = str(200 + index)
+        prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(100 + index), 0]}}
+        previous = [node_id, 0]
+    prompt[CLIP_PICKER_ID] = {
+        "class_type": "HitlImagePicker",
+        "inputs": {
+            "images": previous,
+            "mode": mode,
+            "min_picks": 1,
+            "max_picks": max_picks,
+            "title": "Pick clips",
+            "timeout_seconds": 300,
+            "on_timeout": "cancel run",
+            "frames_per_item": 4,
+            "preset": preset,
+            "click_sends": False,
+        },
+    }
+    prompt[PREVIEW_ID] = {"class_type": "PreviewImage", "inputs": {"images": [CLIP_PICKER_ID, 0]}}
+    prompt[REJECTS_ID] = {"class_type": "PreviewImage", "inputs": {"images": [CLIP_PICKER_ID, 5]}}
+    return prompt
+
+
+async def saved_colours(client: ComfyClient, history: dict[str, Any], node_id: str) -> list[tuple[int, int, int]]:
+    """The colour of each image a PreviewImage saved, in order."""
+    assert client.session is not None
+    colours = []
+    for entry in history["outputs"][node_id]["images"]:
+        params = {"filename": entry["filename"], "subfolder": entry["subfolder"], "type": entry["type"]}
+        async with client.session.get("/view", params=params) as response:
+            pixels = np.asarray(Image.open(io.BytesIO(await response.read())).convert("RGB"))
+        colours.append(tuple(int(v) for v in pixels[0, 0]))
+    return colours
+
+
+def frames(*indices: int) -> list[tuple[int, int, int]]:
+    return [rgb(FRAME_COLOURS[index]) for index in indices]
+
+
+async def test_clips_output_every_frame_in_pick_order_and_rejects_go_to_a_second_preview(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        prompt_id = await client.queue(clip_prompt())
+        view = await client.waiting_request(prompt_id)
+        try:
+            assert (view["payload"]["count"], view["payload"]["frames_per_item"]) == (4, 4)
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [3, 1, 2, 0, 4]})
+            assert status == 422 and "out of range" in body["error"]["message"]  # 4 clips: 0 to 3
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [2, 0]})
+            assert status == 200, body
+        finally:
+            await client.post(f"/api/hitl/requests/{view['id']}/cancel", {})
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_success", end
+        history = await client.history(prompt_id)
+        assert await saved_colours(client, history, PREVIEW_ID) == frames(8, 9, 10, 11, 0, 1, 2, 3)
+        assert await saved_colours(client, history, REJECTS_ID) == frames(4, 5, 6, 7, 12, 13, 14, 15)
+
+
+async def test_when_everything_is_picked_the_rejects_branch_is_skipped_and_the_run_succeeds(
+    comfyui: RealComfyUI,
+) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        # "use preset" sends the preset without asking: every clip, last first.
+        prompt_id = await client.queue(clip_prompt(mode="use preset", preset="-1,0,1,2"))
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_success", end
+        history = await client.history(prompt_id)
+        assert await saved_colours(client, history, PREVIEW_ID) == frames(12, 13, 14, 15, *range(12))
+        assert REJECTS_ID not in history["outputs"]  # ExecutionBlocker: skipped quietly, no error
+        assert not [
+            m for _, m in client.messages if m.get("type") == "hitl-request" and m["data"].get("prompt_id") == prompt_id
+        ]
+
+
+async def test_bad_presets_and_batches_are_refused_before_anyone_is_asked(comfyui: RealComfyUI) -> None:
+    async with ComfyClient(comfyui.url) as client:
+        # The preset's spelling is checked when the prompt is queued, on the node.
+        with pytest.raises(RuntimeError, match="preset entry 2 is empty"):
+            await client.queue(clip_prompt(preset="0,,1"))
+        # Its fit is checked when the node runs, before asking anyone.
+        prompt_id = await client.queue(clip_prompt(mode="use preset", preset="0,1,2", max_picks=2))
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_error"
+        assert "the preset 0,1,2 does not fit the pick limits" in end["data"]["exception_message"]
+        prompt = clip_prompt()
+        prompt[CLIP_PICKER_ID]["inputs"]["frames_per_item"] = 3
+        prompt_id = await client.queue(prompt)
+        _, end = await client.run_end(prompt_id)
+        assert end["type"] == "execution_error"
+        assert "16 frame(s), which do not make whole clips of 3" in end["data"]["exception_message"]

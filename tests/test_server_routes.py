@@ -10,6 +10,7 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from harness.images import FixedImages, PendingImages
 from harness.pack import submodule
 
 server_routes = submodule("server_routes")
@@ -212,23 +213,17 @@ async def test_routes_are_under_our_prefix_and_have_docstrings(registry: Any) ->
         assert route.handler.__doc__, route  # type: ignore[union-attr]
 
 
-class TwoImages:
-    """An image source as the picker provides one."""
-
-    def image_count(self) -> int:
-        return 2
-
-    def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
-        return f"{size}-{index}".encode(), "image/jpeg"
-
-
 async def test_image_route_serves_by_id_and_index(client: Any, registry: Any) -> None:
-    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    source = FixedImages(2)
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=source)
     response = await client.get(f"/hitl/requests/{request.id}/images/1?size=full")
-    assert response.status == 200 and response.content_type == "image/jpeg"
+    assert response.status == 200 and response.content_type == "image/png"
     assert await response.read() == b"full-1"
     response = await client.get(f"/hitl/requests/{request.id}/images/0")
-    assert await response.read() == b"thumb-0"
+    assert response.content_type == "image/jpeg" and await response.read() == b"thumb-0"
+    # An image of a request never changes while it waits: a tab may keep it.
+    assert response.headers["Cache-Control"] == "private, max-age=3600"
+    assert source.asked == [("full", [1]), ("thumb", [0])]
 
 
 @pytest.mark.parametrize(
@@ -243,18 +238,18 @@ async def test_image_route_serves_by_id_and_index(client: Any, registry: Any) ->
     ],
 )
 async def test_image_route_refusals(client: Any, registry: Any, path: str, status: int, code: str) -> None:
-    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=FixedImages(2))
     await expect_refusal(client, registry, client.get(f"/hitl/requests/{request.id}{path}"), status, code)
 
 
 async def test_image_route_needs_a_waiting_request_with_images(client: Any, registry: Any) -> None:
     plain = open_request(registry)
     await expect_refusal(client, registry, client.get(f"/hitl/requests/{plain.id}/images/0"), 404, "not_found")
-    ended = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    ended = registry.open("image-picker", prompt_id="p", node_id="3", resources=FixedImages(2))
     registry.cancel(ended.id)
     await expect_refusal(client, registry, client.get(f"/hitl/requests/{ended.id}/images/0"), 409, "not_waiting")
     await expect_refusal(client, registry, client.get("/hitl/requests/nope/images/0"), 404, "unknown_request")
-    foreign = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    foreign = registry.open("image-picker", prompt_id="p", node_id="3", resources=FixedImages(2))
     response = await client.get(f"/hitl/requests/{foreign.id}/images/0", headers={"Sec-Fetch-Site": "cross-site"})
     assert response.status == 403
 
@@ -298,14 +293,17 @@ def test_request_ids_are_144_random_bits() -> None:
 
 
 async def test_image_released_while_being_served_is_409_not_500(client: Any, registry: Any) -> None:
-    class EndsWhileServing(TwoImages):
+    class EndsWhileServing(FixedImages):
         """The request ends, and its images are released, during the fetch."""
 
-        def image_bytes(self, index: int, size: str) -> tuple[bytes, str]:
+        def image_futures(self, size: str, indices: Any) -> list[Any]:
             registry.cancel(request.id)
-            raise LookupError("images released")
+            futures = PendingImages(2).image_futures(size, indices)
+            for future in futures:
+                future.cancel()
+            return futures
 
-    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=EndsWhileServing())
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=EndsWhileServing(2))
     response = await client.get(f"/hitl/requests/{request.id}/images/0")
     assert response.status == 409 and (await response.json())["error"]["code"] == "not_waiting"
 
@@ -557,7 +555,7 @@ def test_host_policy(header: str, over_network: bool, allowed: bool) -> None:
 async def test_every_route_refuses_a_rebinding_host(registry: Any, route_client: Any) -> None:
     # Every route add_routes registers, including any added later: each goes through guarded().
     client = await route_client(registry)
-    picker = registry.open("image-picker", prompt_id="p", node_id="3", resources=TwoImages())
+    picker = registry.open("image-picker", prompt_id="p", node_id="3", resources=FixedImages(2))
     routes = web.RouteTableDef()
     server_routes.add_routes(routes, registry)
     for route in routes:
@@ -695,3 +693,84 @@ def test_a_number_without_a_long_digit_run_or_exponent_is_finite(number: str) ->
         return
     [value] = json.loads(raw)
     assert math.isfinite(value) and len(number) < 400
+
+
+# ------------------------------------------------------------------- thumbnail stream
+THUMBNAILS = "/hitl/requests/{}/thumbnails"
+
+
+def read_stream(data: bytes) -> list[tuple[int, bytes]]:
+    """The (index, JPEG) frames of a thumbnails stream, checking the framing as it goes."""
+    frames = []
+    offset = 0
+    while offset < len(data):
+        index, length = server_routes.THUMBNAIL_HEADER.unpack_from(data, offset)
+        offset += P.THUMBNAIL_HEADER_BYTES
+        frames.append((index, data[offset : offset + length]))
+        assert len(frames[-1][1]) == length, "a frame was cut short"
+        offset += length
+    return frames
+
+
+def test_the_stream_header_is_the_protocols() -> None:
+    assert server_routes.THUMBNAIL_HEADER.size == P.THUMBNAIL_HEADER_BYTES
+
+
+async def test_thumbnails_stream_every_requested_image_once(client: Any, registry: Any) -> None:
+    import numpy as np
+
+    batch = submodule("_images").BatchImages(np.random.default_rng(1).random((12, 64, 48, 3), dtype=np.float32))
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=batch)
+    order = [7, 2, 11, 0]
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": order})
+    assert response.status == 200 and response.content_type == "application/octet-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    frames = read_stream(await response.read())
+    assert sorted(index for index, _ in frames) == sorted(order)
+    for index, jpeg in frames:
+        assert jpeg == batch.thumb(index) and jpeg[:2] == b"\xff\xd8"
+    # The single-image route serves the same bytes, awaited without an executor thread.
+    response = await client.get(f"/hitl/requests/{request.id}/images/11")
+    assert await response.read() == batch.thumb(11)
+    batch.close()
+
+
+@pytest.mark.parametrize(
+    ("order", "message"),
+    [
+        ([], "a list of 1 to 4"),
+        ([0, 1, 2, 3, 0], "a list of 1 to 4"),
+        ([1, 1], "names image 1 twice"),
+        ([4], "from 0 to 3"),
+        ([-1], "from 0 to 3"),
+        ([True], "from 0 to 3"),
+        (["0"], "from 0 to 3"),
+        ([0.0], "from 0 to 3"),
+        ("0,1", "a list of 1 to 4"),
+        (None, "a list of 1 to 4"),
+    ],
+)
+async def test_bad_orders_are_refused_and_change_nothing(client: Any, registry: Any, order: Any, message: str) -> None:
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=PendingImages(4))
+    before = snapshot(registry)
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": order})
+    assert response.status == 422 and message in (await response.json())["error"]["message"]
+    assert snapshot(registry) == before
+
+
+async def test_the_stream_sends_each_image_as_soon_as_it_is_made_and_ends_when_the_request_does(
+    client: Any, registry: Any
+) -> None:
+    source = PendingImages(3)
+    request = registry.open("image-picker", prompt_id="p", node_id="3", resources=source)
+    response = await client.post(THUMBNAILS.format(request.id), json={"order": [2, 0, 1]})
+    assert response.status == 200 and source.asked == [("thumb", [2, 0, 1])]
+    source.futures[("thumb", 0)].set_result(b"\xff\xd8zero")  # made first: sent first, whatever the order
+    header = await response.content.readexactly(P.THUMBNAIL_HEADER_BYTES)
+    assert server_routes.THUMBNAIL_HEADER.unpack(header) == (0, 6)
+    assert await response.content.readexactly(6) == b"\xff\xd8zero"
+    # The request ends: its images are released (their futures cancelled) and the stream ends.
+    registry.cancel(request.id)
+    for index in (1, 2):
+        source.futures[("thumb", index)].cancel()
+    assert await response.content.read() == b""

@@ -63,6 +63,25 @@ export class HitlClient {
   }
 
   /**
+   * POST a JSON body to a route that streams its answer; resolves to the body's reader once
+   * the headers are in (an error status rejects).
+   * @param {string} route
+   * @param {object} body
+   * @param {AbortSignal} signal aborts the request and the stream
+   * @returns {Promise<ReadableStreamDefaultReader<Uint8Array>>}
+   */
+  async stream(route, body, signal) {
+    const response = await this.api.fetchApi(route, {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify(body),
+      signal,
+    });
+    if (!response.ok || !response.body) throw new Error(`${route}: HTTP ${response.status}`);
+    return response.body.getReader();
+  }
+
+  /**
    * URL of one image of a request (thumbnails, previews, full images, input masks).
    * @param {string} requestId
    * @param {number} index

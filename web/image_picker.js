@@ -1,16 +1,21 @@
 // @ts-check
 /**
- * The image picker's dialog: a responsive grid of thumbnails (served by the pack's image
- * route, by request id and index), click or tap to pick, the pick order shown on each
- * picked image, full size on demand, and the keyboard:
+ * The image picker's dialog: a responsive grid of previews (streamed nearest-first by
+ * picker_previews.js), click or tap to pick, the pick order shown on each picked item, full
+ * size on demand, clips that loop, a "picked only" view, and the keyboard:
  *
- *   1-9, 10…  pick or unpick image n (numbers as shown on the tiles)
- *   arrows    move between images          x  pick or unpick the focused image
- *   Space     zoom the focused image (full resolution); Space or Esc closes the zoom
+ *   1-9, 10…  pick or unpick item n (numbers as shown on the tiles)
+ *   arrows    move between items           x  pick or unpick the focused item
+ *   Space     zoom the focused item (full resolution); Space or Esc closes the zoom
+ *   p         show only the picked items, or all again
  *   Ctrl+A    pick all (up to the maximum)  Ctrl+Shift+A  pick none
  *   Enter     send                          Esc  cancel the run
+ *
+ * An item is one image, or with frames_per_item n > 1 a clip of n frames. With "click
+ * sends" (one pick allowed), a click, tap, x or number sends at once.
  */
 import { element } from "./overlay.js";
+import { ClipPlayer, FRAME_RATES, PLAY_MODES, PreviewStore, framesFor, nearestFirst } from "./picker_previews.js";
 import { KINDS } from "./protocol.js";
 
 /**
@@ -18,7 +23,8 @@ import { KINDS } from "./protocol.js";
  * @typedef {import("./controller.js").DialogTools} DialogTools
  * @typedef {import("./overlay.js").Dialog} Dialog
  * @typedef {{ title: string, count: number, min_picks: number, max_picks: number,
- *   on_timeout: string, width: number, height: number }} PickerPayload
+ *   on_timeout: string, width: number, height: number, frames_per_item?: number,
+ *   preset?: number[], click_sends?: boolean }} PickerPayload
  */
 
 const STYLE_ID = "comfyui-hitl-picker-style";
@@ -29,6 +35,25 @@ const TILE_SIZE_KEY = "comfyui-hitl.picker.tile";
 const PICKS_KEY_PREFIX = "comfyui-hitl.picker.picks.";
 /** How far a finger moves sideways on the full-size image to show the next one. */
 const SWIPE_PX = 40;
+const FRAME_RATE_KEY = "comfyui-hitl.picker.fps";
+const PLAY_MODE_KEY = "comfyui-hitl.picker.play";
+const DEFAULT_FRAME_RATE = 8;
+/**
+ * Tiles within SHOW_ITEMS items (or SHOW_SCREENS screens, if more) of the ones on screen get
+ * their image as soon as it arrives: a batch of up to 256 shows every image once, so a scroll
+ * decodes nothing (images set during a scroll measured as long paint tasks in ComfyUI's page).
+ * An image is let go only KEEP_MORE_ITEMS items beyond that, so scrolling back and forth does
+ * not decode the same ones again, and however long the batch, at most about 600 previews are
+ * decoded at a time (about 150 MB). Previews are fetched further ahead still (as many as
+ * PreviewStore keeps), nearest first, so a scroll finds them already here.
+ */
+const SHOW_SCREENS = 6;
+const SHOW_ITEMS = 256;
+const KEEP_MORE_ITEMS = 64;
+/** The least time between two looks at what is on screen while the person scrolls. */
+const MEASURE_EVERY_MS = 100;
+/** Items asked for as the dialog opens, before the layout says which are on screen. */
+const FIRST_ITEMS = 64;
 
 const CSS = `
 .hitl-pick-bar { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 12px; margin: 0 0 8px; }
@@ -60,6 +85,16 @@ const CSS = `
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
 .hitl-pick-zoom img { touch-action: pan-y pinch-zoom; }
+.hitl-pick-tile { contain: layout paint style; }
+.hitl-pick-grid[data-filter="picked"] .hitl-pick-tile[aria-selected="false"] { display: none; }
+.hitl-pick-empty { padding: 24px 8px; text-align: center; opacity: .7; }
+.hitl-pick-empty[hidden] { display: none; }
+.hitl-pick-clip { position: absolute; left: 6px; bottom: 6px; font-size: 11px; line-height: 1; border-radius: 99px;
+  padding: 4px 7px; background: rgba(0,0,0,.65); color: #fff; font-variant-numeric: tabular-nums; }
+.hitl-pick-tile[data-clip="ready"] .hitl-pick-clip::before { content: "▶ "; }
+.hitl-pick-bar .hitl-button[aria-pressed="true"] { background: var(--p-primary-color, #2f6fdf); border-color: transparent; color: #fff; }
+.hitl-pick-bar select { font: inherit; font-size: 12px; color: inherit; background: var(--comfy-input-bg, #1b1b1b);
+  border: 1px solid var(--border-color, #555); border-radius: 6px; padding: 2px 4px; }
 `;
 
 /** @param {Document} doc */
@@ -114,15 +149,19 @@ class PickerDialog {
     this.view = view;
     this.tools = tools;
     this.doc = tools.doc;
+    /** How many items (images, or clips of framesPerItem frames) there are to pick from. */
     this.count = Math.max(0, Math.floor(Number(payload.count) || 0));
     this.min = Math.max(1, Math.floor(Number(payload.min_picks) || 1));
     this.max = Math.max(this.min, Math.floor(Number(payload.max_picks) || this.count));
+    this.framesPerItem = Math.max(1, Math.floor(Number(payload.frames_per_item) || 1));
+    this.clickSends = payload.click_sends === true && this.max === 1;
+    this.preset = Array.isArray(payload.preset) ? payload.preset : [];
     this.width = Number(payload.width) || 1;
     this.height = Number(payload.height) || 1;
-    /** @type {number[]} picked indices, in the order picked */
+    /** @type {number[]} picked items, in the order picked */
     this.order = [];
     this.focused = 0;
-    /** @type {number | null} the image shown full size, if any */
+    /** @type {number | null} the item shown full size, if any */
     this.zoomed = null;
     this.digits = "";
     /** @type {number | undefined} */
@@ -130,11 +169,32 @@ class PickerDialog {
     this.picksKey = `${PICKS_KEY_PREFIX}${view.id}`;
     /** @type {HTMLElement[]} */
     this.tiles = [];
+    /** @type {HTMLImageElement[]} */
+    this.images = [];
     /** @type {HTMLElement[]} */
     this.orderBadges = [];
+    /** Only the picked items are shown ("picked only"). */
+    this.pickedOnly = false;
+    /** @type {number[]} items whose tile is on screen, in grid order */
+    this.visible = [];
+    /** Items from nearLow to nearHigh hold their image (see SHOW_SCREENS). */
+    this.nearLow = 0;
+    this.nearHigh = FIRST_ITEMS - 1;
+    /** @type {Set<number>} items whose image has its src */
+    this.withImage = new Set();
+    /** @type {number[] | null} the items the grid shows, in grid order (null: to be worked out) */
+    this.shownCache = null;
+    this.measureQueued = false;
+    this.lastMeasure = -Infinity;
+    /** @type {number | null} the item under the pointer */
+    this.hovered = null;
     this.status = element(this.doc, "div", "hitl-pick-status");
     this.sizeInput = element(this.doc, "input");
     this.grid = element(this.doc, "div", "hitl-pick-grid");
+    this.empty = element(this.doc, "div", "hitl-pick-empty", "Nothing is picked yet. Press P (or Picked only) to show all.");
+    this.filterButton = this.#barButton("Picked only", "picked-only", "Show only the picked items (p)", () =>
+      this.setPickedOnly(!this.pickedOnly),
+    );
     /** @type {HTMLElement | undefined} */
     this.zoom = undefined;
     /** @type {HTMLImageElement | undefined} */
@@ -143,6 +203,28 @@ class PickerDialog {
     this.zoomCaption = undefined;
     /** @type {HTMLButtonElement | undefined} */
     this.zoomToggle = undefined;
+    /** @type {number | undefined} */
+    this.zoomTimer = undefined;
+    this.frameRate = Number(readStorage(localStorage, FRAME_RATE_KEY)) || DEFAULT_FRAME_RATE;
+    this.playMode = readStorage(localStorage, PLAY_MODE_KEY) === PLAY_MODES.ALWAYS ? PLAY_MODES.ALWAYS : PLAY_MODES.HOVER;
+
+    this.previews = new PreviewStore({
+      client: tools.client,
+      requestId: view.id,
+      frames: this.count * this.framesPerItem,
+      onFrame: (frame) => this.onFrame(frame),
+      onDrop: (frame) => this.onDrop(frame),
+    });
+    /** @type {ClipPlayer | null} */
+    this.player =
+      this.framesPerItem > 1
+        ? new ClipPlayer({
+            framesPerItem: this.framesPerItem,
+            frameUrl: (frame) => this.previews.url(frame),
+            image: (item) => this.images[item],
+            fps: this.frameRate,
+          })
+        : null;
 
     ensureStyle(this.doc);
     /** @type {Dialog} */
@@ -151,11 +233,20 @@ class PickerDialog {
       wide: true,
       primaryLabel: "Send",
       onPrimary: () => void this.send(),
+      onClose: () => this.dispose(),
     });
     this.build(payload);
+    // Ask for the previews at once, top of the grid first; what is on screen refines it.
+    this.previews.want(framesFor(nearestFirst([], this.count).slice(0, FIRST_ITEMS), this.framesPerItem));
+    // What is on screen follows the scroll position, the dialog's size and the tile size:
+    // worked out from the grid's geometry (see measure), never by watching every tile.
+    this.dialog.body.addEventListener("scroll", () => this.scheduleMeasure(), { passive: true });
+    this.resizeObserver = new ResizeObserver(() => this.scheduleMeasure());
+    this.resizeObserver.observe(this.dialog.body);
+    this.resizeObserver.observe(this.grid);
     this.restorePicks();
     this.render();
-    // Start on the first image, unless the person is busy elsewhere (another dialog).
+    // Start on the first item, unless the person is busy elsewhere (another dialog).
     const active = this.doc.activeElement;
     this.focusTile(0, !active || active === this.doc.body || active === this.dialog.primaryButton);
   }
@@ -170,6 +261,7 @@ class PickerDialog {
     this.status.setAttribute("aria-live", "polite");
     const allButton = this.#barButton("All", "pick-all", "Pick all, up to the maximum (Ctrl+A)", () => this.pickAll());
     const noneButton = this.#barButton("None", "pick-none", "Pick none (Ctrl+Shift+A)", () => this.pickNone());
+    this.filterButton.setAttribute("aria-pressed", "false");
     const size = element(doc, "label", "hitl-pick-size", "Size");
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
@@ -181,7 +273,8 @@ class PickerDialog {
       writeStorage(localStorage, TILE_SIZE_KEY, this.sizeInput.value);
     });
     size.append(this.sizeInput);
-    bar.append(this.status, allButton, noneButton, size);
+    bar.append(this.status, allButton, noneButton, this.filterButton, size);
+    if (this.player) bar.append(...this.#clipSettings());
 
     if (payload.on_timeout && typeof this.view.expires_in_ms === "number") {
       const whenOut = `When time runs out, ${TIMEOUT_TEXT[payload.on_timeout] ?? payload.on_timeout}.`;
@@ -192,24 +285,24 @@ class PickerDialog {
     }
 
     this.grid.setAttribute("role", "listbox");
-    this.grid.setAttribute("aria-multiselectable", "true");
-    this.grid.setAttribute("aria-label", "Images of the batch");
+    this.grid.setAttribute("aria-multiselectable", String(this.max > 1));
+    this.grid.setAttribute("aria-label", this.player ? "Clips of the batch" : "Images of the batch");
     this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
 
     const ratio = `${this.width} / ${this.height}`;
+    const noun = this.player ? "Clip" : "Image";
     for (let index = 0; index < this.count; index += 1) {
       const tile = element(doc, "div", "hitl-pick-tile");
       tile.setAttribute("role", "option");
       tile.tabIndex = -1;
       tile.dataset.index = String(index);
-      tile.style.aspectRatio = ratio; // the grid is laid out before any thumbnail arrives
-      tile.setAttribute("aria-label", `Image ${index + 1}`);
+      tile.style.aspectRatio = ratio; // the grid is laid out before any preview arrives
+      tile.setAttribute("aria-label", `${noun} ${index + 1}`);
       const image = element(doc, "img");
-      image.alt = `Image ${index + 1}`;
+      image.alt = `${noun} ${index + 1}`;
       image.decoding = "async";
       image.draggable = false;
       image.addEventListener("load", () => (image.dataset.loaded = "true"), { once: true });
-      image.src = this.tools.client.imageUrl(this.view.id, index, "thumb");
       const number = element(doc, "span", "hitl-pick-number", String(index + 1));
       const order = element(doc, "span", "hitl-pick-order");
       order.dataset.role = "pick-order";
@@ -217,32 +310,84 @@ class PickerDialog {
       zoom.type = "button";
       zoom.tabIndex = -1;
       zoom.title = "Full size (Space)";
-      zoom.setAttribute("aria-label", `Show image ${index + 1} full size`);
+      zoom.setAttribute("aria-label", `Show ${noun.toLowerCase()} ${index + 1} full size`);
       zoom.dataset.action = "zoom";
       zoom.addEventListener("click", (event) => {
         event.stopPropagation();
         this.openZoom(index);
       });
       tile.append(image, number, order, zoom);
+      if (this.player) {
+        const clip = element(doc, "span", "hitl-pick-clip", `${this.framesPerItem} frames`);
+        clip.dataset.role = "clip";
+        tile.append(clip);
+        tile.addEventListener("pointerenter", () => this.setHovered(index));
+        tile.addEventListener("pointerleave", () => this.setHovered(null));
+      }
       tile.addEventListener("click", () => {
-        this.focusTile(index, false);
+        // The focus follows a click or tap, so a tapped clip plays (a phone has no hover).
+        this.focusTile(index);
         this.toggle(index);
       });
       this.tiles.push(tile);
+      this.images.push(image);
       this.orderBadges.push(order);
       this.grid.append(tile);
     }
+    this.empty.hidden = true;
+    this.empty.dataset.role = "picked-only-empty";
 
+    const what = this.clickSends ? "Click or type a number to pick and send" : "Click or type a number to pick";
     const help = element(
       doc,
       "div",
       "hitl-pick-help",
-      "Click or type a number to pick · arrows move, x picks · Space: full size · Ctrl+A all, Ctrl+Shift+A none · Enter sends · Esc cancels the run",
+      `${what} · arrows move, x picks · Space: full size · p: picked only · Ctrl+A all, Ctrl+Shift+A none · Enter sends · Esc cancels the run`,
     );
-    body.append(bar, this.grid, help);
+    body.append(bar, this.grid, this.empty, help);
     // Capture phase: our keys are handled before the dialog's own (its Esc cancels the run,
     // which must not happen while Esc only closes a zoomed image).
     this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    this.grid.addEventListener("focusin", () => this.updatePlaying());
+    this.grid.addEventListener("focusout", () => this.updatePlaying());
+  }
+
+  /** The clip settings, remembered per browser: frame rate, and play on hover/focus or always. */
+  #clipSettings() {
+    const doc = this.doc;
+    const rate = element(doc, "select");
+    rate.setAttribute("aria-label", "Frame rate of the clips");
+    rate.dataset.role = "frame-rate";
+    for (const fps of FRAME_RATES) {
+      const option = element(doc, "option", undefined, `${fps} fps`);
+      option.value = String(fps);
+      rate.append(option);
+    }
+    if (!FRAME_RATES.includes(this.frameRate)) this.frameRate = DEFAULT_FRAME_RATE;
+    rate.value = String(this.frameRate);
+    rate.addEventListener("change", () => {
+      this.frameRate = Number(rate.value);
+      writeStorage(localStorage, FRAME_RATE_KEY, rate.value);
+      this.player?.setRate(this.frameRate);
+    });
+    const play = element(doc, "select");
+    play.setAttribute("aria-label", "When clips play");
+    play.dataset.role = "play-mode";
+    for (const [value, label] of [
+      [PLAY_MODES.HOVER, "play on hover"],
+      [PLAY_MODES.ALWAYS, "play always"],
+    ]) {
+      const option = element(doc, "option", undefined, label);
+      option.value = value;
+      play.append(option);
+    }
+    play.value = this.playMode;
+    play.addEventListener("change", () => {
+      this.playMode = play.value === PLAY_MODES.ALWAYS ? PLAY_MODES.ALWAYS : PLAY_MODES.HOVER;
+      writeStorage(localStorage, PLAY_MODE_KEY, this.playMode);
+      this.updatePlaying();
+    });
+    return [rate, play];
   }
 
   /**
@@ -257,6 +402,146 @@ class PickerDialog {
     return button;
   }
 
+  // ------------------------------------------------------------------ previews
+  /** A frame arrived: a first frame shows on its tile if the tile is near the screen. @param {number} frame */
+  onFrame(frame) {
+    const item = Math.floor(frame / this.framesPerItem);
+    if (frame % this.framesPerItem === 0 && this.isNear(item)) this.#show(item);
+    if (this.player && this.player.ready(item)) {
+      this.tiles[item].dataset.clip = "ready";
+      this.updatePlaying();
+    }
+    if (this.zoomed === item && this.zoomImage?.dataset.size === "none") this.#zoomStill(item);
+  }
+
+  /** A frame was let go (too far from the screen to keep). @param {number} frame */
+  onDrop(frame) {
+    const item = Math.floor(frame / this.framesPerItem);
+    this.tiles[item]?.removeAttribute("data-clip");
+    if (frame % this.framesPerItem === 0) this.#hide(item);
+  }
+
+  /** @param {number} item */
+  #show(item) {
+    const url = this.previews.url(item * this.framesPerItem);
+    const image = this.images[item];
+    if (url && image && !image.getAttribute("src")) {
+      image.src = url;
+      this.withImage.add(item);
+    }
+  }
+
+  /** @param {number} item */
+  #hide(item) {
+    this.images[item]?.removeAttribute("src");
+    this.withImage.delete(item);
+  }
+
+  /** Whether an item's tile is near enough to the screen to hold its image. @param {number} item */
+  isNear(item) {
+    return item >= this.nearLow && item <= this.nearHigh;
+  }
+
+  /**
+   * Work out what is on screen soon: at the next frame, or while the person keeps
+   * scrolling, at most every MEASURE_EVERY_MS (the images shown reach two screens beyond
+   * what is on screen, so a scroll never outruns them, and the scroll itself stays free of
+   * our work).
+   */
+  scheduleMeasure() {
+    if (this.measureQueued) return;
+    this.measureQueued = true;
+    const wait = Math.max(0, this.lastMeasure + MEASURE_EVERY_MS - performance.now());
+    const run = () => {
+      this.measureQueued = false;
+      this.lastMeasure = performance.now();
+      this.measure();
+    };
+    if (wait === 0) requestAnimationFrame(run);
+    else window.setTimeout(() => requestAnimationFrame(run), wait);
+  }
+
+  /**
+   * The items on screen, from the grid's geometry: every tile has one size, so the rows on
+   * screen follow from the scroll position, the first tile and the row pitch (a handful of
+   * layout reads, whatever the batch size).
+   */
+  measure() {
+    if (this.dialog.minimised) return; // nothing is on screen; keep what is loaded for its return
+    const shown = this.shownItems();
+    const body = this.dialog.body;
+    /** @type {number[]} */
+    let visible = [];
+    const first = shown.length ? this.tiles[shown[0]].getBoundingClientRect() : null;
+    if (first && first.height > 0) {
+      const columns = this.columns();
+      const next = shown[columns] === undefined ? null : this.tiles[shown[columns]].getBoundingClientRect();
+      const pitch = Math.max(1, next ? next.top - first.top : first.height);
+      const box = body.getBoundingClientRect();
+      const top = Math.max(0, Math.floor((box.top - first.top) / pitch));
+      const bottom = Math.max(top, Math.floor((Math.min(box.bottom, innerHeight) - first.top) / pitch));
+      visible = shown.slice(top * columns, (bottom + 1) * columns);
+    }
+    const same =
+      visible.length === this.visible.length && visible[0] === this.visible[0] && visible.at(-1) === this.visible.at(-1);
+    if (same) return;
+    this.visible = visible;
+    this.refreshPreviews();
+    this.updatePlaying();
+  }
+
+  /** Fetch what is near the screen, nearest first; near tiles show their image, far ones let it go. */
+  refreshPreviews() {
+    const visible = this.visible;
+    const low = visible.length ? Math.min(...visible) : 0;
+    const high = visible.length ? Math.max(...visible) : 0;
+    const margin = Math.max(SHOW_ITEMS, SHOW_SCREENS * visible.length);
+    this.nearLow = low - margin;
+    this.nearHigh = high + margin;
+    const picked = this.pickedOnly ? new Set(this.order) : null;
+    const shown = picked ? (/** @type {number} */ item) => picked.has(item) : undefined;
+    const order = nearestFirst(visible, this.count, shown);
+    const near = order.filter((item) => this.isNear(item));
+    // The near ones first (every frame of a near clip before the far ones' first frames),
+    // then the rest as far as the store keeps: scrolling later finds them already here.
+    const far = order.filter((item) => !this.isNear(item)).slice(0, Math.floor(this.previews.cap / this.framesPerItem));
+    this.previews.want([...framesFor(near, this.framesPerItem), ...framesFor(far, this.framesPerItem)]);
+    this.previews.trim(Math.floor((low + high) / 2) * this.framesPerItem);
+    for (const item of near) this.#show(item);
+    const keep = margin + KEEP_MORE_ITEMS;
+    for (const item of [...this.withImage]) {
+      if (item < low - keep || item > high + keep) this.#hide(item);
+    }
+  }
+
+  /** @param {number | null} item */
+  setHovered(item) {
+    this.hovered = item;
+    this.updatePlaying();
+  }
+
+  /** Which clips play: those on screen ("always"), or the hovered and the focused one. */
+  updatePlaying() {
+    if (!this.player) return;
+    /** @type {number[]} */
+    let items;
+    if (this.playMode === PLAY_MODES.ALWAYS) items = this.visible;
+    else {
+      items = this.hovered === null ? [] : [this.hovered];
+      if (this.grid.contains(this.doc.activeElement)) items.push(this.focused);
+    }
+    this.player.play(items.filter((item) => this.player?.ready(item)));
+  }
+
+  dispose() {
+    this.resizeObserver?.disconnect();
+    this.player?.close();
+    window.clearInterval(this.zoomTimer);
+    window.clearTimeout(this.digitTimer);
+    this.previews.close();
+  }
+
+  // --------------------------------------------------------------------- picks
   get valid() {
     return this.order.length >= this.min && this.order.length <= this.max;
   }
@@ -273,11 +558,13 @@ class PickerDialog {
       return;
     }
     this.changed();
+    if (this.clickSends && at < 0) void this.send(); // "click sends": picking one is the answer
   }
 
   pickAll() {
+    const picked = new Set(this.order);
     for (let index = 0; index < this.count && this.order.length < this.max; index += 1) {
-      if (!this.order.includes(index)) this.order.push(index);
+      if (!picked.has(index)) this.order.push(index);
     }
     this.changed();
   }
@@ -288,15 +575,22 @@ class PickerDialog {
   }
 
   changed() {
+    this.shownCache = null;
+    if (this.pickedOnly) this.scheduleMeasure();
     this.dialog.setError(null);
-    writeStorage(sessionStorage, this.picksKey, this.order.length ? JSON.stringify(this.order) : null);
+    // With a preset, "nothing picked" is kept too: a reload must not bring the preset back.
+    const keep = this.order.length > 0 || this.preset.length > 0;
+    writeStorage(sessionStorage, this.picksKey, keep ? JSON.stringify(this.order) : null);
     this.render();
   }
 
-  /** A reload mid-wait keeps what was picked (per request id, in this tab only). */
+  /** A reload mid-wait keeps what was picked (per request id, in this tab only); else the preset. */
   restorePicks() {
     const saved = readStorage(sessionStorage, this.picksKey);
-    if (!saved) return;
+    if (!saved) {
+      this.order = [...new Set(this.preset)].filter((i) => Number.isInteger(i) && i >= 0 && i < this.count);
+      return;
+    }
     try {
       const parsed = JSON.parse(saved);
       if (Array.isArray(parsed)) {
@@ -307,11 +601,47 @@ class PickerDialog {
     }
   }
 
+  /** @param {boolean} on show only the picked items */
+  setPickedOnly(on) {
+    this.pickedOnly = on;
+    this.filterButton.setAttribute("aria-pressed", String(on));
+    if (on) this.grid.dataset.filter = "picked";
+    else delete this.grid.dataset.filter;
+    this.shownCache = null;
+    this.render();
+    this.scheduleMeasure();
+  }
+
+  /** In "picked only", a tile that was just hidden must not keep (and so lose) the focus. */
+  #keepFocusShown() {
+    if (!this.pickedOnly || this.zoomed !== null || this.order.includes(this.focused)) return;
+    const hadFocus = this.grid.contains(this.doc.activeElement) || this.doc.activeElement === this.doc.body;
+    const shown = this.shownItems();
+    if (shown.length === 0) {
+      if (hadFocus) this.filterButton.focus();
+      return;
+    }
+    const next = shown.find((item) => item > this.focused) ?? shown[shown.length - 1];
+    this.focusTile(next, hadFocus);
+  }
+
+  /** The items the grid shows, in grid order. */
+  shownItems() {
+    this.shownCache ??= this.pickedOnly
+      ? [...this.order].sort((a, b) => a - b)
+      : Array.from({ length: this.count }, (_, item) => item);
+    return this.shownCache;
+  }
+
   render() {
+    /** @type {Map<number, number>} item -> position in the pick order */
+    const position = new Map(this.order.map((item, at) => [item, at]));
     this.tiles.forEach((tile, index) => {
-      const at = this.order.indexOf(index);
-      tile.setAttribute("aria-selected", String(at >= 0));
-      this.orderBadges[index].textContent = at >= 0 ? String(at + 1) : "";
+      const at = position.get(index);
+      const selected = String(at !== undefined);
+      if (tile.getAttribute("aria-selected") !== selected) tile.setAttribute("aria-selected", selected);
+      const badge = at !== undefined ? String(at + 1) : "";
+      if (this.orderBadges[index].textContent !== badge) this.orderBadges[index].textContent = badge;
     });
     const picked = this.order.length;
     const bounds = describeBounds(this.count, this.min, this.max);
@@ -322,9 +652,12 @@ class PickerDialog {
     status.textContent = `${picked} of ${this.count} picked (${bounds})${hint}`;
     status.dataset.valid = String(this.valid);
     this.dialog.setPrimaryEnabled(this.valid);
+    this.empty.hidden = !(this.pickedOnly && picked === 0);
+    this.#keepFocusShown();
     if (this.zoomed !== null) this.renderZoom();
   }
 
+  // ---------------------------------------------------------------- keyboard
   /** @param {number} index @param {boolean} [takeFocus] */
   focusTile(index, takeFocus = true) {
     if (this.count === 0) return;
@@ -339,13 +672,27 @@ class PickerDialog {
       tile.focus({ preventScroll: true });
       tile.scrollIntoView({ block: "nearest" });
     }
+    this.updatePlaying();
+  }
+
+  /**
+   * Move the focus `step` shown items along (a row is `columns()` items).
+   * @param {number} step
+   */
+  moveFocus(step) {
+    const shown = this.shownItems();
+    if (shown.length === 0) return;
+    const at = shown.indexOf(this.focused);
+    const from = at >= 0 ? at : 0;
+    this.focusTile(shown[Math.min(shown.length - 1, Math.max(0, from + step))]);
   }
 
   /** How many tiles one grid row holds (from the layout, so it follows the window size). */
   columns() {
-    const top = this.tiles[0]?.offsetTop;
+    const shown = this.shownItems();
+    const top = shown.length ? this.tiles[shown[0]].offsetTop : 0;
     let columns = 0;
-    while (columns < this.tiles.length && this.tiles[columns].offsetTop === top) columns += 1;
+    while (columns < shown.length && this.tiles[shown[columns]].offsetTop === top) columns += 1;
     return Math.max(1, columns);
   }
 
@@ -354,6 +701,7 @@ class PickerDialog {
     if (event.isComposing || this.dialog.card.dataset.busy === "true") return;
     const target = /** @type {HTMLElement} */ (event.target);
     if (target instanceof HTMLInputElement && target.type !== "range") return;
+    if (target instanceof HTMLSelectElement) return;
     const ctrl = event.ctrlKey || event.metaKey;
     if (!/^[0-9]$/.test(event.key) && !["Shift", "Control", "Meta", "Alt"].includes(event.key)) this.flushDigits();
     /** @param {() => void} action */
@@ -375,18 +723,19 @@ class PickerDialog {
     if (event.key === "Enter") return handle(() => void this.send());
     if (target instanceof HTMLButtonElement && event.key === " ") return; // Space presses a focused button
     if (/^[0-9]$/.test(event.key)) return handle(() => this.typeDigit(event.key));
-    const moves = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: this.columns(), ArrowUp: -this.columns() };
-    if (event.key in moves) {
-      return handle(() => this.focusTile(this.focused + moves[/** @type {keyof typeof moves} */ (event.key)]));
-    }
-    if (event.key === "Home") return handle(() => this.focusTile(0));
-    if (event.key === "End") return handle(() => this.focusTile(this.count - 1));
+    if (event.key === "ArrowRight") return handle(() => this.moveFocus(1));
+    if (event.key === "ArrowLeft") return handle(() => this.moveFocus(-1));
+    if (event.key === "ArrowDown") return handle(() => this.moveFocus(this.columns()));
+    if (event.key === "ArrowUp") return handle(() => this.moveFocus(-this.columns()));
+    if (event.key === "Home") return handle(() => this.moveFocus(-this.count));
+    if (event.key === "End") return handle(() => this.moveFocus(this.count));
     if (event.key === " ") return handle(() => this.openZoom(this.focused));
     if (event.key === "x" || event.key === "X") return handle(() => this.toggle(this.focused));
+    if (event.key === "p" || event.key === "P") return handle(() => this.setPickedOnly(!this.pickedOnly));
   }
 
   /**
-   * Digits pick by the number on the tile. "1" then "2" picks image 12 when there are 12
+   * Digits pick by the number on the tile. "1" then "2" picks item 12 when there are 12
    * or more; a number that no further digit could extend is picked at once.
    * @param {string} digit
    */
@@ -398,7 +747,7 @@ class PickerDialog {
     else this.digitTimer = window.setTimeout(() => this.flushDigits(), DIGIT_WAIT_MS);
   }
 
-  /** Pick the number typed so far (any other key does this first, so "1" Enter sends image 1). */
+  /** Pick the number typed so far (any other key does this first, so "1" Enter sends item 1). */
   flushDigits() {
     window.clearTimeout(this.digitTimer);
     const chosen = Number(this.digits);
@@ -410,6 +759,7 @@ class PickerDialog {
     }
   }
 
+  // -------------------------------------------------------------------- zoom
   /** @param {number} index */
   openZoom(index) {
     if (this.count === 0) return;
@@ -422,9 +772,9 @@ class PickerDialog {
       this.zoomImage.alt = "";
       this.zoomCaption = element(doc, "span", "hitl-pick-zoom-caption");
       const bar = element(doc, "div", "hitl-pick-zoom-bar");
-      const previous = this.#barButton("‹", "zoom-previous", "Previous image (←)", () => this.openZoom((this.zoomed ?? 0) - 1));
-      const next = this.#barButton("›", "zoom-next", "Next image (→)", () => this.openZoom((this.zoomed ?? 0) + 1));
-      this.zoomToggle = this.#barButton("Pick", "zoom-toggle", "Pick or unpick this image (x)", () => this.toggle(this.zoomed ?? 0));
+      const previous = this.#barButton("‹", "zoom-previous", "Previous (←)", () => this.openZoom((this.zoomed ?? 0) - 1));
+      const next = this.#barButton("›", "zoom-next", "Next (→)", () => this.openZoom((this.zoomed ?? 0) + 1));
+      this.zoomToggle = this.#barButton("Pick", "zoom-toggle", "Pick or unpick this one (x)", () => this.toggle(this.zoomed ?? 0));
       const close = this.#barButton("Close", "zoom-close", "Back to the grid (Space or Esc)", () => this.closeZoom());
       bar.append(previous, this.zoomCaption, next, this.zoomToggle, close);
       this.zoom.append(this.zoomImage, bar);
@@ -433,17 +783,28 @@ class PickerDialog {
     }
     this.zoomed = wrapped;
     this.focusTile(wrapped, false);
+    window.clearInterval(this.zoomTimer);
     const image = /** @type {HTMLImageElement} */ (this.zoomImage);
-    // The thumbnail is shown at once; the full-size image replaces it when it has arrived.
-    image.dataset.size = "thumb";
-    image.src = this.tools.client.imageUrl(this.view.id, wrapped, "thumb");
-    const full = new Image();
-    full.addEventListener("load", () => {
-      if (this.zoomed !== wrapped) return;
-      image.src = full.src;
-      image.dataset.size = "full";
-    });
-    full.src = this.tools.client.imageUrl(this.view.id, wrapped, "full");
+    if (this.player) {
+      // A clip plays in the zoom from its previews, at the chosen frame rate.
+      this.#zoomStill(wrapped);
+      this.zoomTimer = window.setInterval(() => {
+        const frame = this.player?.frameAt(performance.now()) ?? 0;
+        const url = this.player?.ready(wrapped) ? this.previews.url(wrapped * this.framesPerItem + frame) : undefined;
+        if (url && image.getAttribute("src") !== url) image.src = url;
+      }, 1000 / this.frameRate);
+    } else {
+      // The preview is shown at once; the full-size image replaces it when it has arrived.
+      image.dataset.size = "thumb";
+      image.src = this.previews.url(wrapped) ?? this.tools.client.imageUrl(this.view.id, wrapped, "thumb");
+      const full = new Image();
+      full.addEventListener("load", () => {
+        if (this.zoomed !== wrapped) return;
+        image.src = full.src;
+        image.dataset.size = "full";
+      });
+      full.src = this.tools.client.imageUrl(this.view.id, wrapped, "full");
+    }
     this.zoom.hidden = false;
     this.renderZoom();
     /** @type {HTMLElement} */ (this.zoomToggle).focus();
@@ -478,20 +839,32 @@ class PickerDialog {
     });
   }
 
+  /** A clip's first frame in the zoom, until it plays. @param {number} item */
+  #zoomStill(item) {
+    const image = /** @type {HTMLImageElement} */ (this.zoomImage);
+    const url = this.previews.url(item * this.framesPerItem);
+    image.dataset.size = url ? "thumb" : "none";
+    if (url) image.src = url;
+    else image.removeAttribute("src");
+  }
+
   renderZoom() {
     if (this.zoomed === null || !this.zoomCaption || !this.zoomToggle) return;
     const at = this.order.indexOf(this.zoomed);
     const state = at >= 0 ? ` · picked #${at + 1}` : "";
-    this.zoomCaption.textContent = `Image ${this.zoomed + 1} of ${this.count} · ${this.width}×${this.height}${state}`;
+    const what = this.player ? `Clip ${this.zoomed + 1} of ${this.count} · ${this.framesPerItem} frames` : `Image ${this.zoomed + 1} of ${this.count}`;
+    this.zoomCaption.textContent = `${what} · ${this.width}×${this.height}${state}`;
     this.zoomToggle.textContent = at >= 0 ? "Unpick" : "Pick";
   }
 
   closeZoom() {
     if (!this.zoom) return;
     this.zoom.hidden = true;
+    window.clearInterval(this.zoomTimer);
     const index = this.zoomed ?? this.focused;
     this.zoomed = null;
     this.focusTile(index);
+    this.#keepFocusShown();
   }
 
   async send() {

@@ -64,6 +64,7 @@ const CSS = `
  *   wide?: boolean,
  *   onPrimary?: () => void,
  *   onCancel: () => void,
+ *   onClose?: () => void,
  * }} DialogOptions
  */
 
@@ -259,6 +260,7 @@ export class Dialog {
     if (this.timer !== undefined) window.clearInterval(this.timer);
     this.card.remove();
     this.pill.remove();
+    this.options.onClose?.(); // the dialog's own clean-up (e.g. the picker's image stream)
   }
 }
 

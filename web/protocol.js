@@ -13,6 +13,7 @@ export const ROUTES = Object.freeze({
   answer: "/hitl/requests/{request_id}/answer",
   cancel: "/hitl/requests/{request_id}/cancel",
   image: "/hitl/requests/{request_id}/images/{index}",
+  thumbnails: "/hitl/requests/{request_id}/thumbnails",
   openapi: "/hitl/openapi.json",
   request: "/hitl/requests/{request_id}",
   history: "/hitl/history",
@@ -136,6 +137,12 @@ export const ERROR_CODES = Object.freeze([
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;
+
+/**
+ * The thumbnails route streams each image as a header of this many bytes (index, then
+ * length, each an unsigned 32-bit big-endian integer) followed by its JPEG.
+ */
+export const THUMBNAIL_HEADER_BYTES = 8;
 
 /**
  * A request as the server shows it (`RequestRegistry.view` in state.py).

@@ -28,7 +28,9 @@ class StandInApi extends EventTarget {
     });
     socket.addEventListener("message", (event) => {
       const message = JSON.parse(event.data);
-      this.dispatchEvent(new CustomEvent(message.type, { detail: message.data }));
+      // As ComfyUI's frontend does: an `executing` event carries the node id alone.
+      const detail = message.type === "executing" ? message.data.display_node || message.data.node : message.data;
+      this.dispatchEvent(new CustomEvent(message.type, { detail }));
     });
     socket.addEventListener("close", () => {
       this.connected = false;
