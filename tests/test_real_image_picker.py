@@ -238,8 +238,11 @@ async def test_clips_output_every_frame_in_pick_order_and_rejects_go_to_a_second
         view = await client.waiting_request(prompt_id)
         try:
             assert (view["payload"]["count"], view["payload"]["frames_per_item"]) == (4, 4)
-            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [3, 1, 2, 0, 4]})
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [3, 4]})
             assert status == 422 and "out of range" in body["error"]["message"]  # 4 clips: 0 to 3
+            # More than may be picked is refused before any entry is looked at (issue 16).
+            status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [3, 1, 2, 0, 4]})
+            assert status == 422 and "pick 1 to 4 clip(s); got 5" in body["error"]["message"]
             status, body = await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [2, 0]})
             assert status == 200, body
         finally:
