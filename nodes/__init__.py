@@ -16,6 +16,12 @@ NODE_CLASSES: dict[str, type[HitlNode]] = {
 }
 
 
+def memory_node_types() -> frozenset[str]:
+    """The node ids whose nodes keep a memory of "last answer": our on-prompt handler stamps
+    the workflow identity on these (see _memory.py)."""
+    return frozenset(name for name, cls in NODE_CLASSES.items() if cls.MEMORY_FACTORY is not None)
+
+
 def build_node_mappings(registry: RequestRegistry) -> tuple[dict[str, type], dict[str, str]]:
     """``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS`` bound to ``registry``."""
     classes = {name: cls.bind(registry) for name, cls in NODE_CLASSES.items()}
