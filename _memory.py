@@ -37,10 +37,11 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
+from ._protocol import NIL_WORKFLOW_ID
+
 log = logging.getLogger(__name__)
 
-#: The id a frontend leaves on a workflow that has none of its own (1.27.10 keeps it).
-NIL_WORKFLOW_ID = "00000000-0000-0000-0000-000000000000"
+__all__ = ["NIL_WORKFLOW_ID", "LastAnswerMemory", "MemoryKey", "memory_key", "stamp_prompt", "workflow_identity"]
 #: The hidden input our on-prompt handler fills with the prompt's workflow identity.
 IDENTITY_INPUT = "hitl_workflow"
 #: Its type in ``INPUT_TYPES``: not one ComfyUI fills in, so only our stamp sets it.

@@ -8,7 +8,9 @@
  *   arrows    move between images          x  pick or unpick the focused image
  *   Space     zoom the focused image (full resolution); Space or Esc closes the zoom
  *   Ctrl+A    pick all (up to the maximum)  Ctrl+Shift+A  pick none
- *   Enter     send                          Esc  cancel the run
+ *   Enter, Ctrl+Enter  send                 Esc  cancel the run
+ *
+ * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts.
  */
 import { element } from "./overlay.js";
 import { KINDS } from "./protocol.js";
@@ -24,7 +26,9 @@ import { KINDS } from "./protocol.js";
 const STYLE_ID = "comfyui-hitl-picker-style";
 /** How long a typed number waits for its next digit (when one could still follow). */
 const DIGIT_WAIT_MS = 700;
-const TILE_SIZES = { min: 96, max: 360, initial: 180 };
+const TILE_SIZES = { min: 96, max: 360, initial: 180, narrow: 140 };
+/** Below this window width the grid starts with tiles two can share a row (a phone). */
+const NARROW_WIDTH = 600;
 const TILE_SIZE_KEY = "comfyui-hitl.picker.tile";
 const PICKS_KEY_PREFIX = "comfyui-hitl.picker.picks.";
 
@@ -54,7 +58,8 @@ const CSS = `
 .hitl-pick-zoom { position: fixed; inset: 0; z-index: 1; background: rgba(0,0,0,.92); display: flex;
   flex-direction: column; align-items: center; justify-content: center; gap: 8px; padding: 12px; box-sizing: border-box; }
 .hitl-pick-zoom[hidden] { display: none; }
-.hitl-pick-zoom img { max-width: 100%; max-height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img { width: 100%; height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img[data-pixelated="true"] { image-rendering: pixelated; }
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
 `;
@@ -89,8 +94,13 @@ function writeStorage(storage, key, value) {
 /** @param {number} count @param {number} min @param {number} max */
 function describeBounds(count, min, max) {
   if (min === max) return `pick ${min}`;
-  if (max >= count && min <= 1) return "pick any";
+  if (max >= count) return `pick at least ${min}`;
   return `pick ${min} to ${max}`;
+}
+
+/** The starting tile size: two to a row on a phone, larger on a wide screen. */
+function defaultTileSize() {
+  return window.innerWidth < NARROW_WIDTH ? TILE_SIZES.narrow : TILE_SIZES.initial;
 }
 
 /** @type {Record<string, string>} */
@@ -152,9 +162,9 @@ class PickerDialog {
     this.build(payload);
     this.restorePicks();
     this.render();
-    // Start on the first image, unless the person is busy elsewhere (another dialog).
-    const active = this.doc.activeElement;
-    this.focusTile(0, !active || active === this.doc.body || active === this.dialog.primaryButton);
+    // Start on the first image if the overlay gave this dialog the focus (it does not when
+    // the person is typing elsewhere, in another dialog or in ComfyUI).
+    this.focusTile(0, this.dialog.card.contains(this.doc.activeElement));
   }
 
   /** @param {PickerPayload} payload */
@@ -171,7 +181,7 @@ class PickerDialog {
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
-    this.sizeInput.value = readStorage(localStorage, TILE_SIZE_KEY) ?? String(TILE_SIZES.initial);
+    this.sizeInput.value = readStorage(localStorage, TILE_SIZE_KEY) ?? String(defaultTileSize());
     this.sizeInput.setAttribute("aria-label", "Thumbnail size");
     this.sizeInput.addEventListener("input", () => {
       this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
@@ -237,9 +247,9 @@ class PickerDialog {
       "Click or type a number to pick · arrows move, x picks · Space: full size · Ctrl+A all, Ctrl+Shift+A none · Enter sends · Esc cancels the run",
     );
     body.append(bar, this.grid, help);
-    // Capture phase: our keys are handled before the dialog's own (its Esc cancels the run,
-    // which must not happen while Esc only closes a zoomed image).
-    this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    // Our keys come first; a key used here (Esc closing a zoomed image) is not also the
+    // overlay's (Esc cancelling the run).
+    this.dialog.onKey((event) => this.onKey(event));
   }
 
   /**
@@ -313,7 +323,7 @@ class PickerDialog {
     const picked = this.order.length;
     const bounds = describeBounds(this.count, this.min, this.max);
     let hint = "";
-    if (picked < this.min) hint = ` · ${this.min - picked} more to go`;
+    if (picked > 0 && picked < this.min) hint = ` · ${this.min - picked} more to go`;
     else if (picked > this.max) hint = ` · ${picked - this.max} too many`;
     const status = /** @type {HTMLElement} */ (this.status);
     status.textContent = `${picked} of ${this.count} picked (${bounds})${hint}`;
@@ -431,6 +441,8 @@ class PickerDialog {
     this.zoomed = wrapped;
     this.focusTile(wrapped, false);
     const image = /** @type {HTMLImageElement} */ (this.zoomImage);
+    // Scaled to fit, up or down; a small image blown up a lot (pixel art) stays crisp.
+    image.dataset.pixelated = String(this.width * 3 <= window.innerWidth && this.height * 3 <= window.innerHeight);
     // The thumbnail is shown at once; the full-size image replaces it when it has arrived.
     image.dataset.size = "thumb";
     image.src = this.tools.client.imageUrl(this.view.id, wrapped, "thumb");

@@ -28,12 +28,22 @@ import { KINDS, VALUE_TYPES } from "./protocol.js";
  *   workflow_id: string | null,
  * }} ValuePromptPayload
  * @typedef {{ ok: true, value: unknown } | { ok: false, message: string }} ReadResult
- * @typedef {{ root: HTMLElement, focusTarget: HTMLElement, read(): ReadResult, hint: string }} AnswerField
+ * @typedef {{
+ *   root: HTMLElement,
+ *   focusTarget: HTMLElement,
+ *   read(): ReadResult,
+ *   hint: string,
+ *   onKey?: (event: KeyboardEvent) => void,
+ *   draft(): string,
+ *   setDraft(text: string): void,
+ * }} AnswerField  `draft`/`setDraft`: what is typed or picked, as text, kept across a reload
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./controller.js").DialogTools} DialogTools
  */
 
 const STYLE_ID = "comfyui-hitl-value-prompt-style";
+/** What was typed into a waiting prompt, per request id, in this tab (sessionStorage). */
+const DRAFT_KEY_PREFIX = "comfyui-hitl.value-prompt.draft.";
 
 const CSS = `
 .hitl-card[data-has-images="true"] { width: min(780px, calc(100vw - 16px)); }
@@ -104,6 +114,10 @@ function numberField(doc, payload, fieldId) {
   return {
     root: input,
     focusTarget: input,
+    draft: () => input.value,
+    setDraft(text) {
+      input.value = text;
+    },
     hint: `${whole ? "A whole number" : "A number"}${range ? ` ${range}` : ""}.`,
     read() {
       const text = input.value.trim();
@@ -147,6 +161,11 @@ function textField(doc, payload, fieldId) {
   return {
     root,
     focusTarget: input,
+    draft: () => input.value,
+    setDraft(text) {
+      input.value = text;
+      update();
+    },
     hint: multiline ? "Enter sends · Shift+Enter starts a new line." : "",
     read: () => ({ ok: true, value: input.value }),
   };
@@ -177,17 +196,25 @@ function radioGroup(doc, labels, checkedIndex, groupName, legend) {
     group.append(option);
     return radio;
   });
-  group.addEventListener("keydown", (event) => {
+  /** @param {KeyboardEvent} event */
+  const onKey = (event) => {
     // Digit keys pick the n-th option (shown at the right of each option).
     const digit = Number(event.key);
-    if (Number.isInteger(digit) && digit >= 1 && digit <= Math.min(9, radios.length) && !event.ctrlKey && !event.metaKey) {
+    if (!group.contains(/** @type {Node} */ (event.target)) || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (Number.isInteger(digit) && digit >= 1 && digit <= Math.min(9, radios.length)) {
       event.preventDefault();
       radios[digit - 1].checked = true;
       radios[digit - 1].focus();
     }
-  });
+  };
   const checkedRadio = () => radios.find((radio) => radio.checked) ?? null;
-  return { group, radios, checkedRadio };
+  const draft = () => checkedRadio()?.value ?? "";
+  /** @param {string} text */
+  const setDraft = (text) => {
+    const radio = radios.find((each) => each.value === text);
+    if (radio) radio.checked = true;
+  };
+  return { group, radios, checkedRadio, onKey, draft, setDraft };
 }
 
 /**
@@ -197,22 +224,27 @@ function radioGroup(doc, labels, checkedIndex, groupName, legend) {
  * @returns {AnswerField}
  */
 function booleanField(doc, payload, fieldId) {
-  const { group, radios, checkedRadio } = radioGroup(doc, ["Yes", "No"], payload.default === true ? 0 : 1, fieldId, "Yes or no");
+  const choice = radioGroup(doc, ["Yes", "No"], payload.default === true ? 0 : 1, fieldId, "Yes or no");
+  const { group, radios, checkedRadio } = choice;
   group.dataset.layout = "row";
   radios[0].dataset.value = "true";
   radios[1].dataset.value = "false";
-  group.addEventListener("keydown", (event) => {
-    const key = event.key.toLowerCase();
-    if ((key === "y" || key === "n") && !event.ctrlKey && !event.metaKey) {
-      event.preventDefault();
-      const radio = radios[key === "y" ? 0 : 1];
-      radio.checked = true;
-      radio.focus();
-    }
-  });
   return {
     root: group,
     focusTarget: checkedRadio() ?? radios[0],
+    draft: choice.draft,
+    setDraft: choice.setDraft,
+    onKey(event) {
+      const key = event.key.toLowerCase();
+      if ((key === "y" || key === "n") && !event.ctrlKey && !event.metaKey && !event.altKey) {
+        event.preventDefault();
+        const radio = radios[key === "y" ? 0 : 1];
+        radio.checked = true;
+        radio.focus();
+        return;
+      }
+      choice.onKey(event);
+    },
     hint: "Y / N or the arrow keys pick, Enter sends.",
     read: () => ({ ok: true, value: checkedRadio() === radios[0] }),
   };
@@ -227,10 +259,14 @@ function booleanField(doc, payload, fieldId) {
 function choiceField(doc, payload, fieldId) {
   const choices = Array.isArray(payload.choices) ? payload.choices.map(String) : [];
   const start = typeof payload.default === "number" ? payload.default : 0;
-  const { group, radios, checkedRadio } = radioGroup(doc, choices, start, fieldId, "Choices");
+  const choice = radioGroup(doc, choices, start, fieldId, "Choices");
+  const { group, radios, checkedRadio } = choice;
   return {
     root: group,
     focusTarget: checkedRadio() ?? radios[0] ?? group,
+    onKey: choice.onKey,
+    draft: choice.draft,
+    setDraft: choice.setDraft,
     hint: choices.length <= 9 ? "1–9 or the arrow keys pick, Enter sends." : "The arrow keys pick, Enter sends.",
     read() {
       const radio = checkedRadio();
@@ -300,6 +336,25 @@ function timeoutText(view, payload) {
   return `When the time runs out, the default (${shown}) is used.`;
 }
 
+/** @param {string} key @returns {string | null} */
+function readDraft(key) {
+  try {
+    return sessionStorage.getItem(key);
+  } catch {
+    return null; // storage can be disabled; the dialog works without it
+  }
+}
+
+/** @param {string} key @param {string | null} value */
+function writeDraft(key, value) {
+  try {
+    if (value === null) sessionStorage.removeItem(key);
+    else sessionStorage.setItem(key, value);
+  } catch {
+    // Storage full or disabled: only the convenience of surviving a reload is lost.
+  }
+}
+
 /** @type {import("./controller.js").KindHandler} */
 export const valuePromptHandler = {
   kind: KINDS.VALUE_PROMPT,
@@ -307,21 +362,16 @@ export const valuePromptHandler = {
     const doc = tools.doc;
     ensureStyle(doc);
     const payload = /** @type {ValuePromptPayload} */ (view.payload ?? {});
-    // Is the person already typing in another of our dialogs? Then the new one must not take focus.
-    const active = doc.activeElement;
-    const busyElsewhere = !!(active && active !== doc.body && tools.overlay.layer?.contains(active));
-
-    let subtitle = tools.controller.describe(view);
-    const workflow = payload.workflow_id;
-    if (workflow && workflow === tools.controller.activeWorkflowId()) subtitle += " · this tab's workflow";
 
     /** @type {import("./overlay.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: payload.title || "Enter a value",
-      subtitle,
       primaryLabel: "Send",
       onPrimary: () => void send(),
     });
+    // The overlay gave this dialog the focus unless the person is busy elsewhere (typing in
+    // another dialog or in ComfyUI): then it must not be taken.
+    const mayFocus = dialog.card.contains(doc.activeElement);
     const hasImages = Array.isArray(payload.images) && payload.images.length > 0;
     dialog.card.dataset.valueType = String(payload.type);
     if (hasImages) dialog.card.dataset.hasImages = "true";
@@ -345,9 +395,21 @@ export const valuePromptHandler = {
     layout.append(question);
     dialog.body.append(layout);
 
+    // What was typed survives a reload (per request id, in this tab only).
+    const draftKey = `${DRAFT_KEY_PREFIX}${view.id}`;
+    const saved = readDraft(draftKey);
+    if (saved !== null) field.setDraft(saved);
+    const keepDraft = () => writeDraft(draftKey, field.draft());
+
     // A new edit makes the last refusal stale.
-    question.addEventListener("input", () => dialog.setError(null));
-    question.addEventListener("change", () => dialog.setError(null));
+    question.addEventListener("input", () => {
+      dialog.setError(null);
+      keepDraft();
+    });
+    question.addEventListener("change", () => {
+      dialog.setError(null);
+      keepDraft();
+    });
 
     async function send() {
       const read = field.read();
@@ -357,12 +419,15 @@ export const valuePromptHandler = {
         return;
       }
       const accepted = await tools.submit(view, dialog, read.value);
+      if (accepted) writeDraft(draftKey, null);
       // Refused: the server's reason is shown; put the person back in the field to fix it.
-      if (!accepted && !dialog.closed) field.focusTarget.focus();
+      else if (!dialog.closed) field.focusTarget.focus();
     }
 
-    dialog.card.addEventListener("keydown", (event) => {
-      if (event.key !== "Enter" || event.isComposing) return;
+    if (field.onKey) dialog.onKey(field.onKey);
+    dialog.onKey((event) => {
+      // Enter sends (Ctrl/Cmd+Enter too: the overlay's); Shift+Enter is a new line in text.
+      if (event.key !== "Enter" || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
       const target = /** @type {HTMLElement} */ (event.target);
       if (target instanceof HTMLButtonElement || target instanceof HTMLAnchorElement) return; // their own Enter
       if (target instanceof HTMLTextAreaElement && event.shiftKey) return; // a new line
@@ -370,7 +435,7 @@ export const valuePromptHandler = {
       void send();
     });
 
-    if (!busyElsewhere) {
+    if (mayFocus) {
       const target = field.focusTarget;
       target.focus();
       // A number or a line is usually replaced: select it. Longer text is usually edited: caret at the end.
