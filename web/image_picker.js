@@ -26,9 +26,7 @@ import { KINDS } from "./protocol.js";
 const STYLE_ID = "comfyui-hitl-picker-style";
 /** How long a typed number waits for its next digit (when one could still follow). */
 const DIGIT_WAIT_MS = 700;
-const TILE_SIZES = { min: 96, max: 360, initial: 180, narrow: 140 };
-/** Below this window width the grid starts with tiles two can share a row (a phone). */
-const NARROW_WIDTH = 600;
+const TILE_SIZES = { min: 96, max: 360, initial: 180 };
 const TILE_SIZE_KEY = "comfyui-hitl.picker.tile";
 const PICKS_KEY_PREFIX = "comfyui-hitl.picker.picks.";
 
@@ -98,9 +96,14 @@ function describeBounds(count, min, max) {
   return `pick ${min} to ${max}`;
 }
 
-/** The starting tile size: two to a row on a phone, larger on a wide screen. */
-function defaultTileSize() {
-  return window.innerWidth < NARROW_WIDTH ? TILE_SIZES.narrow : TILE_SIZES.initial;
+/**
+ * The grid's tile size: the person's choice (the slider, remembered per browser), else the
+ * starting size, but never more than half the grid: a phone starts with two images a row,
+ * whatever size the window had when the dialog opened.
+ * @param {string | null} chosen
+ */
+function tileSize(chosen) {
+  return chosen ? `${chosen}px` : `min(${TILE_SIZES.initial}px, calc(50% - 4px))`;
 }
 
 /** @type {Record<string, string>} */
@@ -181,7 +184,8 @@ class PickerDialog {
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
-    this.sizeInput.value = readStorage(localStorage, TILE_SIZE_KEY) ?? String(defaultTileSize());
+    const chosenSize = readStorage(localStorage, TILE_SIZE_KEY);
+    this.sizeInput.value = chosenSize ?? String(TILE_SIZES.initial);
     this.sizeInput.setAttribute("aria-label", "Thumbnail size");
     this.sizeInput.addEventListener("input", () => {
       this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
@@ -201,7 +205,7 @@ class PickerDialog {
     this.grid.setAttribute("role", "listbox");
     this.grid.setAttribute("aria-multiselectable", "true");
     this.grid.setAttribute("aria-label", "Images of the batch");
-    this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
+    this.grid.style.setProperty("--hitl-tile", tileSize(chosenSize));
 
     const ratio = `${this.width} / ${this.height}`;
     for (let index = 0; index < this.count; index += 1) {

@@ -75,9 +75,10 @@ const controller = new HitlController({
 
 /**
  * Tell the controller when the tab's workflow may have changed, on the frontend's own
- * signals: a graph change (loading a workflow, a reload restoring one, an edit) and the
- * canvas switching graphs; and when the tab comes back into view. Each costs one string
- * comparison; nothing runs on a timer.
+ * signals: a workflow loaded (the `afterConfigureGraph` extension hook below: opening a file,
+ * a template, another tab, or the reload restoring the tab's workflow after our dialogs
+ * opened), a graph change, the canvas switching graphs, and the tab coming back into view.
+ * Each costs one string comparison; nothing runs on a timer.
  */
 function followWorkflow() {
   const changed = () => controller.workflowChanged();
@@ -95,5 +96,8 @@ app.registerExtension({
     await controller.start();
     // Says "the dialogs are live in this tab" (for tests and for anyone debugging a tab).
     document.documentElement.dataset.comfyuiHitl = "ready";
+  },
+  afterConfigureGraph() {
+    controller.workflowChanged();
   },
 });
