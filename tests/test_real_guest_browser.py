@@ -150,6 +150,7 @@ def test_keys_in_a_dialog_change_nothing_in_comfyui(page: Any) -> None:
     page.focus("#graph-canvas")
     page.keyboard.press("w")
     page.wait_for_function("() => window.app.extensionManager.sidebarTab.activeSidebarTabId === 'workflows'")
+    page.focus("#graph-canvas")  # 1.58.1 moved the focus into the sidebar's search field
     page.keyboard.press("w")
     page.wait_for_function("() => window.app.extensionManager.sidebarTab.activeSidebarTabId == null")
     page.focus("#graph-canvas")
@@ -221,9 +222,17 @@ def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
     page.set_viewport_size({"width": 1400, "height": 900})
 
 
+def overlap_centre(a: dict[str, float], b: dict[str, float]) -> list[float] | None:
+    """The centre of where two boxes overlap, None if they do not."""
+    left, top = max(a["x"], b["x"]), max(a["y"], b["y"])
+    right, bottom = min(a["x"] + a["width"], b["x"] + b["width"]), min(a["y"] + a["height"], b["y"] + b["height"])
+    return [(left + right) / 2, (top + bottom) / 2] if right > left and bottom > top else None
+
+
 def test_comfyuis_windows_open_above_our_dialogs(page: Any) -> None:
     """Issue 14: Settings and the template browser cover a waiting dialog; closed, the dialog
-    is back on top of the canvas and answers."""
+    is back on top of the canvas and answers. The node search box and the canvas's context
+    menu open above it too."""
     prompt_id = queue_from_page(
         page,
         {"1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": 6, "ask_first": True, "timeout_seconds": 0}}},
@@ -241,6 +250,18 @@ def test_comfyuis_windows_open_above_our_dialogs(page: Any) -> None:
         page.screenshot(path=str(ARTIFACTS / f"z-order-{command}.png"))
         page.keyboard.press("Escape")
         page.wait_for_function(on_card, arg=centre)
+
+    # The canvas's context menu, opened just left of the card so that it spreads over it.
+    page.mouse.click(box["x"] - 30, box["y"] + 20, button="right")
+    menu = page.locator(".litecontextmenu, .p-contextmenu, [role='menu']").first
+    menu.wait_for()
+    spot = overlap_centre(menu.bounding_box(), box)
+    assert spot is not None, "the menu should spread over the card"
+    assert page.evaluate("([x, y]) => !document.elementFromPoint(x, y).closest('.hitl-layer')", spot)
+    page.keyboard.press("Escape")
+    page.mouse.click(box["x"] - 30, box["y"] + box["height"] + 40)  # closes the menu on the canvas
+    menu.wait_for(state="hidden")
+
     card.locator("[data-action='primary']").click()
     assert wait_history(page, prompt_id)["outputs"]["1"]["doubled"] == [12]
 
