@@ -159,58 +159,46 @@ def test_keys_in_a_dialog_change_nothing_in_comfyui(page: Any) -> None:
     page.wait_for_function(f"() => (window.app.rootGraph ?? window.app.graph).nodes.length === {nodes - 1}")
 
 
-def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
-    """Issue 14: with a picker, a value prompt and a doubler waiting at once, at 1280x720,
-    1366x768, 1440x900 and 390x844, a click at the centre of Run, of the red Cancel X, of the
-    workflow tab and of the top bar lands on them."""
-    version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
-    prompt: dict[str, Any] = {
-        "1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": 4, "ask_first": True, "timeout_seconds": 0}},
+def picker_alone() -> dict[str, Any]:
+    """The widest dialog on its own: a picker of six images."""
+    return {
         "2": {"class_type": "EmptyImage", "inputs": {"width": 64, "height": 48, "batch_size": 6, "color": 0x3366FF}},
         "3": {
             "class_type": "HitlImagePicker",
-            "inputs": {
-                "images": ["2", 0],
-                "mode": "always ask",
-                "min_picks": 1,
-                "max_picks": 0,
-                "title": "Pick",
-                "timeout_seconds": 0,
-                "on_timeout": "cancel run",
-            },
+            "inputs": {"images": ["2", 0], "mode": "always ask", "min_picks": 1, "max_picks": 0, "title": "Pick",
+                       "timeout_seconds": 0, "on_timeout": "cancel run"},
         },
         "4": {"class_type": "PreviewImage", "inputs": {"images": ["3", 0]}},
+    }  # fmt: skip
+
+
+def three_at_once() -> dict[str, Any]:
+    """A doubler, a picker and a value prompt waiting at once (parallel branches)."""
+    return {
+        **picker_alone(),
+        "1": {"class_type": "HitlIntegerDoubler", "inputs": {"value": 4, "ask_first": True, "timeout_seconds": 0}},
         "5": {
             "class_type": "HitlValuePrompt",
-            "inputs": {
-                "value_type": "INT",
-                "title": "Width",
-                "message": "",
-                "default": "64",
-                "minimum": "",
-                "maximum": "",
-                "step": "",
-                "max_length": 100,
-                "choices": "",
-                "timeout_seconds": 0,
-                "on_timeout": "use default",
-                "mode": "always ask",
-            },
+            "inputs": {"value_type": "INT", "title": "Width", "message": "", "default": "64", "minimum": "", "maximum": "",
+                       "step": "", "max_length": 100, "choices": "", "timeout_seconds": 0, "on_timeout": "use default",
+                       "mode": "always ask"},
         },
         "6": {"class_type": "EmptyImage", "inputs": {"width": ["5", 0], "height": 8, "batch_size": 1, "color": 0}},
         "7": {"class_type": "PreviewImage", "inputs": {"images": ["6", 0]}},
-    }
-    queue_from_page(page, prompt)
-    for kind in ("integer-doubler", "image-picker", "value-prompt"):
-        page.locator(f"{CARD}[data-kind='{kind}']").wait_for(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
+    }  # fmt: skip
+
+
+def check_reachable(page: Any, what: str) -> None:
+    """At every size: a click at the centre of Run, of the red Cancel X, of the workflow tab
+    and of the top bar lands on them; our dialogs stay on-screen."""
+    version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+    mode = "vue" if page.vue_nodes else "canvas"
     for width, height in VIEWPORTS:
         page.set_viewport_size({"width": width, "height": height})
         page.wait_for_function(f"window.innerWidth === {width} && window.innerHeight === {height}")
         page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        mode = "vue" if page.vue_nodes else "canvas"
-        page.screenshot(path=str(ARTIFACTS / f"placement-{version}-{mode}-{width}x{height}.png"))
-        where = f"{version} {mode} {width}x{height}"
+        page.screenshot(path=str(ARTIFACTS / f"placement-{version}-{mode}-{what}-{width}x{height}.png"))
+        where = f"{version} {mode} {what} {width}x{height}"
         assert centre_hits(page, RUN_BUTTON), f"Run covered at {where}"
         assert centre_hits(page, CANCEL_BUTTON), f"Cancel covered at {where}"
         assert centre_hits(page, TAB), f"the workflow tab covered at {where}"
@@ -220,6 +208,22 @@ def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
         assert stack["x"] >= 0 and stack["x"] + stack["width"] <= width + 0.5, where
         assert stack["y"] + stack["height"] <= height + 0.5, where
     page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
+    """Issue 14: at 1280x720, 1366x768, 1440x900 and 390x844, the picker alone (the widest
+    dialog), then a picker, a value prompt and a doubler waiting at once, leave Run, the red
+    Cancel X, the workflow tab and the top bar reachable."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    prompt_id = queue_from_page(page, picker_alone())
+    page.locator(f"{CARD}[data-kind='image-picker']").wait_for(timeout=60_000)
+    check_reachable(page, "picker")
+    page.keyboard.press("Escape")
+    wait_history(page, prompt_id)
+    queue_from_page(page, three_at_once())
+    for kind in ("integer-doubler", "image-picker", "value-prompt"):
+        page.locator(f"{CARD}[data-kind='{kind}']").wait_for(timeout=60_000)
+    check_reachable(page, "three")
 
 
 def overlap_centre(a: dict[str, float], b: dict[str, float]) -> list[float] | None:
