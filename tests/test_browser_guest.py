@@ -30,7 +30,14 @@ EARLY_LISTENERS = """
 window.__seen = [];
 const note = (where, event) => window.__seen.push({ where, type: event.type, key: event.key, ctrl: event.ctrlKey || event.metaKey });
 for (const type of ["keydown", "keyup", "keypress"]) window.addEventListener(type, (event) => note("window", event));
-window.addEventListener("keydown", (event) => requestAnimationFrame(() => note("deferred", event)), true);
+window.addEventListener("keydown", (event) => {
+  const modifier = ["Control", "Shift", "Alt", "Meta"].includes(event.key);
+  requestAnimationFrame(() => {
+    note("deferred", event);
+    if (!modifier) window.__prevented.push(event.defaultPrevented);
+  });
+}, true);
+window.__prevented = [];
 """
 
 #: Registered after our extension: like LiteGraph (document, capture) and anything else.
@@ -97,7 +104,9 @@ def host_saw(page: Any) -> list[dict[str, Any]]:
 
 
 def clear_seen(page: Any) -> None:
-    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => { window.__seen.length = 0; done(); }))")
+    page.evaluate(
+        "() => new Promise((done) => requestAnimationFrame(() => { window.__seen.length = 0; window.__prevented.length = 0; done(); }))"
+    )
 
 
 def doubler(host: HarnessHost) -> Run:
@@ -170,6 +179,22 @@ def test_no_key_typed_in_a_dialog_reaches_the_host(host: HarnessHost, guest_page
     assert host_saw(page) == []
     answers = sum(1 for _, _, data in host._events if data.get("reason") == "answer")
     assert answers == 1
+
+
+def test_unused_combos_do_nothing_not_even_the_browsers_default(host: HarnessHost, guest_page: Any) -> None:
+    """Ctrl+S in a dialog must not open the browser's "save page" instead of ComfyUI's save;
+    editing keys in a text field keep their default; Cmd+Enter sends like Ctrl+Enter."""
+    page = guest_page()
+    run = value_prompt(host, "STRING", default="abc")
+    page.locator(CARD).wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.tagName === 'INPUT'")
+    clear_seen(page)
+    for key in ("Control+s", "Control+o", "Control+Shift+Enter", "Control+a", "Control+c", "Control+z", "x"):
+        page.keyboard.press(key)
+    host_saw(page)  # waits two frames: every deferred read is in
+    assert page.evaluate("window.__prevented") == [True, True, True, False, False, False, False]
+    page.keyboard.press("Meta+Enter")
+    assert run.wait().outputs[0]["result"][2] == "x"
 
 
 def test_keys_on_the_canvas_still_reach_the_host(host: HarnessHost, guest_page: Any) -> None:

@@ -224,6 +224,56 @@ def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
     for kind in ("integer-doubler", "image-picker", "value-prompt"):
         page.locator(f"{CARD}[data-kind='{kind}']").wait_for(timeout=60_000)
     check_reachable(page, "three")
+    check_minimised(page)
+
+
+def check_minimised(page: Any) -> None:
+    """Minimised, the dialogs become pills that say a run waits and for what, off ComfyUI's
+    canvas toolbar and its Run bar, at every size."""
+    for minimise in page.locator(f"{CARD} [data-action='minimise']").all():
+        minimise.click()
+    pills = page.locator("button.hitl-pill")
+    assert sorted(pills.nth(i).inner_text() for i in range(3)) == [
+        "⏸ Run waits for you: Integer doubler",
+        "⏸ Run waits for you: Pick",
+        "⏸ Run waits for you: Width",
+    ]
+    assert page.locator(".hitl-tray-count").inner_text() == "3 runs wait for you"
+    toolbar = "[data-testid='zoom-controls-button'], [data-testid='toggle-link-visibility-button']"
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(f"window.innerWidth === {width} && window.innerHeight === {height}")
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        where = f"pills at {width}x{height}"
+        version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
+        page.screenshot(path=str(ARTIFACTS / f"pills-{version}-{width}x{height}.png"))
+        for index in range(page.locator(toolbar).count()):
+            selector = f"document.querySelectorAll({json.dumps(toolbar)})[{index}]"
+            assert centre_hits(page, selector), f"the canvas toolbar covered by {where}"
+        assert centre_hits(page, RUN_BUTTON) and centre_hits(page, CANCEL_BUTTON), where
+        for index in range(3):
+            box = pills.nth(index).bounding_box()
+            assert box["x"] >= 0 and box["y"] >= 0 and box["y"] + box["height"] <= height, where
+    page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_the_template_browser_gets_titles_and_thumbnails(comfy_page: Any) -> None:
+    """Issue 14: ComfyUI lists the examples under the pack's folder name with their titles
+    (file names), and serves a JPEG thumbnail beside each (it asks for <name>.jpg)."""
+    templates = comfy_page.evaluate("async () => await (await fetch('/api/workflow_templates')).json()")
+    [(folder, names)] = [(key, value) for key, value in templates.items() if "Image picker - pick colours" in value]
+    assert sorted(names) == sorted(path.stem for path in EXAMPLES.glob("*.json"))
+    for name in names:
+        served = comfy_page.evaluate(
+            """async ([folder, name]) => {
+                const response = await fetch(`/api/workflow_templates/${folder}/${name}.jpg`);
+                const blob = await response.blob();
+                const bitmap = await createImageBitmap(blob);
+                return [response.status, blob.type, blob.size, bitmap.width];
+            }""",
+            [folder, name],
+        )
+        assert served[0] == 200 and served[1] == "image/jpeg" and served[2] < 100_000 and served[3] >= 256, served
 
 
 def overlap_centre(a: dict[str, float], b: dict[str, float]) -> list[float] | None:

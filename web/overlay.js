@@ -200,6 +200,7 @@ function writeStorage(storage, key, value) {
 /** Editing keys whose browser default is kept with Ctrl/Cmd in a text field. */
 const EDITING_LETTERS = new Set(["a", "c", "v", "x", "z", "y"]);
 const EDITING_KEYS = new Set(["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown", "Home", "End", "Backspace", "Delete", "Insert"]);
+const MODIFIER_KEYS = new Set(["Control", "Shift", "Alt", "Meta", "AltGraph", "CapsLock", "OS"]);
 /** The browser's own shortcuts we leave alone: reload, find, print, zoom. */
 const BROWSER_LETTERS = new Set(["r", "f", "g", "p", "+", "-", "=", "0"]);
 
@@ -219,6 +220,7 @@ function isTextEntry(target) {
  */
 function keepsBrowserDefault(event) {
   if (!event.ctrlKey && !event.metaKey && !event.altKey) return true;
+  if (MODIFIER_KEYS.has(event.key)) return true; // the modifier's own keydown
   if (event.key.startsWith("F") && event.key.length > 1) return true; // F1-F12
   if (event.getModifierState?.("AltGraph")) return true;
   const key = event.key.length === 1 ? event.key.toLowerCase() : event.key;
