@@ -462,10 +462,8 @@ def test_a_minimised_dialog_says_a_run_waits_for_what_and_how_long(host: Harness
     pills = page.locator("button.hitl-pill")
     pills.first.wait_for()
     texts = [pills.nth(i).inner_text() for i in range(2)]
-    assert texts[0].startswith("⏸ Run waits for you: Pick · 9:") or texts[0].startswith(
-        "⏸ Run waits for you: Pick · 10:"
-    )
-    assert texts[1] == "⏸ Run waits for you: Width?"
+    assert texts[0].startswith("Run waits for you: Pick · 9:") or texts[0].startswith("Run waits for you: Pick · 10:")
+    assert texts[1] == "Run waits for you: Width?"
     assert page.locator(".hitl-tray-count").inner_text() == "2 runs wait for you"
     for selector in ("[data-testid='zoom-controls-button']", "[data-testid='toggle-link-visibility-button']", "#run"):
         assert centre_hits(page, selector), selector

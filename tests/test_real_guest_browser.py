@@ -234,9 +234,9 @@ def check_minimised(page: Any) -> None:
         minimise.click()
     pills = page.locator("button.hitl-pill")
     assert sorted(pills.nth(i).inner_text() for i in range(3)) == [
-        "⏸ Run waits for you: Integer doubler",
-        "⏸ Run waits for you: Pick",
-        "⏸ Run waits for you: Width",
+        "Run waits for you: Integer doubler",
+        "Run waits for you: Pick",
+        "Run waits for you: Width",
     ]
     assert page.locator(".hitl-tray-count").inner_text() == "3 runs wait for you"
     toolbar = "[data-testid='zoom-controls-button'], [data-testid='toggle-link-visibility-button']"
@@ -251,6 +251,16 @@ def check_minimised(page: Any) -> None:
             selector = f"document.querySelectorAll({json.dumps(toolbar)})[{index}]"
             assert centre_hits(page, selector), f"the canvas toolbar covered by {where}"
         assert centre_hits(page, RUN_BUTTON) and centre_hits(page, CANCEL_BUTTON), where
+        side_buttons = page.evaluate(
+            "() => [...document.querySelectorAll('.side-tool-bar-container button')]"
+            ".filter((b) => { const r = b.getBoundingClientRect(); return r.width > 0 && r.bottom <= innerHeight; }).length"
+        )
+        for index in range(side_buttons):
+            selector = (
+                "[...document.querySelectorAll('.side-tool-bar-container button')]"
+                f".filter((b) => {{ const r = b.getBoundingClientRect(); return r.width > 0 && r.bottom <= innerHeight; }})[{index}]"
+            )
+            assert centre_hits(page, selector), f"the side toolbar covered by {where}"
         for index in range(3):
             box = pills.nth(index).bounding_box()
             assert box["x"] >= 0 and box["y"] >= 0 and box["y"] + box["height"] <= height, where

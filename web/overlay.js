@@ -118,6 +118,8 @@ const CSS = `
   box-shadow: 0 4px 16px rgba(0,0,0,.4); color: inherit; font-family: inherit; max-width: 100%;
   overflow: hidden; text-overflow: ellipsis; white-space: nowrap; box-sizing: border-box; }
 .hitl-pill { cursor: pointer; border-color: var(--p-primary-color, #4c8bf5); min-height: 34px; text-align: left; }
+.hitl-pill::before { content: ""; display: inline-block; box-sizing: content-box; width: 3px; height: 10px; margin-right: 8px;
+  border-left: 3px solid currentColor; border-right: 3px solid currentColor; vertical-align: -1px; }
 .hitl-pill[data-urgent="true"] { border-color: #e57368; }
 .hitl-notice { opacity: .9; }
 .hitl-field { display: flex; flex-direction: column; gap: 4px; margin: 6px 0; }
@@ -282,17 +284,23 @@ function clamp(value, low, high) {
 export function freeArea(chrome, width, height) {
   const boxes = [...chrome.keep, ...chrome.avoid].filter((box) => box.right > box.left && box.bottom > box.top);
   let top = MARGIN;
-  let left = MARGIN;
+  let side = MARGIN;
   let bottom = height - MARGIN;
   for (const box of boxes) {
     const tall = box.bottom - box.top > height * 0.5;
     if (!tall && box.top < height * 0.3 && box.bottom < height * 0.45) top = Math.max(top, box.bottom + MARGIN);
     else if (!tall && box.top > height * 0.55) bottom = Math.min(bottom, box.top - MARGIN);
-    else if (tall && box.left < width * 0.25 && box.right < width * 0.3 && width >= ROOMY_WIDTH) {
-      left = Math.max(left, box.right + MARGIN);
-    }
+    else if (tall && box.left < width * 0.25 && box.right < width * 0.3) side = Math.max(side, box.right + MARGIN);
   }
-  return { left, top, right: width - MARGIN, bottom: Math.max(bottom, top + Math.min(240, height - top - MARGIN)) };
+  return {
+    // A dialog clears a toolbar on the left when there is room; on a phone it may cover it.
+    left: width >= ROOMY_WIDTH ? side : MARGIN,
+    top,
+    right: width - MARGIN,
+    bottom: Math.max(bottom, top + Math.min(240, height - top - MARGIN)),
+    /** Right of the toolbar on the left, whatever the width: where the (narrow) tray goes. */
+    side,
+  };
 }
 
 /**
@@ -472,7 +480,7 @@ export class Dialog {
 
   /** The pill says that a run waits, for what, and how long is left. */
   #renderPill() {
-    const text = `⏸ Run waits for you: ${this.options.title}${this.remaining ? ` · ${this.remaining}` : ""}`;
+    const text = `Run waits for you: ${this.options.title}${this.remaining ? ` · ${this.remaining}` : ""}`;
     if (this.pill.textContent !== text) {
       this.pill.textContent = text;
       this.pill.title = `${text} (click to open)`;
@@ -804,13 +812,15 @@ export class Overlay {
   }
 
   /**
-   * The tray sits at the bottom left of the free area, lifted above any control it would cover.
-   * @param {Chrome} chrome @param {{ width: number, height: number }} viewport @param {Box} area
+   * The tray sits at the bottom left, right of the side toolbar, lifted above any control it
+   * would cover.
+   * @param {Chrome} chrome @param {{ width: number, height: number }} viewport @param {Box & { side: number }} area
    */
   #placeTray(chrome, viewport, area) {
     const tray = /** @type {HTMLElement} */ (this.tray);
-    const left = area.left;
+    const left = area.side;
     tray.style.left = `${left}px`;
+    tray.style.maxWidth = `${Math.max(160, Math.min(420, viewport.width - left - MARGIN))}px`;
     let bottom = MARGIN;
     const boxes = [...chrome.keep, ...chrome.avoid];
     for (let round = 0; round < 4; round += 1) {
