@@ -142,6 +142,10 @@ ERROR_CODES = (
 #: The largest request body we read, in bytes.
 MAX_BODY_BYTES = 256 * 1024
 
+#: The workflow id a frontend leaves on a workflow that has none of its own (1.27.10 keeps
+#: it from a file that carries it): it identifies nothing, on either side.
+NIL_WORKFLOW_ID = "00000000-0000-0000-0000-000000000000"
+
 
 def as_dict() -> dict[str, Any]:
     """Everything the browser must agree on, in the shape ``web/protocol.js`` exports."""
@@ -199,4 +203,5 @@ def as_dict() -> dict[str, Any]:
         "MASK_LIMITS": dict(MASK_LIMITS),
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
+        "NIL_WORKFLOW_ID": NIL_WORKFLOW_ID,
     }

@@ -8,17 +8,16 @@ with the matching latents and masks, in the order the person clicked them.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import _comfy
 from .. import _protocol as P
 from .._answer_checks import duplicates, shown
 from .._images import BatchImages
+from .._memory import LastAnswerMemory, MemoryKey
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, end_run_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -99,36 +98,6 @@ class PickBounds:
         except InvalidAnswer:
             return False
         return True
-
-
-class SelectionMemory:
-    """The last selection each picker node made, keyed by the node's id ("12", or "12:5"
-    inside a subgraph). One instance belongs to each bound node class, so two hosts (or
-    two test registries) never share picks; routes never touch it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._picks: dict[str, tuple[int, ...]] = {}
-
-    def __repr__(self) -> str:
-        with self._lock:
-            return f"<SelectionMemory nodes={len(self._picks)}>"
-
-    def remember(self, node_id: str | None, selection: Sequence[int]) -> None:
-        if node_id is None:
-            return
-        with self._lock:
-            self._picks[node_id] = tuple(selection)
-
-    def recall(self, node_id: str | None) -> tuple[int, ...] | None:
-        if node_id is None:
-            return None
-        with self._lock:
-            return self._picks.get(node_id)
-
-    def forget(self, node_id: str) -> None:
-        with self._lock:
-            self._picks.pop(node_id, None)
 
 
 def batch_size(value: Any, what: str) -> int:
@@ -238,8 +207,8 @@ class ImagePicker(HitlNode):
         "The picked indices as a list of INT (a node connected here runs once per index)",
     )
     FUNCTION = "pick"
-    MEMORY_FACTORY = SelectionMemory
-    memory: ClassVar[SelectionMemory]  # made by HitlNode.bind
+    MEMORY_FACTORY = LastAnswerMemory
+    memory: ClassVar[LastAnswerMemory[tuple[int, ...]]]  # made by HitlNode.bind, keyed by (workflow, node)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -269,11 +238,13 @@ class ImagePicker(HitlNode):
                 "latent": ("LATENT", {"tooltip": "Latents of the same batch; the picked ones are output"}),
                 "mask": ("MASK", {"tooltip": "Masks of the same batch; the picked ones are output"}),
             },
-            "hidden": dict(HIDDEN_INPUTS),
+            "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
     @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: str | None = None, **_inputs: Any) -> Any:
+    def IS_CHANGED(
+        cls, mode: str = MODE_ASK, unique_id: str | None = None, hitl_workflow: Any = None, **_inputs: Any
+    ) -> Any:
         # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
         # must always re-run (a fresh NaN never equals the last one); but a node that passes
         # everything through, or repeats picks it remembers, gives the same output for the
@@ -281,8 +252,7 @@ class ImagePicker(HitlNode):
         if mode == MODE_PASS:
             return MODE_PASS
         if mode == MODE_REPEAT:
-            memory = getattr(cls, "memory", None)  # only bound classes have one
-            remembered = memory.recall(str(unique_id)) if memory is not None and unique_id is not None else None
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
             if remembered is not None:
                 return f"{MODE_REPEAT}:{format_indices(remembered)}"
         return float("nan")
@@ -300,6 +270,8 @@ class ImagePicker(HitlNode):
         mask: Any = None,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -310,7 +282,7 @@ class ImagePicker(HitlNode):
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
         check_companions(count, latent, mask)
         bounds = PickBounds.for_batch(count, int(min_picks), int(max_picks))
-        node_key = self._node_key(unique_id)
+        node_key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
 
         selection: tuple[int, ...] | None = None
         if mode == MODE_PASS:
@@ -322,13 +294,10 @@ class ImagePicker(HitlNode):
             elif remembered is not None:
                 log.info("picker %s: the remembered picks %s do not fit this batch; asking", node_key, remembered)
         if selection is None:
-            selection = await self._ask(images, bounds, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo)
+            selection = await self._ask(
+                images, bounds, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo, node_key
+            )
         return self._outputs(images, latent, mask, selection)
-
-    @staticmethod
-    def _node_key(unique_id: str | None) -> str | None:
-        """The node's id as ComfyUI gives it (a stand-in host gives it through the context)."""
-        return str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
 
     async def _ask(
         self,
@@ -339,6 +308,7 @@ class ImagePicker(HitlNode):
         on_timeout: str,
         unique_id: str | None,
         extra_pnginfo: Any,
+        node_key: MemoryKey | None,
     ) -> tuple[int, ...]:
         batch = BatchImages(images)  # thumbnails start encoding now, in the background
         try:
@@ -365,7 +335,7 @@ class ImagePicker(HitlNode):
             batch.close()
         if outcome.answered:
             selection: tuple[int, ...] = outcome.value
-            self.memory.remember(self._node_key(unique_id), selection)
+            self.memory.remember(node_key, selection)
             return selection
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             # A timeout is not a person's choice: it is never remembered for repeat mode.

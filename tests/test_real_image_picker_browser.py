@@ -23,7 +23,7 @@ from harness.pack import ROOT
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
 DIALOG = "section.hitl-card[data-kind='image-picker']"
-EXAMPLE = ROOT / "example_workflows" / "image_picker.json"
+EXAMPLE = ROOT / "example_workflows" / "Image picker - pick colours.json"
 
 
 def preview_colours(comfyui: RealComfyUI, outputs: dict[str, Any], preview_id: str) -> list[tuple[int, ...]]:

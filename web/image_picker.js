@@ -8,7 +8,9 @@
  *   arrows    move between images          x  pick or unpick the focused image
  *   Space     zoom the focused image (full resolution); Space or Esc closes the zoom
  *   Ctrl+A    pick all (up to the maximum)  Ctrl+Shift+A  pick none
- *   Enter     send                          Esc  cancel the run
+ *   Enter, Ctrl+Enter  send                 Esc  cancel the run
+ *
+ * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts.
  */
 import { element } from "./overlay.js";
 import { KINDS } from "./protocol.js";
@@ -56,7 +58,8 @@ const CSS = `
 .hitl-pick-zoom { position: fixed; inset: 0; z-index: 1; background: rgba(0,0,0,.92); display: flex;
   flex-direction: column; align-items: center; justify-content: center; gap: 8px; padding: 12px; box-sizing: border-box; }
 .hitl-pick-zoom[hidden] { display: none; }
-.hitl-pick-zoom img { max-width: 100%; max-height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img { width: 100%; height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img[data-pixelated="true"] { image-rendering: pixelated; }
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
 .hitl-pick-zoom img { touch-action: pan-y pinch-zoom; }
@@ -92,8 +95,18 @@ function writeStorage(storage, key, value) {
 /** @param {number} count @param {number} min @param {number} max */
 function describeBounds(count, min, max) {
   if (min === max) return `pick ${min}`;
-  if (max >= count && min <= 1) return "pick any";
+  if (max >= count) return `pick at least ${min}`;
   return `pick ${min} to ${max}`;
+}
+
+/**
+ * The grid's tile size: the person's choice (the slider, remembered per browser), else the
+ * starting size, but never more than half the grid: a phone starts with two images a row,
+ * whatever size the window had when the dialog opened.
+ * @param {string | null} chosen
+ */
+function tileSize(chosen) {
+  return chosen ? `${chosen}px` : `min(${TILE_SIZES.initial}px, calc(50% - 4px))`;
 }
 
 /** @type {Record<string, string>} */
@@ -155,9 +168,9 @@ class PickerDialog {
     this.build(payload);
     this.restorePicks();
     this.render();
-    // Start on the first image, unless the person is busy elsewhere (another dialog).
-    const active = this.doc.activeElement;
-    this.focusTile(0, !active || active === this.doc.body || active === this.dialog.primaryButton);
+    // Start on the first image if the overlay gave this dialog the focus (it does not when
+    // the person is typing elsewhere, in another dialog or in ComfyUI).
+    this.focusTile(0, this.dialog.card.contains(this.doc.activeElement));
   }
 
   /** @param {PickerPayload} payload */
@@ -174,7 +187,8 @@ class PickerDialog {
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
-    this.sizeInput.value = readStorage(localStorage, TILE_SIZE_KEY) ?? String(TILE_SIZES.initial);
+    const chosenSize = readStorage(localStorage, TILE_SIZE_KEY);
+    this.sizeInput.value = chosenSize ?? String(TILE_SIZES.initial);
     this.sizeInput.setAttribute("aria-label", "Thumbnail size");
     this.sizeInput.addEventListener("input", () => {
       this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
@@ -194,7 +208,7 @@ class PickerDialog {
     this.grid.setAttribute("role", "listbox");
     this.grid.setAttribute("aria-multiselectable", "true");
     this.grid.setAttribute("aria-label", "Images of the batch");
-    this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
+    this.grid.style.setProperty("--hitl-tile", tileSize(chosenSize));
 
     const ratio = `${this.width} / ${this.height}`;
     for (let index = 0; index < this.count; index += 1) {
@@ -240,9 +254,9 @@ class PickerDialog {
       "Click or type a number to pick · arrows move, x picks · Space: full size · Ctrl+A all, Ctrl+Shift+A none · Enter sends · Esc cancels the run",
     );
     body.append(bar, this.grid, help);
-    // Capture phase: our keys are handled before the dialog's own (its Esc cancels the run,
-    // which must not happen while Esc only closes a zoomed image).
-    this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    // Our keys come first; a key used here (Esc closing a zoomed image) is not also the
+    // overlay's (Esc cancelling the run).
+    this.dialog.onKey((event) => this.onKey(event));
   }
 
   /**
@@ -316,7 +330,7 @@ class PickerDialog {
     const picked = this.order.length;
     const bounds = describeBounds(this.count, this.min, this.max);
     let hint = "";
-    if (picked < this.min) hint = ` · ${this.min - picked} more to go`;
+    if (picked > 0 && picked < this.min) hint = ` · ${this.min - picked} more to go`;
     else if (picked > this.max) hint = ` · ${picked - this.max} too many`;
     const status = /** @type {HTMLElement} */ (this.status);
     status.textContent = `${picked} of ${this.count} picked (${bounds})${hint}`;
@@ -434,6 +448,8 @@ class PickerDialog {
     this.zoomed = wrapped;
     this.focusTile(wrapped, false);
     const image = /** @type {HTMLImageElement} */ (this.zoomImage);
+    // Scaled to fit, up or down; a small image blown up a lot (pixel art) stays crisp.
+    image.dataset.pixelated = String(this.width * 3 <= window.innerWidth && this.height * 3 <= window.innerHeight);
     // The thumbnail is shown at once; the full-size image replaces it when it has arrived.
     image.dataset.size = "thumb";
     image.src = this.tools.client.imageUrl(this.view.id, wrapped, "thumb");

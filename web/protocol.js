@@ -121,6 +121,9 @@ export const ERROR_CODES = Object.freeze([
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
+/** The workflow id a frontend leaves on a workflow that has none of its own: it identifies nothing. */
+export const NIL_WORKFLOW_ID = "00000000-0000-0000-0000-000000000000";
+
 /**
  * A request as the server shows it (`RequestRegistry.view` in state.py).
  * @typedef {{
