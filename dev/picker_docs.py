@@ -13,18 +13,13 @@ README screenshots and the template thumbnails.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import shutil
 import sys
 from typing import Any
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev._frontend import EXAMPLES, rebuild_example
 
-log = logging.getLogger("dev.picker_docs")
-
-WORKFLOW = ROOT / "example_workflows" / "Image picker - pick colours.json"
+WORKFLOW = EXAMPLES / "Image picker - pick colours.json"
 #: Red, orange, yellow, green, blue, purple.
 COLOURS = [0xE53935, 0xFB8C00, 0xFDD835, 0x43A047, 0x1E88E5, 0x8E24AA]
 NAMES = ["Red", "Orange", "Yellow", "Green", "Blue", "Purple"]
@@ -81,36 +76,7 @@ LAYOUT = """(names) => {
 def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    comfy = RealComfyUI.from_environment()
-    if comfy is None:
-        log.error("set HITL_COMFYUI_DIR (and HITL_COMFYUI_PYTHON) first")
-        return 2
-    from playwright.sync_api import sync_playwright
-
-    previous_id = json.loads(WORKFLOW.read_text()).get("id") if WORKFLOW.exists() else None
-    comfy.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"]
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(comfy.url)
-            page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-            page.evaluate("async (prompt) => { await window.app.loadApiJson(prompt, 'image_picker'); }", api_workflow())
-            workflow = json.loads(page.evaluate(LAYOUT, [f"{name} (EmptyImage)" for name in NAMES]))
-            if previous_id:
-                workflow["id"] = previous_id
-            WORKFLOW.parent.mkdir(exist_ok=True)
-            WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
-            log.info(
-                "saved %s (%d nodes); now run python3 -m dev.docs", WORKFLOW.relative_to(ROOT), len(workflow["nodes"])
-            )
-            browser.close()
-            return 0
-    finally:
-        comfy.stop()
+    return rebuild_example(WORKFLOW, api_workflow(), LAYOUT, [f"{name} (EmptyImage)" for name in NAMES])
 
 
 if __name__ == "__main__":

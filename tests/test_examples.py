@@ -20,9 +20,9 @@ P = submodule("_protocol")
 nodes = submodule("nodes")
 
 
-def test_there_are_examples_of_both_asking_nodes() -> None:
+def test_there_is_an_example_of_every_node_that_asks_a_person() -> None:
     types = {node["type"] for path in EXAMPLES for node in json.loads(path.read_text())["nodes"]}
-    assert {"HitlImagePicker", "HitlValuePrompt"} <= types
+    assert {"HitlImagePicker", "HitlValuePrompt", "HitlForm", "HitlMaskPainter"} <= types
 
 
 @pytest.mark.parametrize("path", EXAMPLES, ids=lambda p: p.stem)

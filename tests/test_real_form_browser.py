@@ -16,7 +16,7 @@ from harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
-EXAMPLE = ROOT / "example_workflows" / "form.json"
+EXAMPLE = ROOT / "example_workflows" / "Form - image settings.json"
 CARD = "section.hitl-card[data-kind='form']"
 
 
