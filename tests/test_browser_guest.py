@@ -15,9 +15,12 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import numpy as np
 import pytest
 from test_browser_image_picker import colour_batch, wait_thumbnails
+from test_browser_mask_painter import drag, open_painter, painter_ops
 
+from harness.batches import pattern
 from harness.host import HarnessHost, NodeCall, Run
 
 pytestmark = pytest.mark.browser
@@ -133,18 +136,56 @@ def both(host: HarnessHost, *, picker: dict[str, Any] | None = None, value: dict
     )
 
 
-#: kind -> (queue it, keys that answer after the noise, the answer's first output)
+def form(host: HarnessHost) -> Run:
+    fields = "n: INT = 5\nnote: TEXT multiline = x\nok: BOOLEAN = no\nstyle: CHOICE a | b | c"
+    return host.submit("HitlForm", {"fields": fields, "title": "Form?"})
+
+
+def mask_painter(host: HarnessHost) -> Run:
+    inputs = {"images": pattern(1, 256, 192), "title": "Paint", "mode": "always ask", "timeout_seconds": 0}
+    return host.submit("HitlMaskPainter", {**inputs, "on_timeout": "cancel run"})
+
+
+def paint_a_stroke(page: Any) -> None:
+    open_painter(page)
+    drag(page, [(40, 40), (200, 150)])
+    page.wait_for_function(
+        "() => document.querySelector(\"section.hitl-card[data-kind='mask-painter']\").hitlMaskPainter.activeDoc.entries.length === 1"
+    )
+
+
+def form_answered(result: Any) -> bool:
+    # Tab moves field to field; "2" in the choice, "y" in yes/no, letters typed in the text.
+    return result[0] == {"n": 42, "note": "xhi\nw", "ok": True, "style": "b"}
+
+
+def stroke_kept(result: Any) -> bool:
+    # Ctrl+Z undid the stroke in the painter (not the graph), Ctrl+Y redid it.
+    mask = np.asarray(result[0])[0]
+    return bool(mask[45, 45] == 1.0 and mask[180, 20] == 0.0)
+
+
+#: kind -> (queue it, keys that answer after the noise, the answer's first output or a check
+#: of the outputs, what to do before the noise)
 DIALOG_KINDS = {
-    "doubler": (doubler, [], 42),
-    "value-int": (lambda host: value_prompt(host, "INT", default="5"), ["Control+a", "4", "2"], 42),
+    "doubler": (doubler, [], 42, None),
+    "value-int": (lambda host: value_prompt(host, "INT", default="5"), ["Control+a", "4", "2"], 42, None),
     "value-multiline": (
         lambda host: value_prompt(host, "STRING (multi-line)", default="x"),
         ["Control+a", "h", "i", "Shift+Enter", "w"],
         "hi\nw",
+        None,
     ),
-    "value-boolean": (lambda host: value_prompt(host, "BOOLEAN", default="false"), ["y"], True),
-    "value-choice": (lambda host: value_prompt(host, "CHOICE", choices="a\nb\nc"), ["3"], 2),
-    "picker": (picker, ["2"], None),
+    "value-boolean": (lambda host: value_prompt(host, "BOOLEAN", default="false"), ["y"], True, None),
+    "value-choice": (lambda host: value_prompt(host, "CHOICE", choices="a\nb\nc"), ["3"], 2, None),
+    "picker": (picker, ["2"], None, None),
+    "form": (
+        form,
+        ["Control+a", "4", "2", "Tab", "Control+a", "x", "h", "i", "Shift+Enter", "w", "Tab", "y", "Tab", "2"],
+        form_answered,
+        None,
+    ),
+    "mask-painter": (mask_painter, [], stroke_kept, paint_a_stroke),
 }
 
 
@@ -152,7 +193,7 @@ DIALOG_KINDS = {
 def test_no_key_typed_in_a_dialog_reaches_the_host(host: HarnessHost, guest_page: Any, kind: str) -> None:
     """Issue 14: ComfyUI's shortcuts (queue, delete, save, sidebar letters, undo) never see a
     key typed in any of our dialogs; Ctrl+Enter sends, once; Ctrl+Shift+Enter does nothing."""
-    queue_it, answer_keys, expected = DIALOG_KINDS[kind]
+    queue_it, answer_keys, expected, prepare = DIALOG_KINDS[kind]
     page = guest_page()
     run = queue_it(host)
     [view] = host.wait_waiting(run)
@@ -160,6 +201,8 @@ def test_no_key_typed_in_a_dialog_reaches_the_host(host: HarnessHost, guest_page
     card.wait_for()
     if kind == "picker":
         wait_thumbnails(page, 4)
+    if prepare:
+        prepare(page)
     page.wait_for_function("(card) => card.contains(document.activeElement)", arg=card.element_handle())
     clear_seen(page)
     for key in [*NOISE, *answer_keys]:
@@ -173,12 +216,75 @@ def test_no_key_typed_in_a_dialog_reaches_the_host(host: HarnessHost, guest_page
         assert result[3] == "1"  # "2" picked image 2 (index 1); Delete, Backspace, Ctrl+Z undid nothing
     elif kind == "doubler":
         assert result == (42,)
+    elif callable(expected):
+        assert expected(result), result
     else:
         assert expected in result
     card.wait_for(state="detached")
     assert host_saw(page) == []
     answers = sum(1 for _, _, data in host._events if data.get("reason") == "answer")
     assert answers == 1
+
+
+def test_the_mask_painters_own_keys_work_and_reach_no_host_listener(host: HarnessHost, guest_page: Any) -> None:
+    """The painter hears its keys through the overlay: Ctrl+Z undoes its stroke (never the
+    graph: the host's deferred reader finds the key blank), Ctrl+Shift+Z and Ctrl+Y redo,
+    [ ] size the brush, E and B switch tools, Space-drag pans, Enter sends."""
+    page = guest_page()
+    run = mask_painter(host)
+    paint_a_stroke(page)
+    painter = "document.querySelector(\"section.hitl-card[data-kind='mask-painter']\").hitlMaskPainter"
+    clear_seen(page)
+    page.keyboard.press("Control+z")
+    assert painter_ops(page) == 0
+    page.keyboard.press("Control+Shift+Z")
+    assert painter_ops(page) == 1
+    page.keyboard.press("Control+z")
+    page.keyboard.press("Control+y")
+    assert painter_ops(page) == 1
+    size = page.evaluate(f"() => {painter}.size")
+    page.keyboard.press("]")
+    assert page.evaluate(f"() => {painter}.size") > size
+    page.keyboard.press("[")
+    page.keyboard.press("[")
+    assert page.evaluate(f"() => {painter}.size") < size
+    page.keyboard.press("e")
+    assert page.evaluate(f"() => {painter}.tool") == "erase"
+    page.keyboard.press("b")
+    before = page.evaluate(f"() => [{painter}.tx, {painter}.ty]")
+    box = page.locator("[data-role='stage']").bounding_box()
+    page.keyboard.down(" ")
+    page.mouse.move(box["x"] + 100, box["y"] + 100)
+    page.mouse.down()
+    page.mouse.move(box["x"] + 160, box["y"] + 130, steps=4)
+    page.mouse.up()
+    page.keyboard.up(" ")
+    after = page.evaluate(f"() => [{painter}.tx, {painter}.ty]")
+    assert (round(after[0] - before[0]), round(after[1] - before[1])) == (60, 30) and painter_ops(page) == 1
+    assert page.evaluate(f"() => {painter}.spaceHeld") is False
+    assert host_saw(page) == []
+    assert page.evaluate("window.__prevented") and all(page.evaluate("window.__prevented"))
+    page.keyboard.press("Enter")
+    assert run.wait().status == "success" and stroke_kept(run.outputs[0]["result"])
+
+
+def test_a_click_on_a_dialogs_text_keeps_the_keys_in_the_dialog(host: HarnessHost, guest_page: Any) -> None:
+    """A click on the title or the message (nothing focusable) leaves the focus on the card,
+    not on the page, where the host's shortcuts would take the next key."""
+    page = guest_page()
+    page.focus("#stand-in-canvas")
+    run = value_prompt(host, "INT", default="3", message="How many?")
+    card = page.locator(CARD)
+    card.wait_for()
+    for part in (".hitl-message", ".hitl-title"):
+        card.locator(part).click()
+        page.wait_for_function("(card) => document.activeElement === card", arg=card.element_handle())
+        clear_seen(page)
+        for key in ("w", "Delete", "Control+z", "Control+s"):
+            page.keyboard.press(key)
+        assert host_saw(page) == [] and host.registry.waiting_count() == 1
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"
 
 
 def test_unused_combos_do_nothing_not_even_the_browsers_default(host: HarnessHost, guest_page: Any) -> None:
@@ -312,29 +418,53 @@ def centre_hits(page: Any, selector: str) -> bool:
     )
 
 
+def check_reachable(page: Any, what: str) -> None:
+    """At every size: Run, Cancel, the tabs and the top bar take a click at their centre; the
+    dialogs stay on-screen, below the tabs and the Run bar."""
+    for width, height in VIEWPORTS:
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(f"window.innerWidth === {width}")
+        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+        where = f"{what} at {width}x{height}"
+        for selector in ("#run", "#cancel", "#tab", ".workflow-tabs-container", ".actionbar"):
+            assert centre_hits(page, selector), f"{selector} covered by the {where}"
+        stack = page.locator(".hitl-stack").bounding_box()
+        tabs = page.locator(".workflow-tabs-container").bounding_box()
+        bar = page.locator(".actionbar").bounding_box()
+        assert stack["y"] >= max(tabs["y"] + tabs["height"], bar["y"] + bar["height"]), (where, stack)
+        assert stack["x"] >= 0 and stack["x"] + stack["width"] <= width, (where, stack)
+        assert stack["y"] + stack["height"] <= height, (where, stack)
+        # Every card fits its stack: nothing of a dialog (the painter's full-height card) spills out.
+        cards = page.locator(f"{CARD}:not([data-minimised='true'])")
+        for index in range(cards.count()):
+            card = cards.nth(index).bounding_box()
+            assert card["x"] >= stack["x"] - 0.5 and card["x"] + card["width"] <= stack["x"] + stack["width"] + 0.5, (
+                where
+            )
+
+
 @pytest.mark.parametrize("chrome", [CHROME_1_27, CHROME_1_58], ids=["1.27-layout", "1.58-layout"])
 def test_dialogs_leave_run_cancel_tabs_and_top_bar_reachable(host: HarnessHost, open_page: Any, chrome: str) -> None:
     """Issue 14: at every common laptop size and on a phone, neither a picker nor a value
-    prompt (stacked) covers Run, Cancel, the tabs or the top bar; both stay on-screen."""
+    prompt (stacked), nor a form, nor the mask painter (which asks for the whole height)
+    covers Run, Cancel, the tabs or the top bar; all stay on-screen."""
     page = open_page({"width": 1366, "height": 768})
     page.evaluate(chrome)
     run = both(host)
     page.locator(f"{CARD}[data-kind='image-picker']").wait_for()
     page.locator(f"{CARD}[data-kind='value-prompt']").wait_for()
-    for width, height in VIEWPORTS:
-        page.set_viewport_size({"width": width, "height": height})
-        page.wait_for_function(f"window.innerWidth === {width}")
-        page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
-        for selector in ("#run", "#cancel", "#tab", ".workflow-tabs-container", ".actionbar"):
-            assert centre_hits(page, selector), f"{selector} covered at {width}x{height}"
-        stack = page.locator(".hitl-stack").bounding_box()
-        tabs = page.locator(".workflow-tabs-container").bounding_box()
-        bar = page.locator(".actionbar").bounding_box()
-        assert stack["y"] >= max(tabs["y"] + tabs["height"], bar["y"] + bar["height"]), (width, height, stack)
-        assert stack["x"] >= 0 and stack["x"] + stack["width"] <= width
-        assert stack["y"] + stack["height"] <= height
+    check_reachable(page, "picker and value prompt")
     host.registry.cancel(host.registry.pending()[0]["id"])
     assert run.wait().status == "interrupted"
+    page.locator(CARD).first.wait_for(state="detached")
+    for kind, queue_it in (("form", form), ("mask-painter", mask_painter)):
+        page.set_viewport_size({"width": 1366, "height": 768})
+        run = queue_it(host)
+        page.locator(f"{CARD}[data-kind='{kind}']").wait_for()
+        check_reachable(page, kind)
+        page.keyboard.press("Escape")
+        assert run.wait().status == "interrupted"
+        page.locator(CARD).wait_for(state="detached")
 
 
 def stack_box(page: Any) -> dict[str, float]:
@@ -511,7 +641,29 @@ def test_typed_text_survives_a_reload(host: HarnessHost, open_page: Any) -> None
     page.keyboard.press("Control+Enter")
     assert run.wait().outputs[0]["result"][2] == "draft and more"
     # Sent: the draft is dropped once the server took it.
-    page.wait_for_function("Object.keys(sessionStorage).every((key) => !key.includes('value-prompt'))")
+    page.wait_for_function("Object.keys(sessionStorage).every((key) => !key.startsWith('comfyui-hitl.draft.'))")
+
+
+def test_a_forms_typed_answers_survive_a_reload(host: HarnessHost, open_page: Any) -> None:
+    """One draft per request: every field's text (a number, text, yes/no, a choice) comes back
+    after a reload, and goes once the server took the answer."""
+    page = open_page()
+    run = form(host)
+    card = page.locator(f"{CARD}[data-kind='form']")
+    card.wait_for()
+    page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
+    for key in ("7", "Tab", "End", "Shift+Enter", "y", "o", "Tab", "y", "Tab", "3"):
+        page.keyboard.press(key)
+    page.reload()
+    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+    card.wait_for()
+    assert card.locator("input[type='number']").input_value() == "7"
+    assert card.locator("textarea").input_value() == "x\nyo"
+    assert card.locator("input[type='radio'][data-value='true']").is_checked()
+    assert card.locator("[data-field='style'] input[type='radio']").nth(2).is_checked()
+    page.keyboard.press("Control+Enter")
+    assert run.wait().outputs[0]["result"][0] == {"n": 7, "note": "x\nyo", "ok": True, "style": "c"}
+    page.wait_for_function("Object.keys(sessionStorage).every((key) => !key.startsWith('comfyui-hitl.draft.'))")
 
 
 def test_status_says_pick_at_least(host: HarnessHost, open_page: Any) -> None:

@@ -86,6 +86,7 @@ const CSS = `
 .hitl-card[data-wide="true"] { width: min(1100px, var(--hitl-avail-w)); }
 .hitl-card[data-minimised="true"] { display: none; }
 .hitl-card:focus-within { border-color: var(--p-primary-color, #4c8bf5); }
+.hitl-card:focus { outline: none; }
 .hitl-head { display: flex; align-items: flex-start; gap: 8px; padding: 12px 14px 8px; }
 .hitl-layer[data-movable="true"] .hitl-head { cursor: move; touch-action: none; user-select: none; }
 .hitl-layer[data-movable="true"] .hitl-head[data-dragging="true"] { cursor: grabbing; }
@@ -367,6 +368,9 @@ export class Dialog {
 
     this.card = element(doc, "section", "hitl-card");
     this.card.setAttribute("role", "dialog");
+    // A click on the card's text or margins keeps the focus in the dialog (on the card itself),
+    // not on the page's body, where the host's shortcuts would take the next key.
+    this.card.tabIndex = -1;
     this.card.dataset.requestId = options.id;
     this.card.dataset.kind = options.kind;
     if (options.wide) this.card.dataset.wide = "true";
