@@ -27,7 +27,8 @@ VIEWPORTS = [(1280, 720), (1366, 768), (1440, 900), (390, 844)]
 
 
 def example(name: str) -> dict[str, Any]:
-    """The example workflow whose title starts with ``name`` ("Image picker", "Value prompt")."""
+    """The example workflow whose title starts with ``name`` ("Image picker", "Value prompt",
+    "Form", "Mask painter")."""
     [path] = [path for path in EXAMPLES.glob("*.json") if path.stem.startswith(name)]
     return json.loads(path.read_text())
 
@@ -105,7 +106,11 @@ RUN_BUTTON = (
     " ?? [...document.querySelectorAll('.actionbar button')].find((b) => b.textContent.trim() === 'Run')"
 )
 CANCEL_BUTTON = "document.querySelector(\"[aria-label='Cancel current run']\")"
-TAB = "[...document.querySelectorAll('.workflow-tab')].find((tab) => tab.getBoundingClientRect().width > 0)"
+#: A workflow tab on screen (with several tabs open, the strip scrolls some out of a phone's width).
+TAB = (
+    "[...document.querySelectorAll('.workflow-tab')].find((tab) => { const r = tab.getBoundingClientRect();"
+    " return r.width > 0 && r.left + r.width / 2 > 0 && r.left + r.width / 2 < innerWidth; })"
+)
 
 
 def test_keys_in_a_dialog_change_nothing_in_comfyui(page: Any) -> None:
@@ -114,37 +119,18 @@ def test_keys_in_a_dialog_change_nothing_in_comfyui(page: Any) -> None:
     and Ctrl+, open no window, Ctrl+Alt+Enter interrupts nothing); Ctrl+Enter sends the picks
     and queues nothing extra. Then, on the canvas, the same keys work as before."""
     load(page, example("Image picker"))
-    page.evaluate(
-        """() => {
-            const graph = window.app.rootGraph ?? window.app.graph;
-            const node = window.LiteGraph.createNode('PrimitiveInt');
-            node.pos = [40, 900];
-            graph.add(node);
-            const tracker = window.app.extensionManager.workflow.activeWorkflow?.changeTracker;
-            (tracker?.captureCanvasState ?? tracker?.checkState)?.call(tracker);
-        }"""
-    )
-    nodes = node_count(page)
-    histories = history_count(page)
+    nodes, histories = guard_the_graph(page)
     page.evaluate("() => window.app.queuePrompt(0, 1)")
     card = page.locator(f"{CARD}[data-kind='image-picker']")
     card.wait_for(timeout=60_000)
     wait_thumbnails(page, 6)
     page.evaluate("() => window.app.canvas.selectNode((window.app.rootGraph ?? window.app.graph).getNodeById(30))")
     page.wait_for_function("(card) => card.contains(document.activeElement)", arg=card.element_handle())
-    for key in ["w", "q", "Delete", "Backspace", "Control+z", "Control+s", "Control+,", "Control+g"]:
-        page.keyboard.press(key)
-    for key in ["Control+Shift+Enter", "Control+Alt+Enter", "Alt+Enter", "1", "Control+Enter"]:
+    for key in [*COMFY_KEYS, *COMFY_RUN_KEYS, "1", "Control+Enter"]:
         page.keyboard.press(key)
     card.wait_for(state="detached")
-    queue = poll_json(page, "/queue", "value.queue_running.length + value.queue_pending.length === 0")
-    assert queue["queue_pending"] == []
-    assert history_count(page) == histories + 1, "a key queued another run"
-    last = page.evaluate("async () => Object.values(await (await fetch('/history?max_items=1')).json())[0]")
+    last = nothing_changed_in_comfyui(page, nodes, histories)
     assert last["status"]["status_str"] == "success" and last["outputs"]["20"]["picked"] == [0]
-    assert node_count(page) == nodes, "a key deleted a node or undid the graph"
-    assert sidebar_tab(page) is None, "a key opened a sidebar"
-    assert comfy_windows(page) == 0, "a key opened a ComfyUI window"
 
     # The focus went back where it was (nowhere); on the canvas ComfyUI's keys work as before.
     page.focus("#graph-canvas")
@@ -157,6 +143,96 @@ def test_keys_in_a_dialog_change_nothing_in_comfyui(page: Any) -> None:
     page.evaluate("() => window.app.canvas.selectNode((window.app.rootGraph ?? window.app.graph).getNodeById(30))")
     page.keyboard.press("Delete")
     page.wait_for_function(f"() => (window.app.rootGraph ?? window.app.graph).nodes.length === {nodes - 1}")
+
+
+def guard_the_graph(page: Any) -> tuple[int, int]:
+    """Add a node the change tracker knows of (so a graph undo would remove it), and return
+    the node count and the history's length to compare with afterwards."""
+    page.evaluate(
+        """() => {
+            const graph = window.app.rootGraph ?? window.app.graph;
+            const node = window.LiteGraph.createNode('PrimitiveInt');
+            node.pos = [40, 900];
+            graph.add(node);
+            const tracker = window.app.extensionManager.workflow.activeWorkflow?.changeTracker;
+            (tracker?.captureCanvasState ?? tracker?.checkState)?.call(tracker);
+        }"""
+    )
+    return node_count(page), history_count(page)
+
+
+def select_a_node(page: Any) -> None:
+    """Select a node on the canvas: what Delete would delete, were a key to reach ComfyUI."""
+    page.evaluate(
+        "() => { const graph = window.app.rootGraph ?? window.app.graph; window.app.canvas.selectNode(graph.nodes[0]); }"
+    )
+
+
+def nothing_changed_in_comfyui(page: Any, nodes: int, histories: int, runs: int = 1) -> Any:
+    """Exactly ``runs`` more runs, nothing queued, no node deleted or undone, no sidebar, no
+    ComfyUI window; returns the newest run's history entry."""
+    queue = poll_json(page, "/queue", "value.queue_running.length + value.queue_pending.length === 0")
+    assert queue["queue_pending"] == []
+    poll_json(page, "/history", f"Object.keys(value).length >= {histories + runs}")
+    assert history_count(page) == histories + runs, "a key queued another run"
+    assert node_count(page) == nodes, "a key deleted a node or undid the graph"
+    assert sidebar_tab(page) is None, "a key opened a sidebar"
+    assert comfy_windows(page) == 0, "a key opened a ComfyUI window"
+    return page.evaluate("async () => Object.values(await (await fetch('/history?max_items=1')).json())[0]")
+
+
+#: ComfyUI's keys that must do nothing while the focus is in one of our dialogs.
+COMFY_KEYS = ["w", "q", "Delete", "Backspace", "Control+z", "Control+s", "Control+,", "Control+g"]
+COMFY_RUN_KEYS = ["Control+Shift+Enter", "Control+Alt+Enter", "Alt+Enter"]
+PAINTER = "document.querySelector(\"section.hitl-card[data-kind='mask-painter']\").hitlMaskPainter"
+
+
+def test_keys_in_the_form_and_the_mask_painter_change_nothing_in_comfyui(page: Any) -> None:
+    """The form and the mask painter hear their keys through the overlay: typing, Tab, Y in
+    the form; the painter's Ctrl+Z undoes its stroke and never the graph, Ctrl+Y redoes it.
+    None of ComfyUI's keys acts (no deleted node, no undo, no sidebar, no window, no extra
+    run), and Ctrl+Enter sends each dialog once."""
+    load(page, example("Form"))
+    nodes, histories = guard_the_graph(page)
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    form = page.locator(f"{CARD}[data-kind='form']")
+    form.wait_for(timeout=60_000)
+    select_a_node(page)
+    page.wait_for_function("(card) => card.contains(document.activeElement)", arg=form.element_handle())
+    for key in [*COMFY_KEYS, *COMFY_RUN_KEYS, "Control+a", "6", "4", "0", "Tab", "End", "Delete", "!", "Tab", "3"]:
+        page.keyboard.press(key)
+    page.keyboard.press("Control+Enter")
+    form.wait_for(state="detached")
+    last = nothing_changed_in_comfyui(page, nodes, histories)
+    assert last["status"]["status_str"] == "success"
+    assert last["outputs"]["1"]["answer"] == [{"width": 640, "caption": "a lighthouse at dusk!", "style": "ink sketch"}]
+
+    load(page, example("Mask painter"))
+    nodes, histories = guard_the_graph(page)
+    page.evaluate("() => window.app.queuePrompt(0, 1)")
+    painter = page.locator(f"{CARD}[data-kind='mask-painter'][data-ready='true']")
+    painter.wait_for(timeout=60_000)
+    scale, left, top = page.evaluate(
+        f"() => {{ const p = {PAINTER}; const box = p.stage.getBoundingClientRect(); return [p.scale, p.tx + box.left, p.ty + box.top]; }}"
+    )
+    page.mouse.move(left + 560 * scale, top + 120 * scale)
+    page.mouse.down()
+    page.mouse.move(left + 600 * scale, top + 160 * scale, steps=6)
+    page.mouse.up()
+    ops = f"() => {PAINTER}.activeDoc.entries.length"
+    assert page.evaluate(ops) == 1
+    select_a_node(page)
+    for key in COMFY_KEYS:  # Ctrl+Z among them: the painter's undo
+        page.keyboard.press(key)
+    assert page.evaluate(ops) == 0
+    page.keyboard.press("Control+y")
+    assert page.evaluate(ops) == 1
+    for key in COMFY_RUN_KEYS:
+        page.keyboard.press(key)
+    page.keyboard.press("Control+Enter")
+    painter.wait_for(state="detached")
+    last = nothing_changed_in_comfyui(page, nodes, histories)
+    assert last["status"]["status_str"] == "success" and last["outputs"]["10"]["source"] == ["person"]
 
 
 def picker_alone() -> dict[str, Any]:
@@ -265,6 +341,21 @@ def check_minimised(page: Any) -> None:
             box = pills.nth(index).bounding_box()
             assert box["x"] >= 0 and box["y"] >= 0 and box["y"] + box["height"] <= height, where
     page.set_viewport_size({"width": 1400, "height": 900})
+
+
+def test_the_form_and_the_mask_painter_leave_run_cancel_tabs_and_top_bar_reachable(page: Any) -> None:
+    """The form, and the mask painter (whose card takes the whole free height), each alone at
+    1280x720, 1366x768, 1440x900 and 390x844: Run, the red Cancel X, the workflow tab and the
+    top bar stay reachable, and the dialog on-screen."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    for name, kind in (("Form", "form"), ("Mask painter", "mask-painter")):
+        load(page, example(name))
+        page.evaluate("() => window.app.queuePrompt(0, 1)")
+        card = page.locator(f"{CARD}[data-kind='{kind}']")
+        card.wait_for(timeout=60_000)
+        check_reachable(page, kind)
+        page.keyboard.press("Escape")
+        card.wait_for(state="detached")
 
 
 def test_the_template_browser_gets_titles_and_thumbnails(comfy_page: Any) -> None:
