@@ -17,25 +17,37 @@ NODE_DISPLAY_NAME_MAPPINGS: dict[str, str] = {}
 # xunit set-up, as a bare module when the checkout's folder name is not an identifier
 # (e.g. "comfyui-hitl"): then there is no package to register, and nothing is done.
 if __package__:
+    import atexit
     import logging
     import os
 
     from . import _comfy, _memory
+    from ._audit import AuditLog
+    from ._push import Pusher
+    from ._settings import SettingsStore
     from .nodes import build_node_mappings, memory_node_types
     from .server_routes import add_routes
     from .state import RequestRegistry
 
     _server = _comfy.prompt_server()
+    # Settings (config file + environment) and the audit log live in ComfyUI's user directory.
+    _user_directory = _comfy.user_directory()
+    _settings = SettingsStore(_user_directory)
+    _audit = AuditLog(_user_directory, _settings.current)
+    _pusher = Pusher(_settings)
+    atexit.register(_audit.close, 2.0)  # write what is queued when ComfyUI exits
     _registry = RequestRegistry(
         notify=_comfy.broadcaster(_server) if _server is not None else None,
         interrupt=_comfy.ComfyInterruptSource(),
+        history_log=_audit,  # the audit trail is the history: one record per ended request
+        observers=(_pusher,),
     )
     NODE_CLASS_MAPPINGS, NODE_DISPLAY_NAME_MAPPINGS = build_node_mappings(_registry)
 
     if _server is not None:
         # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
         _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
-        add_routes(_server.routes, _registry, allowed_origins=_origins)
+        add_routes(_server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher)
         # Each queued prompt gets its workflow's identity on our memory nodes, so "use last
         # answer" and ComfyUI's cache never mix two workflows up (see _memory.py).
         _server.add_on_prompt_handler(_memory.prompt_stamper(memory_node_types()))

@@ -71,6 +71,21 @@ def prompt_server() -> Any | None:
     return getattr(prompt_server_class, "instance", None)
 
 
+def user_directory() -> str | None:
+    """ComfyUI's user directory (``folder_paths.get_user_directory()``, ``ComfyUI/user`` or
+    ``<base directory>/user``), or None outside ComfyUI."""
+    try:
+        folder_paths = importlib.import_module("folder_paths")
+    except ImportError:
+        return None
+    get_user_directory = getattr(folder_paths, "get_user_directory", None)
+    if get_user_directory is None:
+        log.warning("this ComfyUI has no folder_paths.get_user_directory(); settings and audit stay in memory")
+        return None
+    directory = get_user_directory()
+    return str(directory) if directory else None
+
+
 def broadcaster(server: Any) -> Callable[[str, dict[str, Any]], None]:
     """A notifier that broadcasts to every tab through ComfyUI's thread-safe ``send_sync``."""
 

@@ -128,6 +128,14 @@ class MaskAnswer:
         ops = sum(len(ops) for ops in self.masks)
         return f"<MaskAnswer same_for_all={self.same_for_all} masks={len(self.masks)} ops={ops}>"
 
+    def as_record(self) -> dict[str, Any]:
+        """What an audit record keeps of this answer: its shape, never the strokes' points."""
+        return {
+            "same_for_all": self.same_for_all,
+            "operations": [len(ops) for ops in self.masks],
+            "strokes": self.stroke_count,
+        }
+
     def ops_for(self, index: int) -> tuple[MaskOp, ...]:
         """The operations drawn on image ``index``."""
         return self.masks[0] if self.same_for_all else self.masks[index]

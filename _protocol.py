@@ -25,10 +25,17 @@ ROUTES: dict[str, str] = {
     # ``{folder}`` is ``inbox`` or ``web``, ``{name}`` an allow-listed file of that folder.
     "inbox": f"{ROUTE_PREFIX}/inbox",
     "ui": f"{ROUTE_PREFIX}/ui/{{folder}}/{{name}}",
+    "notify_config": f"{ROUTE_PREFIX}/notify/config",
+    "notify_status": f"{ROUTE_PREFIX}/notify/status",
+    "notify_test": f"{ROUTE_PREFIX}/notify/test",
 }
 
 #: The inbox's query parameter that opens one request's dialog: ``/hitl/inbox?request=<id>``.
 INBOX_REQUEST_PARAM = "request"
+
+#: Where a push's link points, under the configured public URL: the inbox page, opened on
+#: one request. (Only the server builds these links; the browser never needs the pattern.)
+DEEP_LINK = f"{ROUTES['inbox']}?{INBOX_REQUEST_PARAM}={{request_id}}"
 
 #: ``GET /hitl/history?limit=N``: how many ended requests by default, and at most.
 HISTORY_LIMIT_DEFAULT = 20
@@ -51,6 +58,18 @@ REASON_INTERRUPT = "interrupt"
 REASON_TIMEOUT = "timeout"
 REASON_PROMPT_OVER = "prompt_over"
 REASONS = (REASON_ANSWER, REASON_USER_CANCEL, REASON_INTERRUPT, REASON_TIMEOUT, REASON_PROMPT_OVER)
+
+#: Who ended a request (an audit record's ``by.surface``). A client may claim the first
+#: four in an answer or cancel body; the server alone sets the others.
+SURFACE_COMFYUI_TAB = "comfyui-tab"
+SURFACE_INBOX = "inbox"
+SURFACE_CLI = "cli"
+SURFACE_API = "api"
+SURFACE_TIMEOUT = "timeout"
+SURFACE_INTERRUPT = "interrupt"
+SURFACE_SERVER = "server"
+CLAIMABLE_SURFACES = (SURFACE_COMFYUI_TAB, SURFACE_INBOX, SURFACE_CLI, SURFACE_API)
+SURFACES = (*CLAIMABLE_SURFACES, SURFACE_TIMEOUT, SURFACE_INTERRUPT, SURFACE_SERVER)
 
 #: How an ended request ended, in one word a person reads (``outcome`` of its view).
 OUTCOME_ANSWERED = "answered"
@@ -137,6 +156,7 @@ ERROR_CODES = (
     "forbidden_origin",
     "not_found",
     "forbidden_host",
+    "config_locked",
 )
 
 #: The largest request body we read, in bytes.
@@ -201,6 +221,16 @@ def as_dict() -> dict[str, Any]:
             "FILL": MASK_OP_FILL,
         },
         "MASK_LIMITS": dict(MASK_LIMITS),
+        "SURFACES": {
+            "COMFYUI_TAB": SURFACE_COMFYUI_TAB,
+            "INBOX": SURFACE_INBOX,
+            "CLI": SURFACE_CLI,
+            "API": SURFACE_API,
+            "TIMEOUT": SURFACE_TIMEOUT,
+            "INTERRUPT": SURFACE_INTERRUPT,
+            "SERVER": SURFACE_SERVER,
+        },
+        "CLAIMABLE_SURFACES": list(CLAIMABLE_SURFACES),
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
         "NIL_WORKFLOW_ID": NIL_WORKFLOW_ID,

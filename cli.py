@@ -26,7 +26,7 @@ import argparse
 import base64
 import contextlib
 import hashlib
-import importlib.util
+import importlib
 import json
 import os
 import queue
@@ -46,24 +46,29 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TextIO
 
+#: The name the pack's modules get when this file runs as a script (it has no package then).
+SCRIPT_PACKAGE = "comfyui_hitl_cli"
+
 
 def _sibling_module(name: str) -> ModuleType:
     """A module of the pack loaded from the file beside this one, when this file runs as a
-    script (so it has no package). By path, not through sys.path: it works under ``python
-    -I`` or ``PYTHONSAFEPATH`` too, and imports nothing else of the pack."""
-    path = Path(__file__).resolve().with_name(f"{name}.py")
-    spec = importlib.util.spec_from_file_location(f"comfyui_hitl_cli_{name}", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    script. The folder is made a package of its own name (without running the pack's
+    ``__init__``, which needs ComfyUI), so the module's relative imports of its siblings
+    work; by path, not through sys.path: it works under ``python -I`` or ``PYTHONSAFEPATH``
+    too. Only ``_protocol`` and ``_describe`` are loaded, both standard library only."""
+    if SCRIPT_PACKAGE not in sys.modules:
+        package = ModuleType(SCRIPT_PACKAGE)
+        package.__path__ = [str(Path(__file__).resolve().parent)]
+        sys.modules[SCRIPT_PACKAGE] = package
+    return importlib.import_module(f"{SCRIPT_PACKAGE}.{name}")
 
 
 try:  # inside the pack (a test, a tool importing it)
+    from . import _describe as D
     from . import _protocol as P
 except ImportError:  # run as a script
     P = _sibling_module("_protocol")
+    D = _sibling_module("_describe")
 
 VERSION = "0.1.0"
 DEFAULT_URL = "http://127.0.0.1:8188"
@@ -157,11 +162,13 @@ class Server:
     def history(self, limit: int) -> Reply:
         return self.call("GET", f"{self.route('history')}?limit={limit}")
 
+    # The audit record notes the surface each answer and cancel claims to come from.
     def answer(self, request_id: str, value: Any) -> Reply:
-        return self.call("POST", self.route("answer", request_id=request_id), {"value": value})
+        body = {"value": value, "surface": P.SURFACE_CLI}
+        return self.call("POST", self.route("answer", request_id=request_id), body)
 
     def cancel(self, request_id: str) -> Reply:
-        return self.call("POST", self.route("cancel", request_id=request_id), {})
+        return self.call("POST", self.route("cancel", request_id=request_id), {"surface": P.SURFACE_CLI})
 
     def websocket_url(self) -> str:
         parts = urllib.parse.urlsplit(self.url)
@@ -376,11 +383,33 @@ def outcome_words(view: dict[str, Any]) -> str:
 
 
 def node_of(view: dict[str, Any]) -> str:
-    return str(view.get("node_label") or f"node {view.get('node_id') or '?'}")
+    return D.node_name(view)
 
 
 def asks(view: dict[str, Any]) -> str:
-    return str(view.get("summary") or view.get("kind") or "")
+    return D.asks(view)
+
+
+def ended_by(record: dict[str, Any]) -> str:
+    """Who ended a request, from its record: "inbox", "cli", "timeout"…; "" if unknown."""
+    by = record.get("by")
+    return str(by.get("surface") or "") if isinstance(by, dict) else ""
+
+
+def who_ended(record: dict[str, Any]) -> list[tuple[str, str]]:
+    """``show``'s lines about an ended request's record: the answer and who ended it."""
+    lines: list[tuple[str, str]] = []
+    if record.get("answer") is not None:
+        lines.append(("answer", json.dumps(record["answer"], ensure_ascii=False)))
+    by = record.get("by")
+    if isinstance(by, dict) and by.get("surface"):
+        if by.get("source") == "client":
+            details = [f"client {by['client_id']}" if by.get("client_id") else "", by.get("remote") or ""]
+            extra = ", ".join(part for part in details if part)
+            lines.append(("by", f"{by['surface']} (claimed{', ' + extra if extra else ''})"))
+        else:
+            lines.append(("by", f"{by['surface']} (the server)"))
+    return lines
 
 
 def short_json(value: Any, limit: int = 40) -> str:
@@ -508,6 +537,8 @@ class Cli:
             ("opened", view.get("opened_at") or "–"),
             ("state", state),
         ]
+        if view["state"] != P.STATE_WAITING:
+            fields += who_ended(view)
         for name, value in fields:
             print(f"{name:<8}{value}", file=self.out)
         if view.get("payload") is not None:
@@ -562,12 +593,14 @@ class Cli:
             if status == EXIT_OK or self.several:
                 print("No request has ended yet.", file=self.out)
             return status
-        rows = [["ENDED", "OUTCOME", "NODE", "ASKS", "ANSWER", "WAITED", "ID"] + (["SERVER"] if self.several else [])]
+        header = ["ENDED", "OUTCOME", "BY", "NODE", "ASKS", "ANSWER", "WAITED", "ID"]
+        rows = [header + (["SERVER"] if self.several else [])]
         for server, entry, now in found[:limit]:
             ended = parse_time(entry.get("ended_at"))
             row = [
                 ago((now - ended).total_seconds() * 1000) if ended and now else "?",
                 outcome_words(entry),
+                ended_by(entry),
                 node_of(entry),
                 asks(entry),
                 short_json(entry["answer"]) if entry.get("answer") is not None else "",
@@ -575,7 +608,7 @@ class Cli:
                 str(entry["id"]),
             ]
             rows.append(row + ([server.url] if self.several else []))
-        table(rows, self.out, flexible=(2, 3, 4))
+        table(rows, self.out, flexible=(3, 4, 5))
         return status
 
     # watch -------------------------------------------------------------------------------
@@ -596,11 +629,13 @@ class Cli:
                 clock = datetime.now().strftime("%H:%M:%S")
                 if event == "waiting":
                     left = view.get("expires_in_ms")
-                    detail = f"{asks(view)}" + (f" ({duration(left + 999)} left)" if isinstance(left, int) else "")
+                    line = D.describe_request(view) + (
+                        f" ({duration(left + 999)} left)" if isinstance(left, int) else ""
+                    )
                 else:
-                    detail = f"after {duration(view.get('waited_ms') or 0)}"
+                    line = f"{node_of(view)}: after {duration(view.get('waited_ms') or 0)}"
                 where = f"  [{server.url}]" if self.several else ""
-                print(f"{clock}  {event:<11} {view['id']}  {node_of(view)}: {detail}{where}", file=self.out, flush=True)
+                print(f"{clock}  {event:<11} {view['id']}  {line}{where}", file=self.out, flush=True)
         except KeyboardInterrupt:
             return EXIT_OK
         return EXIT_OK

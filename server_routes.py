@@ -28,7 +28,10 @@ from aiohttp import web
 
 from . import _protocol as P
 from ._answer_checks import shown
-from .state import HitlError, RequestRegistry, UnknownRequest
+from ._history import Provenance
+from ._push import Pusher
+from ._settings import SettingsStore
+from .state import WAITING, HitlError, RequestRegistry, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ ERROR_STATUS: dict[str, int] = {
     "unknown_request": 404,
     "not_found": 404,
     "not_waiting": 409,
+    "config_locked": 409,
     "body_too_large": 413,
     "unsupported_media_type": 415,
     "invalid_body": 422,
@@ -59,6 +63,13 @@ IMAGE_INDEX = re.compile(r"[0-9]{1,6}")
 #: The most digits a number in a body may have: Python's own default limit, applied here
 #: whatever the host process set (converting a longer number costs quadratic time).
 MAX_NUMBER_DIGITS = 4300
+
+#: A client id as a tab sends it (ComfyUI's are 32 hex digits or a UUID).
+CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
+#: Optional fields of an answer or cancel body that say who sends it (claims, recorded as such).
+CLAIM_FIELDS = ("surface", "client_id")
+#: How long the test route waits for the targets' answers beyond the send timeout.
+TEST_PUSH_GRACE_S = 1.0
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
@@ -230,6 +241,26 @@ def _only_keys(body: dict[str, Any], required: Iterable[str] = (), optional: Ite
         # The five first in order, without sorting what may be tens of thousands of keys.
         extra = heapq.nsmallest(5, (key for key in body if key not in known))
         raise Refused("invalid_body", f"unknown field(s): {', '.join(shown(key) for key in extra)}")
+
+
+def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
+    """Who sends this answer or cancel: the surface and client id the body claims (checked
+    against a fixed set and a short pattern), the headers' user-agent and ComfyUI user
+    (claims too), and the peer address the server saw."""
+    surface = body.get("surface", P.SURFACE_API)
+    if not isinstance(surface, str) or surface not in P.CLAIMABLE_SURFACES:
+        raise Refused("invalid_body", f"surface must be one of {', '.join(P.CLAIMABLE_SURFACES)}")
+    client_id = body.get("client_id")
+    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
+        raise Refused("invalid_body", "client_id must be 1 to 64 letters, digits or . _ : -")
+    return Provenance(
+        surface=surface,
+        source="client",
+        client_id=client_id,
+        remote=request.remote,
+        user_agent=request.headers.get("User-Agent"),
+        user=request.headers.get("comfy-user"),
+    )
 
 
 class OriginPolicy:
@@ -414,28 +445,38 @@ def add_routes(
     registry: RequestRegistry,
     *,
     allowed_origins: Iterable[str] = (),
+    settings: SettingsStore | None = None,
+    pusher: Pusher | None = None,
 ) -> None:
     """Add the pack's routes to ``routes`` (ComfyUI's ``PromptServer.instance.routes``),
-    all of them working on ``registry``."""
+    all of them working on ``registry`` (and its ``history_log``, the audit trail).
+    ``settings`` and ``pusher`` are the ones observing ``registry``; without them the
+    notification routes work on memory-only stand-ins (route tests)."""
     policy = OriginPolicy(allowed_origins)
     openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
+    settings = settings if settings is not None else SettingsStore(None, environ={})
+    pusher = pusher if pusher is not None else Pusher(settings)
 
     async def list_requests(request: web.Request) -> web.Response:
         """GET: every waiting request, oldest first, for reloaded tabs and API clients."""
         return web.json_response({"requests": registry.pending()})
 
     async def answer_request(request: web.Request) -> web.Response:
-        """POST ``{"value": ...}``: answer the waiting request; the node resumes at once."""
+        """POST ``{"value": ..., "surface"?, "client_id"?}``: answer the waiting request; the
+        node resumes at once. ``surface`` and ``client_id`` go into the audit record."""
         body = await read_json_object(request)
-        _only_keys(body, required=("value",))
-        view = registry.answer(request.match_info["request_id"], body["value"])
+        _only_keys(body, required=("value",), optional=CLAIM_FIELDS)
+        by = provenance(request, body)
+        view = registry.answer(request.match_info["request_id"], body["value"], by=by)
         return web.json_response({"request": view})
 
     async def cancel_request(request: web.Request) -> web.Response:
-        """POST ``{}``: cancel the waiting request; its run ends as interrupted."""
+        """POST ``{"surface"?, "client_id"?}``: cancel the waiting request; its run ends as
+        interrupted."""
         body = await read_json_object(request)
-        _only_keys(body)
-        view = registry.cancel(request.match_info["request_id"])
+        _only_keys(body, optional=CLAIM_FIELDS)
+        by = provenance(request, body)
+        view = registry.cancel(request.match_info["request_id"], by=by)
         return web.json_response({"request": view})
 
     async def request_image(request: web.Request) -> web.Response:
@@ -470,17 +511,24 @@ def add_routes(
         return web.json_response(openapi_document)
 
     async def get_request(request: web.Request) -> web.Response:
-        """GET: one request's view, waiting (with its payload) or ended (its outcome, when it
-        ended): what a deep link and ``cli.py show`` need. ``now`` is the server's clock."""
+        """GET: one request, waiting (its view, with the payload) or ended (its record: its
+        outcome, when it ended, the answer, who ended it): what a deep link and ``cli.py
+        show`` need. ``now`` is the server's clock."""
         request_id = request.match_info["request_id"]
         try:
-            view = registry.view(registry.get(request_id))
+            found = registry.get(request_id)
         except UnknownRequest:
-            entry = registry.history_log.find(request_id)
-            if entry is None:
-                raise
-            view = entry.view
-        return web.json_response({"request": view, "now": registry.wall_time()})
+            found = None
+        if found is not None and found.state == WAITING:
+            return web.json_response({"request": registry.view(found), "now": registry.wall_time()})
+        # Ended: its record from the audit trail (also after a restart).
+        entry = registry.history_log.find(request_id)
+        if entry is not None:
+            return web.json_response({"request": entry.as_json(), "now": registry.wall_time()})
+        if found is None:
+            raise UnknownRequest("no such request")
+        # Ended, but its record was lost (the log refused it): the view says how and when.
+        return web.json_response({"request": registry.view(found), "now": registry.wall_time()})
 
     async def history(request: web.Request) -> web.Response:
         """GET ``?limit=N``: the last ended requests, newest first, with their outcome and
@@ -517,6 +565,43 @@ def add_routes(
 
     served_files = ui_files()
 
+    async def get_notify_config(request: web.Request) -> web.Response:
+        """GET: the notification and audit settings, where each comes from; secrets masked."""
+        return web.json_response(settings.describe())
+
+    async def set_notify_config(request: web.Request) -> web.Response:
+        """POST ``{name: value, ...}``: change settings (null resets one to its default).
+        All are checked first; one bad value refuses them all and changes nothing."""
+        body = await read_json_object(request)
+        settings.update(body)
+        return web.json_response(settings.describe())
+
+    async def notify_status(request: web.Request) -> web.Response:
+        """GET: each push target's counts and last success and failure; the audit log's."""
+        return web.json_response(
+            {
+                "public_url": settings.current().public_url,
+                "push_on_end": settings.current().push_on_end,
+                "targets": pusher.status(),
+                "audit": registry.history_log.status(),
+            }
+        )
+
+    async def notify_test(request: web.Request) -> web.Response:
+        """POST ``{}``: send a test push to every configured target and say how each went.
+        The pushes go through the targets' own queues and workers; this only waits for them."""
+        body = await read_json_object(request)
+        _only_keys(body)
+        sent = pusher.send_test()
+        waits = [asyncio.wrap_future(future) for _, future in sent]
+        if waits:
+            await asyncio.wait(waits, timeout=settings.current().push_timeout_s + TEST_PUSH_GRACE_S)
+        results = [
+            wait.result() if wait.done() else {**pending, "error": "still sending (see the status route)"}
+            for (pending, _), wait in zip(sent, waits, strict=True)
+        ]
+        return web.json_response({"results": results})
+
     routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
     routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
     routes.get(P.ROUTES["image"])(guarded(policy, request_image))
@@ -526,3 +611,8 @@ def add_routes(
     routes.get(P.ROUTES["history"])(guarded(policy, history))
     routes.get(P.ROUTES["inbox"])(guarded(policy, inbox_page, policy.check_page))
     routes.get(P.ROUTES["ui"])(guarded(policy, ui_file))
+
+    routes.get(P.ROUTES["notify_config"])(guarded(policy, get_notify_config))
+    routes.post(P.ROUTES["notify_config"])(guarded(policy, set_notify_config))
+    routes.get(P.ROUTES["notify_status"])(guarded(policy, notify_status))
+    routes.post(P.ROUTES["notify_test"])(guarded(policy, notify_test))

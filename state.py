@@ -22,12 +22,13 @@ import secrets
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from . import _protocol as P
-from ._history import HistoryEntry, HistoryLog, RecentHistory, iso_time, json_safe
+from ._describe import MAX_SUMMARY_LENGTH, one_line
+from ._history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, iso_time, recordable
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,21 @@ class InterruptSource(Protocol):
         """
 
 
+class RequestObserver(Protocol):
+    """Told of every request that opens and ends (the pushes; the audit log is the registry's
+    ``history_log``, which gets the same record first).
+
+    Both methods are called under the registry's lock, in the order of the moves: they must
+    only hand the data over (e.g. ``put_nowait`` on a bounded queue) and return at once.
+    """
+
+    def request_opened(self, view: dict[str, Any]) -> None:
+        """A request started waiting; ``view`` is what ``RequestRegistry.view`` shows."""
+
+    def request_ended(self, record: dict[str, Any]) -> None:
+        """A request ended; ``record`` is its record (``HistoryEntry.as_json``)."""
+
+
 Validator = Callable[[Any], Any]
 Notifier = Callable[[str, dict[str, Any]], None]
 
@@ -128,11 +144,14 @@ def _validated(request: HitlRequest, value: Any) -> Any:
 
 @dataclass(frozen=True)
 class Outcome:
-    """How a wait ended: the final state, why, and the answer when there is one."""
+    """How a wait ended: the final state, why, and the answer when there is one.
+    ``record`` is the request's record (``HistoryEntry.as_json``: what the node puts in its
+    UI output, the same the history log keeps)."""
 
     state: str
     reason: str
     value: Any = None
+    record: dict[str, Any] | None = field(default=None, compare=False, repr=False)
 
     @property
     def answered(self) -> bool:
@@ -188,6 +207,8 @@ class HitlRequest:
         self.opened_mono = opened_mono
         self.ended_at: float | None = None
         self.ended_mono: float | None = None
+        #: Who ended it (set by the one move).
+        self.ended_by: Provenance | None = None
         self.future: concurrent.futures.Future[Outcome] = concurrent.futures.Future()
 
     def __repr__(self) -> str:
@@ -196,7 +217,7 @@ class HitlRequest:
             f" reason={self.reason} prompt={self.prompt_id} node={self.node_id}>"
         )
 
-    def _move(self, new_state: str, reason: str, value: Any = None) -> Outcome:
+    def _move(self, new_state: str, reason: str, value: Any = None, by: Provenance = UNSPECIFIED) -> None:
         """Leave WAITING; refuse anything else. Caller holds the registry lock."""
         if new_state not in _LEGAL_MOVES[self.state]:
             raise IllegalTransition(f"request is {self.state}, it cannot become {new_state}")
@@ -204,7 +225,7 @@ class HitlRequest:
         self.reason = reason
         self.value = value
         self.resources = None
-        return Outcome(new_state, reason, value)
+        self.ended_by = by
 
 
 class RequestRegistry:
@@ -212,9 +233,11 @@ class RequestRegistry:
 
     ``notify(event, data)`` is called, under the lock and in the order of the moves, for
     every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
-    ``history_log`` gets every ended request the same way (see ``_history``); by default a
-    :class:`~._history.RecentHistory` in memory. ``clock`` times deadlines and waits;
-    ``wall_clock`` says when, for people (ISO 8601 in the views).
+    ``history_log`` gets the record of every ended request the same way (see ``_history``); by
+    default an :class:`~._audit.AuditLog` in memory only. Each of ``observers`` (pushes) is told
+    of every request that opens and ends, likewise under the lock: they only queue the data
+    for their own workers. ``clock`` times deadlines and waits; ``wall_clock`` says when, for
+    people (ISO 8601 in the views).
     """
 
     def __init__(
@@ -226,9 +249,16 @@ class RequestRegistry:
         clock: Callable[[], float] = time.monotonic,
         history_log: HistoryLog | None = None,
         wall_clock: Callable[[], float] = time.time,
+        observers: Iterable[RequestObserver] = (),
     ) -> None:
         self._notify = notify
-        self.history_log: HistoryLog = history_log if history_log is not None else RecentHistory()
+        self._observers = tuple(observers)
+        if history_log is None:
+            # Imported here: the audit log reads its limits from _settings, which imports this module.
+            from ._audit import AuditLog
+
+            history_log = AuditLog(None)
+        self.history_log: HistoryLog = history_log
         self._wall_clock = wall_clock
         self._interrupt = interrupt
         self._history_size = history
@@ -280,16 +310,18 @@ class RequestRegistry:
             validate=validate or _accept_any,
             node_label=node_label,
             resources=resources,
-            summary=summary,
+            summary=one_line(summary, MAX_SUMMARY_LENGTH),
             opened_at=self._wall_clock(),
             opened_mono=now,
         )
         with self._lock:
             if prompt_id is not None:
                 for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
-                    self._end(stale, RESET, P.REASON_PROMPT_OVER)
+                    self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
             self._waiting[request.id] = request
-            self._publish(request)
+            view = self._publish(request)
+            for observer in self._observers:
+                self._tell(observer.request_opened, view)
         log.debug("opened %r", request)
         return request
 
@@ -354,7 +386,7 @@ class RequestRegistry:
             }
 
     # ------------------------------------------------------------------ moves
-    def answer(self, request_id: str, value: Any) -> dict[str, Any]:
+    def answer(self, request_id: str, value: Any, *, by: Provenance = UNSPECIFIED) -> dict[str, Any]:
         """Answer a waiting request. Validation runs first; a refusal changes nothing.
 
         The answer is checked *before* the lock is taken: a request's validator depends only
@@ -368,14 +400,16 @@ class RequestRegistry:
         with self._lock:
             if request.state != WAITING:
                 raise NotWaiting(f"request is {request.state}")
-            self._end(request, ANSWERED, P.REASON_ANSWER, normalized)
+            self._end(request, ANSWERED, P.REASON_ANSWER, normalized, by=by)
             return self.view(request)
 
-    def cancel(self, request_id: str, reason: str = P.REASON_USER_CANCEL) -> dict[str, Any]:
+    def cancel(
+        self, request_id: str, reason: str = P.REASON_USER_CANCEL, *, by: Provenance = UNSPECIFIED
+    ) -> dict[str, Any]:
         """Cancel a waiting request; its run ends as interrupted."""
         with self._lock:
             request = self.get_waiting(request_id)
-            self._end(request, CANCELLED, reason)
+            self._end(request, CANCELLED, reason, by=by)
             return self.view(request)
 
     def expire(self, request_id: str) -> bool:
@@ -384,7 +418,7 @@ class RequestRegistry:
             request = self._waiting.get(request_id)
             if request is None:
                 return False
-            self._end(request, CANCELLED, P.REASON_TIMEOUT)
+            self._end(request, CANCELLED, P.REASON_TIMEOUT, by=Provenance.server(P.SURFACE_TIMEOUT))
             return True
 
     def reset(self, request_id: str) -> bool:
@@ -393,7 +427,7 @@ class RequestRegistry:
             request = self._waiting.get(request_id)
             if request is None:
                 return False
-            self._end(request, RESET, P.REASON_PROMPT_OVER)
+            self._end(request, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
             return True
 
     def reset_all(self, *, except_prompt: str | None = None) -> int:
@@ -401,7 +435,7 @@ class RequestRegistry:
         with self._lock:
             stale = [r for r in self._waiting.values() if except_prompt is None or r.prompt_id != except_prompt]
             for request in stale:
-                self._end(request, RESET, P.REASON_PROMPT_OVER)
+                self._end(request, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
             return len(stale)
 
     def interrupt_waiting(self) -> int:
@@ -409,12 +443,15 @@ class RequestRegistry:
         with self._lock:
             waiting = list(self._waiting.values())
             for request in waiting:
-                self._end(request, CANCELLED, P.REASON_INTERRUPT)
+                self._end(request, CANCELLED, P.REASON_INTERRUPT, by=Provenance.server(P.SURFACE_INTERRUPT))
             return len(waiting)
 
-    def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None) -> None:
-        # Caller holds the lock. The move refuses anything but WAITING -> an end state.
-        outcome = request._move(state, reason, value)
+    def _end(self, request: HitlRequest, state: str, reason: str, value: Any = None, *, by: Provenance) -> None:
+        # Caller holds the lock. The one place a request ends: the move refuses anything but
+        # WAITING -> an end state, and records who made it (every surface comes through here).
+        # Its record (view, answer, who) goes to the history log, the waiting node (its UI
+        # output) and the observers: built once, here.
+        request._move(state, reason, value, by)
         request.ended_at = self._wall_clock()
         request.ended_mono = self._clock()
         del self._waiting[request.id]
@@ -422,15 +459,27 @@ class RequestRegistry:
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
         view = self._publish(request)
+        answer, cut = recordable(value) if state == ANSWERED else (None, False)
+        entry = HistoryEntry(dict(view), answer, cut, by.as_dict())
         try:
-            answer = json_safe(outcome.value) if outcome.answered else None
-            self.history_log.record(HistoryEntry(dict(view), answer))
+            self.history_log.record(entry)
         except Exception:  # a broken log must never break a transition either
             log.exception("could not record an ended request")
+        record = entry.as_json()
         # Resolving the future wakes the waiter: a sync one at once, an async one through
         # the call_soon_threadsafe that asyncio.wrap_future installed on its loop.
-        request.future.set_result(outcome)
+        request.future.set_result(Outcome(state, reason, value, record))
+        # Observers come after the waiter is woken: they only queue, but the node goes first.
+        for observer in self._observers:
+            self._tell(observer.request_ended, record)
         log.debug("ended %r", request)
+
+    @staticmethod
+    def _tell(method: Callable[[dict[str, Any]], None], data: dict[str, Any]) -> None:
+        try:
+            method(data)
+        except Exception:  # a broken observer must never break a transition
+            log.exception("a request observer failed")
 
     def _publish(self, request: HitlRequest) -> dict[str, Any]:
         """Number the change, broadcast the request's new view, and return that view."""
@@ -475,7 +524,7 @@ class RequestRegistry:
         if self._interrupt is not None and self._interrupt.is_set():
             with self._lock:
                 if request.state == WAITING:
-                    self._end(request, CANCELLED, P.REASON_INTERRUPT)
+                    self._end(request, CANCELLED, P.REASON_INTERRUPT, by=Provenance.server(P.SURFACE_INTERRUPT))
             return
         if request.deadline is not None and self._clock() >= request.deadline:
             self.expire(request.id)

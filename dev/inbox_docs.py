@@ -5,8 +5,8 @@
 Starts ComfyUI with the pack (on port 8188 when it is free, so the CLI needs no --url),
 queues one prompt through the API (no ComfyUI tab at all) whose two branches ask at once: an
 image picker and a value prompt. Opens the inbox on a phone-sized touch screen, takes
-``docs/inbox-phone.png`` (the list) and ``docs/inbox-picker-phone.png`` (the picker, two
-picked), then runs the CLI as a person would (``python cli.py ...`` in the pack's folder,
+``docs/inbox-phone.png`` (the list), ``docs/inbox-notifications-phone.png`` (its notification
+settings) and ``docs/inbox-picker-phone.png`` (the picker, two picked), then runs the CLI as a person would (``python cli.py ...`` in the pack's folder,
 with ``watch`` running alongside) and writes the transcript to
 ``test-artifacts/cli-transcript.txt``. The picker is answered from the phone at the end.
 """
@@ -143,6 +143,11 @@ def main() -> int:
             rows.nth(1).wait_for(timeout=60_000)
             time.sleep(3)  # so the rows show a few seconds of waiting
             page.screenshot(path=str(DOCS / "inbox-phone.png"))
+            # The inbox's own notification settings, opened from the bell in its header.
+            page.wait_for_function("() => document.documentElement.dataset.notifications === 'ready'")
+            page.locator("[data-action='notification-settings']").tap()
+            page.screenshot(path=str(DOCS / "inbox-notifications-phone.png"))
+            page.locator("[data-action='notification-settings']").tap()
 
             listed = json.loads(cli("list", "--json"))
             steps = next(item for item in listed if item["kind"] == "value-prompt")

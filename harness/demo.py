@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import signal
 import sys
 import threading
@@ -56,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="run one round trip and exit")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    host = HarnessHost()
+    # The demo reads COMFYUI_HITL_* from the environment, as the pack does in ComfyUI (pushes).
+    host = HarnessHost(environ=os.environ)
     server = HarnessServer(host, port=0 if args.check else args.port)
     url = server.start()
     try:

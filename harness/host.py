@@ -13,10 +13,12 @@ import itertools
 import json
 import logging
 import queue
+import shutil
+import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -121,14 +123,35 @@ def _jsonable(value: Any) -> Any:
 
 
 class HarnessHost:
-    """The stand-in host. ``submit`` queues a run; ``wait_for`` waits on a broadcast event."""
+    """The stand-in host. ``submit`` queues a run; ``wait_for`` waits on a broadcast event.
 
-    def __init__(self, *, interrupt_pushes: bool = True) -> None:
+    ``user_dir`` stands for ComfyUI's user directory (settings file, audit log): a fresh
+    temporary one, removed on close, unless given (to restart a host on the same one).
+    ``environ`` stands for the environment the settings read (empty unless given);
+    ``push_backoff`` shortens the pushes' waits between retries (tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        interrupt_pushes: bool = True,
+        user_dir: str | Path | None = None,
+        environ: Mapping[str, str] | None = None,
+        push_backoff: tuple[float, ...] | None = None,
+    ) -> None:
         state = submodule("state")
         nodes = submodule("nodes")
         self._comfy = submodule("_comfy")
+        self._own_user_dir = user_dir is None
+        self.user_dir = Path(user_dir) if user_dir is not None else Path(tempfile.mkdtemp(prefix="hitl-user-"))
+        self.settings = submodule("_settings").SettingsStore(self.user_dir, environ={} if environ is None else environ)
+        self.audit = submodule("_audit").AuditLog(self.user_dir, self.settings.current)
+        push = submodule("_push")
+        self.pusher = push.Pusher(self.settings, backoff=push_backoff or push.BACKOFF_S)
         self.interrupt = StandInInterrupt(pushes=interrupt_pushes)
-        self.registry = state.RequestRegistry(notify=self._notify, interrupt=self.interrupt)
+        self.registry = state.RequestRegistry(
+            notify=self._notify, interrupt=self.interrupt, history_log=self.audit, observers=(self.pusher,)
+        )
         self.node_classes, self.display_names = nodes.build_node_mappings(self.registry)
         self._events: list[tuple[float, str, dict[str, Any]]] = []
         self._events_changed = threading.Condition()
@@ -281,11 +304,16 @@ class HarnessHost:
         return [task.result() for task in tasks]
 
     def close(self) -> None:
-        """End every wait and stop the worker."""
+        """End every wait, stop the worker, the pushes and the audit writer (which writes
+        what is queued first)."""
         self.registry.reset_all()
         if self._worker is not None:
             self._queue.put(None)
             self._worker.join(timeout=5)
+        self.pusher.close()
+        self.audit.close()
+        if self._own_user_dir:
+            shutil.rmtree(self.user_dir, ignore_errors=True)
 
 
 # ---------------------------------------------------------------------- server
@@ -300,7 +328,13 @@ def build_app(
     for route in extra_routes or ():
         assert isinstance(route, web.RouteDef)
         routes.route(route.method, route.path)(route.handler)
-    server_routes.add_routes(routes, host.registry, allowed_origins=allowed_origins)
+    server_routes.add_routes(
+        routes,
+        host.registry,
+        allowed_origins=allowed_origins,
+        settings=host.settings,
+        pusher=host.pusher,
+    )
     # ComfyUI serves every custom route a second time under /api.
     api_routes = web.RouteTableDef()
     for route in routes:
@@ -355,7 +389,11 @@ def build_app(
         socket = web.WebSocketResponse()
         await socket.prepare(request)
         sockets.add(socket)
-        await socket.send_json({"type": "status", "data": {"status": {"exec_info": {"queue_remaining": 0}}}})
+        # As ComfyUI does: the socket's client id is the one it asked for, or a new one, said
+        # in the first status message.
+        sid = request.query.get("clientId") or uuid.uuid4().hex
+        status = {"status": {"exec_info": {"queue_remaining": 0}}, "sid": sid}
+        await socket.send_json({"type": "status", "data": status})
         try:
             async for _ in socket:
                 pass

@@ -1,16 +1,10 @@
 // @ts-check
 /**
- * How the inbox says things: durations, "3 min ago", outcomes and kinds in words. Pure
- * functions (no DOM), so they read the same in every row and are easy to check.
+ * How the inbox says things: durations, "3 min ago", outcomes in words. Pure functions (no
+ * DOM), so they read the same in every row and are easy to check. Which node asks what is
+ * web/describe.js's, shared with notifications and the dialogs.
  */
-import { KINDS, OUTCOMES } from "../web/protocol.js";
-
-/** @type {Record<string, string>} */
-const KIND_WORDS = {
-  [KINDS.INTEGER_DOUBLER]: "Integer doubler",
-  [KINDS.VALUE_PROMPT]: "Value prompt",
-  [KINDS.IMAGE_PICKER]: "Image picker",
-};
+import { OUTCOMES, SURFACES } from "../web/protocol.js";
 
 /** @type {Record<string, string>} */
 const OUTCOME_WORDS = {
@@ -30,9 +24,25 @@ const OUTCOME_WHY = {
   [OUTCOMES.RESET]: "A newer prompt started, so this one's question was withdrawn.",
 };
 
-/** @param {string} kind */
-export function kindWords(kind) {
-  return KIND_WORDS[kind] ?? kind;
+/** @type {Record<string, string>} who ended a request (a record's `by.surface`), after "answered" */
+const SURFACE_WORDS = {
+  [SURFACES.COMFYUI_TAB]: "in a ComfyUI tab",
+  [SURFACES.INBOX]: "in the inbox",
+  [SURFACES.CLI]: "from the CLI",
+  [SURFACES.API]: "through the API",
+  [SURFACES.TIMEOUT]: "by its timeout",
+  [SURFACES.INTERRUPT]: "by ComfyUI's interrupt",
+  [SURFACES.SERVER]: "by the server",
+};
+
+/**
+ * Where a request was ended, from its record's `by`: "in the inbox", "from the CLI"; "" when
+ * the record does not say (the server's own ends are said by the outcome already).
+ * @param {{ surface?: string, source?: string } | null | undefined} by
+ */
+export function byWords(by) {
+  if (!by || by.source !== "client" || typeof by.surface !== "string") return "";
+  return SURFACE_WORDS[by.surface] ?? "";
 }
 
 /** @param {string | null} outcome */

@@ -11,14 +11,15 @@
 import { HitlController } from "../web/controller.js";
 import { doublerHandler } from "../web/doubler.js";
 import { element } from "../web/overlay.js";
-import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, KINDS, STATES, routePath } from "../web/protocol.js";
-import { ago, duration, kindWords, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
+import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, KINDS, STATES, SURFACES, routePath } from "../web/protocol.js";
+import { asks, kindName, nodeName } from "../web/describe.js";
+import { ago, byWords, duration, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
 import { StandaloneApi } from "./standalone_api.js";
 
 /**
  * @typedef {import("../web/protocol.js").RequestView} RequestView
  * @typedef {import("../web/controller.js").KindHandler} KindHandler
- * @typedef {RequestView & { answer: unknown }} HistoryEntry
+ * @typedef {RequestView & { answer: unknown, by?: { surface?: string, source?: string } | null }} HistoryEntry
  */
 
 /**
@@ -36,7 +37,6 @@ const DIALOG_MODULES = {
 
 /** How many ended requests the "Recent" list shows. */
 const RECENT_COUNT = HISTORY_LIMIT_DEFAULT;
-const TITLE = "Inbox · human in the loop";
 
 /**
  * A handler that loads its dialog module on first use.
@@ -99,7 +99,11 @@ class Inbox {
       movable: false,
       autoOpen: false,
       onUpdate: (view) => this.onUpdate(view),
+      // Recorded in the audit trail as this page's claim: answered in the inbox, by this tab.
+      identity: { surface: SURFACES.INBOX, clientId: () => this.api.clientId },
     });
+    /** @type {import("../web/notify.js").WaitNotifier | null} set once its module is in */
+    this.notifier = null;
     for (const handler of [
       doublerHandler,
       ...Object.entries(DIALOG_MODULES).map(([kind, load]) => lazyHandler(kind, load, this.controller)),
@@ -131,8 +135,21 @@ class Inbox {
     // Now that the list is on screen: what ended lately, and the dialogs (so a tap opens one at once).
     const recent = this.refreshRecent();
     for (const load of Object.values(DIALOG_MODULES)) load().catch(() => {});
+    // Notifications (sound, the count in the title, system notifications) follow the list too.
+    const notifications = import("./notifications.js").then(
+      (module) => {
+        this.notifier = module.startNotifications({
+          win: window,
+          doc: this.doc,
+          controller: this.controller,
+          header: /** @type {HTMLElement} */ (this.doc.querySelector("[data-role='head']")),
+        });
+        this.doc.documentElement.dataset.notifications = "ready";
+      },
+      (error) => console.warn("[comfyui-hitl] notifications are off: their module did not load", error),
+    );
     if (this.deepLinkId) await this.openDeepLink(this.deepLinkId);
-    await recent;
+    await Promise.all([recent, notifications]);
   }
 
   /** @param {RequestView | null} view */
@@ -179,7 +196,6 @@ class Inbox {
     }
     this.empty.hidden = views.length > 0;
     this.count.textContent = String(views.length);
-    this.doc.title = views.length ? `(${views.length}) ${TITLE}` : TITLE;
     this.tick();
   }
 
@@ -194,9 +210,9 @@ class Inbox {
     if (view.id === this.deepLinkId) button.dataset.linked = "true";
     const main = element(doc, "span", "inbox-row-main");
     main.append(
-      element(doc, "span", "inbox-row-title", view.node_label ?? `node ${view.node_id ?? "?"}`),
-      element(doc, "span", "inbox-row-summary", view.summary || kindWords(view.kind)),
-      element(doc, "span", "inbox-row-meta", [kindWords(view.kind), shortPrompt(view.prompt_id) && `prompt ${shortPrompt(view.prompt_id)}`].filter(Boolean).join(" · ")),
+      element(doc, "span", "inbox-row-title", nodeName(view)),
+      element(doc, "span", "inbox-row-summary", asks(view)),
+      element(doc, "span", "inbox-row-meta", [kindName(view.kind), shortPrompt(view.prompt_id) && `prompt ${shortPrompt(view.prompt_id)}`].filter(Boolean).join(" · ")),
     );
     const times = element(doc, "span", "inbox-row-times");
     const waited = element(doc, "span", "inbox-waited");
@@ -269,10 +285,12 @@ class Inbox {
       const main = element(doc, "span", "inbox-row-main");
       const answer = shortAnswer(entry.answer);
       main.append(
-        element(doc, "span", "inbox-row-title", entry.node_label ?? kindWords(entry.kind)),
-        element(doc, "span", "inbox-row-summary", entry.summary || kindWords(entry.kind)),
+        element(doc, "span", "inbox-row-title", nodeName(entry)),
+        element(doc, "span", "inbox-row-summary", asks(entry)),
       );
       if (answer) main.append(element(doc, "span", "inbox-row-meta inbox-answer", `answer ${answer}`));
+      const by = byWords(entry.by);
+      if (by) main.append(element(doc, "span", "inbox-row-meta inbox-by", by));
       const times = element(doc, "span", "inbox-row-times");
       const when = element(doc, "span", undefined, "");
       when.dataset.role = "ago";
@@ -330,12 +348,13 @@ class Inbox {
    */
   explainEnded(view, serverNow, receivedAt) {
     const endedAt = Date.parse(view.ended_at ?? "");
-    const who = view.node_label ?? kindWords(view.kind);
-    const what = view.summary ? ` (${view.summary})` : "";
+    const who = nodeName(view);
+    const what = ` (${asks(view)})`;
     const when = Number.isFinite(endedAt)
       ? ` ${ago(serverNow - endedAt + (performance.now() - receivedAt))}, at ${new Date(endedAt).toLocaleTimeString()}`
       : "";
-    const text = `${who}${what} was ${outcomeWords(view.outcome)}${when}, after waiting ${duration(view.waited_ms)}.`;
+    const by = byWords(/** @type {HistoryEntry} */ (view).by);
+    const text = `${who}${what} was ${outcomeWords(view.outcome)}${by ? ` ${by}` : ""}${when}, after waiting ${duration(view.waited_ms)}.`;
     this.say("ended", [text, outcomeWhy(view.outcome)].filter(Boolean).join(" "), view.outcome ?? "");
   }
 

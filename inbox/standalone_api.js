@@ -41,6 +41,12 @@ export class StandaloneApi extends EventTarget {
     this.retryMs = RETRY_MS.first;
     /** @type {number | undefined} */
     this.retryTimer = undefined;
+    /**
+     * The client id ComfyUI gave this page's websocket (its first `status` message says it),
+     * as a ComfyUI tab's `api.clientId`; null until connected.
+     * @type {string | null}
+     */
+    this.clientId = null;
   }
 
   /** @param {string} route a path of ours, e.g. `/hitl/requests` */
@@ -102,6 +108,7 @@ export class StandaloneApi extends EventTarget {
       } catch {
         return;
       }
+      if (message?.type === "status" && typeof message.data?.sid === "string") this.clientId = message.data.sid;
       if (message && typeof message.type === "string") {
         this.dispatchEvent(new CustomEvent(message.type, { detail: message.data }));
       }

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
 from .. import _comfy, _memory
+from .._history import for_image_metadata
 from ..state import Outcome, RequestRegistry, Validator
 
 #: The node menu category of every node in the pack.
@@ -43,6 +44,30 @@ def workflow_id(extra_pnginfo: Any) -> str | None:
     """The id the frontend gave the workflow (lets a tab tell whether it is its own); None
     when it has none that identifies it (the nil UUID is not an identity)."""
     return _memory.real_workflow_id(extra_pnginfo)
+
+
+#: The node's UI output key that carries the audit record (so ComfyUI's history has it).
+AUDIT_UI_KEY = "hitl_audit"
+#: The key of the workflow's extra PNG info that carries the records of this run's answers,
+#: so a SaveImage after the node writes them into the image's metadata.
+AUDIT_IMAGE_KEY = "hitl_audit"
+
+
+def audit_ui(outcome: Outcome | None, extra_pnginfo: Any) -> dict[str, list[Any]]:
+    """The audit record of ``outcome`` as a UI output part (empty when nobody was asked).
+
+    A copy without the client's address, user-agent, client id and user also goes into the
+    prompt's extra PNG info, which ComfyUI hands to every node of the prompt: an image saved
+    after this node then carries it in its metadata (unless ComfyUI runs with
+    ``--disable-metadata``).
+    """
+    if outcome is None or outcome.record is None:
+        return {}
+    if isinstance(extra_pnginfo, dict):
+        existing = extra_pnginfo.get(AUDIT_IMAGE_KEY)
+        records = existing if isinstance(existing, list) else []
+        extra_pnginfo[AUDIT_IMAGE_KEY] = [*records, for_image_metadata(outcome.record)]
+    return {AUDIT_UI_KEY: [outcome.record]}
 
 
 def end_run_interrupted(outcome: Outcome) -> NoReturn:

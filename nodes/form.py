@@ -52,10 +52,11 @@ from .._answer_types import (
     check_choices,
     parse_number,
 )
+from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, BatchImages
 from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 # The memory of "use last answers" is the one every node shares (_memory.py), holding the
 # value prompt's kind of remembered answer.
@@ -537,19 +538,22 @@ class Form(HitlNode):
             timeout_s=timeout_seconds,
             validate=form.validate,
             resources=resources,
-            summary=f"{title or 'Fill in the form'} ({len(form.fields)} fields)",
+            summary=summarize(title, f"{len(form.fields)} fields"),
         )
         if outcome.answered:
             self.memory.remember(key, RememberedAnswer(P.KIND_FORM, outcome.value))
-            return self._result(form, outcome.value, SOURCE_PERSON)
+            return self._result(form, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULTS:
-            return self._result(form, defaults, SOURCE_TIMEOUT)
+            return self._result(form, defaults, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))
         end_run_interrupted(outcome)
 
     @staticmethod
-    def _result(form: FormSpec, answers: dict[str, Any], source: str) -> dict[str, Any]:
-        # The ui part lands in ComfyUI's history: the whole form's answers, and how they came.
+    def _result(
+        form: FormSpec, answers: dict[str, Any], source: str, audit: dict[str, list[Any]] | None = None
+    ) -> dict[str, Any]:
+        # The ui part lands in ComfyUI's history: the whole form's answers, how they came, and
+        # (when someone was asked) the record of who answered and when.
         return {
-            "ui": {"answer": [dict(answers)], "source": [source]},
+            "ui": {"answer": [dict(answers)], "source": [source], **(audit or {})},
             "result": (FormAnswers(form, answers), json.dumps(answers, ensure_ascii=False)),
         }

@@ -14,10 +14,11 @@ from typing import Any, ClassVar
 
 from .. import _protocol as P
 from .._answer_checks import duplicates, shown
+from .._describe import summarize
 from .._images import BatchImages
 from .._memory import LastAnswerMemory, MemoryKey
-from ..state import InvalidAnswer
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ..state import InvalidAnswer, Outcome
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 log = logging.getLogger(__name__)
 
@@ -285,6 +286,7 @@ class ImagePicker(HitlNode):
         node_key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
 
         selection: tuple[int, ...] | None = None
+        audit: dict[str, list[Any]] = {}
         if mode == MODE_PASS:
             selection = tuple(range(count))
         elif mode == MODE_REPEAT:
@@ -294,10 +296,11 @@ class ImagePicker(HitlNode):
             elif remembered is not None:
                 log.info("picker %s: the remembered picks %s do not fit this batch; asking", node_key, remembered)
         if selection is None:
-            selection = await self._ask(
+            selection, outcome = await self._ask(
                 images, bounds, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo, node_key
             )
-        return self._outputs(images, latent, mask, selection)
+            audit = audit_ui(outcome, extra_pnginfo)
+        return self._outputs(images, latent, mask, selection, audit)
 
     async def _ask(
         self,
@@ -309,7 +312,7 @@ class ImagePicker(HitlNode):
         unique_id: str | None,
         extra_pnginfo: Any,
         node_key: MemoryKey | None,
-    ) -> tuple[int, ...]:
+    ) -> tuple[tuple[int, ...], Outcome]:
         batch = BatchImages(images)  # thumbnails start encoding now, in the background
         try:
             outcome = await self.ask(
@@ -329,25 +332,27 @@ class ImagePicker(HitlNode):
                 timeout_s=timeout_seconds,
                 validate=bounds.validate,
                 resources=batch,
-                summary=f"{title or self.DISPLAY_NAME} ({bounds.summary()})",
+                summary=summarize(title, bounds.summary()),
             )
         finally:
             batch.close()
         if outcome.answered:
             selection: tuple[int, ...] = outcome.value
             self.memory.remember(node_key, selection)
-            return selection
+            return selection, outcome
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             # A timeout is not a person's choice: it is never remembered for repeat mode.
             log.info("picker %s: nobody picked within %s s; %s", unique_id, timeout_seconds, on_timeout)
-            return tuple(range(bounds.count)) if on_timeout == ON_TIMEOUT_ALL else (0,)
+            return (tuple(range(bounds.count)) if on_timeout == ON_TIMEOUT_ALL else (0,)), outcome
         end_run_interrupted(outcome)
 
-    def _outputs(self, images: Any, latent: Any, mask: Any, selection: tuple[int, ...]) -> dict[str, Any]:
+    def _outputs(
+        self, images: Any, latent: Any, mask: Any, selection: tuple[int, ...], audit: dict[str, list[Any]]
+    ) -> dict[str, Any]:
         indices = list(selection)
         picked_latent = select_latent(latent, indices) if latent is not None else None
         picked_mask = take(as_mask_batch(mask), indices) if mask is not None else None
         return {
-            "ui": {"picked": indices},
+            "ui": {"picked": indices, **audit},
             "result": (take(images, indices), picked_latent, picked_mask, format_indices(indices), indices),
         }

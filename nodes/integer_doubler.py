@@ -6,7 +6,7 @@ from typing import Any
 
 from .. import _protocol as P
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 #: Inputs stay within +-2**52 so the doubled value is exact in a JavaScript number.
 LIMIT = 2**52
@@ -67,7 +67,8 @@ class IntegerDoubler(HitlNode):
             summary=f"{int(value)} × 2",
         )
         if outcome.answered:
-            return {"ui": {"doubled": [outcome.value]}, "result": (outcome.value,)}
+            ui = {"doubled": [outcome.value], **audit_ui(outcome, extra_pnginfo)}
+            return {"ui": ui, "result": (outcome.value,)}
         if outcome.reason == P.REASON_TIMEOUT:
             raise TimeoutError(f"no browser or API client answered within {timeout_seconds} s")
         end_run_interrupted(outcome)

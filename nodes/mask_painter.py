@@ -22,10 +22,11 @@ import numpy as np
 
 from .. import _comfy
 from .. import _protocol as P
+from .._describe import summarize
 from .._images import BatchImages, as_frames, as_masks
 from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
 from .._memory import LastAnswerMemory
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 from .image_picker import image_batch_size
 
 log = logging.getLogger(__name__)
@@ -226,8 +227,10 @@ class MaskPainter(HitlNode):
                 timeout_s=timeout_seconds,
                 validate=partial(parse_answer, count=count, width=width, height=height),
                 resources=batch,
-                summary=f"{title or self.DISPLAY_NAME} (paint a mask on {count} image{'s' if count != 1 else ''}"
-                f" of {width}×{height})",
+                summary=summarize(
+                    title or self.DISPLAY_NAME,
+                    f"paint a mask on {count} image{'s' if count != 1 else ''} of {width}×{height}",
+                ),
             )
         finally:
             batch.close()
@@ -236,14 +239,14 @@ class MaskPainter(HitlNode):
             masks = await asyncio.to_thread(draw_answer, answer, count, height, width, self._start_list(starts, count))
             # Only what a person painted is remembered, never a timeout's mask.
             self.memory.remember(memory_key, RememberedMask(answer, count, height, width))
-            return await outputs(masks, SOURCE_PERSON, answer)
+            return await outputs(masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)
             if on_timeout == ON_TIMEOUT_INPUT:
                 masks = self._start_masks(starts, count, height, width)
-                return await outputs(masks, SOURCE_TIMEOUT_INPUT)
+                return await outputs(masks, SOURCE_TIMEOUT_INPUT, audit=audit_ui(outcome, extra_pnginfo))
             empty = np.zeros((count, height, width), np.float32)
-            return await outputs(empty, SOURCE_TIMEOUT_EMPTY)
+            return await outputs(empty, SOURCE_TIMEOUT_EMPTY, audit=audit_ui(outcome, extra_pnginfo))
         end_run_interrupted(outcome)
 
     @staticmethod
@@ -260,7 +263,13 @@ class MaskPainter(HitlNode):
 
     @staticmethod
     async def _outputs(
-        images: Any, masks: np.ndarray, source: str, answer: MaskAnswer | None = None, *, composite: bool
+        images: Any,
+        masks: np.ndarray,
+        source: str,
+        answer: MaskAnswer | None = None,
+        *,
+        composite: bool,
+        audit: dict[str, list[Any]] | None = None,
     ) -> dict[str, Any]:
         masked = None
         if composite:
@@ -268,7 +277,8 @@ class MaskPainter(HitlNode):
             masked = await asyncio.to_thread(masked_images, as_frames(images), masks)
         operations = 0 if answer is None else sum(len(ops) for ops in answer.masks)
         return {
-            "ui": {"source": [source], "operations": [operations]},
+            # In ComfyUI's history: how the masks came, and (when someone was asked) who and when.
+            "ui": {"source": [source], "operations": [operations], **(audit or {})},
             "result": (_like(images, masks), images, None if masked is None else _like(images, masked)),
         }
 

@@ -28,10 +28,11 @@ from .._answer_types import (
     check_choices,
     parse_number,
 )
+from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, BatchImages
 from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, end_run_interrupted
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"
@@ -286,17 +287,18 @@ class ValuePrompt(HitlNode):
             timeout_s=timeout_seconds,
             validate=spec.validate,
             resources=resources,
-            summary=f"{title or 'Enter a value'} ({spec.summary()})",
+            summary=summarize(title, spec.summary()),
         )
         if outcome.answered:
             self.memory.remember(key, RememberedAnswer(value_type, spec.remembered_form(outcome.value)))
-            return self._result(spec, outcome.value, SOURCE_PERSON)
+            return self._result(spec, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULT:
-            return self._result(spec, default_value, SOURCE_TIMEOUT)
+            return self._result(spec, default_value, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))
         end_run_interrupted(outcome)
 
     @staticmethod
-    def _result(spec: ValueSpec, value: Any, source: str) -> dict[str, Any]:
-        # The ui part lands in ComfyUI's history: what was answered, and how.
+    def _result(spec: ValueSpec, value: Any, source: str, audit: dict[str, list[Any]] | None = None) -> dict[str, Any]:
+        # The ui part lands in ComfyUI's history: what was answered, how, and (when someone
+        # was asked) the audit record of who answered and when.
         answer = spec.remembered_form(value)
-        return {"ui": {"answer": [answer], "source": [source]}, "result": spec.outputs(value)}
+        return {"ui": {"answer": [answer], "source": [source], **(audit or {})}, "result": spec.outputs(value)}

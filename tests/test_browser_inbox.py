@@ -124,6 +124,11 @@ def test_value_prompt_answered_by_touch_resumes_the_run(host: HarnessHost, open_
     recent = page.locator(f"ul[data-role='recent'] li[data-request-id='{request_id}']")
     recent.wait_for()
     assert "answered" in recent.inner_text() and "answer 42" in recent.inner_text()
+    # The audit record says the inbox answered, from this page (its websocket's client id).
+    assert "in the inbox" in recent.inner_text()
+    by = host.audit.find(request_id).by
+    client_id = page.evaluate("() => window.hitlInbox.api.clientId")
+    assert (by["surface"], by["source"], by["client_id"]) == ("inbox", "client", client_id) and len(client_id) == 32
 
 
 def test_the_inbox_works_from_a_keyboard(host: HarnessHost, open_inbox: Any) -> None:

@@ -90,6 +90,7 @@ def test_show_a_waiting_then_an_ended_request(host: HarnessHost, served: Harness
     shown = run_cli("show", prompt["id"], urls=[served.url])
     fields = dict(line.split(None, 1) for line in shown.stdout.splitlines() if line[:1].isalpha())
     assert fields["state"].startswith("answered just now (") and "after waiting 0:0" in fields["state"]
+    assert fields["answer"] == "33" and fields["by"] == "api (claimed)"  # a direct call: no client said more
     as_json = json.loads(run_cli("show", prompt["id"], "--json", urls=[served.url]).stdout)
     assert as_json["request"]["outcome"] == "answered" and as_json["server"] == served.url and as_json["now"]
     host.registry.reset_all()
@@ -113,7 +114,17 @@ def test_answer_resumes_the_run_and_a_refusal_prints_the_servers_message(
     unknown = run_cli("answer", "no-such-id", "1", urls=[served.url])
     assert unknown.returncode == 1 and "no such request" in unknown.stderr
     assert run_cli("answer", doubler["id"], "42", urls=[served.url]).returncode == 0
-    assert [out["result"][0] for out in run.wait().outputs] == [42, 42]
+    outputs = run.wait().outputs
+    assert [out["result"][0] for out in outputs] == [42, 42]
+    # The audit record says the CLI answered (a claim; the address is the server's own view).
+    for out in outputs:
+        [record] = out["ui"]["hitl_audit"]
+        assert (record["by"]["surface"], record["by"]["source"], record["by"]["remote"]) == (
+            "cli",
+            "client",
+            "127.0.0.1",
+        )
+        assert record["by"]["user_agent"].startswith("comfyui-hitl-cli/")
 
 
 @pytest.mark.parametrize("value", ["hello", "NaN", "{broken", ""])
@@ -127,6 +138,7 @@ def test_cancel_ends_the_run_as_interrupted(host: HarnessHost, served: HarnessSe
     result = run_cli("cancel", prompt["id"], urls=[served.url])
     assert result.returncode == 0 and result.stdout.startswith(f"cancelled {prompt['id']}")
     assert run.wait().status == "interrupted"
+    assert host.audit.find(prompt["id"]).by["surface"] == "cli"
     again = run_cli("cancel", prompt["id"], urls=[served.url])
     assert again.returncode == 1 and "not_waiting" in again.stderr
 
@@ -135,13 +147,13 @@ def test_history_lists_what_ended_and_how(host: HarnessHost, served: HarnessServ
     assert run_cli("history", urls=[served.url]).stdout.strip() == "No request has ended yet."
     run, prompt, doubler = two_requests(host)
     host.registry.answer(doubler["id"], 42)
-    host.registry.cancel(prompt["id"])
+    assert run_cli("cancel", prompt["id"], urls=[served.url]).returncode == 0
     run.wait()
     result = run_cli("history", urls=[served.url])
     header, newest, oldest = result.stdout.splitlines()
-    assert header.split()[:2] == ["ENDED", "OUTCOME"]
-    assert "cancelled" in newest and prompt["id"] in newest
-    assert "answered" in oldest and " 42 " in oldest and doubler["id"] in oldest
+    assert header.split()[:3] == ["ENDED", "OUTCOME", "BY"]
+    assert newest.split()[2:4] == ["cancelled", "cli"] and prompt["id"] in newest  # who: from the record
+    assert "answered" in oldest and " api " in oldest and " 42 " in oldest and doubler["id"] in oldest
     entries = json.loads(run_cli("history", "--json", "--limit", "1", urls=[served.url]).stdout)
     assert [entry["id"] for entry in entries] == [prompt["id"]]
     assert run_cli("history", "--limit", "0", urls=[served.url]).returncode == 2

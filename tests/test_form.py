@@ -366,8 +366,11 @@ def test_answer_comes_out_as_one_typed_object(host: HarnessHost) -> None:
     assert isinstance(typed, answer_types.FormAnswers) and isinstance(typed, dict)
     assert json.loads(text) == expected
     # The history records the whole form's answer and how it came.
+    [record] = result["ui"].pop("hitl_audit")  # and who answered, when: the request's record
     assert result["ui"] == {"answer": [expected], "source": ["person"]}
     assert json.loads(json.dumps(result["ui"])) == result["ui"]
+    assert record == host.audit.find(view["id"]).as_json() and record["summary"] == "Before the refiner (5 fields)"
+    assert record["answer"] == expected and record["outcome"] == "answered"
 
 
 def test_json_output_keeps_unicode_readable(host: HarnessHost) -> None:
@@ -420,6 +423,7 @@ def test_timeout_uses_the_defaults(host: HarnessHost) -> None:
         "upscale": True,
     }
     assert result["ui"]["source"] == ["timeout default"]
+    assert result["ui"]["hitl_audit"][0]["outcome"] == "timed_out"
 
 
 def test_timeout_can_cancel_the_run(host: HarnessHost) -> None:

@@ -54,7 +54,7 @@ KIND_TARGETS = {
 PER_EXAMPLE = 5
 BUDGET = {
     "answer": 600, "typed": 260, "cancel": 340, "image": 340, "get": 170, "repeat": 170,
-    "lookup": 170, "ui": 170, "host": 180, "big": 40,
+    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50,
 }  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
@@ -105,7 +105,9 @@ class Target:
     def snapshot(self) -> Any:
         # Every move bumps the registry's seq; with the waiting requests and the newest
         # ended one, this is the whole observable state.
+        # The settings (and their file) and the audit trail are part of it too.
         registry = self.registry
+        config_file = self.host.settings.path
         with registry._lock:
             newest = next(reversed(registry._ended.values()), None)
             return (
@@ -113,6 +115,9 @@ class Target:
                 sorted((r.id, r.state, r.reason, repr(r.value)) for r in registry._waiting.values()),
                 len(registry._ended),
                 (newest.id, newest.state, newest.reason, repr(newest.value)) if newest else None,
+                json.dumps(self.host.settings.describe(), sort_keys=True),
+                config_file.read_bytes() if config_file and config_file.exists() else None,
+                [entry.request_id for entry in self.host.audit.recent(3)],
             )
 
     def send(self, method: str, path: str, headers: dict[str, str], body: bytes | None) -> tuple[int, str, bytes]:
@@ -202,8 +207,14 @@ raw_bodies = st.sampled_from(
         b'{"value": 9007199254740994}',
     ]
 )
+#: Who an answer or cancel claims to come from (recorded as claims): the fixed set, near misses, junk.
+claimed_surfaces = st.sampled_from([*P.CLAIMABLE_SURFACES, "timeout", "server", "", "INBOX"]) | json_values
+claimed_ids = st.from_regex(r"[A-Za-z0-9._:-]{1,64}", fullmatch=True) | st.text(max_size=80) | json_values
+claims = st.fixed_dictionaries({}, optional={"surface": claimed_surfaces, "client_id": claimed_ids})
 bodies = st.one_of(
     json_values.map(lambda v: json.dumps({"value": v}).encode()),
+    st.tuples(st.integers(-2, 60), claims).map(lambda vc: json.dumps({"value": vc[0], **vc[1]}).encode()),
+    claims.map(lambda c: json.dumps(c).encode()),  # a cancel's body, or an answer without a value
     st.lists(st.integers(-2, 7), max_size=6).map(lambda picks: json.dumps({"value": picks}).encode()),
     st.sampled_from([0, 1, 0.5, -5, 300, 301, True, False, "photo", "ink", "x" * 21, "a\nb", 2, 1e308, -0.0]).map(
         lambda v: json.dumps({"value": v}).encode()
@@ -290,8 +301,18 @@ def fuzz_answer(
     if status == 200:
         assert waiting_before is not None and waiting_before.state == "answered"
         # What the node gets is exactly what its own validator makes of the answer.
-        assert waiting_before.value == waiting_before.validate(json.loads(body)["value"])
+        sent_body = json.loads(body)
+        assert waiting_before.value == waiting_before.validate(sent_body["value"])
         answered.add(choice)
+        check_claims(target, request_id, sent_body)
+
+
+def check_claims(target: Target, request_id: str, body: dict[str, Any]) -> None:
+    """An accepted answer or cancel is recorded with what it claimed, and the address seen."""
+    entry = target.host.audit.find(request_id)
+    assert entry is not None and entry.by is not None
+    assert entry.by["surface"] == body.get("surface", "api") and entry.by["client_id"] == body.get("client_id")
+    assert (entry.by["source"], entry.by["remote"]) == ("client", "127.0.0.1")
 
 
 cancel_calls = st.tuples(id_choices, st.one_of(st.just(b"{}"), bodies), content_types, origins, fetch_sites)
@@ -405,6 +426,7 @@ def fuzz_cancel(
     )
     if status == 200:
         assert waiting_before is not None and waiting_before.reason == "user_cancel"
+        check_claims(target, request_id, json.loads(body))
 
 
 image_calls = st.tuples(
@@ -443,7 +465,17 @@ def fuzz_image(
 
 
 read_calls = st.tuples(
-    st.sampled_from(["/hitl/requests", "/api/hitl/requests", "/hitl/openapi.json", "/hitl/history", "/hitl/inbox"]),
+    st.sampled_from(
+        [
+            "/hitl/requests",
+            "/api/hitl/requests",
+            "/hitl/openapi.json",
+            "/hitl/history",
+            "/hitl/inbox",
+            "/hitl/notify/config",
+            "/hitl/notify/status",
+        ]
+    ),
     origins,
     fetch_sites,
     st.text(max_size=20),
@@ -462,6 +494,104 @@ def test_fuzz_reads(target: Target, calls: list[tuple]) -> None:
             make_headers(target, None, origin, fetch_site),
             None,
         )
+
+
+#: Values around what each setting accepts. URLs point at a closed local port: pushes the
+#: fuzz turns on fail at once and go nowhere else.
+DEAD = "http://127.0.0.1:9"
+setting_values = st.one_of(
+    json_values,
+    st.sampled_from(
+        [
+            None,
+            "",
+            f"{DEAD}/topic",
+            f"{DEAD}/hook?token=abc",
+            f"{DEAD}/",
+            "https://user:pw@127.0.0.1:9/x",
+            "ftp://127.0.0.1/x",
+            "http://",
+            "http://127.0.0.1:99999/x",
+            f"{DEAD}/a b",
+            f"{DEAD}/x#frag",
+            "javascript:alert(1)",
+            "json",
+            "discord",
+            "slack",
+            "DISCORD",
+            "high",
+            "urgent",
+            "tk_abcdefghijkl",
+            "tk with space",
+            0.1,
+            0.2,
+            5,
+            5.5,
+            4096,
+            4095,
+            2**31,
+            100,
+            101,
+            True,
+            False,
+        ]
+    ),
+)
+setting_names = st.sampled_from(
+    [
+        "public_url",
+        "ntfy_url",
+        "ntfy_token",
+        "ntfy_priority",
+        "webhook_url",
+        "webhook_format",
+        "push_on_end",
+        "push_timeout_s",
+        "audit_max_bytes",
+        "audit_backups",
+        "nope",
+        "",
+        "__proto__",
+    ]
+)
+config_bodies = st.one_of(
+    st.dictionaries(setting_names, setting_values, max_size=4).map(lambda d: json.dumps(d).encode()),
+    bodies,
+)
+config_calls = st.tuples(config_bodies, content_types, origins, fetch_sites)
+
+
+@settings(max_examples=BUDGET["config"], **SETTINGS)
+@given(calls=st.lists(config_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_config(target: Target, calls: list[tuple]) -> None:
+    for body, content_type, origin, fetch_site in calls:
+        status = exchange(
+            target,
+            "config",
+            "POST",
+            "/hitl/notify/config",
+            make_headers(target, content_type, origin, fetch_site),
+            body,
+        )
+        if status == 200:
+            # What was taken is in effect, and nothing but the configured (dead) URLs is set.
+            current = target.host.settings.current()
+            for name, value in json.loads(body).items():
+                if value not in (None, ""):
+                    assert getattr(current, name) == (value.rstrip("/") if name == "public_url" else value)
+            for url in (current.ntfy_url, current.webhook_url, current.public_url):
+                assert url is None or url.startswith(DEAD)
+
+
+@settings(max_examples=BUDGET["test"], **SETTINGS)
+@given(calls=st.lists(st.tuples(st.one_of(st.just(b"{}"), bodies), content_types, origins), min_size=1, max_size=2))
+def test_fuzz_test_push(target: Target, calls: list[tuple]) -> None:
+    for body, content_type, origin in calls:
+        status = exchange(
+            target, "test", "POST", "/hitl/notify/test", make_headers(target, content_type, origin, None), body
+        )
+        if status == 200:
+            assert body.strip() == b"{}"
 
 
 @settings(max_examples=BUDGET["repeat"], **SETTINGS)

@@ -1,10 +1,10 @@
-"""_history: the in-memory log of ended requests behind GET /hitl/history, and its helpers."""
+"""_history: the one record shape of an ended request (view + answer + who), its JSON both ways,
+the answer made fit for a log, who ended it, and the copy that travels in images."""
 
 from __future__ import annotations
 
 import json
 import math
-import threading
 from typing import Any
 
 import pytest
@@ -15,46 +15,8 @@ history = submodule("_history")
 
 
 def entry(request_id: str, answer: Any = None) -> Any:
-    return history.HistoryEntry({"id": request_id, "state": "answered"}, answer)
-
-
-def test_recent_is_newest_first_and_bounded() -> None:
-    log = history.RecentHistory(capacity=3)
-    for name in "abcde":
-        log.record(entry(name))
-    assert [e.request_id for e in log.recent(10)] == ["e", "d", "c"]
-    assert [e.request_id for e in log.recent(2)] == ["e", "d"]
-    assert log.recent(0) == [] and log.recent(-1) == []
-    assert len(log) == 3 and "3/3" in repr(log)
-    assert log.find("a") is None and log.find("e").request_id == "e"
-
-
-def test_recording_an_id_again_keeps_one_entry_the_newest() -> None:
-    log = history.RecentHistory(capacity=5)
-    log.record(entry("a", 1))
-    log.record(entry("b"))
-    log.record(entry("a", 2))
-    assert [(e.request_id, e.answer) for e in log.recent(5)] == [("a", 2), ("b", None)]
-
-
-def test_capacity_must_be_positive() -> None:
-    with pytest.raises(ValueError, match="at least 1"):
-        history.RecentHistory(capacity=0)
-
-
-def test_concurrent_records_lose_nothing() -> None:
-    log = history.RecentHistory(capacity=10_000)
-
-    def work(prefix: str) -> None:
-        for n in range(1000):
-            log.record(entry(f"{prefix}{n}"))
-
-    threads = [threading.Thread(target=work, args=(p,)) for p in "wxyz"]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert len(log) == 4000
+    by = history.Provenance("inbox", client_id="c1", remote="10.0.0.7", user_agent="UA", user="alice").as_dict()
+    return history.HistoryEntry({"id": request_id, "state": "answered", "summary": "21 × 2"}, answer, False, by)
 
 
 def test_iso_time_is_utc_to_the_millisecond() -> None:
@@ -72,23 +34,58 @@ def test_iso_time_is_utc_to_the_millisecond() -> None:
         (0.5, 0.5),
         ((3, 0), [3, 0]),
         ({"a": (1,)}, {"a": [1]}),
+        ({1: "one"}, {"1": "one"}),
         (math.inf, "inf"),
         (math.nan, "nan"),
         (object, repr(object)),
     ],
 )
-def test_json_safe_keeps_json_and_turns_the_rest_into_text(value: Any, expected: Any) -> None:
-    result = history.json_safe(value)
-    assert result == expected
+def test_recordable_keeps_json_and_turns_the_rest_into_text(value: Any, expected: Any) -> None:
+    result, cut = history.recordable(value)
+    assert result == expected and cut is False
     json.dumps(result, allow_nan=False)
 
 
-def test_json_safe_stops_at_a_deep_nesting() -> None:
+def test_recordable_cuts_long_text_anywhere_and_says_so() -> None:
+    long = "é" * (history.MAX_RECORDED_TEXT + 5)
+    assert history.recordable(long) == (long[: history.MAX_RECORDED_TEXT], True)
+    value, cut = history.recordable({"caption": long, "steps": 20})
+    assert cut is True and value == {"caption": long[: history.MAX_RECORDED_TEXT], "steps": 20}
+
+
+def test_recordable_stops_at_a_deep_nesting() -> None:
     deep: Any = 1
     for _ in range(50):
         deep = [deep]
-    json.dumps(history.json_safe(deep))
+    json.dumps(history.recordable(deep)[0])
 
 
-def test_entry_as_json_adds_the_answer_to_the_view() -> None:
-    assert entry("x", [1, 2]).as_json() == {"id": "x", "state": "answered", "answer": [1, 2]}
+def test_a_record_is_the_view_then_answer_and_who_and_reads_back_the_same() -> None:
+    record = entry("x", [1, 2]).as_json()
+    assert list(record) == ["id", "state", "summary", "answer", "answer_truncated", "by"]
+    assert record["answer"] == [1, 2] and record["by"]["surface"] == "inbox"
+    again = history.HistoryEntry.from_json(json.loads(json.dumps(record)))
+    assert again == entry("x", [1, 2]) and again.request_id == "x"
+
+
+@pytest.mark.parametrize("line", [None, [], "x", {}, {"id": 5}, {"state": "answered"}])
+def test_what_is_not_a_record_reads_back_as_none(line: Any) -> None:
+    assert history.HistoryEntry.from_json(line) is None
+
+
+def test_claims_are_cut_and_the_server_says_when_it_ended_a_request() -> None:
+    by = history.Provenance("comfyui-tab", user_agent="U" * 1000, user="u" * 300).as_dict()
+    assert len(by["user_agent"]) == history.MAX_CLAIM_LENGTH and by["user_agent"].endswith("…")
+    assert len(by["user"]) == history.MAX_CLAIM_LENGTH
+    assert history.Provenance.server("timeout").as_dict() == {
+        "surface": "timeout", "source": "server", "client_id": None, "user": None, "user_agent": None, "remote": None,
+    }  # fmt: skip
+    assert history.UNSPECIFIED.surface == "api"
+
+
+def test_images_get_a_copy_without_the_clients_details() -> None:
+    record = entry("x", 42).as_json()
+    copy = history.for_image_metadata(record)
+    assert copy["by"] == {"surface": "inbox", "source": "client"}
+    assert {k: v for k, v in copy.items() if k != "by"} == {k: v for k, v in record.items() if k != "by"}
+    assert record["by"]["remote"] == "10.0.0.7"  # the original is untouched

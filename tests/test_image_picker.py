@@ -191,7 +191,8 @@ def test_picked_images_latents_and_masks_follow_the_click_order(
     assert out_latent["batch_index"] == [4, 0, 2] and out_latent["type"] == "custom"
     assert tuple(out_mask.shape) == (3, 16, 16) and [int(m[0, 0]) for m in out_mask] == [4, 0, 2]
     assert indices == "4,0,2" and index_list == [4, 0, 2]
-    assert run.outputs[0]["ui"] == {"picked": [4, 0, 2]}
+    assert run.outputs[0]["ui"]["picked"] == [4, 0, 2]
+    assert run.outputs[0]["ui"]["hitl_audit"][0]["answer"] == [4, 0, 2]
 
 
 @BACKENDS

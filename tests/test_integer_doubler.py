@@ -43,7 +43,11 @@ def test_round_trip_through_an_api_answer(host: HarnessHost, value: int) -> None
     host.registry.answer(view["id"], value * 2)
     run.wait()
     assert run.status == "success"
-    assert run.outputs == [{"ui": {"doubled": [value * 2]}, "result": (value * 2,)}]
+    [output] = run.outputs
+    assert output["result"] == (value * 2,) and output["ui"]["doubled"] == [value * 2]
+    # The history also carries who answered and when (tests/test_audit.py checks every field).
+    [record] = output["ui"]["hitl_audit"]
+    assert record["id"] == view["id"] and record["answer"] == value * 2 and record["state"] == "answered"
 
 
 @pytest.mark.parametrize("bad", [1.5, "4", True, None, 2**54 + 1])

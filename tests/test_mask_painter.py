@@ -99,7 +99,12 @@ def test_strokes_come_out_at_full_resolution(host: HarnessHost, backend: Callabl
     masked = np.asarray(masked)
     assert masked.shape == (1, 300, 500, 4)
     assert np.array_equal(masked[..., :3], np.asarray(images)) and np.array_equal(masked[..., 3], 1 - mask)
-    assert run.outputs[0]["ui"] == {"source": ["person"], "operations": [2]}
+    ui = run.outputs[0]["ui"]
+    [record] = ui.pop("hitl_audit")  # who painted it, and when: the request's record
+    assert ui == {"source": ["person"], "operations": [2]}
+    # The record keeps the answer's shape, never its points.
+    assert record["answer"] == {"same_for_all": False, "operations": [2], "strokes": 2}
+    assert record["summary"].endswith("(paint a mask on 1 image of 500×300)")
 
 
 def test_masked_images_are_made_only_when_something_takes_them(host: HarnessHost) -> None:

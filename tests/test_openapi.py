@@ -17,6 +17,8 @@ state = submodule("state")
 doubler = submodule("nodes.integer_doubler")
 form = submodule("nodes.form")
 P = submodule("_protocol")
+settings_module = submodule("_settings")
+push_module = submodule("_push")
 
 
 class OneImage:
@@ -51,7 +53,10 @@ def test_document_error_codes_match_the_protocol() -> None:
 @pytest.fixture
 async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
-    client = await route_client(registry)
+    # An ntfy URL set by the environment: the config route must refuse to change it (409).
+    store = settings_module.SettingsStore(None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic"})
+    pusher = push_module.Pusher(store)
+    client = await route_client(registry, settings=store, pusher=pusher)
     waiting = registry.open(
         "integer-doubler", prompt_id="p", node_id="1", payload={"value": 1}, validate=doubler.validate_doubled
     )
@@ -59,7 +64,9 @@ async def setup(route_client: Any) -> Any:
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
     filled = registry.open("form", prompt_id="p", node_id="4", validate=form.parse_fields("n: INT 1..9").validate)
-    return client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id}
+    yield client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id}
+    pusher.close()
+    assert not pusher.threads()
 
 
 JSON = {"Content-Type": "application/json"}
@@ -131,6 +138,32 @@ CASES = [
     ("GET", "/hitl/ui/web/nope.js", None, {}, 404),
     ("GET", "/hitl/ui/harness/host.py", None, {}, 404),
     ("GET", "/hitl/requests/{}/images/0?size=mask", "picker", {}, 404),  # a source with no input mask
+    # Who sends an answer: a surface outside the fixed set, or a malformed client id, is refused.
+    ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": 2, "surface": "timeout"}}, 422),
+    ("POST", "/hitl/requests/{}/cancel", "waiting", {"json": {"client_id": "a b"}}, 422),
+    ("GET", "/hitl/notify/config", None, {}, 200),
+    ("GET", "/hitl/notify/config", None, {"headers": EVIL}, 403),
+    ("POST", "/hitl/notify/config", None, {"json": {"push_on_end": True}}, 200),
+    ("POST", "/hitl/notify/config", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/notify/config", None, {"json": {"push_on_end": True}, "headers": EVIL}, 403),
+    ("POST", "/hitl/notify/config", "env", {"json": {"ntfy_url": "https://ntfy.example/other"}}, 409),
+    (
+        "POST",
+        "/hitl/notify/config",
+        None,
+        {"data": json.dumps({"public_url": "x" * P.MAX_BODY_BYTES}), "headers": JSON},
+        413,
+    ),
+    ("POST", "/hitl/notify/config", None, {"data": "push_on_end=1", "headers": FORM}, 415),
+    ("POST", "/hitl/notify/config", None, {"json": {"webhook_url": "file:///etc/passwd"}}, 422),
+    ("GET", "/hitl/notify/status", None, {}, 200),
+    ("GET", "/hitl/notify/status", None, {"headers": EVIL}, 403),
+    ("POST", "/hitl/notify/test", None, {"json": {}}, 200),
+    ("POST", "/hitl/notify/test", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/notify/test", None, {"json": {}, "headers": EVIL}, 403),
+    ("POST", "/hitl/notify/test", None, {"data": json.dumps({"x": "x" * P.MAX_BODY_BYTES}), "headers": JSON}, 413),
+    ("POST", "/hitl/notify/test", None, {"data": "x=1", "headers": FORM}, 415),
+    ("POST", "/hitl/notify/test", None, {"json": {"target": "ntfy"}}, 422),
 ]
 
 
@@ -139,7 +172,7 @@ async def test_every_documented_status_is_real_and_well_formed(
     setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int
 ) -> None:
     client, ids = setup
-    path = template.format(ids.get(which, "no-such-request")) if which else template
+    path = template.format(ids.get(which, "no-such-request")) if which and "{}" in template else template
     assert status in documented_statuses(method, path)
     response = await client.request(method, path, **kwargs)
     body = await response.read()

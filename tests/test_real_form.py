@@ -96,8 +96,10 @@ async def test_answers_feed_empty_image_and_a_text_node(comfyui: RealComfyUI) ->
         outputs = (await client.history(prompt_id))["outputs"]
         assert outputs[PREVIEW_TEXT_ID]["text"] == ["a lighthouse, ink sketch"]
         assert json.loads(outputs[PREVIEW_JSON_ID]["text"][0]) == good
-        # The history records the whole form's answer and how it came.
+        # The history records the whole form's answer, how it came, and who answered when.
+        [record] = outputs[FORM_ID].pop("hitl_audit")
         assert outputs[FORM_ID] == {"answer": [good], "source": ["person"]}
+        assert (record["id"], record["answer"], record["outcome"]) == (view["id"], good, "answered")
 
 
 async def test_mistakes_in_the_fields_are_refused_when_queued(comfyui: RealComfyUI) -> None:

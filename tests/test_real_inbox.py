@@ -138,11 +138,17 @@ def test_runs_queued_with_no_tab_are_answered_from_a_phone(comfyui: RealComfyUI,
     page.locator("section.hitl-card input[type='number']").fill("96")
     page.locator(SEND).tap()
     history = api.history(prompt_id)
-    assert history["outputs"]["1"] == {"answer": [96], "source": ["person"]}
+    outputs = history["outputs"]["1"]
+    assert (outputs["answer"], outputs["source"]) == ([96], ["person"])
+    # ComfyUI's history has the record: answered in the inbox, by this page's websocket (its
+    # client id is the one the real ComfyUI gave it).
+    [record] = outputs["hitl_audit"]
+    client_id = page.evaluate("() => window.hitlInbox.api.clientId")
+    assert (record["by"]["surface"], record["by"]["client_id"]) == ("inbox", client_id) and len(client_id) == 32
     assert image_size(comfyui, history, "3") == (96, HEIGHT)
     recent = page.locator("ul[data-role='recent'] li").first
     recent.get_by_text("answer 96").wait_for()  # the newest, once the list caught up
-    assert "answered" in recent.inner_text()
+    assert "answered" in recent.inner_text() and "in the inbox" in recent.inner_text()
 
 
 def test_deep_link_of_a_real_run(comfyui: RealComfyUI, api: Any, inbox: Any) -> None:
@@ -210,5 +216,7 @@ def test_cli_lists_and_answers_a_real_run(comfyui: RealComfyUI, api: Any, inbox:
     assert refused.returncode == 1 and "500 is above the maximum 256" in refused.stderr
     assert cli("answer", listed["id"], "64").returncode == 0
     history = api.history(prompt_id)
-    assert history["outputs"]["1"] == {"answer": [64], "source": ["person"]}
+    outputs = history["outputs"]["1"]
+    assert (outputs["answer"], outputs["source"]) == ([64], ["person"])
+    assert outputs["hitl_audit"][0]["by"]["surface"] == "cli"
     inbox.locator(ROW).first.wait_for(state="detached")  # the inbox saw the CLI's answer

@@ -95,7 +95,9 @@ async def test_answer_feeds_empty_image_width(comfyui: RealComfyUI) -> None:
         assert end["type"] == "execution_success", end
         assert await preview_size(client, prompt_id) == (96, HEIGHT)
         outputs = (await client.history(prompt_id))["outputs"]["1"]
-        assert outputs == {"answer": [96], "source": ["person"]}
+        assert (outputs["answer"], outputs["source"]) == ([96], ["person"])
+        [record] = outputs["hitl_audit"]  # who answered, and when (tests/test_real_notify.py)
+        assert record["id"] == view["id"] and record["answer"] == 96 and record["by"]["surface"] == "api"
 
 
 async def test_cancel_ends_the_run_as_interrupted_and_a_fresh_run_works(comfyui: RealComfyUI) -> None:

@@ -357,6 +357,9 @@ async def test_get_request_finds_what_the_registry_forgot_in_the_history_log(rou
         registry.get(first.id)
     body = await (await client.get(f"/hitl/requests/{first.id}")).json()
     assert body["request"]["id"] == first.id and body["request"]["outcome"] == "answered"
+    # An ended request is its record: the answer and who ended it come with it.
+    assert body["request"]["answer"] == 10 and body["request"]["by"]["surface"] == "api"
+    assert body["request"] == registry.history_log.find(first.id).as_json()
     response = await client.get("/hitl/requests/never-was")
     assert response.status == 404 and (await response.json())["error"]["code"] == "unknown_request"
 

@@ -39,7 +39,9 @@ def test_open_creates_waiting_request_with_unguessable_id(state: Any) -> None:
     view = registry.view(request)
     assert view["state"] == "waiting" and view["kind"] == KIND and view["node_id"] == "7"
     assert view["payload"] == {"value": 3} and view["node_label"] == "Doubler #7"
-    assert events[0] == ("hitl-request", registry.view(request))
+    # The broadcast view is the same (but for waited_ms, which grows while it waits).
+    event, broadcast = events[0]
+    assert event == "hitl-request" and {**broadcast, "waited_ms": view["waited_ms"]} == view
     assert "waiting" in repr(request) and "RequestRegistry" in repr(registry)
 
 
@@ -128,11 +130,15 @@ def test_invalid_answer_changes_nothing(state: Any) -> None:
 
     registry, events = make_registry(state)
     request = open_request(registry, validate=only_even)
-    before = (registry.view(request), len(events))
+
+    def steady(view: dict) -> dict:  # what a refusal could change (waited_ms grows by itself)
+        return {key: value for key, value in view.items() if key != "waited_ms"}
+
+    before = (steady(registry.view(request)), len(events))
     for bad in (3, "6", None, [6]):
         with pytest.raises(state.InvalidAnswer):
             registry.answer(request.id, bad)
-    assert (registry.view(request), len(events)) == before
+    assert (steady(registry.view(request)), len(events)) == before
     assert not request.future.done()
     registry.answer(request.id, 8)
     assert request.value == 8
@@ -417,6 +423,71 @@ def test_no_thread_or_request_leaks(state: Any) -> None:
     assert thread_names() == threads_before
 
 
+class RecordingObserver:
+    """An observer that checks, when told, that the waiter was already woken."""
+
+    def __init__(self, state: Any) -> None:
+        self.state = state
+        self.opened: list[dict] = []
+        self.ended: list[dict] = []
+        self.future_done_when_told: list[bool] = []
+        self.requests: dict[str, Any] = {}
+
+    def request_opened(self, view: dict) -> None:
+        self.opened.append(view)
+
+    def request_ended(self, record: dict) -> None:
+        self.ended.append(record)
+        self.future_done_when_told.append(self.requests[record["id"]].future.done())
+
+
+class BrokenObserver:
+    def request_opened(self, view: dict) -> None:
+        raise RuntimeError("observer bug")
+
+    def request_ended(self, record: dict) -> None:
+        raise RuntimeError("observer bug")
+
+
+def test_every_move_tells_observers_who_made_it_after_waking_the_waiter(state: Any) -> None:
+    observer = RecordingObserver(state)
+    registry, events = make_registry(state, observers=[BrokenObserver(), observer])  # a broken one changes nothing
+    moves = [
+        (lambda r: registry.answer(r.id, 6, by=state.Provenance("inbox", client_id="c")), "inbox", "client"),
+        (lambda r: registry.cancel(r.id, by=state.Provenance("cli")), "cli", "client"),
+        (lambda r: registry.answer(r.id, 6), "api", "client"),
+        (lambda r: registry.expire(r.id), "timeout", "server"),
+        (lambda r: registry.reset(r.id), "server", "server"),
+        (lambda r: registry.interrupt_waiting(), "interrupt", "server"),
+    ]
+    for move, surface, source in moves:
+        request = open_request(registry)
+        observer.requests[request.id] = request
+        # The view every browser got when it opened (its waited_ms is of that moment).
+        assert observer.opened[-1] == next(data for _, data in events if data["id"] == request.id)
+        assert registry.history_log.find(request.id) is None  # no record while it waits
+        move(request)
+        record = observer.ended[-1]
+        # One record, made once at the end: the log's, the node's and the observers' are the same.
+        assert record == registry.history_log.find(request.id).as_json() == request.future.result(0).record
+        assert (record["by"]["surface"], record["by"]["source"]) == (surface, source)
+    assert observer.future_done_when_told == [True] * len(moves)
+    # The record's waited time is the registry clock's, fixed when the request ended.
+    assert all(record["waited_ms"] >= 0 for record in observer.ended)
+
+
+def test_a_refused_answer_tells_no_observer(state: Any) -> None:
+    observer = RecordingObserver(state)
+    registry, _ = make_registry(state, observers=[observer])
+    request = registry.open(KIND, prompt_id="p", node_id="1", validate=lambda v: int(v))
+    with pytest.raises(state.InvalidAnswer):
+        registry.answer(request.id, "x")
+    assert observer.ended == [] and request.state == "waiting"
+    observer.requests[request.id] = request
+    registry.answer(request.id, "5")
+    assert observer.ended[-1]["answer"] == 5
+
+
 # ------------------------------------------------------- times, outcomes, history
 class Clocks:
     """A monotonic and a wall clock that move only when told."""
@@ -510,9 +581,8 @@ def test_a_broken_history_log_does_not_break_a_move(state: Any) -> None:
 
 
 def test_a_log_of_its_own_gets_every_end_in_order(state: Any) -> None:
-    # The seam an audit log plugs into: anything with record/recent/find.
-    history = submodule("_history")
-    log = history.RecentHistory(capacity=3)
+    # The seam the audit log plugs into (record/recent/find); it keeps its newest in memory.
+    log = submodule("_audit").AuditLog(None, memory=3)
     registry = state.RequestRegistry(history_log=log)
     requests = [open_request(registry) for _ in range(5)]
     for request in requests:

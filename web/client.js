@@ -10,12 +10,31 @@ import { routePath } from "./protocol.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {{ code: string, message: string, field?: string }} CallError `field`: the form field a refusal is about
  * @typedef {{ ok: boolean, status: number, request?: RequestView, error?: CallError }} CallResult
+ * @typedef {{ surface?: string, clientId?: () => string | null | undefined }} ClientIdentity
+ *   who this client says it is, sent with every answer and cancel for the audit record
  */
 
+/** What the server takes as a client id (longer or odd ones are not sent). */
+const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
+
 export class HitlClient {
-  /** @param {FetchApi} api */
-  constructor(api) {
+  /**
+   * @param {FetchApi} api
+   * @param {ClientIdentity} [identity] the surface (e.g. SURFACES.COMFYUI_TAB) and this tab's client id
+   */
+  constructor(api, identity = {}) {
     this.api = api;
+    this.identity = identity;
+  }
+
+  /** The claims that go with an answer or a cancel: `{surface?, client_id?}`. */
+  claims() {
+    /** @type {{ surface?: string, client_id?: string }} */
+    const claims = {};
+    if (this.identity.surface) claims.surface = this.identity.surface;
+    const clientId = this.identity.clientId?.();
+    if (typeof clientId === "string" && CLIENT_ID.test(clientId)) claims.client_id = clientId;
+    return claims;
   }
 
   /** @returns {Promise<RequestView[]>} every waiting request */
@@ -32,7 +51,7 @@ export class HitlClient {
    * @returns {Promise<CallResult>}
    */
   answer(requestId, value) {
-    return this.#post(routePath("answer", { request_id: requestId }), { value });
+    return this.#post(routePath("answer", { request_id: requestId }), { value, ...this.claims() });
   }
 
   /**
@@ -40,7 +59,7 @@ export class HitlClient {
    * @returns {Promise<CallResult>}
    */
   cancel(requestId) {
-    return this.#post(routePath("cancel", { request_id: requestId }), {});
+    return this.#post(routePath("cancel", { request_id: requestId }), this.claims());
   }
 
   /**

@@ -6,6 +6,7 @@
  * a timeout or an interrupt).
  */
 import { HitlClient } from "./client.js";
+import { nodeName } from "./describe.js";
 import { Overlay } from "./overlay.js";
 import { EVENT_REQUEST, STATES } from "./protocol.js";
 
@@ -21,6 +22,14 @@ import { EVENT_REQUEST, STATES } from "./protocol.js";
  *   `needsPerson` false: the handler answers by itself, with no dialog (the doubler without
  *   "ask first"); a page that lists requests instead of opening them still runs it at once.
  * @typedef {EventTarget & import("./client.js").FetchApi} HostApi
+ * @typedef {{
+ *   opened(view: RequestView, live: boolean): void,
+ *   ended(id: string): void,
+ *   synced(views: RequestView[]): void,
+ *   decorate?(dialog: Dialog, view: RequestView): void,
+ * }} RequestListener
+ *   told of every request this tab learns of (`live`: as it happened, not found on load),
+ *   of every end, and of the full list after each resync (notifications, the title badge)
  */
 
 /** How many ended request ids a tab remembers, so a late event cannot reopen one. */
@@ -52,6 +61,7 @@ export class DialogTools {
       expiresInMs: view.expires_in_ms,
       onCancel: () => void this.cancel(view, dialog),
     });
+    this.controller.listener?.decorate?.(dialog, view);
     return dialog;
   }
 
@@ -116,7 +126,9 @@ export class HitlController {
   /**
    * `autoOpen` false (the inbox): waiting requests are listed in `waiting`, not opened; a
    * dialog opens when `show(id)` asks. `onUpdate` is told after every change it acted on
-   * (the view that changed, or null after a resync).
+   * (the view that changed, or null after a resync). `listener` (notifications, the title
+   * badge) is told of the requests that need a person; `identity` is what this page claims
+   * to be in the answers it sends (the audit record's surface and client id).
    * @param {{
    *   api: HostApi,
    *   doc: Document,
@@ -124,16 +136,22 @@ export class HitlController {
    *   activeWorkflowId?: () => string | null,
    *   chrome?: () => import("./overlay.js").Chrome,
    *   movable?: boolean,
+   *   identity?: import("./client.js").ClientIdentity,
+   *   listener?: RequestListener,
    *   autoOpen?: boolean,
    *   onUpdate?: (view: RequestView | null) => void,
    * }} options `activeWorkflowId`: the workflow id of this tab; `chrome`: the host's controls
    *   our dialogs must leave reachable, `movable` false: the page lays the dialogs out (both
    *   see overlay.js)
    */
-  constructor({ api, doc, handlers, activeWorkflowId, chrome, movable, autoOpen = true, onUpdate }) {
+  constructor({ api, doc, handlers, activeWorkflowId, chrome, movable, identity, listener, autoOpen = true, onUpdate }) {
     this.api = api;
     this.doc = doc;
-    this.client = new HitlClient(api);
+    this.client = new HitlClient(api, identity);
+    /** @type {RequestListener | null} */
+    this.listener = listener ?? null;
+    /** Whether the first list was read: requests found after that arrived live. */
+    this.synced = false;
     this.overlay = new Overlay(doc, { chrome, movable });
     /** @type {Map<string, KindHandler>} */
     this.handlers = new Map(handlers.map((handler) => [handler.kind, handler]));
@@ -189,12 +207,19 @@ export class HitlController {
     for (const id of [...this.waiting.keys()]) {
       if (!ids.has(id)) this.forget(id); // it ended while we were not listening
     }
-    for (const view of waiting) this.onChange(view);
+    // On load, what already waits is not news; after a lost connection, what is new arrived live.
+    const live = this.synced;
+    for (const view of waiting) this.onChange(view, live);
+    this.synced = true;
+    this.listener?.synced([...this.waiting.values()].filter((view) => this.#needsPerson(view)));
     this.onUpdate(null);
   }
 
-  /** @param {RequestView} view */
-  onChange(view) {
+  /**
+   * @param {RequestView} view
+   * @param {boolean} [live] whether it happened just now (an event), not found in a list on load
+   */
+  onChange(view, live = true) {
     if (!view || typeof view.id !== "string") return;
     for (const ids of this.heard) ids.add(view.id);
     const newest = this.seen.get(view.id);
@@ -203,7 +228,9 @@ export class HitlController {
       if (this.ended.has(view.id) || this.overlay.get(view.id) || newest === view.seq) return;
       this.seen.set(view.id, view.seq);
       this.waiting.set(view.id, view);
-      if (this.autoOpen || this.handlers.get(view.kind)?.needsPerson?.(view) === false) this.#open(view);
+      const needsPerson = this.#needsPerson(view);
+      if (needsPerson) this.listener?.opened(view, live); // first: a dialog that fails to build still notifies
+      if (this.autoOpen || !needsPerson) this.#open(view);
       this.onUpdate(view);
       return;
     }
@@ -240,6 +267,7 @@ export class HitlController {
     this.views.delete(id);
     this.overlay.close(id);
     this.waiting.delete(id);
+    this.listener?.ended(id);
     this.ended.add(id);
     this.endedHere.delete(id);
     if (this.ended.size > ENDED_MEMORY) {
@@ -253,12 +281,27 @@ export class HitlController {
   }
 
   /**
+   * Bring a request's dialog to the person (a notification was clicked): restore it if it
+   * was minimised and put the focus in it.
+   * @param {string} id
+   * @returns {boolean} whether this tab has that dialog
+   */
+  focusRequest(id) {
+    const dialog = this.overlay.get(id);
+    if (!dialog) return this.show(id); // a list page (the inbox) opens it now
+    if (dialog.minimised) dialog.restore();
+    dialog.card.scrollIntoView({ block: "nearest" });
+    dialog.focus(true);
+    return true;
+  }
+
+  /**
    * The subtitle of a dialog: which node asks, and whether it is this tab's workflow. The
    * server sends no workflow id it cannot trust (a nil id): then nothing is said.
    * @param {RequestView} view
    */
   describe(view) {
-    const label = view.node_label ?? (view.node_id ? `node #${view.node_id}` : "a node");
+    const label = nodeName(view);
     const workflow = view.payload?.workflow_id;
     const active = this.#activeWorkflow();
     if (!workflow || !active) return label;
@@ -284,6 +327,14 @@ export class HitlController {
     if (active === this.shownWorkflow) return;
     this.shownWorkflow = active;
     for (const [id, view] of this.views) this.overlay.get(id)?.setSubtitle(this.describe(view));
+  }
+
+  /**
+   * Whether a person is asked (the doubler without "ask first" answers by itself).
+   * @param {RequestView} view
+   */
+  #needsPerson(view) {
+    return this.handlers.get(view.kind)?.needsPerson?.(view) !== false;
   }
 
   /** @param {RequestView} view */

@@ -12,7 +12,9 @@ import { valuePromptHandler } from "./value_prompt.js";
 import { imagePickerHandler } from "./image_picker.js";
 import { formHandler } from "./form.js";
 import { maskPainterHandler } from "./mask_painter.js";
-import { NIL_WORKFLOW_ID } from "./protocol.js";
+import { WaitNotifier } from "./notify.js";
+import { PushConfigClient, serverSettings } from "./push_settings.js";
+import { NIL_WORKFLOW_ID, SURFACES } from "./protocol.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has a real one. */
 function activeWorkflowId() {
@@ -67,12 +69,32 @@ function comfyChrome() {
   return { keep, avoid };
 }
 
-const controller = new HitlController({
+/** ComfyUI's settings (from `setup` on; defaults before that). */
+function settingStore() {
+  return /** @type {any} */ (app).extensionManager?.setting;
+}
+
+/** @type {HitlController | null} */
+let controller = null;
+
+const notifier = new WaitNotifier({
+  win: window,
+  doc: document,
+  getSetting: (id) => settingStore()?.get(id),
+  setSetting: (id, value) => settingStore()?.set(id, value),
+  focusRequest: (id) => controller?.focusRequest(id),
+  say: (text) => controller?.overlay.notice(text),
+});
+
+controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
   handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler, maskPainterHandler],
   activeWorkflowId,
   chrome: comfyChrome,
+  // Recorded in the audit trail as this tab's claim: which surface answered, and which tab.
+  identity: { surface: SURFACES.COMFYUI_TAB, clientId: () => /** @type {any} */ (api).clientId ?? null },
+  listener: notifier,
 });
 
 /**
@@ -83,7 +105,7 @@ const controller = new HitlController({
  * Each costs one string comparison; nothing runs on a timer.
  */
 function followWorkflow() {
-  const changed = () => controller.workflowChanged();
+  const changed = () => controller?.workflowChanged();
   api.addEventListener("graphChanged", changed);
   const host = /** @type {any} */ (app);
   host?.canvas?.canvas?.addEventListener?.("litegraph:set-graph", changed);
@@ -93,13 +115,15 @@ function followWorkflow() {
 
 app.registerExtension({
   name: "comfyui-hitl",
+  settings: [...notifier.settings(), ...serverSettings(document, new PushConfigClient(/** @type {any} */ (api)))],
   async setup() {
     followWorkflow();
-    await controller.start();
+    await /** @type {HitlController} */ (controller).start();
+    notifier.refresh();
     // Says "the dialogs are live in this tab" (for tests and for anyone debugging a tab).
     document.documentElement.dataset.comfyuiHitl = "ready";
   },
   afterConfigureGraph() {
-    controller.workflowChanged();
+    controller?.workflowChanged();
   },
 });

@@ -397,6 +397,7 @@ export class Dialog {
     minimise.setAttribute("aria-label", "Minimise");
     minimise.dataset.action = "minimise";
     minimise.addEventListener("click", () => this.minimise());
+    this.minimiseButton = minimise;
     this.head.append(grip, titles, this.countdown, minimise);
     if (overlay.movable) overlay.makeDraggable(this.head);
 
@@ -496,6 +497,15 @@ export class Dialog {
     }
   }
 
+  /**
+   * Put a small button of someone else's (e.g. "notify me") in the header, before minimise.
+   * @param {HTMLButtonElement} button
+   */
+  addHeadButton(button) {
+    button.classList.add("hitl-icon-button");
+    this.head.insertBefore(button, this.minimiseButton);
+  }
+
   /** @param {string | null} message shown as text under the body; null clears it */
   setError(message) {
     this.error.textContent = message ?? "";
@@ -538,9 +548,14 @@ export class Dialog {
     return field ?? (this.primaryButton && !this.primaryButton.disabled ? this.primaryButton : this.cancelButton);
   }
 
-  /** Put the focus in this dialog, unless the person is busy elsewhere (see {@link Overlay#mayTakeFocus}). */
-  focus() {
-    if (!this.overlay.mayTakeFocus()) return;
+  /**
+   * Put the focus in this dialog, unless the person is busy elsewhere (see
+   * {@link Overlay#mayTakeFocus}); `force`: they asked for this dialog (a notification was
+   * clicked), so it takes the focus wherever it is.
+   * @param {boolean} [force]
+   */
+  focus(force = false) {
+    if (!force && !this.overlay.mayTakeFocus()) return;
     this.overlay.rememberFocus();
     this.focusTarget().focus({ preventScroll: true });
   }

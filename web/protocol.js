@@ -18,6 +18,9 @@ export const ROUTES = Object.freeze({
   history: "/hitl/history",
   inbox: "/hitl/inbox",
   ui: "/hitl/ui/{folder}/{name}",
+  notify_config: "/hitl/notify/config",
+  notify_status: "/hitl/notify/status",
+  notify_test: "/hitl/notify/test",
 });
 
 /** The inbox's query parameter that opens one request's dialog: `/hitl/inbox?request=<id>`. */
@@ -105,6 +108,18 @@ export const MASK_LIMITS = Object.freeze({
   COORD_MARGIN: 1,
   WORK_PER_PIXEL: 48,
 });
+/** Who ended a request (an audit record's `by.surface`); a client may claim the first four. */
+export const SURFACES = Object.freeze({
+  COMFYUI_TAB: "comfyui-tab",
+  INBOX: "inbox",
+  CLI: "cli",
+  API: "api",
+  TIMEOUT: "timeout",
+  INTERRUPT: "interrupt",
+  SERVER: "server",
+});
+
+export const CLAIMABLE_SURFACES = Object.freeze(["comfyui-tab", "inbox", "cli", "api"]);
 
 export const ERROR_CODES = Object.freeze([
   "unsupported_media_type",
@@ -117,6 +132,7 @@ export const ERROR_CODES = Object.freeze([
   "forbidden_origin",
   "not_found",
   "forbidden_host",
+  "config_locked",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;

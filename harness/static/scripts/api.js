@@ -4,6 +4,8 @@ class StandInApi extends EventTarget {
   constructor() {
     super();
     this.connected = false;
+    /** Like ComfyUI's: this tab's id (ComfyUI's server assigns it on the websocket). */
+    this.clientId = crypto.randomUUID().replaceAll("-", "");
     this.connect(false);
   }
 

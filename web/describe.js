@@ -1,0 +1,78 @@
+// @ts-check
+/**
+ * A request described for people, in one line: "Image Picker #12: Keep the best (pick 2–4 of 32)".
+ * The node says what it asks (the view's `summary`); this puts the node's name in front.
+ * System notifications, the inbox's rows and the dialogs' subtitles use it; `_describe.py`
+ * is its twin (pushes, the CLI), and `tests/test_describe.py` checks that both give the
+ * same text. Workflow text is made single-line and capped (it ends up in a notification title).
+ */
+import { KINDS } from "./protocol.js";
+
+/** The longest description, in characters (code points), "…" included. */
+export const MAX_LENGTH = 160;
+/** The longest node name inside a description. */
+export const MAX_PART_LENGTH = 80;
+/** The longest summary a request keeps. */
+export const MAX_SUMMARY_LENGTH = 120;
+
+/** What people call each kind of request (when a request has no summary of its own). */
+export const KIND_NAMES = Object.freeze({
+  [KINDS.INTEGER_DOUBLER]: "Integer doubler",
+  [KINDS.VALUE_PROMPT]: "Value prompt",
+  [KINDS.IMAGE_PICKER]: "Image picker",
+  [KINDS.FORM]: "Form",
+  [KINDS.MASK_PAINTER]: "Mask painter",
+});
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;
+const SPACES = / {2,}/g;
+
+/**
+ * `text` as one line: control characters and line breaks become a space, runs of spaces
+ * one space, cut to `limit` characters (code points, as Python counts) with "…".
+ * @param {unknown} text
+ * @param {number} limit
+ */
+export function oneLine(text, limit) {
+  const line = String(text).replace(CONTROL, " ").replace(SPACES, " ").replace(/^ +| +$/g, "");
+  const chars = Array.from(line);
+  if (chars.length <= limit) return line;
+  return chars.slice(0, limit - 1).join("").replace(/ +$/, "") + "…";
+}
+
+/**
+ * A kind as people call it: "Image picker".
+ * @param {unknown} kind
+ */
+export function kindName(kind) {
+  return /** @type {Record<string, string>} */ (KIND_NAMES)[String(kind)] ?? String(kind || "Request");
+}
+
+/**
+ * Which node asks: its title as the workflow shows it, else "Node #12", else "A node".
+ * @param {{ node_label?: string | null, node_id?: string | null }} view
+ */
+export function nodeName(view) {
+  const name = typeof view.node_label === "string" ? oneLine(view.node_label, MAX_PART_LENGTH) : "";
+  if (name) return name;
+  return view.node_id ? `Node #${oneLine(view.node_id, MAX_PART_LENGTH)}` : "A node";
+}
+
+/**
+ * What it asks: the request's summary, else its kind's name.
+ * @param {{ summary?: string | null, kind?: string }} view
+ */
+export function asks(view) {
+  const what = typeof view.summary === "string" ? oneLine(view.summary, MAX_SUMMARY_LENGTH) : "";
+  return what || kindName(view.kind);
+}
+
+/**
+ * Which node asks and what: `"<node>: <what it asks>"`, for a request's view or record.
+ * @param {{ node_label?: string | null, node_id?: string | null, summary?: string | null, kind?: string }} view
+ * @returns {string}
+ */
+export function describeRequest(view) {
+  return oneLine(`${nodeName(view)}: ${asks(view)}`, MAX_LENGTH);
+}
