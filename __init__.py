@@ -21,11 +21,11 @@ if __package__:
     import logging
     import os
 
-    from . import _comfy
+    from . import _comfy, _memory
     from ._audit import AuditLog
     from ._push import Pusher
     from ._settings import SettingsStore
-    from .nodes import build_node_mappings
+    from .nodes import build_node_mappings, memory_node_types
     from .server_routes import add_routes
     from .state import RequestRegistry
 
@@ -48,5 +48,8 @@ if __package__:
         # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
         _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
         add_routes(_server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher)
+        # Each queued prompt gets its workflow's identity on our memory nodes, so "use last
+        # answer" and ComfyUI's cache never mix two workflows up (see _memory.py).
+        _server.add_on_prompt_handler(_memory.prompt_stamper(memory_node_types()))
     else:
         logging.getLogger(__name__).debug("no PromptServer: nodes registered without routes")

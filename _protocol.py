@@ -167,6 +167,10 @@ MAX_BODY_BYTES = 256 * 1024
 #: index, then its length, each an unsigned 32-bit big-endian integer) and then its JPEG.
 THUMBNAIL_HEADER_BYTES = 8
 
+#: The workflow id a frontend leaves on a workflow that has none of its own (1.27.10 keeps
+#: it from a file that carries it): it identifies nothing, on either side.
+NIL_WORKFLOW_ID = "00000000-0000-0000-0000-000000000000"
+
 
 def as_dict() -> dict[str, Any]:
     """Everything the browser must agree on, in the shape ``web/protocol.js`` exports."""
@@ -235,4 +239,5 @@ def as_dict() -> dict[str, Any]:
         "ERROR_CODES": list(ERROR_CODES),
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
         "THUMBNAIL_HEADER_BYTES": THUMBNAIL_HEADER_BYTES,
+        "NIL_WORKFLOW_ID": NIL_WORKFLOW_ID,
     }

@@ -33,6 +33,7 @@ from aiohttp import web
 from . import _protocol as P
 from ._answer_checks import shown
 from ._history import Provenance
+from ._page_files import PageFiles
 from ._push import Pusher
 from ._settings import SettingsStore
 from .state import WAITING, HitlError, RequestRegistry, UnknownRequest
@@ -622,14 +623,14 @@ def add_routes(
         entries = [entry.as_json() for entry in registry.history_log.recent(limit)]
         return web.json_response({"history": entries, "now": registry.wall_time()})
 
-    async def inbox_page(request: web.Request) -> web.FileResponse:
+    async def inbox_page(request: web.Request) -> web.Response:
         """GET: the inbox, a page of its own that answers every waiting request from any
         device (no ComfyUI frontend needed). ``?request=<id>`` opens that request."""
         headers = inbox_security_headers(request.host or "")
         headers["Content-Type"] = "text/html; charset=utf-8"
-        return web.FileResponse(INBOX_DIR / "index.html", headers=headers)
+        return page_files.response(request, INBOX_DIR / "index.html", headers)
 
-    async def ui_file(request: web.Request) -> web.FileResponse:
+    async def ui_file(request: web.Request) -> web.Response:
         """GET: a module or stylesheet of the inbox page (its own, or a shared dialog from
         web/), from an allow-list made when the routes were added; never by path."""
         path = served_files.get((request.match_info["folder"], request.match_info["name"]))
@@ -640,9 +641,10 @@ def add_routes(
             "Cache-Control": "no-cache",  # revalidated (ETag), so an updated pack is seen at once
             "X-Content-Type-Options": "nosniff",
         }
-        return web.FileResponse(path, headers=headers)
+        return page_files.response(request, path, headers)
 
     served_files = ui_files()
+    page_files = PageFiles()
 
     async def get_notify_config(request: web.Request) -> web.Response:
         """GET: the notification and audit settings, where each comes from; secrets masked."""

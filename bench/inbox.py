@@ -11,9 +11,10 @@ page that asks the list route every second (what a page without a websocket woul
 - **resume**: the person taps Send in the inbox (the click event's time) → the node returned
   its output on the worker thread; the same with a click in the ComfyUI tab, alternately.
 - **bytes**: what a cold inbox loads before it shows its list (the page, its modules, the
-  list), read from the browser's resource timing (bodies as sent: the pack serves files
-  uncompressed; ComfyUI compresses only JSON, and only when asked); the time from navigation
-  to the list; and what it fetches afterwards (the dialogs, in the background).
+  list), read from the browser's resource timing: bodies as sent (the pack gzips its page
+  files when the browser accepts it, as every browser does) and, beside them, unpacked; the
+  time from navigation to the list; and what it fetches afterwards (the dialogs, in the
+  background).
 
 Page and Python times are both read on this machine's clock (``performance.timeOrigin +
 performance.now()`` in the page, ``time.time()`` here), so no clock has to be trusted
@@ -89,7 +90,9 @@ PAGE_COST = """() => {
     const entries = [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")];
     const before = entries.filter((e) => e.responseEnd <= shown);
     const sum = (list) => list.reduce((total, e) => total + e.encodedBodySize, 0);
-    return { before: sum(before), after: sum(entries) - sum(before), shownMs: shown, files: before.length,
+    const plain = (list) => list.reduce((total, e) => total + e.decodedBodySize, 0);
+    return { before: sum(before), after: sum(entries) - sum(before), plainBefore: plain(before),
+             plainAfter: plain(entries) - plain(before), shownMs: shown, files: before.length,
              names: before.map((e) => new URL(e.name).pathname) };
 }"""
 
@@ -241,6 +244,8 @@ def main(argv: list[str] | None = None) -> int:
         "resume_ms": {name: summarize(values).__dict__ for name, values in resume.items()},
         "bytes_before_list": summarize(cost["before"] for cost in costs).__dict__,
         "bytes_after_list": summarize(cost["after"] for cost in costs).__dict__,
+        "unpacked_bytes_before_list": summarize(cost["plainBefore"] for cost in costs).__dict__,
+        "unpacked_bytes_after_list": summarize(cost["plainAfter"] for cost in costs).__dict__,
         "ms_to_list": summarize(cost["shownMs"] for cost in costs).__dict__,
         "files_before_list": costs[0]["names"],
         "samples": {"appear": args.runs, "resume": args.resume_runs, "loads": args.loads},
@@ -262,12 +267,14 @@ def main(argv: list[str] | None = None) -> int:
             f"bytes loaded before the list shows ({args.loads} cold loads)", summarize(c["before"] for c in costs), "B"
         )
     )
+    print(line("  the same, unpacked", summarize(c["plainBefore"] for c in costs), "B"))
     print(line("  navigation → list shown", summarize(c["shownMs"] for c in costs)))
     print(
         line(
             "  bytes fetched after the list (the dialogs, in the background)", summarize(c["after"] for c in costs), "B"
         )
     )
+    print(line("  the same, unpacked", summarize(c["plainAfter"] for c in costs), "B"))
     RESULTS.mkdir(exist_ok=True)
     (RESULTS / "inbox.json").write_text(json.dumps(figures, indent=2))
     return 0

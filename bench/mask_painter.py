@@ -245,7 +245,7 @@ class Bench:
                 "timeout_seconds": 0,
                 "on_timeout": "cancel run",
                 # As in a workflow that takes the mask (e.g. into an inpainting node), not masked_images.
-                "prompt": {"9": {"class_type": "InpaintModelConditioning", "inputs": {"mask": ["1", 0]}}},
+                "api_prompt": {"9": {"class_type": "InpaintModelConditioning", "inputs": {"mask": ["1", 0]}}},
             }
             run = self.host.submit_many(
                 [NodeCall("1", "HitlMaskPainter", inputs), NodeCall("2", "BaselinePngMask", {"token": token})]

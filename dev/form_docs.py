@@ -1,32 +1,26 @@
-"""Make the form's example workflow and README screenshot in a real ComfyUI.
+"""Rebuild the form's example workflow in a real ComfyUI.
 
     HITL_COMFYUI_DIR=/path/to/ComfyUI HITL_COMFYUI_PYTHON=/path/to/python \\
-        python3 -m dev.form_docs [--screenshot-only]
+        python3 -m dev.form_docs
 
 Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds the workflow in the real
 frontend from its API form (``app.loadApiJson``), lays it out, and saves
-``app.graph.serialize()`` to ``example_workflows/form.json``. Then it loads that file as a
-user would (``app.loadGraphData``), runs it, fills the form in from the keyboard, takes
-``docs/form-dialog.png``, sends, and checks that the width reached EmptyImage and the text
-reached Preview Any.
+``app.graph.serialize()`` as the example (keeping the id it already has, so the memory of
+"use last answers" stays with it). ``python3 -m dev.docs`` then runs it, fills the form in
+from the keyboard (:func:`fill_in`), retakes the README screenshot and the template
+thumbnail, and checks that the width reached EmptyImage and the text reached Preview Any.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import shutil
 import sys
 from typing import Any
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev._frontend import EXAMPLES, rebuild_example
 
-log = logging.getLogger("dev.form_docs")
-
-WORKFLOW = ROOT / "example_workflows" / "form.json"
-SCREENSHOT = ROOT / "docs" / "form-dialog.png"
+WORKFLOW = EXAMPLES / "Form - image settings.json"
 
 FIELDS = """\
 # One field per line:  name "label": TYPE options = default
@@ -92,81 +86,28 @@ LAYOUT = """() => {
 }"""
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot"
-    )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    comfy = RealComfyUI.from_environment()
-    if comfy is None:
-        log.error("set HITL_COMFYUI_DIR (and HITL_COMFYUI_PYTHON) first")
-        return 2
-    from playwright.sync_api import sync_playwright
+#: What :func:`fill_in` answers, as Preview Any shows the caption and style joined.
+EXPECTED_TEXT = "a lighthouse at dusk, storm clouds, watercolour"
+#: The node ids of the API form (the saved workflow keeps them).
+FORM_ID, TEXT_PREVIEW = "1", "8"
 
-    comfy.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"]
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(comfy.url)
-            page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-            if not args.screenshot_only:
-                page.evaluate("async (prompt) => { await window.app.loadApiJson(prompt, 'form'); }", api_workflow())
-                workflow = json.loads(page.evaluate(LAYOUT))
-                WORKFLOW.parent.mkdir(exist_ok=True)
-                WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
-                log.info("saved %s (%d nodes)", WORKFLOW.relative_to(ROOT), len(workflow["nodes"]))
-            # Load it as a user would, and run it.
-            page.reload()
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
-            page.evaluate(
-                "async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text())
-            )
-            page.evaluate("() => window.app.queuePrompt(0, 1)")
-            dialog = page.locator("section.hitl-card[data-kind='form']")
-            dialog.wait_for(timeout=60_000)
-            page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
-            page.keyboard.type("640")
-            page.keyboard.press("Tab")
-            page.keyboard.press("End")
-            page.keyboard.type(", storm clouds")
-            page.keyboard.press("Tab")
-            page.keyboard.press("2")
-            version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-            log.info("saved %s (frontend %s)", SCREENSHOT.relative_to(ROOT), version)
-            page.keyboard.press("Enter")
-            dialog.wait_for(state="detached")
-            # Playwright does not await a predicate's promise: each poll starts a fetch and
-            # reads the one before it.
-            finished = page.wait_for_function(
-                """() => {
-                    const poll = (window.__formDocs ??= { busy: false, outputs: null });
-                    if (!poll.busy) {
-                        poll.busy = true;
-                        fetch('/history?max_items=1').then((r) => r.json()).then((history) => {
-                            const run = Object.values(history)[0];
-                            if (run && run.status && run.status.completed) poll.outputs = JSON.stringify(run.outputs);
-                        }).finally(() => { poll.busy = false; });
-                    }
-                    return poll.outputs ?? false;
-                }""",
-                polling=200,
-                timeout=30_000,
-            )
-            outputs = json.loads(finished.json_value())
-            text = outputs["8"]["text"][0]
-            log.info("the run completed: answers %s; Preview Any shows %r", outputs["1"]["answer"][0], text)
-            browser.close()
-            return 0 if text == "a lighthouse at dusk, storm clouds, watercolour" else 1
-    finally:
-        comfy.stop()
+
+def fill_in(page: Any) -> None:
+    """Fill the open form in from the keyboard, as a person would: width 640, a few words
+    added to the caption, the second style."""
+    page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
+    page.keyboard.type("640")
+    page.keyboard.press("Tab")
+    page.keyboard.press("End")
+    page.keyboard.type(", storm clouds")
+    page.keyboard.press("Tab")
+    page.keyboard.press("2")
+
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return rebuild_example(WORKFLOW, api_workflow(), LAYOUT)
 
 
 if __name__ == "__main__":

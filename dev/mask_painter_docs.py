@@ -1,32 +1,27 @@
-"""Make the mask painter's example workflow and README screenshot in a real ComfyUI.
+"""Rebuild the mask painter's example workflow in a real ComfyUI.
 
     HITL_COMFYUI_DIR=/path/to/ComfyUI HITL_COMFYUI_PYTHON=/path/to/python \\
-        python3 -m dev.mask_painter_docs [--screenshot-only]
+        python3 -m dev.mask_painter_docs
 
 Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds the workflow in the real
 frontend from its API form (``app.loadApiJson``), lays it out, and saves
-``app.graph.serialize()`` to ``example_workflows/mask_painter.json``. Then it loads that file
-as a user would (``app.loadGraphData``), runs it, paints over the sun with the mouse, takes
-``docs/mask-painter-dialog.png``, sends, and checks that the previews show the painted part.
+``app.graph.serialize()`` as the example (keeping the id it already has, so the memory of
+"repeat last mask" stays with it). ``python3 -m dev.docs`` then runs it, paints over the sun
+with the mouse (:func:`paint_the_sun`), retakes the README screenshot and the template
+thumbnail, and checks that the previews show the painted part.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import math
-import shutil
 import sys
 from typing import Any
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev._frontend import EXAMPLES, rebuild_example
 
-log = logging.getLogger("dev.mask_painter_docs")
-
-WORKFLOW = ROOT / "example_workflows" / "mask_painter.json"
-SCREENSHOT = ROOT / "docs" / "mask-painter-dialog.png"
+WORKFLOW = EXAMPLES / "Mask painter - mask the sun.json"
 WIDTH, HEIGHT = 768, 512
 SKY, GROUND, SUN, FILL = 0x6FA8DC, 0x3D7A3D, 0xFFD54F, 0xE040FB
 #: Node ids of the API form (the saved workflow keeps them).
@@ -125,83 +120,23 @@ def hover(page: Any, x: float, y: float) -> None:
     page.mouse.move(left + x * scale, top + y * scale, steps=4)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--screenshot-only", action="store_true", help="keep the saved workflow, only retake the screenshot"
+def paint_the_sun(page: Any) -> None:
+    """Paint over the sun in the open painter, then leave the brush ring beside it."""
+    page.locator("section.hitl-card[data-kind='mask-painter'][data-ready='true']").wait_for(timeout=60_000)
+    page.evaluate(
+        """() => { const p = document.querySelector("section.hitl-card[data-kind='mask-painter']").hitlMaskPainter;
+            p.setSize(44); p.setHardness(0.8); }"""
     )
-    args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    comfy = RealComfyUI.from_environment()
-    if comfy is None:
-        log.error("set HITL_COMFYUI_DIR (and HITL_COMFYUI_PYTHON) first")
-        return 2
-    from playwright.sync_api import sync_playwright
+    paint(page, SUN_LOOP)
+    paint(page, SUN_MIDDLE)
+    paint(page, [(580, 140)])
+    hover(page, 450, 260)
 
-    comfy.start()
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path=shutil.which("chromium"), args=["--headless", "--no-sandbox"]
-            )
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(comfy.url)
-            page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-            if not args.screenshot_only:
-                page.evaluate(
-                    "async (prompt) => { await window.app.loadApiJson(prompt, 'mask_painter'); }", api_workflow()
-                )
-                workflow = json.loads(page.evaluate(LAYOUT))
-                WORKFLOW.parent.mkdir(exist_ok=True)
-                WORKFLOW.write_text(json.dumps(workflow, indent=2) + "\n")
-                log.info("saved %s (%d nodes)", WORKFLOW.relative_to(ROOT), len(workflow["nodes"]))
-            # Load it as a user would, and run it.
-            page.reload()
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
-            page.evaluate(
-                "async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(WORKFLOW.read_text())
-            )
-            page.evaluate("() => window.app.queuePrompt(0, 1)")
-            dialog = page.locator("section.hitl-card[data-kind='mask-painter'][data-ready='true']")
-            dialog.wait_for(timeout=60_000)
-            page.evaluate(
-                """() => { const p = document.querySelector("section.hitl-card[data-kind='mask-painter']").hitlMaskPainter;
-                    p.setSize(44); p.setHardness(0.8); }"""
-            )
-            paint(page, SUN_LOOP)
-            paint(page, SUN_MIDDLE)
-            paint(page, [(580, 140)])
-            hover(page, 450, 260)  # the brush ring, beside the painted sun
-            version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
-            SCREENSHOT.parent.mkdir(exist_ok=True)
-            page.screenshot(path=str(SCREENSHOT))
-            log.info("saved %s (frontend %s)", SCREENSHOT.relative_to(ROOT), version)
-            page.keyboard.press("Enter")
-            dialog.wait_for(state="detached")
-            # A predicate must be synchronous (Playwright does not await a promise it returns):
-            # each poll starts a fetch and looks at the answer of the previous one.
-            finished = page.wait_for_function(
-                """() => {
-                    const state = (window.__history ??= { done: true, run: null });
-                    if (state.done) {
-                        state.done = false;
-                        fetch('/history?max_items=1').then((r) => r.json()).then((h) => {
-                            state.run = Object.values(h)[0] ?? null; state.done = true; }, () => { state.done = true; });
-                    }
-                    const run = state.run;
-                    return run && run.status && run.status.completed ? JSON.stringify(run.outputs) : false;
-                }""",
-                polling=200,
-                timeout=30_000,
-            )
-            outputs = json.loads(finished.json_value())
-            ok = len(outputs[MASK_PREVIEW]["images"]) == 1 and outputs[PAINTER]["source"] == ["person"]
-            log.info("the run completed: %s", {key: list(value) for key, value in outputs.items()})
-            browser.close()
-            return 0 if ok else 1
-    finally:
-        comfy.stop()
+
+def main(argv: list[str] | None = None) -> int:
+    argparse.ArgumentParser(description=__doc__.split("\n\n")[0]).parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    return rebuild_example(WORKFLOW, api_workflow(), LAYOUT)
 
 
 if __name__ == "__main__":

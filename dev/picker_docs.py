@@ -1,36 +1,31 @@
-"""Make the image picker's example workflows and README screenshots in a real ComfyUI.
+"""Rebuild the image picker's example workflows in a real ComfyUI.
 
     HITL_COMFYUI_DIR=/path/to/ComfyUI HITL_COMFYUI_PYTHON=/path/to/python \\
-        python3 -m dev.picker_docs [--screenshot-only] [--clips-only]
+        python3 -m dev.picker_docs [--clips-only]
 
-Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds each workflow in the
-real frontend from its API form (``app.loadApiJson``), lays it out, and saves
-``app.graph.serialize()`` to ``example_workflows/``. Then it loads that file as a user would
-(``app.loadGraphData``), runs it, takes the README's screenshot of the dialog with two items
-picked, sends, and checks the run succeeded with the previews it should have:
+Starts ComfyUI with the pack (as the real-ComfyUI tests do), builds each workflow in the real
+frontend from its API form (``app.loadApiJson``), lays it out, and saves
+``app.graph.serialize()`` as the example (keeping the id the example already has, so the
+memory of "repeat last selection" stays with it):
 
-- ``image_picker.json``, ``docs/image-picker-dialog.png``: six colours, pick two;
-- ``image_picker_clips.json``, ``docs/image-picker-clips.png``: four clips of four noisy
-  frames (frames_per_item 4), pick two; the picks and the rejects each go to a Preview Image.
+- ``Image picker - pick colours.json``: six colours → picker → Preview Image;
+- ``Image picker - pick clips.json``: four clips of four noisy frames (frames_per_item 4) →
+  picker → a Preview Image of the picks and one of the rejects.
+
+``python3 -m dev.docs`` then runs them, retakes the README screenshots
+(``docs/image-picker-dialog.png``, ``docs/image-picker-clips.png``) and the template thumbnails.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import sys
-from pathlib import Path
 from typing import Any
 
-from harness.browser import CHROMIUM_ARGS, chromium_executable
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev._frontend import EXAMPLES, rebuild_example
 
-log = logging.getLogger("dev.picker_docs")
-
-WORKFLOW = ROOT / "example_workflows" / "image_picker.json"
-SCREENSHOT = ROOT / "docs" / "image-picker-dialog.png"
+WORKFLOW = EXAMPLES / "Image picker - pick colours.json"
 #: Red, orange, yellow, green, blue, purple.
 COLOURS = [0xE53935, 0xFB8C00, 0xFDD835, 0x43A047, 0x1E88E5, 0x8E24AA]
 NAMES = ["Red", "Orange", "Yellow", "Green", "Blue", "Purple"]
@@ -84,12 +79,13 @@ LAYOUT = """(names) => {
 }"""
 
 
-CLIPS_WORKFLOW = ROOT / "example_workflows" / "image_picker_clips.json"
-CLIPS_SCREENSHOT = ROOT / "docs" / "image-picker-clips.png"
+CLIPS_WORKFLOW = EXAMPLES / "Image picker - pick clips.json"
 #: One colour per clip: red, green, blue, purple.
 CLIP_COLOURS = [0xE53935, 0x43A047, 0x1E88E5, 0x8E24AA]
 CLIP_NAMES = ["Red clip", "Green clip", "Blue clip", "Purple clip"]
 FRAMES_PER_CLIP = 4
+#: The picker's node id, and the Preview Images of the picked and the rejected clips.
+CLIPS_PICKER, CLIPS_PICKED, CLIPS_REJECTED = "20", "30", "31"
 
 
 def clips_api_workflow() -> dict[str, Any]:
@@ -107,7 +103,7 @@ def clips_api_workflow() -> dict[str, Any]:
         prompt[node_id] = {"class_type": "ImageBatch", "inputs": {"image1": previous, "image2": [str(index + 1), 0]}}
         previous = [node_id, 0]
     prompt["15"] = {"class_type": "ImageAddNoise", "inputs": {"image": previous, "seed": 7, "strength": 0.15}}
-    prompt["20"] = {
+    prompt[CLIPS_PICKER] = {
         "class_type": "HitlImagePicker",
         "inputs": {
             "images": ["15", 0],
@@ -122,8 +118,8 @@ def clips_api_workflow() -> dict[str, Any]:
             "click_sends": False,
         },
     }
-    prompt["30"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}
-    prompt["31"] = {"class_type": "PreviewImage", "inputs": {"images": ["20", 5]}}
+    prompt[CLIPS_PICKED] = {"class_type": "PreviewImage", "inputs": {"images": [CLIPS_PICKER, 0]}}
+    prompt[CLIPS_REJECTED] = {"class_type": "PreviewImage", "inputs": {"images": [CLIPS_PICKER, 5]}}
     return prompt
 
 
@@ -144,108 +140,17 @@ CLIPS_LAYOUT = """(names) => {
 }"""
 
 
-#: A synchronous predicate (Playwright does not await a promise a predicate returns): each
-#: poll starts a fetch of the newest history entry and checks the answer of the previous one.
-FINISHED = """(known) => {
-    const state = (window.__docsPoll ??= {});
-    if (!state.pending) {
-        state.pending = fetch('/history').then((r) => r.json()).then((h) => { state.last = h; state.pending = null; },
-            () => { state.pending = null; });
-    }
-    const runs = Object.entries(state.last ?? {}).filter(([id]) => !known.includes(id)).map(([, run]) => run);
-    const run = runs.find((run) => run.status && run.status.completed);
-    return run ? JSON.stringify(run.outputs) : false;
-}"""
-
-
-def make_example(
-    page: Any, *, prompt: dict[str, Any], layout: str, names: list[str], workflow: Path, screenshot: Path, build: bool
-) -> dict[str, Any]:
-    """Build (when ``build``) and save the workflow, load it as a user would, run it, pick
-    items 5 or 4 and 2 by number, screenshot the dialog, send; the run's outputs."""
-    if build:
-        page.evaluate(
-            "async ([prompt, name]) => { await window.app.loadApiJson(prompt, name); }", [prompt, workflow.stem]
-        )
-        saved = json.loads(page.evaluate(layout, names))
-        workflow.parent.mkdir(exist_ok=True)
-        workflow.write_text(json.dumps(saved, indent=2) + "\n")
-        log.info("saved %s (%d nodes)", workflow.relative_to(ROOT), len(saved["nodes"]))
-    page.reload()
-    page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'", timeout=60_000)
-    page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", json.loads(workflow.read_text()))
-    known = page.evaluate("async () => Object.keys(await (await fetch('/history')).json())")
-    page.evaluate("() => window.app.queuePrompt(0, 1)")
-    dialog = page.locator("section.hitl-card[data-kind='image-picker']")
-    dialog.wait_for(timeout=60_000)
-    count = dialog.locator(".hitl-pick-tile").count()
-    page.wait_for_function(
-        "(count) => document.querySelectorAll('.hitl-pick-tile img[data-loaded]').length === count", arg=count
-    )
-    page.keyboard.press(str(min(count, 5)))
-    page.keyboard.press("2")
-    page.keyboard.press("ArrowRight")
-    page.wait_for_timeout(400)  # a clip under the focus plays: let it show another frame
-    version = page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
-    screenshot.parent.mkdir(exist_ok=True)
-    page.screenshot(path=str(screenshot))
-    log.info("saved %s (frontend %s)", screenshot.relative_to(ROOT), version)
-    page.keyboard.press("Enter")
-    dialog.wait_for(state="detached")
-    return json.loads(page.wait_for_function(FINISHED, arg=known, polling=200, timeout=60_000).json_value())
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument(
-        "--screenshot-only", action="store_true", help="keep the saved workflows, only retake the screenshots"
-    )
     parser.add_argument("--clips-only", action="store_true", help="only the clips example")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    comfy = RealComfyUI.from_environment()
-    if comfy is None:
-        log.error("set HITL_COMFYUI_DIR (and HITL_COMFYUI_PYTHON) first")
-        return 2
-    from playwright.sync_api import sync_playwright
-
-    comfy.start()
-    ok = True
-    try:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
-            page = browser.new_page(viewport={"width": 1400, "height": 900})
-            page.goto(comfy.url)
-            page.wait_for_function("window.app && window.app.graph && window.app.canvas", timeout=60_000)
-            page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
-            if not args.clips_only:
-                outputs = make_example(
-                    page,
-                    prompt=api_workflow(),
-                    layout=LAYOUT,
-                    names=[f"{name} (EmptyImage)" for name in NAMES],
-                    workflow=WORKFLOW,
-                    screenshot=SCREENSHOT,
-                    build=not args.screenshot_only,
-                )
-                log.info("image picker: %d previews; picked %s", len(outputs["30"]["images"]), outputs["20"]["picked"])
-                ok = ok and len(outputs["30"]["images"]) == 2 and outputs["20"]["picked"] == [4, 1]
-            outputs = make_example(
-                page,
-                prompt=clips_api_workflow(),
-                layout=CLIPS_LAYOUT,
-                names=[f"{name} (EmptyImage ×{FRAMES_PER_CLIP})" for name in CLIP_NAMES],
-                workflow=CLIPS_WORKFLOW,
-                screenshot=CLIPS_SCREENSHOT,
-                build=not args.screenshot_only,
-            )
-            picked, rejected = len(outputs["30"]["images"]), len(outputs["31"]["images"])
-            log.info("clips: %d frames picked %s, %d rejected", picked, outputs["20"]["picked"], rejected)
-            ok = ok and outputs["20"]["picked"] == [3, 1] and picked == rejected == 2 * FRAMES_PER_CLIP
-            browser.close()
-    finally:
-        comfy.stop()
-    return 0 if ok else 1
+    if not args.clips_only:
+        failed = rebuild_example(WORKFLOW, api_workflow(), LAYOUT, [f"{name} (EmptyImage)" for name in NAMES])
+        if failed:
+            return failed
+    names = [f"{name} (EmptyImage ×{FRAMES_PER_CLIP})" for name in CLIP_NAMES]
+    return rebuild_example(CLIPS_WORKFLOW, clips_api_workflow(), CLIPS_LAYOUT, names)
 
 
 if __name__ == "__main__":

@@ -203,9 +203,12 @@ class ComfyClient:
             except TimeoutError:
                 raise TimeoutError("no matching websocket message") from None
 
-    async def queue(self, prompt: dict[str, Any]) -> str:
+    async def queue(self, prompt: dict[str, Any], *, extra_data: dict[str, Any] | None = None) -> str:
         assert self.session is not None
-        async with self.session.post("/prompt", json={"prompt": prompt, "client_id": self.client_id}) as response:
+        body: dict[str, Any] = {"prompt": prompt, "client_id": self.client_id}
+        if extra_data is not None:
+            body["extra_data"] = extra_data
+        async with self.session.post("/prompt", json=body) as response:
             body = await response.json()
             if response.status != 200:
                 raise RuntimeError(f"prompt refused: {body}")

@@ -213,19 +213,43 @@ class HarnessHost:
         return seen
 
     # -------------------------------------------------------------------- runs
-    def submit(self, node_type: str, inputs: dict[str, Any] | None = None, *, node_id: str = "1") -> Run:
-        """Queue a prompt of one node."""
-        return self.submit_many([NodeCall(node_id, node_type, dict(inputs or {}))])
+    def submit(
+        self,
+        node_type: str,
+        inputs: dict[str, Any] | None = None,
+        *,
+        node_id: str = "1",
+        workflow: dict[str, Any] | None = None,
+    ) -> Run:
+        """Queue a prompt of one node (``workflow``: see :meth:`submit_many`)."""
+        return self.submit_many([NodeCall(node_id, node_type, dict(inputs or {}))], workflow=workflow)
 
-    def submit_many(self, calls: Iterable[NodeCall]) -> Run:
-        """Queue a prompt whose nodes run at the same time (parallel branches)."""
-        run = Run(prompt_id=str(uuid.uuid4()), calls=list(calls))
+    def submit_many(self, calls: Iterable[NodeCall], *, workflow: dict[str, Any] | None = None) -> Run:
+        """Queue a prompt whose nodes run at the same time (parallel branches).
+
+        As ComfyUI does when a prompt is queued, the pack's on-prompt handler stamps the
+        workflow's identity on our memory nodes. ``workflow`` is the whole API-format prompt
+        those nodes belong to (other nodes are structure only: the host runs just ``calls``);
+        by default the prompt is the calls alone.
+        """
+        calls = list(calls)
+        self._stamp(calls, workflow)
+        run = Run(prompt_id=str(uuid.uuid4()), calls=calls)
         self.runs[run.prompt_id] = run
         if self._worker is None:
             self._worker = threading.Thread(target=self._work, name="harness-worker", daemon=True)
             self._worker.start()
         self._queue.put(run)
         return run
+
+    def _stamp(self, calls: list[NodeCall], workflow: dict[str, Any] | None) -> None:
+        memory = submodule("_memory")
+        prompt = {node_id: dict(node) for node_id, node in (workflow or {}).items()}
+        for call in calls:
+            prompt[call.node_id] = {"class_type": call.node_type, "inputs": call.inputs}
+        extra_pnginfo = next((c.inputs["extra_pnginfo"] for c in calls if "extra_pnginfo" in c.inputs), None)
+        body = {"prompt": prompt, "extra_data": {"extra_pnginfo": extra_pnginfo}}
+        memory.stamp_prompt(body, submodule("nodes").memory_node_types())
 
     def _work(self) -> None:
         while True:

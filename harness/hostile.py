@@ -197,16 +197,21 @@ def _every_field_too_long(cap: int) -> bytes:
 
 
 def _mask_many_points(cap: int) -> bytes:
-    """One stroke per image with as many points as fit: the point limit is what must refuse it."""
-    head, tail = '{"value":{"masks":[[{"op":"brush","size":40,"hardness":0.5,"points":[', "]}]]}}"
-    count = (cap - len(head) - len(tail)) // 6
+    """One stroke (the same mask for every image) with as many points as fit, the last one
+    far off the image: every point must be read before the answer can be refused."""
+    head, tail = (
+        '{"value":{"same_for_all":true,"masks":[[{"op":"brush","size":40,"hardness":0.5,"points":[',
+        ",99999999]}]]}}",
+    )
+    count = (cap - len(head) - len(tail)) // 5  # four digits and a comma each
+    count -= count % 2 + 1  # an odd count: with the far one, whole (x, y) pairs
     return (head + ",".join(str(1000 + n % 8000) for n in range(count)) + tail).encode()
 
 
 def _mask_many_ops(cap: int) -> bytes:
-    """As many small strokes as fit, over every image: the op limit is what must refuse it."""
+    """As many small strokes as fit (the same mask for every image): the op limit is what must refuse it."""
     stroke = '{"op":"brush","size":9,"hardness":1,"points":[4,4]}'
-    head, tail = '{"value":{"masks":[[', "]]}}"
+    head, tail = '{"value":{"same_for_all":true,"masks":[[', "]]}}"
     count = (cap - len(head) - len(tail)) // (len(stroke) + 1)
     return (head + ",".join([stroke] * count) + tail).encode()
 
@@ -215,8 +220,8 @@ def _mask_most_work(cap: int) -> bytes:
     """Within every count limit, the largest brushes swept across the whole image: the
     drawing work cap is what must refuse it, before any pixel is drawn."""
     stroke = '{"op":"brush","size":4096,"hardness":0,"points":[0,0,16380,16380,0,16380,16380,0]}'
-    count = min(_mask_strokes.MAX_OPS, (cap - 40) // (len(stroke) + 1))
-    return ('{"value":{"masks":[[' + ",".join([stroke] * count) + "]]}}").encode()
+    count = min(_mask_strokes.MAX_OPS, (cap - 60) // (len(stroke) + 1))
+    return ('{"value":{"same_for_all":true,"masks":[[' + ",".join([stroke] * count) + "]]}}").encode()
 
 
 #: Every kind there is, each with the validator its node gives it. Add a new kind here.

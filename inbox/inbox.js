@@ -94,6 +94,9 @@ class Inbox {
       api: this.api,
       doc,
       handlers: [],
+      // A dialog here is the one thing on screen, centred over the dimmed list: the page
+      // lays it out (no ComfyUI controls to keep clear, nothing to drag it away from).
+      movable: false,
       autoOpen: false,
       onUpdate: (view) => this.onUpdate(view),
       // Recorded in the audit trail as this page's claim: answered in the inbox, by this tab.

@@ -26,6 +26,12 @@ PLAIN_NODE_CLASSES: dict[str, type[FormField]] = {
 }
 
 
+def memory_node_types() -> frozenset[str]:
+    """The node ids whose nodes keep a memory of "last answer": our on-prompt handler stamps
+    the workflow identity on these (see _memory.py)."""
+    return frozenset(name for name, cls in NODE_CLASSES.items() if cls.MEMORY_FACTORY is not None)
+
+
 def build_node_mappings(registry: RequestRegistry) -> tuple[dict[str, type], dict[str, str]]:
     """``NODE_CLASS_MAPPINGS`` and ``NODE_DISPLAY_NAME_MAPPINGS`` bound to ``registry``."""
     classes: dict[str, type] = {name: cls.bind(registry) for name, cls in NODE_CLASSES.items()}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any, ClassVar, NoReturn
 
-from .. import _comfy
+from .. import _comfy, _memory
 from .._history import for_image_metadata
 from ..state import Outcome, RequestRegistry, Validator
 
@@ -15,6 +15,10 @@ CATEGORY = "human-in-the-loop"
 #: ComfyUI's hidden inputs we read: the node's prompt key ("12" or "12:5" in a subgraph)
 #: and the workflow, for the node's title.
 HIDDEN_INPUTS = {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
+#: A node with a memory of "last answer" also reads the workflow identity our on-prompt
+#: handler stamps on it, and the API prompt, to work the identity out when there is no stamp
+#: (see _memory.py).
+MEMORY_HIDDEN_INPUTS = {**HIDDEN_INPUTS, "api_prompt": "PROMPT", _memory.IDENTITY_INPUT: _memory.IDENTITY_TYPE}
 
 #: The longest wait a node's ``timeout_seconds`` widget allows (a week).
 MAX_TIMEOUT_S = 7 * 24 * 3600
@@ -37,10 +41,9 @@ def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
 
 
 def workflow_id(extra_pnginfo: Any) -> str | None:
-    """The id the frontend gave the workflow (lets a tab tell whether it is its own)."""
-    workflow = extra_pnginfo.get("workflow") if isinstance(extra_pnginfo, dict) else None
-    value = workflow.get("id") if isinstance(workflow, dict) else None
-    return value if isinstance(value, str) else None
+    """The id the frontend gave the workflow (lets a tab tell whether it is its own); None
+    when it has none that identifies it (the nil UUID is not an identity)."""
+    return _memory.real_workflow_id(extra_pnginfo)
 
 
 #: The node's UI output key that carries the audit record (so ComfyUI's history has it).
@@ -86,6 +89,25 @@ class HitlNode:
     #: registry (a ComfyUI, a test host) has its own and no route can reach it. None: no memory.
     MEMORY_FACTORY: ClassVar[Callable[[], Any] | None] = None
     memory: ClassVar[Any]
+
+    @staticmethod
+    def memory_key(
+        unique_id: Any, *, stamped: Any, api_prompt: Any = None, extra_pnginfo: Any = None
+    ) -> _memory.MemoryKey | None:
+        """This node's key in its memory, from its id and hidden inputs (the stamped workflow
+        identity, else the API prompt and the workflow); None when the workflow is unknown."""
+        node_id = unique_id if unique_id is not None else _comfy.executing_context()[1]
+        return _memory.memory_key(node_id, stamped=stamped, prompt=api_prompt, extra_pnginfo=extra_pnginfo)
+
+    @classmethod
+    def remembered_for_cache(cls, unique_id: Any, hitl_workflow: Any) -> Any:
+        """What this node's memory holds for its node id in the stamped workflow, for
+        ``IS_CHANGED``: ComfyUI passes that no prompt, so only the stamp says which workflow
+        it is; without a stamp (or on an unbound class) None, and the node runs and decides."""
+        memory = getattr(cls, "memory", None)  # only bound classes have one
+        if memory is None or unique_id is None:
+            return None
+        return memory.recall(cls.memory_key(unique_id, stamped=hitl_workflow))
 
     @classmethod
     def IS_CHANGED(cls, **_inputs: Any) -> float:

@@ -54,11 +54,13 @@ from .._answer_types import (
 )
 from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, question_images
+from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted, workflow_id
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
-# The memory of "use last answers" is the value prompt's, the one implementation there is.
-from .value_prompt import AnswerMemory, RememberedAnswer
+# The memory of "use last answers" is the one every node shares (_memory.py), holding the
+# value prompt's kind of remembered answer.
+from .value_prompt import RememberedAnswer
 
 #: The ComfyUI type of the ``form`` output: a :class:`FormAnswers` (a dict of typed answers).
 FORM_TYPE = "HITL_FORM"
@@ -388,8 +390,8 @@ class Form(HitlNode):
         'The answers as a JSON object, e.g. {"steps": 30, "style": "sketch"}',
     )
     FUNCTION = "fill_in"
-    MEMORY_FACTORY = AnswerMemory
-    memory: ClassVar[AnswerMemory]  # made by HitlNode.bind
+    MEMORY_FACTORY = LastAnswerMemory
+    memory: ClassVar[LastAnswerMemory[RememberedAnswer]]  # made by HitlNode.bind, keyed by (workflow, node)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -435,8 +437,9 @@ class Form(HitlNode):
                 ),
                 "image": ("IMAGE", {"tooltip": "Shown beside the form"}),
             },
-            # PROMPT: to check, before asking, that Form Field nodes ask for fields that exist.
-            "hidden": {**HIDDEN_INPUTS, "prompt": "PROMPT"},
+            # The API prompt (``api_prompt``) is also how the form checks, before asking, that
+            # Form Field nodes ask for fields that exist.
+            "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
     @classmethod
@@ -452,15 +455,18 @@ class Form(HitlNode):
         return True
 
     @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ALWAYS_ASK, unique_id: Any = None, **_inputs: Any) -> Any:
-        # ComfyUI reuses the node's last outputs when this value equals last run's.
+    def IS_CHANGED(
+        cls, mode: str = MODE_ALWAYS_ASK, unique_id: Any = None, hitl_workflow: Any = None, **_inputs: Any
+    ) -> Any:
+        # ComfyUI reuses the node's last outputs when this value (and every input, our
+        # workflow stamp included) equals last run's.
         if mode == MODE_PASS_DEFAULTS:
             return MODE_PASS_DEFAULTS  # the widgets (part of the cache key) decide
         if mode == MODE_LAST_ANSWERS:
-            remembered = cls.memory.recall(None if unique_id is None else str(unique_id))
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
             if remembered is not None:
                 # Unchanged while the remembered answers are, so downstream stages stay cached.
-                return json.dumps([remembered.workflow_id, remembered.value_type, remembered.value])
+                return json.dumps([remembered.value_type, remembered.value])
         return float("nan")  # a fresh NaN never equals the last one: ask again
 
     async def fill_in(
@@ -475,7 +481,8 @@ class Form(HitlNode):
         image: Any = None,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
-        prompt: Any = None,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -483,7 +490,7 @@ class Form(HitlNode):
             raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_ACTIONS)}; got {on_timeout!r}")
         form = parse_fields(fields)
         node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
-        problems = consumer_errors(form, prompt, node_key)
+        problems = consumer_errors(form, api_prompt, node_key)
         if problems:
             raise ValueError("; ".join(problems))
         starting: dict[str, Any] = {}
@@ -500,10 +507,10 @@ class Form(HitlNode):
         if mode == MODE_PASS_DEFAULTS:
             return self._result(form, defaults, SOURCE_DEFAULT)
 
-        workflow = workflow_id(extra_pnginfo)
+        key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
         if mode == MODE_LAST_ANSWERS:
-            remembered = self.memory.recall(node_key)
-            if remembered is not None and remembered.workflow_id == workflow and remembered.value_type == P.KIND_FORM:
+            remembered = self.memory.recall(key)
+            if remembered is not None and remembered.value_type == P.KIND_FORM:
                 try:
                     answers = form.validate(remembered.value)
                 except InvalidAnswer:
@@ -535,8 +542,7 @@ class Form(HitlNode):
             summary=summarize(title, f"{len(form.fields)} fields"),
         )
         if outcome.answered:
-            if node_key is not None:
-                self.memory.remember(node_key, RememberedAnswer(workflow, P.KIND_FORM, outcome.value))
+            self.memory.remember(key, RememberedAnswer(P.KIND_FORM, outcome.value))
             return self._result(form, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULTS:
             return self._result(form, defaults, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))

@@ -9,7 +9,6 @@ not picked on outputs of its own. Items may be clips of several frames (``frames
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -19,8 +18,9 @@ from .. import _protocol as P
 from .._answer_checks import duplicates, shown
 from .._describe import summarize
 from .._images import BatchImages
+from .._memory import LastAnswerMemory, MemoryKey
 from ..state import InvalidAnswer, Outcome
-from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 from ._picks import frames_of, item_count, left_out, parse_preset, resolve_preset
 
 log = logging.getLogger(__name__)
@@ -114,36 +114,6 @@ class PickBounds:
         except InvalidAnswer:
             return False
         return True
-
-
-class SelectionMemory:
-    """The last selection each picker node made, keyed by the node's id ("12", or "12:5"
-    inside a subgraph). One instance belongs to each bound node class, so two hosts (or
-    two test registries) never share picks; routes never touch it."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._picks: dict[str, tuple[int, ...]] = {}
-
-    def __repr__(self) -> str:
-        with self._lock:
-            return f"<SelectionMemory nodes={len(self._picks)}>"
-
-    def remember(self, node_id: str | None, selection: Sequence[int]) -> None:
-        if node_id is None:
-            return
-        with self._lock:
-            self._picks[node_id] = tuple(selection)
-
-    def recall(self, node_id: str | None) -> tuple[int, ...] | None:
-        if node_id is None:
-            return None
-        with self._lock:
-            return self._picks.get(node_id)
-
-    def forget(self, node_id: str) -> None:
-        with self._lock:
-            self._picks.pop(node_id, None)
 
 
 def batch_size(value: Any, what: str) -> int:
@@ -272,8 +242,8 @@ class ImagePicker(HitlNode):
         'The indices not picked, in batch order, e.g. "1,2" (empty text when everything is picked)',
     )
     FUNCTION = "pick"
-    MEMORY_FACTORY = SelectionMemory
-    memory: ClassVar[SelectionMemory]  # made by HitlNode.bind
+    MEMORY_FACTORY = LastAnswerMemory
+    memory: ClassVar[LastAnswerMemory[tuple[int, ...]]]  # made by HitlNode.bind, keyed by (workflow, node)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -329,7 +299,7 @@ class ImagePicker(HitlNode):
                     },
                 ),
             },
-            "hidden": dict(HIDDEN_INPUTS),
+            "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
     @classmethod
@@ -345,7 +315,9 @@ class ImagePicker(HitlNode):
         return True
 
     @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: str | None = None, **_inputs: Any) -> Any:
+    def IS_CHANGED(
+        cls, mode: str = MODE_ASK, unique_id: str | None = None, hitl_workflow: Any = None, **_inputs: Any
+    ) -> Any:
         # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
         # must always re-run (a fresh NaN never equals the last one); but a node that passes
         # everything through, or repeats picks it remembers, gives the same output for the
@@ -355,8 +327,7 @@ class ImagePicker(HitlNode):
         if mode == MODE_PRESET:
             return f"{MODE_PRESET}:{_inputs.get('preset')}"
         if mode == MODE_REPEAT:
-            memory = getattr(cls, "memory", None)  # only bound classes have one
-            remembered = memory.recall(str(unique_id)) if memory is not None and unique_id is not None else None
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
             if remembered is not None:
                 return f"{MODE_REPEAT}:{format_indices(remembered)}"
         return float("nan")
@@ -377,6 +348,8 @@ class ImagePicker(HitlNode):
         click_sends: bool = False,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -390,7 +363,7 @@ class ImagePicker(HitlNode):
         check_companions(frames, latent, mask)
         bounds = PickBounds.for_batch(count, int(min_picks), int(max_picks), clips=per_item > 1)
         presets = resolve_preset(parse_preset(preset if preset is not None else ""), count)
-        node_key = self._node_key(unique_id)
+        node_key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
 
         selection: tuple[int, ...] | None = None
         audit: dict[str, list[Any]] = {}
@@ -416,15 +389,10 @@ class ImagePicker(HitlNode):
                 )
             question = Question(bounds, per_item, presets, bool(click_sends))
             selection, outcome = await self._ask(
-                images, question, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo
+                images, question, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo, node_key
             )
             audit = audit_ui(outcome, extra_pnginfo)
         return self._outputs(images, latent, mask, selection, count, per_item, audit)
-
-    @staticmethod
-    def _node_key(unique_id: str | None) -> str | None:
-        """The node's id as ComfyUI gives it (a stand-in host gives it through the context)."""
-        return str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
 
     async def _ask(
         self,
@@ -435,6 +403,7 @@ class ImagePicker(HitlNode):
         on_timeout: str,
         unique_id: str | None,
         extra_pnginfo: Any,
+        node_key: MemoryKey | None,
     ) -> tuple[tuple[int, ...], Outcome]:
         bounds = question.bounds
         # Thumbnails start in the background as soon as the request is published (ask()).
@@ -467,7 +436,7 @@ class ImagePicker(HitlNode):
             batch.close()
         if outcome.answered:
             selection: tuple[int, ...] = outcome.value
-            self.memory.remember(self._node_key(unique_id), selection)
+            self.memory.remember(node_key, selection)
             return selection, outcome
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             # A timeout is not a person's choice: it is never remembered for repeat mode.

@@ -25,8 +25,8 @@ from .. import _protocol as P
 from .._describe import summarize
 from .._images import BatchImages, as_frames, as_masks
 from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
-from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
-from ._memory import NodeMemory
+from .._memory import LastAnswerMemory
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 from .image_picker import image_batch_size
 
 log = logging.getLogger(__name__)
@@ -69,8 +69,9 @@ class RememberedMask:
         return (height, width) == (self.height, self.width) and (self.answer.same_for_all or count == self.count)
 
 
-def _mask_memory() -> NodeMemory[RememberedMask]:
-    return NodeMemory()
+#: How many painted answers a mask painter class remembers: an answer holds up to 65,536
+#: points (about 1 MB), so fewer than the memory's default of small answers.
+MEMORY_CAPACITY = 256
 
 
 def output_used(prompt: Any, node_id: str | None, output: int) -> bool:
@@ -116,8 +117,8 @@ class MaskPainter(HitlNode):
         "The images with the mask as alpha (alpha = 1 − mask, as Load Image and Join Image with Alpha make it)",
     )
     FUNCTION = "paint"
-    MEMORY_FACTORY = _mask_memory
-    memory: ClassVar[NodeMemory[RememberedMask]]  # made by HitlNode.bind
+    MEMORY_FACTORY = partial(LastAnswerMemory, capacity=MEMORY_CAPACITY)
+    memory: ClassVar[LastAnswerMemory[RememberedMask]]  # made by HitlNode.bind, keyed by (workflow, node)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -144,11 +145,12 @@ class MaskPainter(HitlNode):
             "optional": {
                 "mask": ("MASK", {"tooltip": "A mask to start from (one for all images, or one per image)"}),
             },
-            "hidden": {**HIDDEN_INPUTS, "prompt": "PROMPT"},
+            # The API prompt (``api_prompt``) also says whether anything takes masked_images.
+            "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
     @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: Any = None, **_inputs: Any) -> Any:
+    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: Any = None, hitl_workflow: Any = None, **_inputs: Any) -> Any:
         # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
         # must always re-run (a fresh NaN never equals the last one); passing the input
         # through, or repeating a remembered mask, gives the same output for the same
@@ -156,8 +158,7 @@ class MaskPainter(HitlNode):
         if mode == MODE_PASS:
             return MODE_PASS
         if mode == MODE_REPEAT:
-            memory = getattr(cls, "memory", None)  # only bound classes have one
-            remembered = memory.recall(str(unique_id)) if memory is not None and unique_id is not None else None
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
             if remembered is not None:
                 return f"{MODE_REPEAT}:{remembered.token}"
         return float("nan")
@@ -172,7 +173,8 @@ class MaskPainter(HitlNode):
         mask: Any = None,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
-        prompt: Any = None,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -185,12 +187,15 @@ class MaskPainter(HitlNode):
         # A wrong mask is refused here, before anyone is asked.
         starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
         node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
-        outputs = partial(self._outputs, images, composite=output_used(prompt, node_key, MASKED_IMAGES_OUTPUT))
+        outputs = partial(self._outputs, images, composite=output_used(api_prompt, node_key, MASKED_IMAGES_OUTPUT))
+        memory_key = self.memory_key(
+            unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo
+        )
 
         if mode == MODE_PASS:
             return await outputs(self._start_masks(starts, count, height, width), SOURCE_INPUT)
         if mode == MODE_REPEAT:
-            remembered = self.memory.recall(node_key)
+            remembered = self.memory.recall(memory_key)
             if remembered is not None and remembered.fits(count, height, width):
                 masks = await asyncio.to_thread(
                     draw_answer, remembered.answer, count, height, width, self._start_list(starts, count)
@@ -234,9 +239,8 @@ class MaskPainter(HitlNode):
         if outcome.answered:
             answer: MaskAnswer = outcome.value
             masks = await asyncio.to_thread(draw_answer, answer, count, height, width, self._start_list(starts, count))
-            if node_key is not None:
-                # Only what a person painted is remembered, never a timeout's mask.
-                self.memory.remember(node_key, RememberedMask(answer, count, height, width))
+            # Only what a person painted is remembered, never a timeout's mask.
+            self.memory.remember(memory_key, RememberedMask(answer, count, height, width))
             return await outputs(masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)

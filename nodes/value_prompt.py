@@ -11,12 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import json
-import threading
-from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import _comfy
 from .. import _protocol as P
 from .._answer_types import (
     DEFAULT_MAX_LENGTH,
@@ -33,8 +30,9 @@ from .._answer_types import (
 )
 from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, question_images
+from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted, workflow_id
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"
@@ -88,45 +86,11 @@ def build_spec(
 
 @dataclass(frozen=True)
 class RememberedAnswer:
-    """An answer a person gave to one node, with the workflow and type it was given for."""
+    """An answer a person gave to one node (of one workflow: the memory's key says which),
+    with the type it was given for."""
 
-    workflow_id: str | None
     value_type: str
     value: Any
-
-
-class AnswerMemory:
-    """The last answer given to each value prompt node (for mode "use last answer").
-
-    One memory per bound node class (made in :meth:`ValuePrompt.bind`), keyed by node id
-    ("12", or "12:5" inside a subgraph), bounded so a long session cannot grow it forever.
-    Only answers a person gave are kept: a default used on timeout is not an answer.
-    """
-
-    def __init__(self, capacity: int = 1024) -> None:
-        self._capacity = capacity
-        self._lock = threading.Lock()
-        self._answers: OrderedDict[str, RememberedAnswer] = OrderedDict()
-
-    def __repr__(self) -> str:
-        return f"<AnswerMemory {len(self._answers)} node(s)>"
-
-    def remember(self, node_id: str, answer: RememberedAnswer) -> None:
-        with self._lock:
-            self._answers[node_id] = answer
-            self._answers.move_to_end(node_id)
-            while len(self._answers) > self._capacity:
-                self._answers.popitem(last=False)
-
-    def recall(self, node_id: str | None) -> RememberedAnswer | None:
-        if node_id is None:
-            return None
-        with self._lock:
-            return self._answers.get(node_id)
-
-    def forget(self, node_id: str) -> None:
-        with self._lock:
-            self._answers.pop(node_id, None)
 
 
 class ValuePrompt(HitlNode):
@@ -150,8 +114,8 @@ class ValuePrompt(HitlNode):
         "The index of the choice taken (0 is the first); -1 for other types",
     )
     FUNCTION = "prompt"
-    MEMORY_FACTORY = AnswerMemory
-    memory: ClassVar[AnswerMemory]  # made by HitlNode.bind
+    MEMORY_FACTORY = LastAnswerMemory
+    memory: ClassVar[LastAnswerMemory[RememberedAnswer]]  # made by HitlNode.bind, keyed by (workflow, node)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -208,7 +172,7 @@ class ValuePrompt(HitlNode):
                 ),
                 "image": ("IMAGE", {"tooltip": "Shown beside the question"}),
             },
-            "hidden": dict(HIDDEN_INPUTS),
+            "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
     @classmethod
@@ -239,15 +203,18 @@ class ValuePrompt(HitlNode):
         return True
 
     @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ALWAYS_ASK, unique_id: Any = None, **_inputs: Any) -> Any:
-        # ComfyUI reuses the node's last outputs when this value equals last run's.
+    def IS_CHANGED(
+        cls, mode: str = MODE_ALWAYS_ASK, unique_id: Any = None, hitl_workflow: Any = None, **_inputs: Any
+    ) -> Any:
+        # ComfyUI reuses the node's last outputs when this value (and every input, our
+        # workflow stamp included) equals last run's.
         if mode == MODE_PASS_DEFAULT:
             return MODE_PASS_DEFAULT  # the widgets (part of the cache key) decide
         if mode == MODE_LAST_ANSWER:
-            remembered = cls.memory.recall(None if unique_id is None else str(unique_id))
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
             if remembered is not None:
                 # Unchanged while the remembered answer is, so downstream stages stay cached.
-                return json.dumps([remembered.workflow_id, remembered.value_type, remembered.value])
+                return json.dumps([remembered.value_type, remembered.value])
         return float("nan")  # a fresh NaN never equals the last one: ask again
 
     async def prompt(
@@ -268,6 +235,8 @@ class ValuePrompt(HitlNode):
         image: Any = None,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         if mode not in MODES:
             raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
@@ -285,11 +254,10 @@ class ValuePrompt(HitlNode):
         if mode == MODE_PASS_DEFAULT:
             return self._result(spec, default_value, SOURCE_DEFAULT)
 
-        node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
-        workflow = workflow_id(extra_pnginfo)
+        key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
         if mode == MODE_LAST_ANSWER:
-            remembered = self.memory.recall(node_key)
-            if remembered is not None and remembered.workflow_id == workflow and remembered.value_type == value_type:
+            remembered = self.memory.recall(key)
+            if remembered is not None and remembered.value_type == value_type:
                 try:
                     value = spec.validate(remembered.value)
                 except InvalidAnswer:
@@ -323,10 +291,7 @@ class ValuePrompt(HitlNode):
             summary=summarize(title, spec.summary()),
         )
         if outcome.answered:
-            if node_key is not None:
-                self.memory.remember(
-                    node_key, RememberedAnswer(workflow, value_type, spec.remembered_form(outcome.value))
-                )
+            self.memory.remember(key, RememberedAnswer(value_type, spec.remembered_form(outcome.value)))
             return self._result(spec, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
         if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULT:
             return self._result(spec, default_value, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))

@@ -131,6 +131,52 @@ def test_value_prompt_answered_by_touch_resumes_the_run(host: HarnessHost, open_
     assert (by["surface"], by["source"], by["client_id"]) == ("inbox", "client", client_id) and len(client_id) == 32
 
 
+def test_the_inbox_works_from_a_keyboard(host: HarnessHost, open_inbox: Any) -> None:
+    """The overlay takes only keys typed inside a dialog: the inbox's own rows still open with
+    Enter; in a dialog, keys type and Enter or Ctrl+Enter sends. The page lays the dialog
+    out (centred over the list): it has no grip, and a drag on its header moves nothing."""
+    page = open_inbox(device=DESKTOP)
+    run = host.submit_many(
+        [
+            NodeCall("1", "HitlValuePrompt", {"value_type": "INT", "title": "Steps", "default": "20"}),
+            NodeCall("2", "HitlForm", {"title": "More", "fields": "n: INT = 1\nnote: TEXT multiline = a"}),
+        ]
+    )
+    first, second = host.wait_waiting(run, count=2)
+    row(page, first["id"]).locator("button").focus()
+    page.keyboard.press("Enter")
+    dialog = card(page, first["id"])
+    dialog.wait_for()
+    page.wait_for_function("(card) => card.contains(document.activeElement)", arg=dialog.element_handle())
+    assert dialog.locator(".hitl-grip").is_hidden()
+    head = dialog.locator(".hitl-head").bounding_box()
+    before = dialog.bounding_box()
+    page.mouse.move(head["x"] + head["width"] / 3, head["y"] + 10)
+    page.mouse.down()
+    page.mouse.move(head["x"] + head["width"] / 3 + 200, head["y"] + 160, steps=4)
+    page.mouse.up()
+    assert dialog.bounding_box() == before
+    assert abs(before["x"] + before["width"] / 2 - 640) <= 1  # centred
+    # The click on the header kept the focus in the dialog: its keys are still the dialog's.
+    page.wait_for_function("(card) => card.contains(document.activeElement)", arg=dialog.element_handle())
+    dialog.locator("input").focus()
+    page.keyboard.press("Control+a")
+    page.keyboard.type("42")
+    page.keyboard.press("Enter")
+    dialog.wait_for(state="detached")
+    row(page, second["id"]).locator("button").focus()
+    page.keyboard.press("Enter")
+    form = card(page, second["id"])
+    form.wait_for()
+    page.wait_for_function("(card) => card.contains(document.activeElement)", arg=form.element_handle())
+    page.keyboard.type("7")  # the number was selected: 7 replaces it
+    page.keyboard.press("Tab")
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")  # Enter in multi-line text sends too (Shift+Enter is a new line)
+    run.wait()
+    assert [out["result"][0] for out in run.outputs] == [42, {"n": 7, "note": "a"}]
+
+
 def test_picker_answered_by_touch_on_a_phone(host: HarnessHost, open_inbox: Any) -> None:
     page = open_inbox()
     batch = colour_batch(6, 64)
@@ -417,6 +463,8 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
         dialog.wait_for(state="hidden")
     if device is PHONE:
         page.screenshot(path=str(artifacts() / "inbox-phone-list.png"))
+    # Minimised, they are rows of the list again: no pill or "runs wait" line over the page.
+    assert page.locator("button.hitl-pill").first.is_hidden() and page.locator(".hitl-tray-count").is_hidden()
     # Cancelling one branch ends the run, and ComfyUI (like the harness) then resets the others.
     host.registry.cancel(views[0]["id"])
     assert run.wait().status == "interrupted"

@@ -15,6 +15,7 @@ from harness.host import HarnessHost, NodeCall
 from harness.pack import load_pack, submodule
 
 form = submodule("nodes.form")
+memory = submodule("_memory")
 answer_types = submodule("_answer_types")
 state = submodule("state")
 P = submodule("_protocol")
@@ -329,7 +330,12 @@ def test_nodes_are_registered_with_their_types() -> None:
     assert inputs["required"]["on_timeout"][0] == ["use defaults", "cancel run"]
     assert inputs["required"]["fields"][1]["multiline"] is True
     assert set(inputs["optional"]) == {"text", "image"}
-    assert inputs["hidden"] == {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO", "prompt": "PROMPT"}
+    assert inputs["hidden"] == {
+        "unique_id": "UNIQUE_ID",
+        "extra_pnginfo": "EXTRA_PNGINFO",
+        "api_prompt": "PROMPT",
+        memory.IDENTITY_INPUT: memory.IDENTITY_TYPE,
+    }
     # Every widget has a default, so a saved workflow of an older version still loads.
     assert all("default" in spec[1] for spec in inputs["required"].values())
 
@@ -487,20 +493,51 @@ def test_use_last_answers_is_per_node_and_workflow_and_ignores_timeouts(host: Ha
     run.wait()
 
 
+def test_use_last_answers_tells_nil_id_workflows_apart(host: HarnessHost) -> None:
+    """Issue 14: two workflows carrying the nil id, whose form is node #1 with the same
+    fields, do not share answers; the same workflow (other widget values) does."""
+    nil = {"workflow": {"id": memory.NIL_WORKFLOW_ID, "nodes": []}}
+    settings = {"fields": "n: INT", "mode": "use last answers", "extra_pnginfo": nil}
+    sizes = {
+        "2": {"class_type": "HitlFormField", "inputs": {"form": ["1", 0], "name": "n"}},
+        "3": {"class_type": "EmptyImage", "inputs": {"width": ["2", 0], "height": 64}},
+    }
+    steps = {
+        "2": {"class_type": "HitlFormField", "inputs": {"form": ["1", 0], "name": "n"}},
+        "3": {"class_type": "KSampler", "inputs": {"steps": ["2", 0], "seed": 1}},
+    }
+    run = host.submit(NODE, settings, node_id="1", workflow=sizes)
+    [view] = host.wait_waiting(run)
+    host.registry.answer(view["id"], {"n": 320})
+    assert run.wait().outputs[0]["result"][1] == '{"n": 320}'
+    other = host.submit(NODE, settings, node_id="1", workflow=steps)
+    [view] = host.wait_waiting(other)  # another workflow, same node id and fields: it asks
+    host.registry.answer(view["id"], {"n": 30})
+    assert other.wait().outputs[0]["result"][1] == '{"n": 30}'
+    tweaked = {**sizes, "3": {"class_type": "EmptyImage", "inputs": {"width": ["2", 0], "height": 512}}}
+    again = host.submit(NODE, {**settings, "title": "renamed"}, node_id="1", workflow=tweaked).wait()
+    assert again.outputs[0]["result"][1] == '{"n": 320}' and again.outputs[0]["ui"]["source"] == ["last answer"]
+
+
 def test_is_changed_follows_the_mode() -> None:
     node = form.Form.bind(state.RequestRegistry())
     first, second = node.IS_CHANGED(mode="always ask", unique_id="3"), node.IS_CHANGED(mode="always ask", unique_id="3")
     assert math.isnan(first) and first != second
     assert node.IS_CHANGED(mode="pass defaults", unique_id="3") == node.IS_CHANGED(mode="pass defaults", unique_id="3")
-    assert math.isnan(node.IS_CHANGED(mode="use last answers", unique_id="3"))
+    stamped = {"mode": "use last answers", "unique_id": "3", memory.IDENTITY_INPUT: "id:wf"}
+    assert math.isnan(node.IS_CHANGED(**stamped))
     remembered = submodule("nodes.value_prompt").RememberedAnswer
-    node.memory.remember("3", remembered("wf", "form", {"n": 1}))
-    stamp = node.IS_CHANGED(mode="use last answers", unique_id="3")
-    assert stamp == node.IS_CHANGED(mode="use last answers", unique_id="3")
-    node.memory.remember("3", remembered("wf", "form", {"n": 2}))
-    assert node.IS_CHANGED(mode="use last answers", unique_id="3") != stamp
-    # The memory is the value prompt's one implementation, one per bound class.
-    assert type(node.memory) is submodule("nodes.value_prompt").AnswerMemory
+    key = memory.MemoryKey("id:wf", "3")
+    node.memory.remember(key, remembered("form", {"n": 1}))
+    value = node.IS_CHANGED(**stamped)
+    assert value == node.IS_CHANGED(**stamped)
+    # Another workflow, or a call without the stamp (which workflow is it?), must run the node.
+    assert math.isnan(node.IS_CHANGED(**{**stamped, memory.IDENTITY_INPUT: "id:other"}))
+    assert math.isnan(node.IS_CHANGED(mode="use last answers", unique_id="3"))
+    node.memory.remember(key, remembered("form", {"n": 2}))
+    assert node.IS_CHANGED(**stamped) != value
+    # The memory is the one every node shares (_memory.py), one per bound class.
+    assert type(node.memory) is memory.LastAnswerMemory
     assert not hasattr(form.Form, "memory")
 
 
@@ -562,7 +599,7 @@ def test_form_field_names_are_checked_before_the_person_is_asked(host: HarnessHo
         "10": {"class_type": "HitlFormField", "inputs": {"form": ["1", 0], "name": ["3", 0]}},  # a linked name
     }
     before = host.event_count()
-    run = ask(host, fields=EXAMPLE, prompt=prompt)
+    run = ask(host, fields=EXAMPLE, api_prompt=prompt)
     run.wait()
     assert run.status == "error"
     assert run.error == (
@@ -570,11 +607,11 @@ def test_form_field_names_are_checked_before_the_person_is_asked(host: HarnessHo
     )
     assert host.event_count() == before  # nobody was asked
     prompt["7"]["inputs"]["name"] = "Steps"
-    run = ask(host, fields=EXAMPLE, prompt=prompt)
+    run = ask(host, fields=EXAMPLE, api_prompt=prompt)
     run.wait()
     assert "no field 'Steps' (did you mean 'steps'?)" in run.error
     del prompt["7"]
-    run = ask(host, fields=EXAMPLE, prompt=prompt)
+    run = ask(host, fields=EXAMPLE, api_prompt=prompt)
     [view] = host.wait_waiting(run)  # every consumer asks for a field that exists: it asks
     host.registry.cancel(view["id"])
     run.wait()

@@ -91,6 +91,22 @@ async def test_largest_capped_answer_is_refused_quickly_while_another_request_is
     host.registry.cancel(request.id)
 
 
+@pytest.mark.parametrize(
+    ("shape", "reason"),
+    [
+        ("many points", "a point lies too far outside the image"),
+        ("many strokes", "operations; at most"),
+        ("most drawing", "the mask is too complex to draw"),
+    ],
+)
+def test_the_mask_painters_hostile_answers_reach_the_limit_they_are_made_for(shape: str, reason: str) -> None:
+    """Each is refused by the check it tests, not by an earlier one (a wrong count of masks)."""
+    target = TARGETS["mask painter"]
+    body = json.loads(target.all_shapes()[shape](P.MAX_BODY_BYTES))
+    with pytest.raises(ValueError, match=reason):
+        target.validator()(body["value"])
+
+
 async def test_the_issues_picker_answer_is_refused_by_its_length(harness: tuple[HarnessHost, HarnessServer]) -> None:
     host, server = harness
     request = open_target(host.registry, "image picker")

@@ -20,6 +20,7 @@ from harness.host import HarnessHost, HarnessServer, NodeCall
 from harness.pack import ROOT, submodule
 
 picker = submodule("nodes.image_picker")
+memory = submodule("_memory")
 state = submodule("state")
 NODE = "HitlImagePicker"
 
@@ -62,10 +63,15 @@ def inputs(images: Any, **overrides: Any) -> dict[str, Any]:
 
 
 def ask_and(
-    host: HarnessHost, node_inputs: dict[str, Any], act: Callable[[dict[str, Any]], Any], *, node_id: str = "7"
+    host: HarnessHost,
+    node_inputs: dict[str, Any],
+    act: Callable[[dict[str, Any]], Any],
+    *,
+    node_id: str = "7",
+    workflow: dict[str, Any] | None = None,
 ) -> Any:
     """Queue a picker, do ``act(view)`` once it waits, and return the ended run."""
-    run = host.submit(NODE, node_inputs, node_id=node_id)
+    run = host.submit(NODE, node_inputs, node_id=node_id, workflow=workflow)
     [view] = host.wait_waiting(run)
     act(view)
     return run.wait()
@@ -305,13 +311,32 @@ def test_repeat_asks_again_when_the_memory_no_longer_fits(host: HarnessHost) -> 
     assert picker_requests(host) == 3
 
 
+def test_repeat_memory_is_per_workflow_even_with_nil_ids(host: HarnessHost) -> None:
+    """Issue 14: a picker #20 in two different workflows (both with the nil id) does not
+    reuse the other's picks; the same workflow does."""
+    nil = {"workflow": {"id": memory.NIL_WORKFLOW_ID, "nodes": []}}
+    repeat = inputs(labelled_images(5), mode="repeat last selection", extra_pnginfo=nil)
+    first_workflow = {"30": {"class_type": "PreviewImage", "inputs": {"images": ["20", 0]}}}
+    second_workflow = {"31": {"class_type": "SaveImage", "inputs": {"images": ["20", 0]}}}
+
+    def answer(picks: list[int]) -> Any:
+        return lambda view: host.registry.answer(view["id"], picks)
+
+    ask_and(host, repeat, answer([3, 1]), node_id="20", workflow=first_workflow)
+    other = ask_and(host, repeat, answer([0]), node_id="20", workflow=second_workflow)
+    assert labels(other.outputs[0]["result"][0]) == [0] and picker_requests(host) == 2
+    again = host.submit(NODE, repeat, node_id="20", workflow=first_workflow).wait()
+    assert labels(again.outputs[0]["result"][0]) == [3, 1] and picker_requests(host) == 2
+
+
 def test_memory_belongs_to_each_bound_node_class() -> None:
     first, second = HarnessHost(), HarnessHost()
     try:
         first_class, second_class = first.node_classes[NODE], second.node_classes[NODE]
         assert first_class.memory is not second_class.memory
-        first_class.memory.remember("4", (1, 2))
-        assert second_class.memory.recall("4") is None
+        key = memory.MemoryKey("id:wf", "4")
+        first_class.memory.remember(key, (1, 2))
+        assert second_class.memory.recall(key) is None
         assert not hasattr(picker.ImagePicker, "memory")  # the unbound class holds none
     finally:
         first.close()
@@ -322,12 +347,16 @@ def test_is_changed_lets_repeat_and_pass_through_stay_cached(host: HarnessHost) 
     node = host.node_classes[NODE]
     asks = node.IS_CHANGED(mode="always ask", unique_id="9", images=None)
     assert math.isnan(asks) and asks != node.IS_CHANGED(mode="always ask", unique_id="9")
-    assert math.isnan(node.IS_CHANGED(mode="repeat last selection", unique_id="9"))  # nothing remembered yet
-    node.memory.remember("9", (2, 0))
-    remembered = node.IS_CHANGED(mode="repeat last selection", unique_id="9", images=None)
-    assert remembered == node.IS_CHANGED(mode="repeat last selection", unique_id="9") and "2,0" in remembered
-    node.memory.remember("9", (1,))
-    assert node.IS_CHANGED(mode="repeat last selection", unique_id="9") != remembered
+    repeat = {"mode": "repeat last selection", "unique_id": "9", memory.IDENTITY_INPUT: "graph:abc"}
+    assert math.isnan(node.IS_CHANGED(**repeat))  # nothing remembered yet
+    node.memory.remember(memory.MemoryKey("graph:abc", "9"), (2, 0))
+    remembered = node.IS_CHANGED(**repeat, images=None)
+    assert remembered == node.IS_CHANGED(**repeat) and "2,0" in remembered
+    # Without the stamp (which workflow?) or in another workflow, the node must run and decide.
+    assert math.isnan(node.IS_CHANGED(mode="repeat last selection", unique_id="9"))
+    assert math.isnan(node.IS_CHANGED(**{**repeat, memory.IDENTITY_INPUT: "graph:def"}))
+    node.memory.remember(memory.MemoryKey("graph:abc", "9"), (1,))
+    assert node.IS_CHANGED(**repeat) != remembered
     assert node.IS_CHANGED(mode="pass everything through", unique_id="9") == node.IS_CHANGED(
         mode="pass everything through"
     )
@@ -622,7 +651,7 @@ def test_click_sends_needs_no_single_pick_when_nothing_is_asked(host: HarnessHos
 
 # ------------------------------------------------------------------ saved workflows
 #: The example workflow as the previous version saved it (example_workflows/ at 0.1.0).
-SAVED_WORKFLOW = ROOT / "tests" / "workflows" / "image_picker_0.1.0.json"
+SAVED_WORKFLOW = ROOT / "tests" / "data" / "examples-0.1.0" / "image_picker.json"
 #: Input types the frontend draws as widgets (IMAGE, LATENT, MASK are sockets only).
 WIDGET_TYPES = {"INT", "FLOAT", "STRING", "BOOLEAN"}
 

@@ -20,6 +20,7 @@ from harness.host import HarnessHost, NodeCall
 from harness.pack import submodule
 
 painter = submodule("nodes.mask_painter")
+memory = submodule("_memory")
 P = submodule("_protocol")
 NODE = "HitlMaskPainter"
 
@@ -44,9 +45,16 @@ def dot(x: float, y: float, size: float = 9, op: str = "brush") -> dict[str, Any
     return {"op": op, "size": size, "hardness": 1, "points": [round((x + 0.5) * 4), round((y + 0.5) * 4)]}
 
 
-def ask_and(host: HarnessHost, node_inputs: dict[str, Any], act: Callable[[dict], Any], *, node_id: str = "7") -> Any:
+def ask_and(
+    host: HarnessHost,
+    node_inputs: dict[str, Any],
+    act: Callable[[dict], Any],
+    *,
+    node_id: str = "7",
+    workflow: dict[str, Any] | None = None,
+) -> Any:
     """Queue a painter, do ``act(view)`` once it waits, and return the ended run."""
-    run = host.submit(NODE, node_inputs, node_id=node_id)
+    run = host.submit(NODE, node_inputs, node_id=node_id, workflow=workflow)
     [view] = host.wait_waiting(run)
     act(view)
     return run.wait()
@@ -65,7 +73,8 @@ def test_registered_with_defaults_for_every_widget(host: HarnessHost) -> None:
     node = host.node_classes[NODE]
     spec = node.INPUT_TYPES()
     assert list(spec["required"]) == ["images", "title", "mode", "timeout_seconds", "on_timeout"]
-    assert set(spec["optional"]) == {"mask"} and spec["hidden"]["prompt"] == "PROMPT"
+    assert set(spec["optional"]) == {"mask"} and spec["hidden"]["api_prompt"] == "PROMPT"
+    assert spec["hidden"][memory.IDENTITY_INPUT] == memory.IDENTITY_TYPE  # the workflow stamp
     assert spec["required"]["mode"][0] == ["always ask", "repeat last mask", "pass input mask through"]
     assert spec["required"]["on_timeout"][0] == ["send input mask", "send empty mask", "cancel run"]
     for name, (_, options) in ((k, v) for k, v in spec["required"].items() if k != "images"):
@@ -102,7 +111,7 @@ def test_masked_images_are_made_only_when_something_takes_them(host: HarnessHost
     used = {"9": {"class_type": "PreviewImage", "inputs": {"images": ["7", 2]}}}
     unused = {"9": {"class_type": "MaskToImage", "inputs": {"mask": ["7", 0]}}}
     for prompt, expected in ((used, True), (unused, False), (None, True)):
-        run = ask_and(host, inputs(frames(), prompt=prompt), answer(host, [[dot(5, 5)]]))
+        run = ask_and(host, inputs(frames(), api_prompt=prompt), answer(host, [[dot(5, 5)]]))
         assert (run.outputs[0]["result"][2] is not None) is expected
     assert painter.output_used(used, "7", 2) and not painter.output_used(unused, "7", 2)
     assert painter.output_used({"1": {"inputs": {"x": ["12:5", 2]}}}, "12:5", 2)
@@ -202,8 +211,16 @@ def test_repeat_last_mask_asks_once_then_repeats_while_the_size_fits(host: Harne
     repeat = inputs(frames(2), mode="repeat last mask")
     assert math_isnan(node.IS_CHANGED(mode="repeat last mask", unique_id="7"))
     first = ask_and(host, repeat, answer(host, [[dot(5, 5)], [dot(20, 20)]]))
-    key = node.IS_CHANGED(mode="repeat last mask", unique_id="7")
-    assert isinstance(key, str) and key == node.IS_CHANGED(mode="repeat last mask", unique_id="7")  # cached
+    # ComfyUI calls IS_CHANGED with the node's inputs, our on-prompt stamp among them.
+    stamped = {
+        "mode": "repeat last mask",
+        "unique_id": "7",
+        memory.IDENTITY_INPUT: first.calls[0].inputs[memory.IDENTITY_INPUT],
+    }
+    key = node.IS_CHANGED(**stamped)
+    assert isinstance(key, str) and key == node.IS_CHANGED(**stamped)  # cached
+    # Without the stamp (which workflow?) the node must run and decide.
+    assert math_isnan(node.IS_CHANGED(mode="repeat last mask", unique_id="7"))
     assert painter_requests(host) == 1
     again = host.submit(NODE, repeat, node_id="7").wait()
     assert painter_requests(host) == 1 and again.outputs[0]["ui"]["source"] == ["last mask"]
@@ -214,7 +231,7 @@ def test_repeat_last_mask_asks_once_then_repeats_while_the_size_fits(host: Harne
     ask_and(host, inputs(frames(3), mode="repeat last mask"), answer(host, [[], [], []]))
     assert painter_requests(host) == 4
     # A new answer changes ComfyUI's cache key, so the stages after the node run again.
-    assert node.IS_CHANGED(mode="repeat last mask", unique_id="7") != key
+    assert node.IS_CHANGED(**stamped) != key
     # The same mask for all fits any batch size.
     ask_and(host, inputs(frames(2), mode="repeat last mask"), answer(host, [[dot(9, 9)]], same_for_all=True))
     five = host.submit(NODE, inputs(frames(5), mode="repeat last mask"), node_id="7").wait()
@@ -223,6 +240,24 @@ def test_repeat_last_mask_asks_once_then_repeats_while_the_size_fits(host: Harne
 
 def math_isnan(value: Any) -> bool:
     return isinstance(value, float) and value != value
+
+
+def test_repeat_last_mask_is_per_workflow_even_with_nil_ids(host: HarnessHost) -> None:
+    """Issue 14: painter #7 in two workflows that both carry the nil id does not repeat the
+    other's mask; the same workflow (with other values) does."""
+    nil = {"workflow": {"id": memory.NIL_WORKFLOW_ID, "nodes": []}}
+    repeat = inputs(frames(), mode="repeat last mask", extra_pnginfo=nil)
+    inpaint = {"9": {"class_type": "InpaintModelConditioning", "inputs": {"mask": ["7", 0]}}}
+    preview = {"9": {"class_type": "MaskToImage", "inputs": {"mask": ["7", 0]}}}
+    ask_and(host, repeat, answer(host, [[dot(5, 5)]]), workflow=inpaint)
+    other = ask_and(host, repeat, answer(host, [[dot(30, 30)]]), workflow=preview)
+    mask = np.asarray(other.outputs[0]["result"][0])[0]
+    assert painter_requests(host) == 2 and mask[30, 30] == 1.0 and mask[5, 5] == 0.0
+    tweaked = {"9": {"class_type": "InpaintModelConditioning", "inputs": {"mask": ["7", 0], "noise_mask": False}}}
+    again = host.submit(NODE, {**repeat, "title": "another title"}, node_id="7", workflow=tweaked).wait()
+    mask = np.asarray(again.outputs[0]["result"][0])[0]
+    assert painter_requests(host) == 2 and again.outputs[0]["ui"]["source"] == ["last mask"]
+    assert mask[5, 5] == 1.0 and mask[30, 30] == 0.0
 
 
 def test_repeat_mode_draws_on_this_runs_input_mask(host: HarnessHost) -> None:
@@ -253,7 +288,7 @@ def test_timeout_actions(
         mask = np.asarray(run.outputs[0]["result"][0])
         assert mask.shape == (2, 48, 64) and np.allclose(mask, expected)
         assert run.outputs[0]["ui"]["source"] == [source]
-    assert host.node_classes[NODE].memory.recall("7") is None  # a timeout is not a painted mask
+    assert len(host.node_classes[NODE].memory) == 0  # a timeout is not a painted mask
 
 
 def test_send_input_mask_without_one_sends_an_empty_mask(host: HarnessHost) -> None:

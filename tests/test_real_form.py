@@ -193,3 +193,34 @@ async def test_pass_defaults_runs_unattended(comfyui: RealComfyUI) -> None:
             "answer": [{"width": 512, "caption": "a lighthouse at dusk", "style": "photo"}],
             "source": ["default"],
         }
+
+
+async def test_use_last_answers_never_crosses_workflows_without_ids(comfyui: RealComfyUI) -> None:
+    """Issue 14, for the form: workflow A (nil id) answers; workflow B, another graph whose
+    form is the same node id with the same fields, must ask; A again reuses its answers."""
+    nil = {"extra_pnginfo": {"workflow": {"id": "00000000-0000-0000-0000-000000000000", "nodes": []}}}
+    first = prompt_with("43", mode="use last answers", title="per workflow")
+    second = prompt_with("43", mode="use last answers", title="per workflow")
+    second["10"] = {"class_type": "PreviewAny", "inputs": {"source": ["3", 2]}}  # B: one more preview
+    async with ComfyClient(comfyui.url) as client:
+        prompt_a = await client.queue(first, extra_data=nil)
+        view = await client.waiting_request(prompt_a)
+        await client.post(
+            f"/api/hitl/requests/{view['id']}/answer", {"value": {"width": 128, "caption": "a", "style": 0}}
+        )
+        _, end = await client.run_end(prompt_a)
+        assert end["type"] == "execution_success" and await preview_size(client, prompt_a) == (128, HEIGHT)
+
+        prompt_b = await client.queue(second, extra_data=nil)
+        view = await client.waiting_request(prompt_b)  # B asks
+        await client.post(
+            f"/api/hitl/requests/{view['id']}/answer", {"value": {"width": 64, "caption": "b", "style": 2}}
+        )
+        _, end = await client.run_end(prompt_b)
+        assert end["type"] == "execution_success" and await preview_size(client, prompt_b) == (64, HEIGHT)
+
+        mark = len(client.messages)
+        again = await client.queue(first, extra_data=nil)
+        _, end = await client.run_end(again)
+        assert end["type"] == "execution_success" and await preview_size(client, again) == (128, HEIGHT)
+        assert [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"] == []

@@ -16,7 +16,7 @@ from harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
-EXAMPLE = ROOT / "example_workflows" / "form.json"
+EXAMPLE = ROOT / "example_workflows" / "Form - image settings.json"
 CARD = "section.hitl-card[data-kind='form']"
 
 
@@ -84,6 +84,9 @@ def test_example_workflow_is_filled_in_and_its_answers_reach_the_nodes(comfy_pag
         outputs = history["outputs"]
         assert outputs["8"]["text"] == ["a lighthouse at dusk, storm clouds, ink sketch"]
         answer = {"width": 640, "caption": "a lighthouse at dusk, storm clouds", "style": "ink sketch"}
+        # The audit record of the answer, as the node's UI output carries it into the history.
+        [record] = outputs["1"].pop("hitl_audit")
+        assert record["answer"] == answer and record["by"]["surface"] == "comfyui-tab"
         assert outputs["1"] == {"answer": [answer], "source": ["person"]}
         assert json.loads(outputs["9"]["text"][0]) == answer
         # Preview Any shows the text on the page, where the user looks. (Not checked with the

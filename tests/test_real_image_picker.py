@@ -286,3 +286,30 @@ async def test_bad_presets_and_batches_are_refused_before_anyone_is_asked(comfyu
         _, end = await client.run_end(prompt_id)
         assert end["type"] == "execution_error"
         assert "16 frame(s), which do not make whole clips of 3" in end["data"]["exception_message"]
+
+
+async def test_repeat_last_selection_never_crosses_workflows_without_ids(comfyui: RealComfyUI) -> None:
+    """Issue 14, for the picker: workflow A (nil id) picks; workflow B, another graph whose
+    picker is the same node id with the same settings, must ask; A again repeats A's picks."""
+    nil = {"extra_pnginfo": {"workflow": {"id": "00000000-0000-0000-0000-000000000000", "nodes": []}}}
+    first = picker_prompt(mode="repeat last selection", picker_id="26")
+    second = picker_prompt(mode="repeat last selection", picker_id="26")
+    second["31"] = {"class_type": "PreviewImage", "inputs": {"images": ["26", 0]}}  # B: one more preview
+    async with ComfyClient(comfyui.url) as client:
+        prompt_a = await client.queue(first, extra_data=nil)
+        view = await client.waiting_request(prompt_a)
+        assert (await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [2]}))[0] == 200
+        await client.run_end(prompt_a)
+
+        prompt_b = await client.queue(second, extra_data=nil)
+        view = await client.waiting_request(prompt_b)  # B asks
+        assert (await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": [0, 3]}))[0] == 200
+        await client.run_end(prompt_b)
+        assert await preview_colours(client, await client.history(prompt_b)) == [rgb(COLOURS[0]), rgb(COLOURS[3])]
+
+        mark = len(client.messages)
+        again = await client.queue(first, extra_data=nil)
+        _, end = await client.run_end(again)
+        assert end["type"] == "execution_success"
+        assert [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"] == []
+        assert await preview_colours(client, await client.history(again)) == [rgb(COLOURS[2])]

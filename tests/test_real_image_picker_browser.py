@@ -34,8 +34,8 @@ pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
 DIALOG = "section.hitl-card[data-kind='image-picker']"
 #: The example workflow as version 0.1.0 saved it (before clips, rejects and presets).
-EXAMPLE = ROOT / "tests" / "workflows" / "image_picker_0.1.0.json"
-CLIPS_EXAMPLE = ROOT / "example_workflows" / "image_picker_clips.json"
+PREVIOUS_EXAMPLE = ROOT / "tests" / "data" / "examples-0.1.0" / "image_picker.json"
+CLIPS_EXAMPLE = ROOT / "example_workflows" / "Image picker - pick clips.json"
 
 
 def preview_colours(comfyui: RealComfyUI, outputs: dict[str, Any], preview_id: str) -> list[tuple[int, ...]]:
@@ -69,7 +69,7 @@ def test_example_workflow_loads_runs_and_previews_the_picks(
 ) -> None:
     # The workflow 0.1.0 saved: six widget values, five outputs. It still loads and runs.
     set_vue_nodes(comfy_page, vue_nodes)
-    workflow = json.loads(EXAMPLE.read_text())
+    workflow = json.loads(PREVIOUS_EXAMPLE.read_text())
     comfy_page.evaluate("async (workflow) => { await window.app.loadGraphData(workflow); }", workflow)
     types = comfy_page.evaluate("() => window.app.graph._nodes.map((node) => node.type).sort()")
     assert types.count("EmptyImage") == 6 and "HitlImagePicker" in types and "PreviewImage" in types

@@ -144,6 +144,42 @@ async def test_pass_through_and_repeat_stay_cached(comfyui: RealComfyUI) -> None
         assert (await preview(client, history))[20, 50] == 255
 
 
+async def test_repeat_last_mask_never_crosses_workflows_without_ids(comfyui: RealComfyUI) -> None:
+    """Issue 14, for the mask painter: workflow A (nil id) paints; workflow B, another graph
+    whose painter is the same node id with the same settings, must ask; A again repeats A's
+    mask without asking."""
+    nil = {"extra_pnginfo": {"workflow": {"id": "00000000-0000-0000-0000-000000000000", "nodes": []}}}
+    first = painter_prompt(mode="repeat last mask", width=72)
+    second = painter_prompt(mode="repeat last mask", width=72)
+    second["22"] = {"class_type": "PreviewImage", "inputs": {"images": [PAINTER_ID, 1]}}  # B: one more preview
+    async with ComfyClient(comfyui.url) as client:
+        prompt_a = await client.queue(first, extra_data=nil)
+        view = await client.waiting_request(prompt_a)
+        assert (await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": {"masks": [[dot(10, 10)]]}}))[
+            0
+        ] == 200
+        _, end = await client.run_end(prompt_a)
+        assert end["type"] == "execution_success"
+
+        prompt_b = await client.queue(second, extra_data=nil)
+        view = await client.waiting_request(prompt_b)  # B asks
+        assert (await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": {"masks": [[dot(60, 50)]]}}))[
+            0
+        ] == 200
+        _, end = await client.run_end(prompt_b)
+        assert end["type"] == "execution_success"
+        mask = await preview(client, await client.history(prompt_b))
+        assert mask[50, 60] == 255 and mask[10, 10] == 0
+
+        mark = len(client.messages)
+        again = await client.queue(first, extra_data=nil)
+        _, end = await client.run_end(again)
+        assert end["type"] == "execution_success"
+        assert [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"] == []
+        mask = await preview(client, await client.history(again))
+        assert mask[10, 10] == 255 and mask[50, 60] == 0
+
+
 async def test_a_hostile_answer_is_refused_fast_while_comfyui_keeps_answering(comfyui: RealComfyUI) -> None:
     async with ComfyClient(comfyui.url) as client:
         prompt_id = await client.queue(painter_prompt())

@@ -21,7 +21,7 @@ from harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
-EXAMPLE = ROOT / "example_workflows" / "mask_painter.json"
+EXAMPLE = ROOT / "example_workflows" / "Mask painter - mask the sun.json"
 DIALOG = "section.hitl-card[data-kind='mask-painter']"
 #: In the example: the mask's preview and the result's (the painted part filled with magenta).
 MASK_PREVIEW, RESULT_PREVIEW = "21", "31"

@@ -186,3 +186,35 @@ async def test_use_last_answer_asks_once_and_then_stays_cached(comfyui: RealComf
         assert set(cached["data"]["nodes"]) >= {"41", "2"}
         asked = [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"]
         assert asked == []
+
+
+async def test_use_last_answer_never_crosses_workflows_without_ids(comfyui: RealComfyUI) -> None:
+    """Issue 14: workflow A (nil id) answers 40 in "use last answer"; workflow B, another graph
+    whose value prompt is also node #1 with the same settings (so ComfyUI's cache key of node
+    #1 is the same too), must ask, not reuse 40; A again reuses 40 without asking."""
+    nil = {"extra_pnginfo": {"workflow": {"id": "00000000-0000-0000-0000-000000000000", "nodes": []}}}
+    settings = {"mode": "use last answer", "title": "per workflow"}
+    first = width_prompt("1", **settings)
+    # Graphs of their own: an earlier test's answer to the plain width graph is (rightly) its memory.
+    first["6"] = {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}
+    second = width_prompt("1", **settings)
+    second["2"]["inputs"].update({"width": 32, "height": ["1", 0]})  # B: the answer sets the height
+    second["4"] = {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}}
+    async with ComfyClient(comfyui.url) as client:
+        prompt_a = await client.queue(first, extra_data=nil)
+        view = await client.waiting_request(prompt_a)
+        await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": 40})
+        _, end = await client.run_end(prompt_a)
+        assert end["type"] == "execution_success" and await preview_size(client, prompt_a) == (40, HEIGHT)
+
+        prompt_b = await client.queue(second, extra_data=nil)
+        view = await client.waiting_request(prompt_b)  # B asks
+        await client.post(f"/api/hitl/requests/{view['id']}/answer", {"value": 16})
+        _, end = await client.run_end(prompt_b)
+        assert end["type"] == "execution_success" and await preview_size(client, prompt_b) == (32, 16)
+
+        mark = len(client.messages)
+        again = await client.queue(first, extra_data=nil)
+        _, end = await client.run_end(again)
+        assert end["type"] == "execution_success" and await preview_size(client, again) == (40, HEIGHT)
+        assert [m for _, m in client.messages[mark:] if m.get("type") == "hitl-request"] == []

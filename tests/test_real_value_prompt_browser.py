@@ -14,7 +14,7 @@ from harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 
-EXAMPLE = ROOT / "example_workflows" / "value_prompt.json"
+EXAMPLE = ROOT / "example_workflows" / "Value prompt - image width.json"
 CARD = "section.hitl-card[data-kind='value-prompt']"
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 from typing import Any
 
@@ -442,6 +443,18 @@ async def test_ui_route_serves_the_inbox_modules(client: Any, path: str, media_t
     # Revalidated, not refetched: a phone reloading the inbox gets 304s.
     again = await client.get(path, headers={"If-None-Match": response.headers["ETag"]})
     assert again.status == 304
+
+
+@pytest.mark.parametrize("path", ["/hitl/inbox", "/hitl/ui/web/overlay.js", "/hitl/ui/inbox/inbox.css"])
+async def test_inbox_files_travel_compressed_when_the_browser_accepts_it(client: Any, path: str) -> None:
+    """A phone downloads the inbox's text files gzipped; a client that takes none gets them plain."""
+    zipped = await client.get(path, headers={"Accept-Encoding": "gzip, deflate"}, auto_decompress=False)
+    raw = await zipped.read()
+    assert zipped.status == 200 and zipped.headers["Content-Encoding"] == "gzip"
+    plain = await client.get(path, headers={"Accept-Encoding": "identity"})
+    body = await plain.read()
+    assert plain.status == 200 and "Content-Encoding" not in plain.headers
+    assert gzip.decompress(raw) == body and len(raw) < len(body) / 2
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ from harness.host import HarnessHost, NodeCall
 from harness.pack import load_pack, submodule
 
 vp = submodule("nodes.value_prompt")
+memory = submodule("_memory")
 state = submodule("state")
 server_routes = submodule("server_routes")
 P = submodule("_protocol")
@@ -278,7 +279,12 @@ def test_node_is_registered_with_typed_outputs() -> None:
     assert spec_["required"]["mode"][0] == list(vp.MODES)
     assert spec_["required"]["on_timeout"][0] == list(vp.ON_TIMEOUT_ACTIONS)
     assert spec_["optional"]["image"][0] == "IMAGE" and spec_["optional"]["text"][0] == "STRING"
-    assert spec_["hidden"] == {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
+    assert spec_["hidden"] == {
+        "unique_id": "UNIQUE_ID",
+        "extra_pnginfo": "EXTRA_PNGINFO",
+        "api_prompt": "PROMPT",
+        memory.IDENTITY_INPUT: memory.IDENTITY_TYPE,
+    }
     assert not getattr(node, "OUTPUT_NODE", False)
 
 
@@ -472,35 +478,59 @@ def test_a_default_used_on_timeout_is_not_remembered(host: HarnessHost) -> None:
     assert again.wait().outputs[0]["result"][0] == 1
 
 
+def test_use_last_answer_tells_nil_id_workflows_apart(host: HarnessHost) -> None:
+    """Issue 14: two workflows carrying the nil id, whose value prompt is node #1 with the same
+    settings, do not share an answer; the same workflow (another seed, other text) does."""
+    nil = {"workflow": {"id": memory.NIL_WORKFLOW_ID, "nodes": []}}
+    settings = {"value_type": INT, "mode": "use last answer", "extra_pnginfo": nil}
+    width = {
+        "2": {"class_type": "EmptyImage", "inputs": {"width": ["1", 0], "height": 256, "color": 0}},
+        "3": {"class_type": "PreviewImage", "inputs": {"images": ["2", 0]}},
+    }
+    steps = {
+        "2": {"class_type": "KSampler", "inputs": {"steps": ["1", 0], "seed": 5}},
+        "3": {"class_type": "SaveImage", "inputs": {"images": ["2", 0]}},
+    }
+    run = host.submit(NODE, settings, workflow=width)
+    [view] = host.wait_waiting(run)
+    host.registry.answer(view["id"], 320)
+    assert run.wait().outputs[0]["result"][0] == 320
+    other = host.submit(NODE, settings, workflow=steps)
+    [view] = host.wait_waiting(other)  # another workflow, same node id and settings: it asks
+    host.registry.answer(view["id"], 30)
+    assert other.wait().outputs[0]["result"][0] == 30
+    tweaked = {**width, "2": {"class_type": "EmptyImage", "inputs": {"width": ["1", 0], "height": 512, "color": 9}}}
+    again = host.submit(NODE, settings, workflow=tweaked)
+    assert again.wait().outputs[0]["result"][0] == 320  # the same graph with other values
+    assert again.outputs[0]["ui"]["source"] == ["last answer"]
+
+
 def test_is_changed_follows_the_mode() -> None:
     registry = state.RequestRegistry()
     node = vp.ValuePrompt.bind(registry)
     first, second = node.IS_CHANGED(mode="always ask", unique_id="3"), node.IS_CHANGED(mode="always ask", unique_id="3")
     assert math.isnan(first) and first != second  # a fresh NaN: always re-run
     assert node.IS_CHANGED(mode="pass default", unique_id="3") == node.IS_CHANGED(mode="pass default", unique_id="3")
-    assert math.isnan(node.IS_CHANGED(mode="use last answer", unique_id="3"))  # nothing to reuse yet
-    node.memory.remember("3", vp.RememberedAnswer("wf", INT, 12))
-    stamp = node.IS_CHANGED(mode="use last answer", unique_id="3")
-    assert stamp == node.IS_CHANGED(mode="use last answer", unique_id="3")  # cached while the answer stands
-    node.memory.remember("3", vp.RememberedAnswer("wf", INT, 13))
-    assert node.IS_CHANGED(mode="use last answer", unique_id="3") != stamp
+    stamped = {"mode": "use last answer", "unique_id": "3", memory.IDENTITY_INPUT: "id:wf"}
+    assert math.isnan(node.IS_CHANGED(**stamped))  # nothing to reuse yet
+    key = memory.MemoryKey("id:wf", "3")
+    node.memory.remember(key, vp.RememberedAnswer(INT, 12))
+    value = node.IS_CHANGED(**stamped)
+    assert value == node.IS_CHANGED(**stamped)  # cached while the answer stands
+    # Another workflow, or a call without the stamp (which workflow is it?), must run the node.
+    assert math.isnan(node.IS_CHANGED(**{**stamped, memory.IDENTITY_INPUT: "id:other"}))
+    assert math.isnan(node.IS_CHANGED(mode="use last answer", unique_id="3"))
+    node.memory.remember(key, vp.RememberedAnswer(INT, 13))
+    assert node.IS_CHANGED(**stamped) != value
 
 
 def test_each_bound_class_has_its_own_memory() -> None:
     first = vp.ValuePrompt.bind(state.RequestRegistry())
     second = vp.ValuePrompt.bind(state.RequestRegistry())
-    first.memory.remember("1", vp.RememberedAnswer(None, INT, 5))
-    assert second.memory.recall("1") is None and first.memory.recall("1").value == 5
+    key = memory.MemoryKey("id:wf", "1")
+    first.memory.remember(key, vp.RememberedAnswer(INT, 5))
+    assert second.memory.recall(key) is None and first.memory.recall(key).value == 5
     assert not hasattr(vp.ValuePrompt, "memory")  # nothing module- or base-level
-
-
-def test_memory_is_bounded() -> None:
-    memory = vp.AnswerMemory(capacity=3)
-    for node_id in "abcd":
-        memory.remember(node_id, vp.RememberedAnswer(None, INT, 1))
-    assert memory.recall("a") is None and memory.recall("d") is not None
-    memory.forget("d")
-    assert memory.recall("d") is None and "2 node(s)" in repr(memory)
 
 
 @pytest.mark.parametrize(

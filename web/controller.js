@@ -134,13 +134,17 @@ export class HitlController {
    *   doc: Document,
    *   handlers: KindHandler[],
    *   activeWorkflowId?: () => string | null,
+   *   chrome?: () => import("./overlay.js").Chrome,
+   *   movable?: boolean,
    *   identity?: import("./client.js").ClientIdentity,
    *   listener?: RequestListener,
    *   autoOpen?: boolean,
    *   onUpdate?: (view: RequestView | null) => void,
-   * }} options
+   * }} options `activeWorkflowId`: the workflow id of this tab; `chrome`: the host's controls
+   *   our dialogs must leave reachable, `movable` false: the page lays the dialogs out (both
+   *   see overlay.js)
    */
-  constructor({ api, doc, handlers, activeWorkflowId, identity, listener, autoOpen = true, onUpdate }) {
+  constructor({ api, doc, handlers, activeWorkflowId, chrome, movable, identity, listener, autoOpen = true, onUpdate }) {
     this.api = api;
     this.doc = doc;
     this.client = new HitlClient(api, identity);
@@ -148,7 +152,7 @@ export class HitlController {
     this.listener = listener ?? null;
     /** Whether the first list was read: requests found after that arrived live. */
     this.synced = false;
-    this.overlay = new Overlay(doc);
+    this.overlay = new Overlay(doc, { chrome, movable });
     /** @type {Map<string, KindHandler>} */
     this.handlers = new Map(handlers.map((handler) => [handler.kind, handler]));
     this.activeWorkflowId = activeWorkflowId ?? (() => null);
@@ -158,6 +162,10 @@ export class HitlController {
     this.endedHere = new Set();
     /** @type {Set<string>} */
     this.ended = new Set();
+    /** @type {Map<string, RequestView>} the request each open dialog shows */
+    this.views = new Map();
+    /** @type {string | null} the tab's workflow when the subtitles were last written */
+    this.shownWorkflow = null;
     this.tools = new DialogTools(this);
     this.autoOpen = autoOpen;
     this.onUpdate = onUpdate ?? (() => {});
@@ -227,6 +235,7 @@ export class HitlController {
       return;
     }
     this.seen.set(view.id, view.seq);
+    this.views.delete(view.id);
     const hadDialog = this.overlay.close(view.id);
     if (hadDialog && !this.endedHere.has(view.id)) {
       this.overlay.notice(view.state === STATES.ANSWERED ? "Answered elsewhere." : `Request ended (${view.reason}).`);
@@ -255,6 +264,7 @@ export class HitlController {
 
   /** @param {string} id */
   forget(id) {
+    this.views.delete(id);
     this.overlay.close(id);
     this.waiting.delete(id);
     this.listener?.ended(id);
@@ -286,15 +296,37 @@ export class HitlController {
   }
 
   /**
-   * The subtitle of a dialog: which node asks, and whether it is this tab's workflow.
+   * The subtitle of a dialog: which node asks, and whether it is this tab's workflow. The
+   * server sends no workflow id it cannot trust (a nil id): then nothing is said.
    * @param {RequestView} view
    */
   describe(view) {
     const label = nodeName(view);
     const workflow = view.payload?.workflow_id;
-    const active = this.activeWorkflowId();
-    const where = workflow && active && workflow !== active ? " · from another workflow" : "";
-    return `${label}${where}`;
+    const active = this.#activeWorkflow();
+    if (!workflow || !active) return label;
+    return `${label} · ${workflow === active ? "this tab's workflow" : "from another workflow"}`;
+  }
+
+  /** @returns {string | null} */
+  #activeWorkflow() {
+    try {
+      return this.activeWorkflowId();
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * The tab's workflow may have changed (a reload restores it after our dialogs opened; the
+   * person switches tabs or loads another file): rewrite the subtitles if it did. Cheap: the
+   * host calls this on its own signals, never on a timer.
+   */
+  workflowChanged() {
+    const active = this.#activeWorkflow();
+    if (active === this.shownWorkflow) return;
+    this.shownWorkflow = active;
+    for (const [id, view] of this.views) this.overlay.get(id)?.setSubtitle(this.describe(view));
   }
 
   /**
@@ -307,6 +339,8 @@ export class HitlController {
 
   /** @param {RequestView} view */
   #open(view) {
+    this.views.set(view.id, view);
+    this.shownWorkflow = this.#activeWorkflow();
     const handler = this.handlers.get(view.kind);
     if (handler) {
       handler.open(view, this.tools);

@@ -25,12 +25,12 @@ export const doublerHandler = {
       element(tools.doc, "div", "hitl-message", `The node sent ${value}; the browser doubled it.`),
       element(tools.doc, "div", "hitl-big-number", `${value} × 2 = ${doubled}`),
     );
-    dialog.card.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" && !event.isComposing) {
-        event.preventDefault();
-        void tools.submit(view, dialog, doubled);
-      }
+    dialog.onKey((event) => {
+      // Enter sends, as Ctrl+Enter does (the overlay's); a focused button keeps its own Enter.
+      if (event.key !== "Enter" || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
+      if (event.target instanceof HTMLButtonElement && event.target !== dialog.primaryButton) return;
+      event.preventDefault();
+      void tools.submit(view, dialog, doubled);
     });
-    dialog.primaryButton?.focus();
   },
 };

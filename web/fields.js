@@ -7,8 +7,10 @@
  * only: the server decides, and its refusal is shown by the dialog. Everything from the
  * workflow is shown as text.
  *
- * A field starts from `spec.default`: a dialog that wants to restore what was typed before
- * (a reload) passes that as the default.
+ * A field starts from `spec.default`. What the person typed or picked reads as text
+ * (`draft()`) and is put back with `setDraft()`: a dialog keeps it in a {@link RequestDraft},
+ * so a reload of the tab loses nothing typed. Keys reach a field through its dialog
+ * (`dialog.onKey(field.onKey)`): key events never travel through our layer (overlay.js).
  *
  * Class names keep the `hitl-vp-` prefix the value prompt's dialog first gave them (its
  * tests and users' own CSS rely on them).
@@ -35,8 +37,62 @@ import { VALUE_TYPES } from "./protocol.js";
  *   read(): ReadResult,
  *   hint: string,
  *   keys: string,
- * }} AnswerField
+ *   draft(): string,
+ *   setDraft(text: string): void,
+ *   onKey?: (event: KeyboardEvent) => void,
+ * }} AnswerField  `onKey` acts only on keys typed inside the field (a form has several)
  */
+
+/** What was typed into a waiting request's dialog, per request id, in this tab only. */
+const DRAFT_KEY_PREFIX = "comfyui-hitl.draft.";
+
+/**
+ * What the person typed into one request's dialog so far, kept in the tab's sessionStorage so
+ * a reload restores it (a value prompt keeps its field's text, a form an object of its
+ * fields' texts). It goes when the answer is taken. Storage may be disabled or full: then
+ * only the convenience is lost.
+ */
+export class RequestDraft {
+  /** @param {string} requestId */
+  constructor(requestId) {
+    this.key = `${DRAFT_KEY_PREFIX}${requestId}`;
+  }
+
+  /** @returns {unknown} what was saved, or null */
+  load() {
+    try {
+      const text = sessionStorage.getItem(this.key);
+      return text === null ? null : JSON.parse(text);
+    } catch {
+      return null;
+    }
+  }
+
+  /** @param {unknown} value anything JSON can hold */
+  save(value) {
+    try {
+      sessionStorage.setItem(this.key, JSON.stringify(value));
+    } catch {
+      // Storage full or disabled.
+    }
+  }
+
+  clear() {
+    try {
+      sessionStorage.removeItem(this.key);
+    } catch {
+      // Storage disabled: nothing was kept.
+    }
+  }
+}
+
+/**
+ * Whether a key event is for the control `root` holds, typed with no Ctrl, Cmd or Alt.
+ * @param {KeyboardEvent} event @param {HTMLElement} root
+ */
+function plainKeyIn(event, root) {
+  return !event.ctrlKey && !event.metaKey && !event.altKey && root.contains(/** @type {Node} */ (event.target));
+}
 
 const STYLE_ID = "comfyui-hitl-fields-style";
 
@@ -100,6 +156,10 @@ export function numberField(doc, spec, fieldId) {
     focusTarget: input,
     hint: `${whole ? "A whole number" : "A number"}${range ? ` ${range}` : ""}.`,
     keys: "",
+    draft: () => input.value,
+    setDraft(text) {
+      input.value = text;
+    },
     read() {
       const text = input.value.trim();
       // An unparsable entry leaves value empty (the browser flags it as bad input).
@@ -144,6 +204,11 @@ export function textField(doc, spec, fieldId) {
     focusTarget: input,
     hint: "",
     keys: multiline ? "Enter sends · Shift+Enter starts a new line." : "",
+    draft: () => input.value,
+    setDraft(text) {
+      input.value = text;
+      update();
+    },
     read: () => ({ ok: true, value: input.value }),
   };
 }
@@ -173,17 +238,34 @@ function radioGroup(doc, labels, checkedIndex, groupName, legend) {
     group.append(option);
     return radio;
   });
-  group.addEventListener("keydown", (event) => {
-    // Digit keys pick the n-th option (shown at the right of each option).
+  /**
+   * Digit keys pick the n-th option (shown at the right of each option).
+   * @param {KeyboardEvent} event
+   */
+  const onKey = (event) => {
+    if (!plainKeyIn(event, group)) return;
     const digit = Number(event.key);
-    if (Number.isInteger(digit) && digit >= 1 && digit <= Math.min(9, radios.length) && !event.ctrlKey && !event.metaKey) {
+    if (Number.isInteger(digit) && digit >= 1 && digit <= Math.min(9, radios.length)) {
       event.preventDefault();
-      radios[digit - 1].checked = true;
-      radios[digit - 1].focus();
+      pick(radios[digit - 1]);
     }
-  });
+  };
+  /** @param {HTMLInputElement} radio */
+  const pick = (radio) => {
+    radio.checked = true;
+    radio.focus();
+    // As a click would: the dialog hears the edit (its error line, its draft).
+    radio.dispatchEvent(new Event("input", { bubbles: true }));
+    radio.dispatchEvent(new Event("change", { bubbles: true }));
+  };
   const checkedRadio = () => radios.find((radio) => radio.checked) ?? null;
-  return { group, radios, checkedRadio };
+  const draft = () => checkedRadio()?.value ?? "";
+  /** @param {string} text */
+  const setDraft = (text) => {
+    const radio = radios.find((each) => each.value === text);
+    if (radio) radio.checked = true;
+  };
+  return { group, radios, checkedRadio, onKey, pick, draft, setDraft };
 }
 
 /**
@@ -193,24 +275,27 @@ function radioGroup(doc, labels, checkedIndex, groupName, legend) {
  * @returns {AnswerField}
  */
 export function booleanField(doc, spec, fieldId) {
-  const { group, radios, checkedRadio } = radioGroup(doc, ["Yes", "No"], spec.default === true ? 0 : 1, fieldId, "Yes or no");
+  const choice = radioGroup(doc, ["Yes", "No"], spec.default === true ? 0 : 1, fieldId, "Yes or no");
+  const { group, radios, checkedRadio } = choice;
   group.dataset.layout = "row";
   radios[0].dataset.value = "true";
   radios[1].dataset.value = "false";
-  group.addEventListener("keydown", (event) => {
-    const key = event.key.toLowerCase();
-    if ((key === "y" || key === "n") && !event.ctrlKey && !event.metaKey) {
-      event.preventDefault();
-      const radio = radios[key === "y" ? 0 : 1];
-      radio.checked = true;
-      radio.focus();
-    }
-  });
   return {
     root: group,
     focusTarget: checkedRadio() ?? radios[0],
     hint: "",
     keys: "Y / N or the arrow keys pick, Enter sends.",
+    draft: choice.draft,
+    setDraft: choice.setDraft,
+    onKey(event) {
+      const key = event.key.toLowerCase();
+      if ((key === "y" || key === "n") && plainKeyIn(event, group)) {
+        event.preventDefault();
+        choice.pick(radios[key === "y" ? 0 : 1]);
+        return;
+      }
+      choice.onKey(event);
+    },
     read: () => ({ ok: true, value: checkedRadio() === radios[0] }),
   };
 }
@@ -224,10 +309,14 @@ export function booleanField(doc, spec, fieldId) {
 export function choiceField(doc, spec, fieldId) {
   const choices = Array.isArray(spec.choices) ? spec.choices.map(String) : [];
   const start = typeof spec.default === "number" ? spec.default : 0;
-  const { group, radios, checkedRadio } = radioGroup(doc, choices, start, fieldId, "Choices");
+  const choice = radioGroup(doc, choices, start, fieldId, "Choices");
+  const { group, radios, checkedRadio } = choice;
   return {
     root: group,
     focusTarget: checkedRadio() ?? radios[0] ?? group,
+    onKey: choice.onKey,
+    draft: choice.draft,
+    setDraft: choice.setDraft,
     hint: "",
     keys: choices.length <= 9 ? "1–9 or the arrow keys pick, Enter sends." : "The arrow keys pick, Enter sends.",
     read() {

@@ -3,16 +3,17 @@
  * The form's browser half: one dialog with a row per field (label, control, what fits, and
  * the field's own error line), built from the same typed fields as the value prompt
  * (fields.js). Keyboard first: the focus starts in the first field, Tab moves between
- * fields, Enter sends (Shift+Enter is a new line in multi-line text), Esc cancels the run
- * (the overlay maps it). The answer is one object, field name → value; the server checks
- * every field and a refusal names the field, so its message shows under that field and the
- * run keeps waiting. Long forms scroll inside the card. Everything from the workflow is
- * shown as text.
+ * fields, Enter sends (Shift+Enter is a new line in multi-line text), Ctrl/Cmd+Enter sends
+ * from anywhere and Esc cancels the run (both the overlay's). The answer is one object,
+ * field name → value; the server checks every field and a refusal names the field, so its
+ * message shows under that field and the run keeps waiting. Long forms scroll inside the
+ * card. What was typed survives a reload of the tab (one draft per request, every field's
+ * text by name). Everything from the workflow is shown as text.
  */
-import { answerField, focusField } from "./fields.js";
+import { RequestDraft, answerField, focusField } from "./fields.js";
 import { element } from "./overlay.js";
 import { KINDS, VALUE_TYPES } from "./protocol.js";
-import { questionLayout, questionSubtitle, sendOnEnter, typingElsewhere } from "./question.js";
+import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
 
 /**
  * One field of a form request (`FieldSpec.describe` in _answer_types.py).
@@ -142,16 +143,14 @@ export const formHandler = {
     ensureStyle(doc);
     const payload = /** @type {FormPayload} */ (view.payload ?? {});
     const specs = Array.isArray(payload.fields) ? payload.fields : [];
-    // Asked before the dialog opens: opening it moves the focus into the overlay.
-    const busyElsewhere = typingElsewhere(tools);
 
     /** @type {import("./overlay.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: payload.title || "Fill in the form",
-      subtitle: questionSubtitle(tools, view),
       primaryLabel: "Send",
       onPrimary: () => void send(),
     });
+    const mayFocus = overlayGaveFocus(dialog);
     dialog.card.dataset.fieldCount = String(specs.length);
 
     const { layout, question } = questionLayout(tools, view, dialog, payload, "hitl-vp-question hitl-form");
@@ -160,6 +159,17 @@ export const formHandler = {
     const rows = specs.map((spec, index) => formRow(doc, spec, `hitl-form-${view.id}-${index}`));
     /** @type {Map<string, FormRow>} */
     const byName = new Map(rows.map((row) => [row.name, row]));
+
+    // What was typed survives a reload: one draft per request, each field's text by name.
+    const draft = new RequestDraft(view.id);
+    const saved = draft.load();
+    if (saved && typeof saved === "object") {
+      for (const [name, text] of Object.entries(saved)) {
+        if (typeof text === "string") byName.get(name)?.field.setDraft(text);
+      }
+    }
+    const keepDraft = () => draft.save(Object.fromEntries(rows.map((row) => [row.name, row.field.draft()])));
+
     for (const row of rows) {
       question.append(row.root);
       // A new edit makes the field's last refusal, and the dialog's, stale. (Not "change":
@@ -167,7 +177,10 @@ export const formHandler = {
       row.root.addEventListener("input", () => {
         row.setError(null);
         dialog.setError(null);
+        keepDraft();
       });
+      row.root.addEventListener("change", keepDraft);
+      if (row.field.onKey) dialog.onKey(row.field.onKey);
     }
     question.append(element(doc, "div", "hitl-vp-hint hitl-form-keys", footnote(view, payload)));
     dialog.body.append(layout);
@@ -201,11 +214,15 @@ export const formHandler = {
           return refused !== null;
         },
       });
+      if (accepted) draft.clear();
       // Refused: the server's reason is shown under its field; put the person there to fix it.
-      if (!accepted && !dialog.closed && refused) revisit(refused);
+      else if (!dialog.closed && refused) revisit(refused);
     }
 
-    sendOnEnter(dialog.card, () => void send());
-    if (!busyElsewhere && rows.length > 0) focusField(rows[0].field.focusTarget);
+    sendOnEnter(dialog, () => void send());
+    if (rows.length > 0) {
+      dialog.setFocusTarget(rows[0].field.focusTarget);
+      if (mayFocus) focusField(rows[0].field.focusTarget);
+    }
   },
 };

@@ -9,10 +9,12 @@
  *   Space     zoom the focused item (full resolution); Space or Esc closes the zoom
  *   p         show only the picked items, or all again
  *   Ctrl+A    pick all (up to the maximum)  Ctrl+Shift+A  pick none
- *   Enter     send                          Esc  cancel the run
+ *   Enter, Ctrl+Enter  send                 Esc  cancel the run
  *
  * An item is one image, or with frames_per_item n > 1 a clip of n frames. With "click
  * sends" (one pick allowed), a click, tap, x or number sends at once.
+ *
+ * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts.
  */
 import { element } from "./overlay.js";
 import { ClipPlayer, FRAME_RATES, PLAY_MODES, PreviewStore, framesFor, nearestFirst } from "./picker_previews.js";
@@ -81,7 +83,8 @@ const CSS = `
 .hitl-pick-zoom { position: fixed; inset: 0; z-index: 1; background: rgba(0,0,0,.92); display: flex;
   flex-direction: column; align-items: center; justify-content: center; gap: 8px; padding: 12px; box-sizing: border-box; }
 .hitl-pick-zoom[hidden] { display: none; }
-.hitl-pick-zoom img { max-width: 100%; max-height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img { width: 100%; height: calc(100% - 56px); object-fit: contain; image-rendering: auto; }
+.hitl-pick-zoom img[data-pixelated="true"] { image-rendering: pixelated; }
 .hitl-pick-zoom-bar { display: flex; align-items: center; gap: 8px; flex-wrap: wrap; justify-content: center; }
 .hitl-pick-zoom-caption { font-variant-numeric: tabular-nums; min-width: 14em; text-align: center; }
 .hitl-pick-zoom img { touch-action: pan-y pinch-zoom; }
@@ -127,8 +130,18 @@ function writeStorage(storage, key, value) {
 /** @param {number} count @param {number} min @param {number} max */
 function describeBounds(count, min, max) {
   if (min === max) return `pick ${min}`;
-  if (max >= count && min <= 1) return "pick any";
+  if (max >= count) return `pick at least ${min}`;
   return `pick ${min} to ${max}`;
+}
+
+/**
+ * The grid's tile size: the person's choice (the slider, remembered per browser), else the
+ * starting size, but never more than half the grid: a phone starts with two images a row,
+ * whatever size the window had when the dialog opened.
+ * @param {string | null} chosen
+ */
+function tileSize(chosen) {
+  return chosen ? `${chosen}px` : `min(${TILE_SIZES.initial}px, calc(50% - 4px))`;
 }
 
 /** @type {Record<string, string>} */
@@ -246,9 +259,9 @@ class PickerDialog {
     this.resizeObserver.observe(this.grid);
     this.restorePicks();
     this.render();
-    // Start on the first item, unless the person is busy elsewhere (another dialog).
-    const active = this.doc.activeElement;
-    this.focusTile(0, !active || active === this.doc.body || active === this.dialog.primaryButton);
+    // Start on the first item if the overlay gave this dialog the focus (it does not when
+    // the person is typing elsewhere, in another dialog or in ComfyUI).
+    this.focusTile(0, this.dialog.card.contains(this.doc.activeElement));
   }
 
   /** @param {PickerPayload} payload */
@@ -266,7 +279,8 @@ class PickerDialog {
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
-    this.sizeInput.value = readStorage(localStorage, TILE_SIZE_KEY) ?? String(TILE_SIZES.initial);
+    const chosenSize = readStorage(localStorage, TILE_SIZE_KEY);
+    this.sizeInput.value = chosenSize ?? String(TILE_SIZES.initial);
     this.sizeInput.setAttribute("aria-label", "Thumbnail size");
     this.sizeInput.addEventListener("input", () => {
       this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
@@ -287,7 +301,7 @@ class PickerDialog {
     this.grid.setAttribute("role", "listbox");
     this.grid.setAttribute("aria-multiselectable", String(this.max > 1));
     this.grid.setAttribute("aria-label", this.player ? "Clips of the batch" : "Images of the batch");
-    this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
+    this.grid.style.setProperty("--hitl-tile", tileSize(chosenSize));
 
     const ratio = `${this.width} / ${this.height}`;
     const noun = this.player ? "Clip" : "Image";
@@ -345,9 +359,9 @@ class PickerDialog {
       `${what} · arrows move, x picks · Space: full size · p: picked only · Ctrl+A all, Ctrl+Shift+A none · Enter sends · Esc cancels the run`,
     );
     body.append(bar, this.grid, this.empty, help);
-    // Capture phase: our keys are handled before the dialog's own (its Esc cancels the run,
-    // which must not happen while Esc only closes a zoomed image).
-    this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    // Our keys come first; a key used here (Esc closing a zoomed image) is not also the
+    // overlay's (Esc cancelling the run).
+    this.dialog.onKey((event) => this.onKey(event));
     this.grid.addEventListener("focusin", () => this.updatePlaying());
     this.grid.addEventListener("focusout", () => this.updatePlaying());
   }
@@ -646,7 +660,7 @@ class PickerDialog {
     const picked = this.order.length;
     const bounds = describeBounds(this.count, this.min, this.max);
     let hint = "";
-    if (picked < this.min) hint = ` · ${this.min - picked} more to go`;
+    if (picked > 0 && picked < this.min) hint = ` · ${this.min - picked} more to go`;
     else if (picked > this.max) hint = ` · ${picked - this.max} too many`;
     const status = /** @type {HTMLElement} */ (this.status);
     status.textContent = `${picked} of ${this.count} picked (${bounds})${hint}`;
@@ -785,6 +799,8 @@ class PickerDialog {
     this.focusTile(wrapped, false);
     window.clearInterval(this.zoomTimer);
     const image = /** @type {HTMLImageElement} */ (this.zoomImage);
+    // Scaled to fit, up or down; a small image blown up a lot (pixel art) stays crisp.
+    image.dataset.pixelated = String(this.width * 3 <= window.innerWidth && this.height * 3 <= window.innerHeight);
     if (this.player) {
       // A clip plays in the zoom from its previews, at the chosen frame rate.
       this.#zoomStill(wrapped);

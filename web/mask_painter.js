@@ -13,7 +13,10 @@
  *   B / E / X     brush / eraser / swap            [ ]  size       { }  hardness
  *   Ctrl+Z        undo      Ctrl+Shift+Z, Ctrl+Y  redo
  *   ← → PageUp/PageDown  previous / next image of a batch
- *   Enter         send      Esc  cancel the run (the overlay's)
+ *   Enter         send      Ctrl/Cmd+Enter send, Esc cancel the run (the overlay's)
+ *
+ * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts: Ctrl+Z here
+ * undoes a stroke, never a change to the graph.
  */
 import { element } from "./overlay.js";
 import { KINDS, MASK_LIMITS, MASK_OPS, MAX_BODY_BYTES } from "./protocol.js";
@@ -43,8 +46,10 @@ const MAX_ZOOM = 32;
 const STATS_FRAMES = 2000;
 
 const CSS = `
-.hitl-card[data-kind="mask-painter"] { width: min(1280px, calc(100vw - 16px)); height: calc(100vh - 48px);
-  max-height: calc(100vh - 48px); }
+/* As large as the free part of the window allows (the overlay measures it: clear of the host's
+   Run bar, tabs and toolbars). */
+.hitl-card[data-kind="mask-painter"] { width: min(1280px, var(--hitl-avail-w)); height: var(--hitl-avail-h);
+  max-height: var(--hitl-avail-h); }
 .hitl-card[data-kind="mask-painter"] .hitl-body { flex: 1 1 auto; display: flex; flex-direction: column; min-height: 0;
   overflow: hidden; padding-bottom: 4px; }
 .hitl-mp-tools { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; margin: 0 0 6px; }
@@ -282,9 +287,10 @@ class PainterDialog {
     /** @type {any} */ (this.dialog.card).hitlMaskPainter = this; // for tests and the benchmark
     this.dialog.card.dataset.ready = "false";
     this.build();
-    // Keys go to the painting, unless the person is busy elsewhere (another dialog).
-    const active = this.doc.activeElement;
-    if (!active || active === this.doc.body || this.dialog.card.contains(active)) this.stage.focus({ preventScroll: true });
+    // Keys go to the painting, if the overlay gave this dialog the focus (it does not when the
+    // person is busy elsewhere: typing in another dialog, or in ComfyUI).
+    this.dialog.setFocusTarget(this.stage);
+    if (this.dialog.card.contains(this.doc.activeElement)) this.stage.focus({ preventScroll: true });
     this.show(this.current);
   }
 
@@ -446,18 +452,19 @@ class PainterDialog {
     });
     stage.addEventListener("wheel", (event) => this.onWheel(event), { passive: false });
     stage.addEventListener("contextmenu", (event) => event.preventDefault());
-    // Keys first, in the capture phase: Esc and Enter are ours before the card's own handling.
-    this.dialog.card.addEventListener("keydown", (event) => this.onKey(event), { capture: true });
+    // Keys come from the overlay (no key event travels through our layer); ours first: a key
+    // used here is not also the overlay's.
+    this.dialog.onKey((event) => this.onKey(event));
     // Space is "held" only while the focus stays here (its keyup may happen elsewhere).
     this.dialog.card.addEventListener("focusout", (event) => {
       if (!this.dialog.card.contains(/** @type {Node | null} */ (event.relatedTarget))) this.spaceHeld = false;
     });
-    this.dialog.card.addEventListener("keyup", (event) => {
+    this.dialog.onKey((event) => {
       if (event.key === " ") {
         this.spaceHeld = false;
         stage.dataset.panning = String(Boolean(this.pan));
       }
-    });
+    }, "keyup");
     this.resizeObserver = new ResizeObserver(() => {
       if (this.fitted) this.fit();
       else this.applyView();
@@ -1135,7 +1142,6 @@ class PainterDialog {
     /** @param {() => void} action */
     const handle = (action) => {
       event.preventDefault();
-      event.stopPropagation();
       action();
     };
     if (ctrl && !event.altKey) {

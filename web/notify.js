@@ -390,10 +390,6 @@ export class WaitNotifier {
     bell.title = "Notify me when a run waits and this tab is hidden (asks your browser's permission)";
     bell.setAttribute("aria-label", bell.title);
     bell.addEventListener("click", () => void this.enableSystemNotifications());
-    // Enter or Space on the bell presses it; the dialog's own Enter (send) must not see it.
-    bell.addEventListener("keydown", (event) => {
-      if (event.key === "Enter" || event.key === " ") event.stopPropagation();
-    });
     dialog.addHeadButton(bell);
     this.bells.add(bell);
   }

@@ -138,6 +138,9 @@ export const ERROR_CODES = Object.freeze([
 
 export const MAX_BODY_BYTES = 256 * 1024;
 
+/** The workflow id a frontend leaves on a workflow that has none of its own: it identifies nothing. */
+export const NIL_WORKFLOW_ID = "00000000-0000-0000-0000-000000000000";
+
 /**
  * The thumbnails route streams each image as a header of this many bytes (index, then
  * length, each an unsigned 32-bit big-endian integer) followed by its JPEG.

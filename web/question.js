@@ -1,9 +1,9 @@
 // @ts-check
 /**
  * What the question dialogs (value prompt, form) share around their fields: the images of
- * the node's IMAGE input beside the question (below it on a narrow screen), the subtitle
- * that says which node asks, Enter sends, and whether the person is already typing in
- * another of our dialogs (then a new one must not take the focus).
+ * the node's IMAGE input beside the question (below it on a narrow screen), Enter sends,
+ * and whether the dialog may take the focus. (The subtitle, which node asks, is the
+ * controller's, for every dialog.)
  */
 import { element } from "./overlay.js";
 
@@ -16,7 +16,7 @@ import { element } from "./overlay.js";
 const STYLE_ID = "comfyui-hitl-question-style";
 
 const CSS = `
-.hitl-card[data-has-images="true"] { width: min(780px, calc(100vw - 16px)); }
+.hitl-card[data-has-images="true"] { width: min(780px, var(--hitl-avail-w)); }
 .hitl-vp { display: grid; grid-template-columns: minmax(0, 1fr); gap: 12px; }
 .hitl-vp[data-has-images="true"] { grid-template-columns: minmax(0, 2fr) minmax(0, 3fr); }
 @media (max-width: 600px) { .hitl-vp[data-has-images="true"] { grid-template-columns: minmax(0, 1fr); } }
@@ -87,35 +87,25 @@ export function questionLayout(tools, view, dialog, payload, className) {
 }
 
 /**
- * Which node asks, and whether it belongs to this tab's workflow.
- * @param {DialogTools} tools
- * @param {RequestView} view
+ * Whether the overlay gave a dialog just opened the focus: it does not when the person is
+ * busy elsewhere (typing in another dialog, or in one of ComfyUI's fields or windows), and
+ * then the dialog must not take it either.
+ * @param {import("./overlay.js").Dialog} dialog
  */
-export function questionSubtitle(tools, view) {
-  let subtitle = tools.controller.describe(view);
-  const workflow = view.payload?.workflow_id;
-  if (workflow && workflow === tools.controller.activeWorkflowId()) subtitle += " · this tab's workflow";
-  return subtitle;
+export function overlayGaveFocus(dialog) {
+  return dialog.card.contains(dialog.card.ownerDocument.activeElement);
 }
 
 /**
- * Is the person already typing in another of our dialogs? Then a new one must not take the focus.
- * @param {DialogTools} tools
- */
-export function typingElsewhere(tools) {
-  const active = tools.doc.activeElement;
-  return !!(active && active !== tools.doc.body && tools.overlay.layer?.contains(active));
-}
-
-/**
- * Enter sends, from any field of the card; Shift+Enter stays a new line in multi-line text,
- * and buttons and links keep their own Enter.
- * @param {HTMLElement} card
+ * Enter sends, from any field of the dialog; Shift+Enter stays a new line in multi-line
+ * text, and buttons and links keep their own Enter. (Ctrl/Cmd+Enter sends too: the
+ * overlay's, in every dialog.)
+ * @param {import("./overlay.js").Dialog} dialog
  * @param {() => void} send
  */
-export function sendOnEnter(card, send) {
-  card.addEventListener("keydown", (event) => {
-    if (event.key !== "Enter" || event.isComposing) return;
+export function sendOnEnter(dialog, send) {
+  dialog.onKey((event) => {
+    if (event.key !== "Enter" || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
     const target = /** @type {HTMLElement} */ (event.target);
     if (target instanceof HTMLButtonElement || target instanceof HTMLAnchorElement) return; // their own Enter
     if (target instanceof HTMLTextAreaElement && event.shiftKey) return; // a new line

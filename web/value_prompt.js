@@ -2,15 +2,16 @@
 /**
  * The value prompt's browser half: a dialog that asks for an INT, FLOAT, text, yes/no or a
  * choice. Keyboard first: focus starts in the field, Enter sends, Shift+Enter is a new line
- * in multi-line text, Esc cancels the run (the overlay maps it). The server checks every
- * answer; its refusal (422) shows under the field and the run keeps waiting. The field
- * itself is the shared one of fields.js (the form uses the same); checks here are a
- * convenience only. Everything from the workflow is shown as text.
+ * in multi-line text, Ctrl/Cmd+Enter sends from anywhere and Esc cancels the run (both the
+ * overlay's). The server checks every answer; its refusal (422) shows under the field and
+ * the run keeps waiting. The field itself is the shared one of fields.js (the form uses the
+ * same); checks here are a convenience only. What was typed survives a reload of the tab.
+ * Everything from the workflow is shown as text.
  */
-import { answerField, focusField } from "./fields.js";
+import { RequestDraft, answerField, focusField } from "./fields.js";
 import { element } from "./overlay.js";
 import { KINDS } from "./protocol.js";
-import { questionLayout, questionSubtitle, sendOnEnter, typingElsewhere } from "./question.js";
+import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
 
 /**
  * The payload of a value-prompt request (`ValuePrompt.prompt` in nodes/value_prompt.py).
@@ -44,16 +45,14 @@ export const valuePromptHandler = {
   open(view, tools) {
     const doc = tools.doc;
     const payload = /** @type {ValuePromptPayload} */ (view.payload ?? {});
-    // Asked before the dialog opens: opening it moves the focus into the overlay.
-    const busyElsewhere = typingElsewhere(tools);
 
     /** @type {import("./overlay.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: payload.title || "Enter a value",
-      subtitle: questionSubtitle(tools, view),
       primaryLabel: "Send",
       onPrimary: () => void send(),
     });
+    const mayFocus = overlayGaveFocus(dialog);
     dialog.card.dataset.valueType = String(payload.type);
 
     const fieldId = `hitl-vp-field-${view.id}`;
@@ -70,9 +69,18 @@ export const valuePromptHandler = {
     if (hints) question.append(element(doc, "div", "hitl-vp-hint", hints));
     dialog.body.append(layout);
 
+    // What was typed survives a reload (per request id, in this tab only).
+    const draft = new RequestDraft(view.id);
+    const saved = draft.load();
+    if (typeof saved === "string") field.setDraft(saved);
+
     // A new edit makes the last refusal stale.
-    question.addEventListener("input", () => dialog.setError(null));
-    question.addEventListener("change", () => dialog.setError(null));
+    for (const type of ["input", "change"]) {
+      question.addEventListener(type, () => {
+        dialog.setError(null);
+        draft.save(field.draft());
+      });
+    }
 
     async function send() {
       const read = field.read();
@@ -82,11 +90,14 @@ export const valuePromptHandler = {
         return;
       }
       const accepted = await tools.submit(view, dialog, read.value);
+      if (accepted) draft.clear();
       // Refused: the server's reason is shown; put the person back in the field to fix it.
-      if (!accepted && !dialog.closed) field.focusTarget.focus();
+      else if (!dialog.closed) field.focusTarget.focus();
     }
 
-    sendOnEnter(dialog.card, () => void send());
-    if (!busyElsewhere) focusField(field.focusTarget);
+    if (field.onKey) dialog.onKey(field.onKey);
+    sendOnEnter(dialog, () => void send());
+    dialog.setFocusTarget(field.focusTarget);
+    if (mayFocus) focusField(field.focusTarget);
   },
 };
