@@ -87,6 +87,11 @@ class NodeCall:
     inputs: dict[str, Any]
 
 
+def _plain(value: Any) -> bool:
+    """A small JSON value a run may keep after it ends (not a tensor, array or dict)."""
+    return value is None or isinstance(value, (str, int, float, bool))
+
+
 @dataclass
 class Run:
     """One stand-in prompt: its nodes run concurrently in one fresh event loop."""
@@ -275,8 +280,12 @@ class HarnessHost:
             run.status = "error"
             run.error = f"{type(exc).__name__}: {exc}"
         run.ended_at = time.perf_counter()
-        # Let go of the inputs (a picker's batch may be gigabytes); the outputs stay.
-        run.calls = [NodeCall(call.node_id, call.node_type, {}) for call in run.calls]
+        # Let go of the large inputs (a picker's batch may be gigabytes); the outputs stay,
+        # and so do the plain values (widgets, the hidden workflow stamp) a test may read.
+        run.calls = [
+            NodeCall(call.node_id, call.node_type, {k: v for k, v in call.inputs.items() if _plain(v)})
+            for call in run.calls
+        ]
         run.done.set()
         for listener in list(self._listeners):
             listener("harness-run", run.summary())
