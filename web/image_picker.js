@@ -78,7 +78,8 @@ const CSS = `
   min-width: 1.2em; text-align: center; font-size: 14px; }
 .hitl-pick-order:empty { display: none; }
 .hitl-pick-zoom-button { right: 6px; bottom: 6px; border: 0; cursor: pointer; font: inherit; font-size: 13px; }
-.hitl-pick-timeout { font-size: 12px; opacity: .75; }
+/* On a row of its own: with the clip settings in the bar it would squeeze the status onto two lines. */
+.hitl-pick-timeout { font-size: 12px; opacity: .75; flex-basis: 100%; }
 .hitl-pick-help { font-size: 12px; opacity: .6; margin-top: 8px; }
 .hitl-pick-zoom { position: fixed; inset: 0; z-index: 1; background: rgba(0,0,0,.92); display: flex;
   flex-direction: column; align-items: center; justify-content: center; gap: 8px; padding: 12px; box-sizing: border-box; }
