@@ -85,7 +85,9 @@ class HarnessProcess:
     def start(self) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "harness.demo", "--port", str(self.port)],
-            cwd=ROOT,
+            # Each pack is served by its own harness (an older pack by the harness of its
+            # time: today's stand-in host imports modules an older pack does not have).
+            cwd=self.pack_root if (self.pack_root / "harness" / "demo.py").is_file() else ROOT,
             env={**os.environ, "HITL_PACK_ROOT": str(self.pack_root)},
             stderr=subprocess.PIPE,
             text=True,
