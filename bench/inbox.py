@@ -28,28 +28,19 @@ import json
 import logging
 import os
 import random
-import shutil
 import sys
 import threading
 import time
 from pathlib import Path
 from typing import Any
 
+from harness.browser import CHROMIUM_ARGS, chromium_executable
 from harness.host import HarnessHost, HarnessServer
 
 from .picker import Summary, summarize
 
 log = logging.getLogger("bench.inbox")
 RESULTS = Path(__file__).resolve().parent / "results"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-sync",
-]
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 DESKTOP = {"viewport": {"width": 1280, "height": 800}}
 POLL_MS = 1000
@@ -114,7 +105,7 @@ class InboxBench:
         self.opened: dict[str, float] = {}
         self._lock = threading.Lock()
         self.host.add_listener(self._on_change)
-        executable = shutil.which("chromium") or shutil.which("chromium-browser")
+        executable = chromium_executable()
         if executable is None:
             raise SystemExit("Debian's chromium is needed (the README's test command installs it)")
         self._playwright = sync_playwright().start()

@@ -32,7 +32,6 @@ import io
 import json
 import math
 import os
-import shutil
 import sys
 import threading
 import time
@@ -45,12 +44,12 @@ from PIL import Image
 
 from bench.picker import machine, summarize
 from harness.batches import pattern
+from harness.browser import CHROMIUM_ARGS, chromium_executable
 from harness.host import EXTENSION_FOLDER, HarnessHost, HarnessServer, NodeCall
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DIALOG = "section.hitl-card[data-kind='mask-painter']"
 PAINTER = f'document.querySelector("{DIALOG}").hitlMaskPainter'
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
 
 
 # ----------------------------------------------------------------------- baselines
@@ -325,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     load_before = load_average()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=shutil.which("chromium"), args=CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
             page = browser.new_context(viewport={"width": 1280, "height": 800}).new_page()
             page.goto(server.url)
             page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
