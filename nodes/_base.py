@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar, NoReturn
 
 from .. import _comfy, _memory
@@ -68,6 +68,13 @@ def audit_ui(outcome: Outcome | None, extra_pnginfo: Any) -> dict[str, list[Any]
         records = existing if isinstance(existing, list) else []
         extra_pnginfo[AUDIT_IMAGE_KEY] = [*records, for_image_metadata(outcome.record)]
     return {AUDIT_UI_KEY: [outcome.record]}
+
+
+def check_option(name: str, value: str, options: Sequence[str]) -> None:
+    """Refuse a combo widget's value that is not one of its options (an API prompt, or a
+    workflow saved by another version, can carry anything), saying which ones there are."""
+    if value not in options:
+        raise ValueError(f"{name} must be one of {', '.join(options)}; got {value!r}")
 
 
 def end_run_interrupted(outcome: Outcome) -> NoReturn:

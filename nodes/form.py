@@ -56,7 +56,7 @@ from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, question_images
 from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 
 # The memory of "use last answers" is the one every node shares (_memory.py), holding the
 # value prompt's kind of remembered answer.
@@ -484,10 +484,8 @@ class Form(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if on_timeout not in ON_TIMEOUT_ACTIONS:
-            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        check_option("mode", mode, MODES)
+        check_option("on_timeout", on_timeout, ON_TIMEOUT_ACTIONS)
         form = parse_fields(fields)
         node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
         problems = consumer_errors(form, api_prompt, node_key)

@@ -20,7 +20,7 @@ from .._describe import summarize
 from .._images import BatchImages
 from .._memory import LastAnswerMemory, MemoryKey
 from ..state import InvalidAnswer, Outcome
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from ._picks import frames_of, item_count, left_out, parse_preset, resolve_preset
 
 log = logging.getLogger(__name__)
@@ -351,10 +351,8 @@ class ImagePicker(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if on_timeout not in TIMEOUT_ACTIONS:
-            raise ValueError(f"on_timeout must be one of {', '.join(TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        check_option("mode", mode, MODES)
+        check_option("on_timeout", on_timeout, TIMEOUT_ACTIONS)
         frames = image_batch_size(images)
         if not 1 <= frames <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {frames}")

@@ -26,7 +26,7 @@ from .._describe import summarize
 from .._images import BatchImages, as_frames, as_masks
 from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
 from .._memory import LastAnswerMemory
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from .image_picker import image_batch_size
 
 log = logging.getLogger(__name__)
@@ -176,10 +176,8 @@ class MaskPainter(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if on_timeout not in TIMEOUT_ACTIONS:
-            raise ValueError(f"on_timeout must be one of {', '.join(TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        check_option("mode", mode, MODES)
+        check_option("on_timeout", on_timeout, TIMEOUT_ACTIONS)
         count = image_batch_size(images)
         if not 1 <= count <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")

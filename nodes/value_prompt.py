@@ -32,7 +32,7 @@ from .._describe import summarize
 from .._images import MAX_IMAGES_SHOWN, question_images
 from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"
@@ -60,8 +60,7 @@ def build_spec(
 ) -> ValueSpec:
     """A :class:`ValueSpec` from the node's widgets, or ``ValueError`` saying what is wrong.
     Settings that do not apply to the type (bounds of a text) are ignored."""
-    if value_type not in P.VALUE_TYPES:
-        raise ValueError(f"value_type must be one of {', '.join(P.VALUE_TYPES)}; got {value_type!r}")
+    check_option("value_type", value_type, P.VALUE_TYPES)
     if value_type in NUMBER_TYPES:
         low = parse_number(value_type, minimum.strip(), "minimum") if minimum.strip() else None
         high = parse_number(value_type, maximum.strip(), "maximum") if maximum.strip() else None
@@ -238,10 +237,8 @@ class ValuePrompt(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        if mode not in MODES:
-            raise ValueError(f"mode must be one of {', '.join(MODES)}; got {mode!r}")
-        if on_timeout not in ON_TIMEOUT_ACTIONS:
-            raise ValueError(f"on_timeout must be one of {', '.join(ON_TIMEOUT_ACTIONS)}; got {on_timeout!r}")
+        check_option("mode", mode, MODES)
+        check_option("on_timeout", on_timeout, ON_TIMEOUT_ACTIONS)
         spec = build_spec(
             value_type, minimum=minimum, maximum=maximum, step=step, max_length=max_length, choices=choices
         )
