@@ -450,6 +450,14 @@ def question_images(images: Any) -> BatchImages:
     return BatchImages(images, warm=[("thumb", index) for index in range(MAX_IMAGES_SHOWN)], start=False)
 
 
+def question_image_fields(images: BatchImages | None) -> dict[str, Any]:
+    """The payload fields that tell a question's dialog about its images (none: no images)."""
+    return {
+        "image_count": images.image_count() if images else 0,
+        "images": images.describe()[:MAX_IMAGES_SHOWN] if images else [],
+    }
+
+
 def _jpeg(image: Image.Image, quality: int) -> bytes:
     if image.mode == "RGBA":
         image = image.convert("RGB")

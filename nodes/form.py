@@ -53,14 +53,13 @@ from .._answer_types import (
     parse_number,
 )
 from .._describe import summarize
-from .._images import MAX_IMAGES_SHOWN, question_images
+from .._images import question_image_fields, question_images
 from .._memory import LastAnswerMemory
-from ..state import InvalidAnswer
 from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 
 # The memory of "use last answers" is the one every node shares (_memory.py), holding the
 # value prompt's kind of remembered answer.
-from .value_prompt import RememberedAnswer
+from .value_prompt import RememberedAnswer, recall_answer
 
 #: The ComfyUI type of the ``form`` output: a :class:`FormAnswers` (a dict of typed answers).
 FORM_TYPE = "HITL_FORM"
@@ -507,14 +506,9 @@ class Form(HitlNode):
 
         key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
         if mode == MODE_LAST_ANSWERS:
-            remembered = self.memory.recall(key)
-            if remembered is not None and remembered.value_type == P.KIND_FORM:
-                try:
-                    answers = form.validate(remembered.value)
-                except InvalidAnswer:
-                    pass  # the fields changed and the answers no longer fit: ask again
-                else:
-                    return self._result(form, answers, SOURCE_LAST_ANSWER)
+            recalled = recall_answer(self.memory, key, P.KIND_FORM, form.validate)
+            if recalled is not None:
+                return self._result(form, recalled[0], SOURCE_LAST_ANSWER)
 
         resources = None
         if image is not None:
@@ -526,8 +520,7 @@ class Form(HitlNode):
             "message": message,
             "fields": form.describe(starting),
             "timeout_uses_default": on_timeout == ON_TIMEOUT_DEFAULTS,
-            "image_count": resources.image_count() if resources else 0,
-            "images": resources.describe()[:MAX_IMAGES_SHOWN] if resources else [],
+            **question_image_fields(resources),
         }
         outcome = await self.ask(
             P.KIND_FORM,

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -29,7 +30,7 @@ from .._answer_types import (
     parse_number,
 )
 from .._describe import summarize
-from .._images import MAX_IMAGES_SHOWN, question_images
+from .._images import question_image_fields, question_images
 from .._memory import LastAnswerMemory
 from ..state import InvalidAnswer
 from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
@@ -90,6 +91,20 @@ class RememberedAnswer:
 
     value_type: str
     value: Any
+
+
+def recall_answer(
+    memory: LastAnswerMemory[RememberedAnswer], key: Any, kind: str, validate: Callable[[Any], Any]
+) -> tuple[Any] | None:
+    """The node's remembered answer, checked again (its settings may have changed since), as
+    a 1-tuple; None when there is none for ``kind`` or it no longer fits: ask again."""
+    remembered = memory.recall(key)
+    if remembered is None or remembered.value_type != kind:
+        return None
+    try:
+        return (validate(remembered.value),)
+    except InvalidAnswer:
+        return None
 
 
 class ValuePrompt(HitlNode):
@@ -253,14 +268,9 @@ class ValuePrompt(HitlNode):
 
         key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
         if mode == MODE_LAST_ANSWER:
-            remembered = self.memory.recall(key)
-            if remembered is not None and remembered.value_type == value_type:
-                try:
-                    value = spec.validate(remembered.value)
-                except InvalidAnswer:
-                    pass  # the settings changed and it no longer fits: ask again
-                else:
-                    return self._result(spec, value, SOURCE_LAST_ANSWER)
+            recalled = recall_answer(self.memory, key, value_type, spec.validate)
+            if recalled is not None:
+                return self._result(spec, recalled[0], SOURCE_LAST_ANSWER)
 
         resources = None
         if image is not None:
@@ -274,8 +284,7 @@ class ValuePrompt(HitlNode):
             "default": default_value,
             "default_text": spec.as_text(default_value),
             "timeout_uses_default": on_timeout == ON_TIMEOUT_DEFAULT,
-            "image_count": resources.image_count() if resources else 0,
-            "images": resources.describe()[:MAX_IMAGES_SHOWN] if resources else [],
+            **question_image_fields(resources),
         }
         outcome = await self.ask(
             P.KIND_VALUE_PROMPT,

@@ -17,6 +17,7 @@ from harness.pack import load_pack, submodule
 vp = submodule("nodes.value_prompt")
 memory = submodule("_memory")
 state = submodule("state")
+images = submodule("_images")
 server_routes = submodule("server_routes")
 P = submodule("_protocol")
 
@@ -559,7 +560,7 @@ def test_image_input_is_shown_beside_the_question(host: HarnessHost, make_images
 def test_a_big_batch_sends_only_the_first_thumbnails(host: HarnessHost) -> None:
     run = ask(host, value_type=BOOLEAN, image=np.zeros((20, 8, 8, 3), dtype=np.float32))
     [view] = host.wait_waiting(run)
-    assert view["payload"]["image_count"] == 20 and len(view["payload"]["images"]) == vp.MAX_IMAGES_SHOWN
+    assert view["payload"]["image_count"] == 20 and len(view["payload"]["images"]) == images.MAX_IMAGES_SHOWN
     host.registry.cancel(view["id"])
     run.wait()
 
