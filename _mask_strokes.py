@@ -35,10 +35,8 @@ from __future__ import annotations
 
 import heapq
 import math
-import threading
-from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, TypeGuard, Union
 
 import numpy as np
@@ -337,7 +335,7 @@ def draw(
     mask = np.empty((height, width), np.float32) if out is None else out
     if start is None:
         mask.fill(0.0)
-    else:
+    elif start is not mask:  # (``start`` may be ``out`` itself: drawing goes on from it)
         if np.shape(start) != (height, width):
             raise ValueError(f"the start mask is {np.shape(start)}, the image {(height, width)}")
         np.clip(start, 0.0, 1.0, out=mask)
@@ -379,6 +377,15 @@ class _Windows:
     dr: np.ndarray
     softness: np.ndarray
 
+    @property
+    def area(self) -> int:
+        """Pixels evaluated."""
+        return int((self.rows * self.cols).sum())
+
+    def shifted(self, top: int, left: int) -> _Windows:
+        """The same windows in an array whose first row and column are ``top``, ``left``."""
+        return replace(self, top=self.top - top, left=self.left - left)
+
 
 #: Elements of one batch of windows evaluated together (a few arrays of this many float32
 #: stay in the CPU cache), and how much padding a batch may add to its windows' own area.
@@ -387,16 +394,33 @@ BATCH_SLACK = 1.4
 
 
 def _segments(strokes: Sequence[Stroke]) -> tuple[np.ndarray, ...]:
-    """Every segment of ``strokes``: x0, y0, x1, y1, r0, r1 and the stroke's softness."""
+    """Every segment of ``strokes``: x0, y0, x1, y1, r0, r1, the stroke's softness, and
+    whether the segment's window must hold the disk around its start and around its end."""
     parts: list[tuple[np.ndarray, ...]] = []
     for stroke in strokes:
         points, radii = stroke.points, stroke.radii
+        count = max(1, len(points) - 1)
         if len(points) == 1:
             begin, end, r_begin, r_end = points, points, radii, radii
         else:
             begin, end, r_begin, r_end = points[:-1], points[1:], radii[:-1], radii[1:]
+        # A stroke of one radius: a pixel on the start side of segment k is no nearer to it
+        # than to its start point, which ends segment k - 1, so only the first segment needs
+        # its start disk. Under pen pressure the radii differ and every segment needs both.
+        start_disk = np.ones(count, bool)
+        if bool((radii == radii[0]).all()):
+            start_disk[1:] = False
         parts.append(
-            (begin[:, 0], begin[:, 1], end[:, 0], end[:, 1], r_begin, r_end, np.full(len(begin), 1.0 - stroke.hardness))
+            (
+                begin[:, 0],
+                begin[:, 1],
+                end[:, 0],
+                end[:, 1],
+                r_begin,
+                r_end,
+                np.full(count, 1.0 - stroke.hardness),
+                start_disk,
+            )
         )
     return tuple(np.concatenate(column) for column in zip(*parts, strict=True))
 
@@ -405,12 +429,13 @@ def _windows(strokes: Sequence[Stroke], height: int, width: int) -> _Windows:
     """Cover every pixel within max(r0, r1) + 1 of each segment with windows along it, each
     about WINDOW_RADII radii long, clipped to the mask and cut into row bands that fit a
     batch. A pixel further from its segment has coverage 0, so nothing is missed."""
-    x0, y0, x1, y1, r0, r1, softness = _segments(strokes)
+    x0, y0, x1, y1, r0, r1, softness, start_disk = _segments(strokes)
     dx, dy = x1 - x0, y1 - y0
     length_sq = dx * dx + dy * dy
     inverse = np.divide(1.0, length_sq, out=np.zeros_like(length_sq), where=length_sq > 0)
     reach = np.maximum(r0, r1) + 1.0
-    pieces = np.maximum(1, np.ceil(np.sqrt(length_sq) / np.maximum(WINDOW_RADII * reach, MIN_WINDOW))).astype(np.int64)
+    length = np.sqrt(length_sq)
+    pieces = np.maximum(1, np.ceil(length / np.maximum(WINDOW_RADII * reach, MIN_WINDOW))).astype(np.int64)
     segment = np.repeat(np.arange(len(x0)), pieces)
     piece = np.arange(len(segment)) - np.repeat(np.cumsum(pieces) - pieces, pieces)
     n = pieces[segment]
@@ -418,11 +443,28 @@ def _windows(strokes: Sequence[Stroke], height: int, width: int) -> _Windows:
     b = (piece + 1) / n
     ax, bx = x0[segment] + dx[segment] * a, x0[segment] + dx[segment] * b
     ay, by = y0[segment] + dy[segment] * a, y0[segment] + dy[segment] * b
-    near = reach[segment] + 0.5
-    left = np.maximum(0, np.floor(np.minimum(ax, bx) - near)).astype(np.int64)
-    right = np.minimum(width - 1, np.ceil(np.maximum(ax, bx) + near - 1.0)).astype(np.int64)
-    top = np.maximum(0, np.floor(np.minimum(ay, by) - near)).astype(np.int64)
-    bottom = np.minimum(height - 1, np.ceil(np.maximum(ay, by) + near - 1.0)).astype(np.int64)
+    # A piece covers the pixels whose projection falls on it: a rectangle reach wide on each
+    # side (its box reaches out by reach times the normal's components), plus the disk around
+    # the segment's end on the last piece and around its start on the first where needed.
+    # A segment of length 0 is a disk.
+    r = reach[segment]
+    safe = np.where(length > 0, length, 1.0)[segment]
+    zero = (length == 0)[segment]
+    reach_x = np.where(zero, r, r * np.abs(dy[segment]) / safe)
+    reach_y = np.where(zero, r, r * np.abs(dx[segment]) / safe)
+    low_x, high_x = np.minimum(ax, bx) - reach_x, np.maximum(ax, bx) + reach_x
+    low_y, high_y = np.minimum(ay, by) - reach_y, np.maximum(ay, by) + reach_y
+    ends = piece == n - 1
+    low_x[ends], high_x[ends] = np.minimum(low_x, bx - r)[ends], np.maximum(high_x, bx + r)[ends]
+    low_y[ends], high_y[ends] = np.minimum(low_y, by - r)[ends], np.maximum(high_y, by + r)[ends]
+    starts = (piece == 0) & start_disk[segment]
+    low_x[starts], high_x[starts] = np.minimum(low_x, ax - r)[starts], np.maximum(high_x, ax + r)[starts]
+    low_y[starts], high_y[starts] = np.minimum(low_y, ay - r)[starts], np.maximum(high_y, ay + r)[starts]
+    # Pixel i's centre is i + 0.5: the first and last pixel whose centre lies in the box.
+    left = np.maximum(0, np.floor(low_x - 0.5)).astype(np.int64)
+    right = np.minimum(width - 1, np.ceil(high_x - 0.5)).astype(np.int64)
+    top = np.maximum(0, np.floor(low_y - 0.5)).astype(np.int64)
+    bottom = np.minimum(height - 1, np.ceil(high_y - 0.5)).astype(np.int64)
     keep = (left <= right) & (top <= bottom)
     segment, left, top = segment[keep], left[keep], top[keep]
     cols = right[keep] - left + 1
@@ -473,38 +515,204 @@ def _batches(windows: _Windows) -> list[np.ndarray]:
     return groups
 
 
-#: Drawing at least this many pixel evaluations splits the batches between two threads
-#: (numpy lets go of the GIL while it computes; each thread has its own scratch space).
-THREADED_WORK = 1 << 22
-THREADS = 2
+#: Rows of the bands in which the distance path turns distances into coverage.
+BAND_ROWS = 32
 
 
 def _draw_strokes(mask: np.ndarray, strokes: Sequence[Stroke]) -> None:
     """Combine the coverage of strokes of one tool into ``mask`` (max for the brush,
-    min with 1 − coverage for the eraser), evaluating windows in padded batches."""
+    min with 1 − coverage for the eraser).
+
+    Strokes of one radius (no pen pressure, or the same everywhere) and one hardness have a
+    coverage that falls with the distance alone, so the largest coverage of their segments
+    is the coverage of the nearest one: such a group takes the minimum squared distance over
+    its segments (a few operations per pixel) and turns it into coverage once per pixel.
+    Other strokes take each segment's coverage and its maximum."""
     if not strokes:
         return
     height, width = mask.shape
     erase = strokes[0].tool == P.MASK_OP_ERASE
-    windows = _windows(strokes, height, width)
-    groups = _batches(windows)
-    # Max with max (or min with min) gives the same mask in any order: batches may be
-    # combined as they finish, under a lock (a window of one batch may overlap another's).
-    lock = threading.Lock()
+    groups: dict[tuple[float, float], list[Stroke]] = {}
+    varying: list[Stroke] = []
+    for stroke in strokes:
+        radii = stroke.radii
+        if bool((radii == radii[0]).all()):
+            groups.setdefault((float(radii[0]), stroke.hardness), []).append(stroke)
+        else:
+            varying.append(stroke)
+    for (radius, hardness), group in groups.items():
+        windows = _windows(group, height, width)
+        bands = _Bands.of(windows, height, width)
+        # The distance path also evaluates every pixel of its bands once: worth it unless the
+        # group is a few strokes far apart (then its bands are mostly empty).
+        if bands.area <= windows.area:
+            _draw_by_distance(mask, windows, bands, radius, 1.0 - hardness, erase)
+        else:
+            _draw_by_coverage(mask, windows, erase)
+    if varying:
+        _draw_by_coverage(mask, _windows(varying, height, width), erase)
 
-    def work(share: Sequence[np.ndarray]) -> None:
-        scratch = np.empty((4, BATCH_ELEMENTS), np.float32)  # reused: no allocation per batch
-        for group in share:
-            coverage = _coverage(windows, group, scratch, erase)
-            with lock:
-                _combine(mask, windows, group, coverage, erase)
 
-    if int((windows.rows * windows.cols).sum()) < THREADED_WORK or len(groups) < 2 * THREADS:
-        work(groups)
+def _run_batches(
+    windows: _Windows,
+    evaluate: Callable[[np.ndarray, np.ndarray], np.ndarray],
+    combine: Callable[[np.ndarray, np.ndarray], None],
+) -> None:
+    """Evaluate ``windows`` in padded batches, combining each batch as it is done.
+
+    One thread: numpy lets go of the GIL only inside an operation, and the many small steps
+    between them made two threads slower than one on a 2-core machine (measured)."""
+    scratch = np.empty((4, BATCH_ELEMENTS), np.float32)  # reused: no allocation per batch
+    for group in _batches(windows):
+        combine(group, evaluate(group, scratch))
+
+
+def _draw_by_coverage(mask: np.ndarray, windows: _Windows, erase: bool) -> None:
+    """Each window's coverage, combined into the mask."""
+    _run_batches(
+        windows,
+        lambda group, scratch: _coverage(windows, group, scratch, erase),
+        lambda group, values: _place(mask, windows, group, values, np.minimum if erase else np.maximum),
+    )
+
+
+@dataclass(frozen=True)
+class _Bands:
+    """Bands of BAND_ROWS mask rows, each with the columns the windows reach in it: where
+    the distance path keeps its distances and turns them into coverage."""
+
+    top: int
+    left: int
+    bottom: int
+    right: int
+    #: Per band (band b holds rows b * BAND_ROWS onwards): first column and one past the last
+    #: (equal when no window reaches the band).
+    starts: np.ndarray
+    stops: np.ndarray
+    height: int
+
+    @classmethod
+    def of(cls, windows: _Windows, height: int, width: int) -> _Bands:
+        count = -(-height // BAND_ROWS)
+        first = windows.top // BAND_ROWS
+        spans = (windows.top + windows.rows - 1) // BAND_ROWS - first + 1
+        owner = np.repeat(np.arange(len(first)), spans)
+        band = np.repeat(first, spans) + np.arange(len(owner)) - np.repeat(np.cumsum(spans) - spans, spans)
+        starts = np.full(count, width, np.int64)
+        stops = np.zeros(count, np.int64)
+        np.minimum.at(starts, band, windows.left[owner])
+        np.maximum.at(stops, band, (windows.left + windows.cols)[owner])
+        stops = np.maximum(stops, starts)
+        used = np.flatnonzero(stops > starts)
+        if not used.size:
+            return cls(0, 0, 0, 0, starts, stops, height)
+        return cls(
+            top=int(used[0]) * BAND_ROWS,
+            left=int(starts[used].min()),
+            bottom=min(height, (int(used[-1]) + 1) * BAND_ROWS),
+            right=int(stops[used].max()),
+            starts=starts,
+            stops=stops,
+            height=height,
+        )
+
+    @property
+    def area(self) -> int:
+        rows = np.minimum(BAND_ROWS, self.height - np.arange(len(self.starts)) * BAND_ROWS)
+        return int(((self.stops - self.starts) * rows).sum())
+
+    def __iter__(self) -> Iterator[tuple[int, int, int, int]]:
+        """Each band that windows reach: first row, one past its last row, first column, one
+        past its last column."""
+        for band in np.flatnonzero(self.stops > self.starts).tolist():
+            top = band * BAND_ROWS
+            yield top, min(self.height, top + BAND_ROWS), int(self.starts[band]), int(self.stops[band])
+
+
+def _draw_by_distance(
+    mask: np.ndarray, windows: _Windows, bands: _Bands, radius: float, softness: float, erase: bool
+) -> None:
+    """Strokes of one radius and softness: the squared distance to the nearest segment,
+    then coverage from it once per pixel of the bands."""
+    if bands.bottom <= bands.top:
         return
-    with ThreadPoolExecutor(THREADS, thread_name_prefix="hitl-mask") as pool:
-        for future in [pool.submit(work, groups[index::THREADS]) for index in range(THREADS)]:
-            future.result()
+    nearest = np.empty((bands.bottom - bands.top, bands.right - bands.left), np.float32)
+    for top, bottom, left, right in bands:  # only the bands' columns are read later
+        nearest[top - bands.top : bottom - bands.top, left - bands.left : right - bands.left] = np.inf
+    origin = _Windows.shifted(windows, bands.top, bands.left)
+    _run_batches(
+        windows,
+        lambda group, scratch: _distance_sq(windows, group, scratch),
+        lambda group, values: _place(nearest, origin, group, values, np.minimum),
+    )
+    f32 = np.float32
+    r, edge = f32(radius), f32(max(radius * softness, 1.0))
+    scratch = np.empty((2, BAND_ROWS * mask.shape[1]), np.float32)
+    for top, bottom, left, right in bands:
+        shape = (bottom - top, right - left)
+        value, coverage = (buffer[: shape[0] * shape[1]].reshape(shape) for buffer in scratch)
+        distance = np.sqrt(
+            nearest[top - bands.top : bottom - bands.top, left - bands.left : right - bands.left], out=value
+        )
+        np.subtract(r, distance, out=value)
+        value /= edge
+        _smoothstep(value, coverage, erase)
+        target = mask[top:bottom, left:right]
+        (np.minimum if erase else np.maximum)(target, coverage, out=target)
+
+
+def _smoothstep(inside: np.ndarray, coverage: np.ndarray, erase: bool) -> None:
+    """``coverage`` = smoothstep(clamp(``inside``, 0, 1)) (1 − that for the eraser);
+    ``inside`` is used as scratch."""
+    f32 = np.float32
+    np.clip(inside, 0.0, 1.0, out=inside)
+    np.multiply(inside, inside, out=coverage)
+    inside *= f32(-2.0)
+    inside += f32(3.0)
+    coverage *= inside  # u² (3 − 2u)
+    if erase:
+        np.subtract(f32(1.0), coverage, out=coverage)
+
+
+def _pixel_offsets(windows: _Windows, group: np.ndarray, rows: int, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """The offsets of the pixel centres of a batch of windows from each segment's start,
+    across ([n, 1, cols]) and down ([n, rows, 1]), in float32 (float64 before the cast:
+    coordinates up to a few thousand pixels keep their quarter-pixel precision)."""
+    f32 = np.float32
+    across = ((windows.left[group][:, None] + np.arange(cols)[None, :]) + (0.5 - windows.x0[group][:, None])).astype(
+        f32
+    )[:, None, :]
+    down = ((windows.top[group][:, None] + np.arange(rows)[None, :]) + (0.5 - windows.y0[group][:, None])).astype(f32)[
+        :, :, None
+    ]
+    return across, down
+
+
+def _distance_sq(windows: _Windows, group: np.ndarray, scratch: np.ndarray) -> np.ndarray:
+    """The squared distance of each pixel to its window's segment, [n, rows, cols] padded
+    to the largest window of the batch, computed in ``scratch``. Along the segment's
+    direction u, the offset s = c · u is clamped to 0..L and what is left over adds to the
+    offset across it: d² = (s − clamp(s, 0, L))² + (c · u⊥)²."""
+    f32 = np.float32
+    rows, cols = int(windows.rows[group].max()), int(windows.cols[group].max())
+    shape = (len(group), rows, cols)
+    along, across_sq, clamped = (buffer[: len(group) * rows * cols].reshape(shape) for buffer in scratch[:3])
+    across, down = _pixel_offsets(windows, group, rows, cols)
+    dx, dy = windows.dx[group], windows.dy[group]
+    length = np.hypot(dx, dy)
+    moving = length > 0
+    # A segment of length 0 is a point: any direction gives d² = x² + y².
+    ux = np.divide(dx, length, out=np.ones_like(length), where=moving).astype(f32)[:, None, None]
+    uy = np.divide(dy, length, out=np.zeros_like(length), where=moving).astype(f32)[:, None, None]
+    np.add(across * ux, down * uy, out=along)
+    np.subtract(down * ux, across * uy, out=across_sq)
+    np.multiply(across_sq, across_sq, out=across_sq)
+    np.clip(along, f32(0.0), length.astype(f32)[:, None, None], out=clamped)
+    along -= clamped
+    np.multiply(along, along, out=along)
+    along += across_sq
+    result: np.ndarray = along
+    return result
 
 
 def _coverage(windows: _Windows, group: np.ndarray, scratch: np.ndarray, erase: bool) -> np.ndarray:
@@ -520,14 +728,7 @@ def _coverage(windows: _Windows, group: np.ndarray, scratch: np.ndarray, erase: 
         picked: np.ndarray = values[group].astype(f32)[:, None, None]
         return picked
 
-    # Offsets of the pixel centres from each segment's start (float64 before the cast:
-    # coordinates up to a few thousand pixels keep their quarter-pixel precision).
-    across = ((windows.left[group][:, None] + np.arange(cols)[None, :]) + (0.5 - windows.x0[group][:, None])).astype(
-        f32
-    )[:, None, :]
-    down = ((windows.top[group][:, None] + np.arange(rows)[None, :]) + (0.5 - windows.y0[group][:, None])).astype(f32)[
-        :, :, None
-    ]
+    across, down = _pixel_offsets(windows, group, rows, cols)
     dx, dy = column(windows.dx), column(windows.dy)
     inverse = column(windows.inverse)
     # t: the projection on the segment, clamped to it (the two products are small: one
@@ -554,25 +755,24 @@ def _coverage(windows: _Windows, group: np.ndarray, scratch: np.ndarray, erase: 
         np.multiply(radius, softness, out=radius)
         np.maximum(radius, f32(1.0), out=radius)
         distance /= radius
-    inside = np.clip(distance, 0.0, 1.0, out=distance)  # u = (r − d) / w
-    np.multiply(inside, inside, out=coverage)
-    inside *= f32(-2.0)
-    inside += f32(3.0)
-    coverage *= inside  # smoothstep: u² (3 − 2u)
-    if erase:
-        np.subtract(f32(1.0), coverage, out=coverage)
+    _smoothstep(distance, coverage, erase)  # u = (r − d) / w
     return result
 
 
-def _combine(mask: np.ndarray, windows: _Windows, group: np.ndarray, coverage: np.ndarray, erase: bool) -> None:
-    """Put a batch's coverage into the mask, each window at its place."""
-    combine = np.minimum if erase else np.maximum
+def _place(
+    target: np.ndarray,
+    windows: _Windows,
+    group: np.ndarray,
+    values: np.ndarray,
+    combine: Callable[..., Any],
+) -> None:
+    """Combine a batch's values into ``target`` (max or min), each window at its place."""
     tops, lefts = windows.top[group].tolist(), windows.left[group].tolist()
     heights, widths = windows.rows[group].tolist(), windows.cols[group].tolist()
     for k in range(len(group)):
         top, left, h, w = tops[k], lefts[k], heights[k], widths[k]
-        window = mask[top : top + h, left : left + w]
-        combine(window, coverage[k, :h, :w], out=window)
+        window = target[top : top + h, left : left + w]
+        combine(window, values[k, :h, :w], out=window)
 
 
 def draw_answer(

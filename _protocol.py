@@ -16,6 +16,8 @@ ROUTES: dict[str, str] = {
     "list": f"{ROUTE_PREFIX}/requests",
     "answer": f"{ROUTE_PREFIX}/requests/{{request_id}}/answer",
     "cancel": f"{ROUTE_PREFIX}/requests/{{request_id}}/cancel",
+    # What the person has done so far (the mask painter's strokes), drawn ahead of the answer.
+    "draft": f"{ROUTE_PREFIX}/requests/{{request_id}}/draft",
     "image": f"{ROUTE_PREFIX}/requests/{{request_id}}/images/{{index}}",
     "thumbnails": f"{ROUTE_PREFIX}/requests/{{request_id}}/thumbnails",
     "openapi": f"{ROUTE_PREFIX}/openapi.json",

@@ -36,7 +36,7 @@ from ._history import Provenance
 from ._page_files import PageFiles
 from ._push import Pusher
 from ._settings import SettingsStore
-from .state import WAITING, HitlError, RequestRegistry, UnknownRequest
+from .state import WAITING, HitlError, InvalidAnswer, RequestRegistry, UnknownRequest
 
 log = logging.getLogger(__name__)
 
@@ -146,6 +146,17 @@ class ImageSource(Protocol):
 
     def media_type(self, size: str) -> str:
         """The media type of rendition ``size``."""
+
+
+@runtime_checkable
+class DraftTaker(Protocol):
+    """What a request's ``resources`` provide when it takes drafts (the mask painter's, through
+    ``_mask_drafts.MaskDrafts``): what the person has done so far, used to prepare the answer
+    ahead. A draft decides nothing: only an answer ends the request."""
+
+    def offer(self, value: Any) -> None:
+        """Check a draft as an answer is checked (a ValueError says what is wrong, and
+        nothing changes) and take it; never waits for what it starts."""
 
 
 async def as_made(
@@ -526,6 +537,25 @@ def add_routes(
         view = registry.answer(request.match_info["request_id"], body["value"], by=by)
         return web.json_response({"request": view})
 
+    async def draft_request(request: web.Request) -> web.Response:
+        """POST ``{"value": ...}``: what the person has done so far on a waiting request that
+        takes drafts (the mask painter: its strokes, drawn on the server while the person
+        paints, so that Send resumes the run at once). Checked like an answer (422), it
+        changes nothing about the request; 202 once taken."""
+        body = await read_json_object(request)
+        _only_keys(body, required=("value",))
+        waiting = registry.get_waiting(request.match_info["request_id"])
+        taker = waiting.resources
+        if not isinstance(taker, DraftTaker):
+            raise Refused("not_found", "this request takes no drafts")
+        try:
+            taker.offer(body["value"])
+        except (TypeError, ValueError, OverflowError) as exc:
+            raise InvalidAnswer(f"draft refused: {exc}") from exc
+        except RecursionError:
+            raise InvalidAnswer("draft refused: it is nested too deeply") from None
+        return web.json_response({"taken": True}, status=202)
+
     async def cancel_request(request: web.Request) -> web.Response:
         """POST ``{"surface"?, "client_id"?}``: cancel the waiting request; its run ends as
         interrupted."""
@@ -689,6 +719,7 @@ def add_routes(
     routes.post(P.ROUTES["thumbnails"])(guarded(policy, stream_thumbnails))
     routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
     routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
+    routes.post(P.ROUTES["draft"])(guarded(policy, draft_request))
     routes.get(P.ROUTES["request"])(guarded(policy, get_request))
     routes.get(P.ROUTES["history"])(guarded(policy, history))
     routes.get(P.ROUTES["inbox"])(guarded(policy, inbox_page, policy.check_page))

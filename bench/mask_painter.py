@@ -14,10 +14,13 @@ and max of:
    move per display frame; the painter's own measure per frame (rasterizing the new
    segments into the full-resolution mask and updating the overlay), at several brush sizes.
 3. **send → resumed**: a mask of N strokes (random smooth paths sampled like pointer moves,
-   a 48 px brush, encoded by the browser's own ``encodeStroke``), from the Send click to the
-   node returning its full-resolution MASK. Baseline, in the same prompt: the same mask sent
-   as a full-resolution PNG (the page's canvas encodes it, a route decodes it with Pillow):
-   what packs that save ComfyUI's mask editor's canvas do.
+   a 48 px brush, encoded by the browser's own ``encodeStroke``), each stroke ending as one
+   drawn with the pointer does (so the painter sends its draft and the server draws ahead),
+   one every ``--stroke-gap-ms``; Send is clicked right after the last stroke, and the time
+   runs from that click to the node returning its full-resolution MASK. Beside it, the worst
+   case: all N strokes at once and Send at once, so nothing is drawn ahead. Baseline, in a
+   prompt of its own: the same mask sent as a full-resolution PNG (the page's canvas encodes
+   it, a route decodes it with Pillow): what packs that save ComfyUI's mask editor's canvas do.
 
 Figures are wall-clock milliseconds (the page's ``performance.timeOrigin + now()`` and
 Python's ``time.time()`` read the same clock). Report them with the load average printed.
@@ -45,7 +48,7 @@ from PIL import Image
 from bench.picker import machine, summarize
 from harness.batches import pattern
 from harness.browser import CHROMIUM_ARGS, chromium_executable
-from harness.host import EXTENSION_FOLDER, HarnessHost, HarnessServer, NodeCall
+from harness.host import EXTENSION_FOLDER, HarnessHost, HarnessServer
 
 RESULTS = Path(__file__).resolve().parent / "results"
 DIALOG = "section.hitl-card[data-kind='mask-painter']"
@@ -229,14 +232,19 @@ class Bench:
         self.close_dialog(run)
         return costs
 
-    def send_to_resumed(self, images: Any, strokes: int, runs: int) -> tuple[list[float], list[float], dict[str, int]]:
+    def send_to_resumed(
+        self, images: Any, strokes: int, runs: int, gap_ms: float
+    ) -> tuple[list[float], list[float], dict[str, int]]:
+        """Paint ``strokes`` strokes, one every ``gap_ms`` (0: all at once), each ending as a
+        stroke drawn with the pointer ends (the painter's ``changed``: status, reload copy,
+        draft); click Send right after the last one; time Send → the node returned its mask.
+        Then the baseline, in a prompt of its own: the same mask as a PNG upload."""
         ours, baseline = [], []
         sizes: dict[str, int] = {}
         size = int(images.shape[2])
         module = f"/extensions/{EXTENSION_FOLDER}/mask_strokes.js"
         clock = time.time() - time.perf_counter()
         for index in range(runs + 1):
-            token = f"bench-{index}"
             inputs = {
                 "images": images,
                 "title": "bench",
@@ -246,62 +254,68 @@ class Bench:
                 # As in a workflow that takes the mask (e.g. into an inpainting node), not masked_images.
                 "api_prompt": {"9": {"class_type": "InpaintModelConditioning", "inputs": {"mask": ["1", 0]}}},
             }
-            run = self.host.submit_many(
-                [NodeCall("1", "HitlMaskPainter", inputs), NodeCall("2", "BaselinePngMask", {"token": token})]
-            )
+            run = self.host.submit("HitlMaskPainter", inputs)
             self.wait_ready()
             paths = smooth_strokes(strokes, size, np.random.default_rng(index))
             info = self.page.evaluate(
-                """async ([module, paths, width, height]) => {
+                """async ([module, paths, width, height, gap]) => {
                     const { encodeStroke } = await import(module);
                     const p = document.querySelector("section.hitl-card[data-kind='mask-painter']").hitlMaskPainter;
                     for (const path of paths) {
+                        if (gap) await new Promise((resolve) => setTimeout(resolve, gap));
                         p.activeDoc.apply(encodeStroke({ tool: "brush", size: 48, hardness: 0.5, xs: path.xs, ys: path.ys,
                             pressure: null, width, height }));
+                        if (gap) { p.redrawOverlay(); p.changed(); }
                     }
-                    p.redrawOverlay(); p.changed();
-                    const body = JSON.stringify({ value: p.answer() });
-                    return { bytes: new TextEncoder().encode(body).length, ops: p.activeDoc.entries.length,
-                             points: p.answer().masks[0].reduce((n, op) => n + op.points.length / 2, 0) };
+                    if (!gap) { p.redrawOverlay(); p.changed(); }  // one change: one draft, racing the answer
+                    const answer = p.answer();
+                    const body = JSON.stringify({ value: answer });
+                    window.__sendClicked = performance.timeOrigin + performance.now();
+                    document.querySelector("section.hitl-card[data-kind='mask-painter'] [data-action='primary']").click();
+                    return { bytes: new TextEncoder().encode(body).length, answer,
+                             points: answer.masks[0].reduce((n, op) => n + op.points.length / 2, 0) };
                 }""",
-                [module, paths, size, int(images.shape[1])],
+                [module, paths, size, int(images.shape[1]), gap_ms],
             )
-            # Baseline first (its node is a parallel branch of the same prompt).
+            run.wait(120)
+            assert run.status == "success", run.error
+            clicked = self.page.evaluate("() => window.__sendClicked")
+            [output] = run.outputs
+            mask = np.asarray(output["result"][0])
+            assert mask.shape == (1, int(images.shape[1]), size) and mask.max() == 1.0
+            self.page.wait_for_selector(DIALOG, state="detached")
+            # Baseline: the same mask (the browser's own model replays the answer) as a PNG.
+            token = f"bench-{gap_ms}-{index}"
+            baseline_run = self.host.submit("BaselinePngMask", {"token": token}, node_id="2")
             upload = self.page.evaluate(
-                """async (token) => {
-                    const p = document.querySelector("section.hitl-card[data-kind='mask-painter']").hitlMaskPainter;
+                """async ([module, token, answer, width, height]) => {
+                    const { MaskDoc } = await import(module);
+                    const doc = new MaskDoc(width, height, null);
+                    doc.replay(answer.masks[0]);
                     const sent = performance.timeOrigin + performance.now();
-                    const mask = p.activeDoc.mask;
-                    const canvas = new OffscreenCanvas(p.width, p.height);
+                    const mask = doc.mask;
+                    const canvas = new OffscreenCanvas(width, height);
                     const context = canvas.getContext("2d");
-                    const image = context.createImageData(p.width, p.height);
+                    const image = context.createImageData(width, height);
                     for (let i = 0; i < mask.length; i++) { const j = 4 * i; image.data[j] = image.data[j + 1] = image.data[j + 2] = mask[i]; image.data[j + 3] = 255; }
                     context.putImageData(image, 0, 0);
                     const blob = await canvas.convertToBlob({ type: "image/png" });
                     await fetch(`/baseline/mask/${token}`, { method: "POST", body: blob });
                     return { sent, bytes: blob.size };
                 }""",
-                token,
+                [module, token, info["answer"], size, int(images.shape[1])],
             )
-            # Ours: the Send button.
-            self.page.evaluate(
-                f"""() => {{ window.__sendClicked = performance.timeOrigin + performance.now();
-                    document.querySelector("{DIALOG} [data-action='primary']").click(); }}"""
-            )
-            run.wait(120)
-            assert run.status == "success", run.error
-            clicked = self.page.evaluate("() => window.__sendClicked")
-            mask = np.asarray(run.outputs[0]["result"][0])
-            assert mask.shape == (1, int(images.shape[1]), size) and mask.max() == 1.0
-            self.page.wait_for_selector(DIALOG, state="detached")
+            baseline_run.wait(120)
+            assert baseline_run.status == "success", baseline_run.error
             if index:
                 ours.append((run.node_ended_at + clock) * 1000 - clicked)
                 baseline.append(self.uploads.returned_at[token] * 1000 - upload["sent"])
                 sizes = {
                     "answer_bytes": info["bytes"],
                     "png_bytes": upload["bytes"],
-                    "ops": info["ops"],
+                    "ops": len(info["answer"]["masks"][0]),
                     "points": info["points"],
+                    "drawn_ahead": output["ui"]["drawn_ahead"][0],
                 }
         return ours, baseline, sizes
 
@@ -312,6 +326,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=10)
     parser.add_argument("--strokes", type=int, default=200)
     parser.add_argument("--brushes", type=int, nargs="+", default=[32, 128, 512])
+    parser.add_argument(
+        "--stroke-gap-ms",
+        type=float,
+        default=150,
+        help="time between strokes when painting at a pace (default 150: faster than a hand draws a stroke)",
+    )
     args = parser.parse_args(argv)
     from playwright.sync_api import sync_playwright
 
@@ -331,7 +351,8 @@ def main(argv: list[str] | None = None) -> int:
             bench = Bench(page, host, server, uploads)
             ready, full = bench.start_to_paintable(images, args.runs)
             paint = bench.paint_cost(images, args.brushes)
-            send, upload, sizes = bench.send_to_resumed(images, args.strokes, args.runs)
+            paced = bench.send_to_resumed(images, args.strokes, args.runs, args.stroke_gap_ms)
+            burst = bench.send_to_resumed(images, args.strokes, args.runs, 0)
             browser.close()
     finally:
         host.close()
@@ -344,10 +365,26 @@ def main(argv: list[str] | None = None) -> int:
     print(row("node start → image shown and paintable (baseline: full-size PNG decoded)", ready, full))
     for size, frames in paint.items():
         print(row(f"paint cost per frame, {size} px brush ({len(frames)} frames)", frames))
-    print(row(f"Send → node returned the full-size mask, {args.strokes} strokes (baseline: PNG upload)", send, upload))
+    send, upload, sizes = paced
+    print(
+        row(
+            f"Send → node returned the full-size mask, {args.strokes} strokes painted one per "
+            f"{args.stroke_gap_ms:g} ms (baseline: PNG upload)",
+            send,
+            upload,
+        )
+    )
+    print(
+        row(
+            f"the same, {args.strokes} strokes all at once and Send at once (worst case: little drawn ahead)",
+            burst[0],
+            burst[1],
+        )
+    )
     print(
         f"\nanswer body {sizes['answer_bytes']:,} bytes ({sizes['ops']} strokes, {sizes['points']} points) "
-        f"against a {sizes['png_bytes']:,}-byte PNG of the same mask"
+        f"against a {sizes['png_bytes']:,}-byte PNG of the same mask; drawn ahead at Send: "
+        f"{sizes['drawn_ahead']} of {sizes['ops']} strokes (paced), {burst[2]['drawn_ahead']} (all at once)"
     )
     RESULTS.mkdir(exist_ok=True)
     figures = {
@@ -356,8 +393,11 @@ def main(argv: list[str] | None = None) -> int:
         "start_to_paintable_ms": vars(summarize(ready)),
         "baseline_full_png_ms": vars(summarize(full)),
         "paint_frame_ms": {str(size): vars(summarize(frames)) for size, frames in paint.items()},
+        "stroke_gap_ms": args.stroke_gap_ms,
         "send_to_resumed_ms": vars(summarize(send)),
         "baseline_png_upload_ms": vars(summarize(upload)),
+        "send_to_resumed_all_at_once_ms": vars(summarize(burst[0])),
+        "baseline_png_upload_all_at_once_ms": vars(summarize(burst[1])),
         **sizes,
     }
     (RESULTS / "mask_painter.json").write_text(json.dumps(figures, indent=2) + "\n")

@@ -10,9 +10,11 @@ resolution on top of the optional input mask, exactly as the browser showed it.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import importlib
 import logging
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from dataclasses import field as dataclass_field
 from functools import partial
@@ -24,6 +26,7 @@ from .. import _comfy
 from .. import _protocol as P
 from .._describe import summarize
 from .._images import BatchImages, as_frames, as_masks
+from .._mask_drafts import MaskDrafts
 from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
 from .._memory import LastAnswerMemory
 from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
@@ -72,6 +75,34 @@ class RememberedMask:
 #: How many painted answers a mask painter class remembers: an answer holds up to 65,536
 #: points (about 1 MB), so fewer than the memory's default of small answers.
 MEMORY_CAPACITY = 256
+
+
+class PainterResources:
+    """What the routes reach while the painter waits: its images (an ``ImageSource``, served
+    by index) and its drafts (the strokes so far, drawn ahead; see ``_mask_drafts``)."""
+
+    def __init__(self, images: BatchImages, drafts: MaskDrafts) -> None:
+        self.images = images
+        self.drafts = drafts
+        self.sizes = images.sizes
+
+    def __repr__(self) -> str:
+        return f"<PainterResources {self.images!r} {self.drafts!r}>"
+
+    def image_count(self) -> int:
+        return self.images.image_count()
+
+    def image_futures(self, size: str, indices: Sequence[int]) -> list[concurrent.futures.Future[bytes]]:
+        return self.images.image_futures(size, indices)
+
+    def media_type(self, size: str) -> str:
+        return self.images.media_type(size)
+
+    def start(self) -> None:
+        self.images.start()
+
+    def offer(self, value: Any) -> None:
+        self.drafts.offer(value)
 
 
 def output_used(prompt: Any, node_id: str | None, output: int) -> bool:
@@ -210,6 +241,8 @@ class MaskPainter(HitlNode):
             warm=[("preview", 0), ("mask", 0), *(("thumb", i) for i in range(count) if count > 1)],
             start=False,
         )
+        # The strokes so far, drawn while the person paints: Send leaves only the rest to draw.
+        drafts = MaskDrafts(count, height, width, self._start_list(starts, count))
         try:
             outcome = await self.ask(
                 P.KIND_MASK_PAINTER,
@@ -226,20 +259,25 @@ class MaskPainter(HitlNode):
                 extra_pnginfo=extra_pnginfo,
                 timeout_s=timeout_seconds,
                 validate=partial(parse_answer, count=count, width=width, height=height),
-                resources=batch,
+                resources=PainterResources(batch, drafts),
                 summary=summarize(
                     title or self.DISPLAY_NAME,
                     f"paint a mask on {count} image{'s' if count != 1 else ''} of {width}×{height}",
                 ),
             )
+        except BaseException:
+            drafts.close()
+            raise
         finally:
             batch.close()
         if outcome.answered:
             answer: MaskAnswer = outcome.value
-            masks = await asyncio.to_thread(draw_answer, answer, count, height, width, self._start_list(starts, count))
+            masks, ahead = await asyncio.to_thread(drafts.finish, answer)
             # Only what a person painted is remembered, never a timeout's mask.
             self.memory.remember(memory_key, RememberedMask(answer, count, height, width))
-            return await outputs(masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo))
+            audit = {**audit_ui(outcome, extra_pnginfo), "drawn_ahead": [ahead]}
+            return await outputs(masks, SOURCE_PERSON, answer, audit=audit)
+        drafts.close()
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)
             if on_timeout == ON_TIMEOUT_INPUT:

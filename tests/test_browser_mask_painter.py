@@ -133,6 +133,33 @@ def test_a_mouse_stroke_reaches_the_output_where_it_was_drawn(host: HarnessHost,
     assert agree(shown, mask) >= 0.99 and np.abs(shown - mask * 255).max() <= 1.0
 
 
+def test_strokes_are_drawn_on_the_server_while_painting(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    drafts_sent: list[Any] = []
+    page.on("request", lambda request: drafts_sent.append(request.url) if request.url.endswith("/draft") else None)
+    run = queue(host, pattern(1, 800, 600))
+    open_painter(page)
+    [waiting] = host.registry.pending()
+    drafts = host.registry.get(waiting["id"]).resources.drafts
+    settled = f'() => {{ const p = document.querySelector("{DIALOG}").hitlMaskPainter; return !p.draftInFlight && !p.draftStale; }}'
+    for y in (100, 200, 300):
+        drag(page, [(100, y), (700, y)])
+        page.wait_for_function(settled)  # the server took this stroke's draft...
+        assert drafts.wait_idle(30)  # ... and drew it
+    page.keyboard.press("Control+z")  # the stroke at y = 300 is undone: the server draws again
+    page.wait_for_function(settled)
+    assert drafts.wait_idle(30) and drafts.drafts == 4 and len(drafts_sent) == 4
+    drag(page, [(100, 450), (700, 450)])
+    shown = shown_mask(page)
+    page.keyboard.press("Enter")  # at once: the last stroke's draft may still be on its way
+    mask = output_mask(run)
+    ahead = run.outputs[0]["ui"]["drawn_ahead"][0]
+    assert ahead in (2, 3)  # the two strokes kept after the undo, and maybe the last one
+    assert mask[100, 400] == 1.0 and mask[200, 400] == 1.0 and mask[450, 400] == 1.0 and mask[300, 400] == 0.0
+    assert agree(shown, mask) >= 0.99 and np.abs(shown - mask * 255).max() <= 1.0
+    assert "closed" in repr(drafts)
+
+
 def test_eraser_undo_and_redo(host: HarnessHost, open_page: Any) -> None:
     page = open_page()
     run = queue(host, pattern(1, 800, 600))

@@ -30,6 +30,7 @@ value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 form = submodule("nodes.form")
 mask_strokes = submodule("_mask_strokes")
+mask_drafts = submodule("_mask_drafts")
 P = submodule("_protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
@@ -55,11 +56,12 @@ KIND_TARGETS = {
 PER_EXAMPLE = 5
 BUDGET = {
     "answer": 600, "typed": 260, "cancel": 340, "image": 340, "thumbnails": 200, "get": 170, "repeat": 170,
-    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50,
+    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50, "draft": 160,
 }  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
 answered: set[str] = set()
+draft_statuses: set[int] = set()
 host_outcomes: set[tuple[bool | None, int]] = set()
 
 
@@ -96,6 +98,16 @@ class Target:
                 self.ids[name] = self.registry.open(
                     kind, prompt_id="fuzz", node_id=name, payload={"value": 1}, validate=validate
                 ).id
+        if self.ids.get("drafts") is None or self.registry.get(self.ids["drafts"]).state != "waiting":
+            # A mask painter that takes drafts (2 images of 64×48), as the node opens it.
+            self.drafts = mask_drafts.MaskDrafts(2, 48, 64, [None, None])
+            self.ids["drafts"] = self.registry.open(
+                "mask-painter",
+                prompt_id="fuzz",
+                node_id="drafts",
+                validate=KIND_TARGETS["mask"][1],
+                resources=self.drafts,
+            ).id
         if self.ids.get("picker") is None or self.registry.get(self.ids["picker"]).state != "waiting":
             self.ids["picker"] = self.registry.open(
                 "image-picker", prompt_id="fuzz", node_id="2", resources=three_images()
@@ -137,6 +149,7 @@ class Target:
         raise AssertionError("unreachable")
 
     def close(self) -> None:
+        self.drafts.close()
         self.connection.close()
         self.server.stop()
         self.host.close()
@@ -506,6 +519,57 @@ def fuzz_thumbnails(
         assert streamed == order
 
 
+draft_calls = st.one_of(
+    st.tuples(
+        st.one_of(st.just("drafts"), id_choices),
+        st.one_of(bodies, st.one_of(_mask_fitting, mask_answers).map(lambda v: json.dumps({"value": v}).encode())),
+        content_types,
+        origins,
+        fetch_sites,
+    ),
+    # As the painter sends them (so the fuzz reaches the accepting side too).
+    st.tuples(
+        st.just("drafts"),
+        st.one_of(_mask_fitting, mask_answers).map(lambda v: json.dumps({"value": v}).encode()),
+        st.just("application/json"),
+        st.sampled_from([None, "own"]),
+        st.sampled_from([None, "same-origin"]),
+    ),
+)
+
+
+@settings(max_examples=BUDGET["draft"], **SETTINGS)
+@given(calls=st.lists(draft_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_drafts(target: Target, calls: list[tuple]) -> None:
+    for call in calls:
+        fuzz_draft(target, *call)
+
+
+def fuzz_draft(
+    target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None, fetch_site: str | None
+) -> None:
+    drafts, taken = target.drafts, target.drafts.drafts
+    before = target.snapshot()
+    status = exchange(
+        target,
+        "draft",
+        "POST",
+        f"/hitl/requests/{resolve_id(target, choice)}/draft",
+        make_headers(target, content_type, origin, fetch_site),
+        body,
+        junk_id=choice.startswith("junk:"),
+    )
+    draft_statuses.add(status)
+    # A draft decides nothing: whatever the answer, no request moved and no record was made.
+    assert target.snapshot() == before
+    if status == 202:
+        assert choice == "drafts" and drafts.drafts == taken + 1
+        # What was taken is what an answer would have been.
+        mask_strokes.parse_answer(json.loads(body)["value"], count=2, width=64, height=48)
+    else:
+        assert drafts.drafts == taken
+
+
 read_calls = st.tuples(
     st.sampled_from(
         [
@@ -857,5 +921,7 @@ def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
     assert sum(sent.values()) >= 10_000, sent
     # The fuzz reached the accepting side of every kind's validator, not only refusals.
     assert set(KIND_TARGETS) <= answered, answered
+    # ... and both sides of the draft route's check.
+    assert {202, 422} <= draft_statuses, draft_statuses
     # ... and both sides of the Host check.
     assert {(True, 200), (False, 403)} <= host_outcomes, host_outcomes

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,6 +23,8 @@ from harness.pack import submodule
 painter = submodule("nodes.mask_painter")
 memory = submodule("_memory")
 P = submodule("_protocol")
+server_routes = submodule("server_routes")
+strokes_module = submodule("_mask_strokes")
 NODE = "HitlMaskPainter"
 
 
@@ -101,7 +104,7 @@ def test_strokes_come_out_at_full_resolution(host: HarnessHost, backend: Callabl
     assert np.array_equal(masked[..., :3], np.asarray(images)) and np.array_equal(masked[..., 3], 1 - mask)
     ui = run.outputs[0]["ui"]
     [record] = ui.pop("hitl_audit")  # who painted it, and when: the request's record
-    assert ui == {"source": ["person"], "operations": [2]}
+    assert ui == {"source": ["person"], "operations": [2], "drawn_ahead": [0]}  # (no drafts were sent)
     # The record keeps the answer's shape, never its points.
     assert record["answer"] == {"same_for_all": False, "operations": [2], "strokes": 2}
     assert record["summary"].endswith("(paint a mask on 1 image of 500×300)")
@@ -338,8 +341,10 @@ def test_payload_and_renditions_while_waiting(host: HarnessHost) -> None:
         "mask_count": 2,
         "on_timeout": "cancel run",
     }
-    source = host.registry.get(view["id"]).resources
-    assert set(source.sizes) == set(P.IMAGE_SIZES)
+    resources = host.registry.get(view["id"]).resources
+    assert isinstance(resources, server_routes.ImageSource) and isinstance(resources, server_routes.DraftTaker)
+    assert set(resources.sizes) == set(P.IMAGE_SIZES)
+    source = resources.images
     preview, media_type = source.image_bytes(0, "preview")
     assert media_type == "image/jpeg" and Image.open(io.BytesIO(preview)).size == (450, 750)  # reduced by 2
     thumb, _ = source.image_bytes(1, "thumb")
@@ -405,3 +410,59 @@ async def test_a_hostile_answer_at_the_cap_is_refused_fast_while_another_request
         host.registry.cancel(view["id"])
     finally:
         host.close()
+
+
+async def test_drafts_sent_while_painting_are_drawn_ahead_of_the_answer(route_client: Any) -> None:
+    from harness.host import HarnessHost as Host
+
+    host = Host()
+    try:
+        client = await route_client(host.registry)
+        start = np.zeros((1, 300, 400), np.float32)
+        start[0, :, :50] = 1.0
+        run = host.submit(NODE, inputs(frames(1, 300, 400), mask=start))
+        [view] = await asyncio.to_thread(host.wait_waiting, run)
+        draft_path = f"/hitl/requests/{view['id']}/draft"
+        ops = [dot(20 + 30 * k, 150, size=15, op="erase" if k == 3 else "brush") for k in range(10)]
+        for count in range(1, len(ops) + 1):  # one draft per stroke, as the painter sends them
+            response = await client.post(draft_path, json={"value": {"masks": [ops[:count]]}})
+            assert response.status == 202 and await response.json() == {"taken": True}
+        # A bad draft is refused like an answer and changes nothing; the request still waits.
+        response = await client.post(draft_path, json={"value": {"masks": [[{"op": "paint"}]]}})
+        assert response.status == 422 and "draft refused" in (await response.json())["error"]["message"]
+        drafts = host.registry.get(view["id"]).resources.drafts
+        assert drafts.drafts == len(ops) and await asyncio.to_thread(drafts.wait_idle, 30)
+        final = [*ops, dot(380, 290, size=5)]
+        response = await client.post(f"/hitl/requests/{view['id']}/answer", json={"value": {"masks": [final]}})
+        assert response.status == 200
+        await asyncio.to_thread(run.wait)
+        assert run.status == "success", run.error
+        mask, _, _ = run.outputs[0]["result"]
+        assert run.outputs[0]["ui"]["drawn_ahead"] == [len(ops)]  # only the last dot was left to draw
+        expected = strokes_module.draw_answer(
+            strokes_module.parse_answer({"masks": [final]}, count=1, width=400, height=300), 1, 300, 400, [start[0]]
+        )
+        assert np.abs(np.asarray(mask) - expected).max() < 1e-5
+        assert mask[0, 150, 20] == 1.0 and mask[0, 150, 110] == 0.0 and mask[0, 290, 380] == 1.0
+        # Ended: its drafts are refused (409), and the worker that drew them is gone.
+        response = await client.post(draft_path, json={"value": {"masks": [ops]}})
+        assert response.status == 409
+        for thread in [t for t in threading.enumerate() if t.name == "hitl-mask-drafts"]:
+            thread.join(10)
+        assert not [t for t in threading.enumerate() if t.name == "hitl-mask-drafts"]
+    finally:
+        host.close()
+
+
+def test_a_cancelled_painter_stops_drawing_its_drafts(host: HarnessHost) -> None:
+    run = host.submit(NODE, inputs(frames(1, 64, 64)))
+    [view] = host.wait_waiting(run)
+    drafts = host.registry.get(view["id"]).resources.drafts
+    drafts.offer({"masks": [[dot(10, 10)]]})
+    assert drafts.wait_idle(30)
+    host.registry.cancel(view["id"])
+    run.wait()
+    assert run.status == "interrupted" and "closed" in repr(drafts)
+    for thread in [t for t in threading.enumerate() if t.name == "hitl-mask-drafts"]:
+        thread.join(10)
+    assert not [t for t in threading.enumerate() if t.name == "hitl-mask-drafts"]

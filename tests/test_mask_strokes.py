@@ -327,15 +327,46 @@ def test_a_large_valid_answer_is_checked_quickly() -> None:
     assert answer.stroke_count == 200
 
 
-def test_two_threads_draw_the_same_mask_as_one(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_distance_path_draws_what_the_coverage_path_draws(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Strokes of one radius and hardness take the nearest segment's distance; the same strokes
+    # forced through the per-segment coverage (as strokes under pen pressure are) agree.
     rng = np.random.default_rng(5)
-    ops = [op for op in random_ops(rng, 1024, 768, 120) if op["op"] in ("brush", "erase")]
+    ops = [op for op in random_ops(rng, 1024, 768, 160) if op["op"] in ("brush", "erase")]
+    for op in ops:
+        op.pop("pressure", None)
+        op["size"], op["hardness"] = float(rng.choice([12, 40])), float(rng.choice([0.2, 0.9]))
     answer = parse(ops, 1024, 768)
-    monkeypatch.setattr(strokes, "THREADED_WORK", 1 << 40)
-    one = strokes.draw(answer.masks[0], 768, 1024)
-    monkeypatch.setattr(strokes, "THREADED_WORK", 0)
-    pools: list[Any] = []
-    real_pool = strokes.ThreadPoolExecutor
-    monkeypatch.setattr(strokes, "ThreadPoolExecutor", lambda *a, **k: pools.append(1) or real_pool(*a, **k))
-    two = strokes.draw(answer.masks[0], 768, 1024)
-    assert pools and np.array_equal(one, two) and one.any()
+    paths: list[str] = []
+    distance, coverage = strokes._draw_by_distance, strokes._draw_by_coverage
+    monkeypatch.setattr(strokes, "_draw_by_distance", lambda *a: paths.append("distance") or distance(*a))
+    monkeypatch.setattr(strokes, "_draw_by_coverage", lambda *a: paths.append("coverage") or coverage(*a))
+    by_distance = strokes.draw(answer.masks[0], 768, 1024)
+    assert paths.count("distance") >= 4  # (a group of a few strokes far apart takes coverage)
+    paths.clear()
+    monkeypatch.setattr(strokes, "_draw_by_distance", lambda mask, windows, _bands, *_: coverage(mask, windows, _[-1]))
+    by_coverage = strokes.draw(answer.masks[0], 768, 1024)
+    assert set(paths) == {"coverage"}
+    assert by_distance.any() and np.abs(by_distance - by_coverage).max() < 1e-5
+
+
+@pytest.mark.parametrize("hardness", [0.0, 0.5, 1.0])
+def test_polylines_of_one_radius_match_the_model_at_every_pixel(hardness: float) -> None:
+    # Sharp turns, doubling back, repeated and very close points: each segment's window leaves
+    # out the disk around its start (the segment before covers it), which must lose nothing.
+    zigzag = [10, 10, 60, 12, 12, 20, 62, 26, 62, 26, 62.25, 26, 20, 40, 21, 41, 90, 5]
+    loop = [70, 30, 90, 30, 90, 45, 70, 45, 70, 31]
+    answer = parse([brush(zigzag, size=9, hardness=hardness), brush(loop, size=17, hardness=hardness)], 100, 50)
+    got = strokes.draw(answer.masks[0], 50, 100)
+    expected = np.maximum(*(reference(50, 100, stroke) for stroke in answer.masks[0]))
+    assert np.abs(got - expected).max() < 2e-4
+
+
+def test_far_apart_strokes_take_the_coverage_path(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Two dots in opposite corners: their bands span the whole width, so the distance path
+    # would evaluate far more pixels than the windows hold.
+    answer = parse([brush([3, 3], size=4), brush([2040, 6], size=4)], 2048, 64)
+    paths: list[str] = []
+    coverage = strokes._draw_by_coverage
+    monkeypatch.setattr(strokes, "_draw_by_coverage", lambda *a: paths.append("coverage") or coverage(*a))
+    mask = strokes.draw(answer.masks[0], 64, 2048)
+    assert paths == ["coverage"] and mask[3, 3] == 1.0 and mask[6, 2040] == 1.0

@@ -20,6 +20,7 @@ form = submodule("nodes.form")
 P = submodule("_protocol")
 settings_module = submodule("_settings")
 push_module = submodule("_push")
+mask_drafts = submodule("_mask_drafts")
 
 
 def one_image() -> FixedImages:
@@ -62,7 +63,11 @@ async def setup(route_client: Any) -> Any:
     ended = registry.open("integer-doubler", prompt_id="p", node_id="3")
     registry.cancel(ended.id)
     filled = registry.open("form", prompt_id="p", node_id="4", validate=form.parse_fields("n: INT 1..9").validate)
-    yield client, {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id}
+    drafts = mask_drafts.MaskDrafts(1, 48, 64, [None])
+    painter = registry.open("mask-painter", prompt_id="p", node_id="5", resources=drafts)
+    ids = {"waiting": waiting.id, "picker": picker.id, "ended": ended.id, "form": filled.id, "painter": painter.id}
+    yield client, ids
+    drafts.close()
     pusher.close()
     assert not pusher.threads()
 
@@ -95,6 +100,22 @@ CASES = [
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": BIG, "headers": JSON}, 413),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"data": "value=2", "headers": FORM}, 415),
             ("POST", f"/hitl/requests/{{}}/{action}", "waiting", {"json": {"nope": 1}}, 422),
+        )
+    ],
+    *[
+        ("POST", "/hitl/requests/{}/draft", which, kwargs, status)
+        for which, kwargs, status in (
+            ("painter", {"json": {"value": {"masks": [[{"op": "fill"}]]}}}, 202),
+            ("painter", {"data": "{", "headers": JSON}, 400),
+            ("painter", {"json": {"value": {"masks": [[]]}}, "headers": EVIL}, 403),
+            ("painter", {"json": {"value": {"masks": [[]]}}, "headers": REBINDING}, 403),
+            ("unknown", {"json": {"value": {"masks": [[]]}}}, 404),
+            ("waiting", {"json": {"value": 2}}, 404),  # a request that takes no drafts
+            ("ended", {"json": {"value": {"masks": [[]]}}}, 409),
+            ("painter", {"data": BIG, "headers": JSON}, 413),
+            ("painter", {"data": "value=1", "headers": FORM}, 415),
+            ("painter", {"json": {"value": {"masks": [[{"op": "paint"}]]}}}, 422),
+            ("painter", {"json": {"value": {"masks": [[]]}, "surface": "inbox"}}, 422),
         )
     ],
     ("POST", "/hitl/requests/{}/answer", "waiting", {"json": {"value": "two"}}, 422),

@@ -79,6 +79,10 @@ def test_example_workflow_a_mouse_stroke_reaches_the_mask_and_the_result(
         # A horizontal stroke through the sky, 40 px wide.
         comfy_page.evaluate(f'() => document.querySelector("{DIALOG}").hitlMaskPainter.setSize(40)')
         paint(comfy_page, [(100, 200), (400, 200)])
+        # The stroke went to the server as a draft (through ComfyUI's api), which drew it ahead.
+        comfy_page.wait_for_function(
+            f'() => {{ const p = document.querySelector("{DIALOG}").hitlMaskPainter; return !p.draftInFlight && !p.draftStale; }}'
+        )
         version = comfy_page.evaluate("window.__COMFYUI_FRONTEND_VERSION__")
         ARTIFACTS.mkdir(exist_ok=True)
         name = f"mask-painter-frontend-{version}-{'vue' if vue_nodes else 'litegraph'}.png"
@@ -87,6 +91,8 @@ def test_example_workflow_a_mouse_stroke_reaches_the_mask_and_the_result(
         dialog.wait_for(state="detached")
         history = wait_history(comfy_page, view["prompt_id"])
         assert history["status"]["status_str"] == "success"
+        [drawn_ahead] = [out["drawn_ahead"] for out in history["outputs"].values() if "drawn_ahead" in out]
+        assert drawn_ahead == [1]  # Send left nothing to draw
         mask = preview(comfyui, history, MASK_PREVIEW)
         assert mask.shape == (512, 768, 3)
         assert (mask[200, 100:400] == 255).all() and (mask[200, 430:] == 0).all() and (mask[260, 100:400] == 0).all()

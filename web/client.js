@@ -55,6 +55,17 @@ export class HitlClient {
   }
 
   /**
+   * What the person has done so far (not an answer: it ends nothing), for a request that
+   * prepares its answer ahead (the mask painter's strokes, drawn while the person paints).
+   * @param {string} requestId
+   * @param {unknown} value
+   * @returns {Promise<CallResult>}
+   */
+  draft(requestId, value) {
+    return this.#post(routePath("draft", { request_id: requestId }), { value });
+  }
+
+  /**
    * @param {string} requestId
    * @returns {Promise<CallResult>}
    */

@@ -190,6 +190,11 @@ class PainterDialog {
     this.openedAt = performance.timeOrigin + performance.now();
     /** @type {number | null} when the first image was shown and the canvas took strokes */
     this.readyAt = null;
+    /** A draft on its way to the server, and whether something changed since it left. */
+    this.draftInFlight = false;
+    this.draftStale = false;
+    /** Set by Send: no draft after the answer. */
+    this.sending = false;
 
     const settings = readJson(localStorage, SETTINGS_KEY) ?? {};
     this.sizeScale = new SizeScale(Math.min(MASK_LIMITS.MAX_SIZE, Math.max(this.width, this.height)));
@@ -1040,11 +1045,36 @@ class PainterDialog {
     this.changed();
   }
 
-  /** After every change: the status, the buttons, the strip, and the copy kept for a reload. */
+  /** After every change: the status, the buttons, the strip, the copy kept for a reload, and
+   * the draft the server draws ahead. */
   changed() {
     this.dialog.setError(null);
     this.updateStatus();
     this.saveOps();
+    this.sendDraft();
+  }
+
+  /**
+   * Send what is painted so far, so the server draws it while the person goes on and Send
+   * only waits for what changed since. One draft at a time; when it is back, the newest
+   * state follows if something changed meanwhile. A refused or lost draft costs nothing:
+   * the answer always carries everything.
+   */
+  sendDraft() {
+    if (this.sending) return;
+    if (this.draftInFlight) {
+      this.draftStale = true;
+      return;
+    }
+    if (this.tooBig()) return;
+    this.draftInFlight = true;
+    this.draftStale = false;
+    void this.tools.client.draft(this.view.id, this.answer()).then((result) => {
+      this.draftInFlight = false;
+      // 404 or 409: the request has ended (Send, another tab, a timeout): no more drafts.
+      if (result.status === 404 || result.status === 409) this.sending = true;
+      if (this.draftStale) this.sendDraft();
+    });
   }
 
   updateStatus() {
@@ -1127,8 +1157,10 @@ class PainterDialog {
       return;
     }
     this.sentAt = performance.timeOrigin + performance.now();
+    this.sending = true;
     const taken = await this.tools.submit(this.view, this.dialog, this.answer());
     if (taken) writeJson(sessionStorage, this.savedKey, null);
+    else this.sending = false;
   }
 
   // ---------------------------------------------------------------------- keys

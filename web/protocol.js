@@ -12,6 +12,7 @@ export const ROUTES = Object.freeze({
   list: "/hitl/requests",
   answer: "/hitl/requests/{request_id}/answer",
   cancel: "/hitl/requests/{request_id}/cancel",
+  draft: "/hitl/requests/{request_id}/draft",
   image: "/hitl/requests/{request_id}/images/{index}",
   thumbnails: "/hitl/requests/{request_id}/thumbnails",
   openapi: "/hitl/openapi.json",
