@@ -519,10 +519,11 @@ def fuzz_thumbnails(
         assert streamed == order
 
 
+mask_bodies = st.one_of(_mask_fitting, mask_answers).map(lambda value: json.dumps({"value": value}).encode())
 draft_calls = st.one_of(
     st.tuples(
         st.one_of(st.just("drafts"), id_choices),
-        st.one_of(bodies, st.one_of(_mask_fitting, mask_answers).map(lambda v: json.dumps({"value": v}).encode())),
+        st.one_of(bodies, mask_bodies),
         content_types,
         origins,
         fetch_sites,
@@ -530,7 +531,7 @@ draft_calls = st.one_of(
     # As the painter sends them (so the fuzz reaches the accepting side too).
     st.tuples(
         st.just("drafts"),
-        st.one_of(_mask_fitting, mask_answers).map(lambda v: json.dumps({"value": v}).encode()),
+        mask_bodies,
         st.just("application/json"),
         st.sampled_from([None, "own"]),
         st.sampled_from([None, "same-origin"]),
