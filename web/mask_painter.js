@@ -193,7 +193,7 @@ class PainterDialog {
     /** A draft on its way to the server, and whether something changed since it left. */
     this.draftInFlight = false;
     this.draftStale = false;
-    /** Set by Send: no draft after the answer. */
+    /** No more drafts: the answer is on its way (Send), or the request has ended. */
     this.sending = false;
 
     const settings = readJson(localStorage, SETTINGS_KEY) ?? {};
