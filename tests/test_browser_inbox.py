@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 import pytest
 from test_browser_image_picker import colour_batch, picked_of
+from test_browser_mask_painter import client_point, touch
 
 from harness.host import HarnessHost, HarnessServer, NodeCall, Run
 
@@ -220,6 +221,40 @@ def test_picker_answered_by_touch_on_a_phone(host: HarnessHost, open_inbox: Any)
     page.locator(SEND).tap()
     assert run.wait().status == "success"
     assert picked_of(run, batch) == [3, 0, 5]
+    row(page, request_id).wait_for(state="detached")
+
+
+def test_mask_painted_by_one_finger_on_a_phone_is_drawn_while_painting(host: HarnessHost, open_inbox: Any) -> None:
+    page = open_inbox()
+    run = host.submit(
+        "HitlMaskPainter",
+        {"images": colour_batch(1, 512), "title": "Fix the sky", "mode": "always ask", "timeout_seconds": 0,
+         "on_timeout": "cancel run"},
+    )  # fmt: skip
+    request_id = waiting_id(host, run)
+    drafts = host.registry.get(request_id).resources.drafts
+    row(page, request_id).tap()
+    page.wait_for_selector(f"section.hitl-card[data-request-id='{request_id}'][data-ready='true']")
+    cdp = page.context.new_cdp_session(page)
+    settled = """() => { const p = document.querySelector("section.hitl-card[data-kind='mask-painter']").hitlMaskPainter;
+        return !p.draftInFlight && !p.draftStale; }"""
+    for y in (100, 300):  # two strokes, one finger each
+        path = [client_point(page, 60 + 20 * i, y) for i in range(20)]
+        touch(cdp, "touchStart", [path[0]])
+        for point in path[1:]:
+            touch(cdp, "touchMove", [point])
+        touch(cdp, "touchEnd", [])
+        page.wait_for_function(settled)  # the inbox sent the stroke as a draft...
+        assert drafts.wait_idle(30)  # ... and the server drew it
+    assert drafts.drafts == 2
+    # Clicked, not tapped: Chromium makes no click of a tap that comes within moments of the
+    # last touch sequence, and this synthetic stroke ended microseconds before (a tap on Send
+    # 1.5 s after the stroke does send: checked by hand).
+    page.locator(SEND).click()
+    assert run.wait().status == "success", run.error
+    mask = np.asarray(run.outputs[0]["result"][0])[0]
+    assert run.outputs[0]["ui"]["drawn_ahead"] == [2]  # Send left nothing to draw
+    assert mask[100, 100:400].min() == 1.0 and mask[300, 100:400].min() == 1.0 and mask[200, 250] == 0.0
     row(page, request_id).wait_for(state="detached")
 
 
