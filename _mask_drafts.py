@@ -31,6 +31,11 @@ log = logging.getLogger(__name__)
 CHUNK_OPS = 16
 
 
+def _goes_on(ops: tuple[MaskOp, ...], drawn: tuple[MaskOp, ...] | None) -> bool:
+    """Whether ``ops`` go on from ``drawn`` (a slot drawn with them is a start for ``ops``)."""
+    return drawn is not None and ops[: len(drawn)] == drawn
+
+
 class MaskDrafts:
     """The masks of one mask painter request, drawn ahead from its drafts.
 
@@ -113,7 +118,7 @@ class MaskDrafts:
             ops = draft.ops_for(index)
             with self._lock:
                 drawn = self._drawn[index]
-                if drawn is not None and ops[: len(drawn)] != drawn:
+                if drawn is not None and not _goes_on(ops, drawn):
                     drawn = self._drawn[index] = None  # the slot is about to change
             if drawn is None:
                 if not ops:
@@ -154,7 +159,7 @@ class MaskDrafts:
         ahead = 0
         for index in range(1 if answer.same_for_all else self.count):
             ops, drawn = answer.ops_for(index), drawn_ahead[index]
-            if drawn is not None and ops[: len(drawn)] == drawn:
+            if drawn is not None and _goes_on(ops, drawn):
                 ahead += len(drawn)
                 if len(ops) > len(drawn):
                     draw(ops[len(drawn) :], self.height, self.width, masks[index], out=masks[index])

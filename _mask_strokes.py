@@ -95,6 +95,11 @@ class Stroke:
 
     __hash__ = None  # type: ignore[assignment]  # arrays inside: compared by value, not hashable
 
+    @property
+    def one_radius(self) -> bool:
+        """Whether every point has the same radius (no pen pressure, or the same everywhere)."""
+        return bool((self.radii == self.radii[0]).all())
+
     @classmethod
     def of(cls, tool: str, size: float, hardness: float, points: Any, pressure: Any = None) -> Stroke:
         """A stroke from pixel points and an optional pressure (0..1) per point."""
@@ -408,7 +413,7 @@ def _segments(strokes: Sequence[Stroke]) -> tuple[np.ndarray, ...]:
         # than to its start point, which ends segment k - 1, so only the first segment needs
         # its start disk. Under pen pressure the radii differ and every segment needs both.
         start_disk = np.ones(count, bool)
-        if bool((radii == radii[0]).all()):
+        if stroke.one_radius:
             start_disk[1:] = False
         parts.append(
             (
@@ -535,9 +540,8 @@ def _draw_strokes(mask: np.ndarray, strokes: Sequence[Stroke]) -> None:
     groups: dict[tuple[float, float], list[Stroke]] = {}
     varying: list[Stroke] = []
     for stroke in strokes:
-        radii = stroke.radii
-        if bool((radii == radii[0]).all()):
-            groups.setdefault((float(radii[0]), stroke.hardness), []).append(stroke)
+        if stroke.one_radius:
+            groups.setdefault((float(stroke.radii[0]), stroke.hardness), []).append(stroke)
         else:
             varying.append(stroke)
     for (radius, hardness), group in groups.items():
@@ -639,7 +643,7 @@ def _draw_by_distance(
     nearest = np.empty((bands.bottom - bands.top, bands.right - bands.left), np.float32)
     for top, bottom, left, right in bands:  # only the bands' columns are read later
         nearest[top - bands.top : bottom - bands.top, left - bands.left : right - bands.left] = np.inf
-    origin = _Windows.shifted(windows, bands.top, bands.left)
+    origin = windows.shifted(bands.top, bands.left)
     _run_batches(
         windows,
         lambda group, scratch: _distance_sq(windows, group, scratch),

@@ -275,8 +275,9 @@ class MaskPainter(HitlNode):
             masks, ahead = await asyncio.to_thread(drafts.finish, answer)
             # Only what a person painted is remembered, never a timeout's mask.
             self.memory.remember(memory_key, RememberedMask(answer, count, height, width))
-            audit = {**audit_ui(outcome, extra_pnginfo), "drawn_ahead": [ahead]}
-            return await outputs(masks, SOURCE_PERSON, answer, audit=audit)
+            return await outputs(
+                masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo), drawn_ahead=ahead
+            )
         drafts.close()
         if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
             log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)
@@ -308,15 +309,20 @@ class MaskPainter(HitlNode):
         *,
         composite: bool,
         audit: dict[str, list[Any]] | None = None,
+        drawn_ahead: int | None = None,
     ) -> dict[str, Any]:
         masked = None
         if composite:
             # A batch of large RGBA images is a big copy: made only when a node takes it.
             masked = await asyncio.to_thread(masked_images, as_frames(images), masks)
         operations = 0 if answer is None else sum(len(ops) for ops in answer.masks)
+        # In ComfyUI's history: how the masks came, how many operations were drawn while the
+        # person painted, and (when someone was asked) who and when.
+        ui: dict[str, list[Any]] = {"source": [source], "operations": [operations], **(audit or {})}
+        if drawn_ahead is not None:
+            ui["drawn_ahead"] = [drawn_ahead]
         return {
-            # In ComfyUI's history: how the masks came, and (when someone was asked) who and when.
-            "ui": {"source": [source], "operations": [operations], **(audit or {})},
+            "ui": ui,
             "result": (_like(images, masks), images, None if masked is None else _like(images, masked)),
         }
 
