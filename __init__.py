@@ -21,11 +21,12 @@ if __package__:
     import logging
     import os
 
-    from . import _comfy, _memory
-    from ._audit import AuditLog
-    from ._push import Pusher
-    from ._settings import SettingsStore
     from .nodes import build_node_mappings, memory_node_types
+    from .nodes import memory as _memory
+    from .server import comfy as _comfy
+    from .server.audit import AuditLog
+    from .server.push import Pusher
+    from .server.settings import SettingsStore
     from .server_routes import add_routes
     from .state import RequestRegistry
 

@@ -30,12 +30,12 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
-from . import _protocol as P
-from ._answer_checks import shown
-from ._history import Provenance
-from ._page_files import PageFiles
-from ._push import Pusher
-from ._settings import SettingsStore
+from .questions.checks import shown
+from .server import protocol as P
+from .server.history import Provenance
+from .server.page_files import PageFiles
+from .server.push import Pusher
+from .server.settings import SettingsStore
 from .state import WAITING, HitlError, InvalidAnswer, RequestRegistry, UnknownRequest
 
 log = logging.getLogger(__name__)
@@ -82,7 +82,7 @@ CLAIM_FIELDS = ("surface", "client_id")
 TEST_PUSH_GRACE_S = 1.0
 
 #: The OpenAPI document of these routes, kept beside this module.
-OPENAPI_PATH = Path(__file__).resolve().parent / "openapi.json"
+OPENAPI_PATH = Path(__file__).resolve().parent / "server" / "openapi.json"
 
 #: The inbox page's folder, and the folders whose modules the ``ui`` route may serve.
 #: ``web/main.js`` is ComfyUI's entry (it imports the host's scripts), never the inbox's.

@@ -26,9 +26,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from . import _protocol as P
-from ._describe import MAX_SUMMARY_LENGTH, one_line
-from ._history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, iso_time, recordable
+from .questions.describe import MAX_SUMMARY_LENGTH, one_line
+from .server import protocol as P
+from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, iso_time, recordable
 
 log = logging.getLogger(__name__)
 
@@ -257,7 +257,7 @@ class RequestRegistry:
         self._observers = tuple(observers)
         if history_log is None:
             # Imported here: the audit log reads its limits from _settings, which imports this module.
-            from ._audit import AuditLog
+            from .server.audit import AuditLog
 
             history_log = AuditLog(None)
         self.history_log: HistoryLog = history_log

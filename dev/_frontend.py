@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness.browser import CHROMIUM_ARGS, chromium_executable
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev.harness.browser import CHROMIUM_ARGS, chromium_executable
+from dev.harness.comfyui import RealComfyUI
+from dev.harness.pack import ROOT
 
 log = logging.getLogger("dev.frontend")
 

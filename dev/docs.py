@@ -28,7 +28,7 @@ from PIL import Image
 
 from dev import form_docs, mask_painter_docs, picker_docs
 from dev._frontend import EXAMPLES, VIEWPORT, NoComfyUI, comfy_page, history_length, open_example, run_to_end
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 log = logging.getLogger("dev.docs")
 

@@ -24,8 +24,8 @@ import time
 import urllib.request
 from typing import Any
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev.harness.comfyui import RealComfyUI
+from dev.harness.pack import ROOT
 
 log = logging.getLogger("dev.inbox_docs")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..state import RequestRegistry
-from ._base import HitlNode
+from .base import HitlNode
 from .form import FORM_FIELD_NODE, Form
 from .form_field import FormField
 from .image_picker import ImagePicker

@@ -35,9 +35,9 @@ import json
 import re
 from typing import Any, ClassVar
 
-from .. import _comfy
-from .. import _protocol as P
-from .._answer_types import (
+from ..images.batches import question_image_fields, question_images
+from ..questions.describe import summarize
+from ..questions.values import (
     DEFAULT_MAX_LENGTH,
     MAX_LENGTH_LIMIT,
     SOURCE_DEFAULT,
@@ -52,10 +52,10 @@ from .._answer_types import (
     check_choices,
     parse_number,
 )
-from .._describe import summarize
-from .._images import question_image_fields, question_images
-from .._memory import LastAnswerMemory
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from ..server import comfy as _comfy
+from ..server import protocol as P
+from .base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from .memory import LastAnswerMemory
 
 # The memory of "use last answers" is the one every node shares (_memory.py), holding the
 # value prompt's kind of remembered answer.

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._answer_types import FormAnswers
-from ._base import CATEGORY
+from ..questions.values import FormAnswers
+from .base import CATEGORY
 from .form import FORM_TYPE, check_name
 
 

@@ -13,15 +13,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import _comfy
-from .. import _protocol as P
-from .._answer_checks import duplicates, shown
-from .._describe import summarize
-from .._images import BatchImages
-from .._memory import LastAnswerMemory, MemoryKey
+from ..images.batches import BatchImages
+from ..questions.checks import duplicates, shown
+from ..questions.describe import summarize
+from ..questions.picks import frames_of, item_count, left_out, parse_preset, resolve_preset
+from ..server import comfy as _comfy
+from ..server import protocol as P
 from ..state import InvalidAnswer, Outcome
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
-from ._picks import frames_of, item_count, left_out, parse_preset, resolve_preset
+from .base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from .memory import LastAnswerMemory, MemoryKey
 
 log = logging.getLogger(__name__)
 

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import _protocol as P
+from ..server import protocol as P
 from ..state import InvalidAnswer
-from ._base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from .base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 #: Inputs stay within +-2**52 so the doubled value is exact in a JavaScript number.
 LIMIT = 2**52

@@ -22,15 +22,15 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from .. import _comfy
-from .. import _protocol as P
-from .._describe import summarize
-from .._images import BatchImages, as_frames, as_masks
-from .._mask_drafts import MaskDrafts
-from .._mask_strokes import MaskAnswer, draw_answer, parse_answer
-from .._memory import LastAnswerMemory
-from ._base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from ..images.batches import BatchImages, as_frames, as_masks
+from ..images.mask_drafts import MaskDrafts
+from ..images.mask_strokes import MaskAnswer, draw_answer, parse_answer
+from ..questions.describe import summarize
+from ..server import comfy as _comfy
+from ..server import protocol as P
+from .base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from .image_picker import image_batch_size
+from .memory import LastAnswerMemory
 
 log = logging.getLogger(__name__)
 

@@ -15,8 +15,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from .. import _protocol as P
-from .._answer_types import (
+from ..images.batches import question_image_fields, question_images
+from ..questions.describe import summarize
+from ..questions.values import (
     DEFAULT_MAX_LENGTH,
     MAX_LENGTH_LIMIT,
     NUMBER_TYPES,
@@ -29,11 +30,10 @@ from .._answer_types import (
     check_choices,
     parse_number,
 )
-from .._describe import summarize
-from .._images import question_image_fields, question_images
-from .._memory import LastAnswerMemory
+from ..server import protocol as P
 from ..state import InvalidAnswer
-from ._base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from .base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
+from .memory import LastAnswerMemory
 
 MODE_ALWAYS_ASK = "always ask"
 MODE_LAST_ANSWER = "use last answer"

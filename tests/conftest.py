@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.browser import CHROMIUM_ARGS, chromium_executable
-from harness.host import HarnessHost, HarnessServer
-from harness.pack import load_pack, submodule
+from dev.harness.browser import CHROMIUM_ARGS, chromium_executable
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.pack import load_pack, submodule
 
 load_pack()
 
@@ -23,7 +23,7 @@ def state() -> Any:
 
 @pytest.fixture
 def protocol() -> Any:
-    return submodule("_protocol")
+    return submodule("server.protocol")
 
 
 @pytest.fixture
@@ -110,7 +110,7 @@ def thread_names() -> set[str]:
 @pytest.fixture(scope="session")
 def comfyui() -> Iterator[Any]:
     """One real ComfyUI for the session (opt-in through HITL_COMFYUI_DIR)."""
-    from harness.comfyui import ENV_DIR, RealComfyUI
+    from dev.harness.comfyui import ENV_DIR, RealComfyUI
 
     real = RealComfyUI.from_environment()
     if real is None:

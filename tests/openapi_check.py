@@ -9,12 +9,12 @@ from typing import Any
 
 import jsonschema
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 
 @cache
 def document() -> dict[str, Any]:
-    return json.loads((ROOT / "openapi.json").read_text(encoding="utf-8"))
+    return json.loads((ROOT / "server" / "openapi.json").read_text(encoding="utf-8"))
 
 
 def _inline(node: Any, doc: dict[str, Any]) -> Any:

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-checks = submodule("_answer_checks")
+checks = submodule("questions.checks")
 state = submodule("state")
 
 

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-answer_types = submodule("_answer_types")
+answer_types = submodule("questions.values")
 form_node = submodule("nodes.form")
 value_prompt = submodule("nodes.value_prompt")
 state = submodule("state")
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 FIELDS = (
     "steps: INT 1..60 = 20\n"

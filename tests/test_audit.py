@@ -17,13 +17,13 @@ from typing import Any
 
 import pytest
 
-from harness.batches import materialize
-from harness.host import HarnessHost, HarnessServer
-from harness.pack import submodule
+from dev.harness.batches import materialize
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.pack import submodule
 
-audit_module = submodule("_audit")
-history = submodule("_history")
-settings_module = submodule("_settings")
+audit_module = submodule("server.audit")
+history = submodule("server.history")
+settings_module = submodule("server.settings")
 state = submodule("state")
 
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")

@@ -10,12 +10,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.host import HarnessHost
-from harness.pack import submodule
+from dev.harness.host import HarnessHost
+from dev.harness.pack import submodule
 
 pytestmark = pytest.mark.browser
 
-P = submodule("_protocol")
+P = submodule("server.protocol")
 NODE = "HitlForm"
 CARD = "section.hitl-card[data-kind='form']"
 FIELDS = (

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost
+from dev.harness.host import HarnessHost
 
 pytestmark = pytest.mark.browser
 

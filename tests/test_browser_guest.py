@@ -20,8 +20,8 @@ import pytest
 from test_browser_image_picker import colour_batch, wait_thumbnails
 from test_browser_mask_painter import drag, open_painter, painter_ops
 
-from harness.batches import pattern
-from harness.host import HarnessHost, NodeCall, Run
+from dev.harness.batches import pattern
+from dev.harness.host import HarnessHost, NodeCall, Run
 
 pytestmark = pytest.mark.browser
 

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.batches import distinct_colours
-from harness.host import HarnessHost, Run
-from harness.pack import ROOT, submodule
+from dev.harness.batches import distinct_colours
+from dev.harness.host import HarnessHost, Run
+from dev.harness.pack import ROOT, submodule
 
 pytestmark = pytest.mark.browser
 
@@ -435,7 +435,7 @@ def test_a_big_batch_loads_nearest_first_scrolls_and_picks(
     host: HarnessHost, open_page: Any, monkeypatch: pytest.MonkeyPatch, count: int
 ) -> None:
     # Thumbnails past the first 64 wait for the test, so scrolling happens before they exist.
-    images = submodule("_images")
+    images = submodule("images.batches")
     gate = threading.Event()
     make = images.BatchImages._thumbnail
 

@@ -14,7 +14,7 @@ import pytest
 from test_browser_image_picker import colour_batch, picked_of
 from test_browser_mask_painter import client_point, touch
 
-from harness.host import HarnessHost, HarnessServer, NodeCall, Run
+from dev.harness.host import HarnessHost, HarnessServer, NodeCall, Run
 
 pytestmark = pytest.mark.browser
 
@@ -507,7 +507,7 @@ def test_every_dialog_is_thumb_sized_and_fits_the_screen(host: HarnessHost, open
 
 
 def artifacts() -> Any:
-    from harness.pack import ROOT
+    from dev.harness.pack import ROOT
 
     folder = ROOT / "test-artifacts"
     folder.mkdir(exist_ok=True)

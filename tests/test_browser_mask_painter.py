@@ -12,9 +12,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.batches import pattern
-from harness.host import HarnessHost, Run
-from harness.pack import ROOT
+from dev.harness.batches import pattern
+from dev.harness.host import HarnessHost, Run
+from dev.harness.pack import ROOT
 
 pytestmark = pytest.mark.browser
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessServer, NodeCall
-from harness.pack import ROOT
+from dev.harness.host import HarnessServer, NodeCall
+from dev.harness.pack import ROOT
 
 pytestmark = pytest.mark.browser
 

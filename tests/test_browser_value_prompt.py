@@ -9,12 +9,12 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.host import HarnessHost, NodeCall
-from harness.pack import submodule
+from dev.harness.host import HarnessHost, NodeCall
+from dev.harness.pack import submodule
 
 pytestmark = pytest.mark.browser
 
-P = submodule("_protocol")
+P = submodule("server.protocol")
 INT, FLOAT, STRING, MULTILINE, BOOLEAN, CHOICE = P.VALUE_TYPES
 NODE = "HitlValuePrompt"
 CARD = "section.hitl-card[data-kind='value-prompt']"

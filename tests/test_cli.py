@@ -17,8 +17,8 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost, HarnessServer, NodeCall, Run
-from harness.pack import ROOT, submodule
+from dev.harness.host import HarnessHost, HarnessServer, NodeCall, Run
+from dev.harness.pack import ROOT, submodule
 
 CLI = ROOT / "cli.py"
 cli_module = submodule("cli")
@@ -358,7 +358,7 @@ def test_the_cli_sends_no_origin_and_says_who_it_is() -> None:
 def test_comfyui_never_imports_the_cli() -> None:
     # Importing the pack as ComfyUI does loads no CLI module (it lives beside, for people).
     script = (
-        "import sys; from harness.pack import load_pack; load_pack();"
+        "import sys; from dev.harness.pack import load_pack; load_pack();"
         "print(sorted(name for name in sys.modules if name.split('.')[-1] == 'cli' or name.startswith('comfyui_hitl_cli')))"
     )
     result = subprocess.run(

@@ -5,12 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 
 def test_demo_check_round_trip() -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "harness.demo", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "dev.harness.demo", "--check"], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "doubler run success, output [42]" in result.stdout

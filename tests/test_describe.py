@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.pack import ROOT, submodule
+from dev.harness.pack import ROOT, submodule
 
-D = submodule("_describe")
-P = submodule("_protocol")
+D = submodule("questions.describe")
+P = submodule("server.protocol")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 

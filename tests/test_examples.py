@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from harness.pack import ROOT, submodule
+from dev.harness.pack import ROOT, submodule
 
 EXAMPLES = sorted((ROOT / "example_workflows").glob("*.json"))
 PREVIOUS = sorted((ROOT / "tests" / "data" / "examples-0.1.0").glob("*.json"))
-P = submodule("_protocol")
+P = submodule("server.protocol")
 nodes = submodule("nodes")
 
 

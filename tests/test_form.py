@@ -11,14 +11,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.host import HarnessHost, NodeCall
-from harness.pack import load_pack, submodule
+from dev.harness.host import HarnessHost, NodeCall
+from dev.harness.pack import load_pack, submodule
 
 form = submodule("nodes.form")
-memory = submodule("_memory")
-answer_types = submodule("_answer_types")
+memory = submodule("nodes.memory")
+answer_types = submodule("questions.values")
 state = submodule("state")
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 NODE = "HitlForm"
 INT, FLOAT, STRING, MULTILINE, BOOLEAN, CHOICE = P.VALUE_TYPES

@@ -7,12 +7,12 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost
-from harness.pack import load_pack, submodule
+from dev.harness.host import HarnessHost
+from dev.harness.pack import load_pack, submodule
 
 form_node = submodule("nodes.form")
 form_field = submodule("nodes.form_field")
-answer_types = submodule("_answer_types")
+answer_types = submodule("questions.values")
 
 FIELDS = 'steps "Refiner steps": INT 1..60 = 20\ndenoise: FLOAT 0..1 = 0.55\nprompt: TEXT multiline\nstyle: CHOICE photo | painting | sketch\nupscale: BOOLEAN = yes'
 

@@ -20,18 +20,18 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openapi_check import check_response
 
-from harness.host import HarnessHost, HarnessServer
-from harness.hostile import SHAPES
-from harness.images import FixedImages
-from harness.pack import submodule
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.hostile import SHAPES
+from dev.harness.images import FixedImages
+from dev.harness.pack import submodule
 
 doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 form = submodule("nodes.form")
-mask_strokes = submodule("_mask_strokes")
-mask_drafts = submodule("_mask_drafts")
-P = submodule("_protocol")
+mask_strokes = submodule("images.mask_strokes")
+mask_drafts = submodule("images.mask_drafts")
+P = submodule("server.protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
 FUZZ_FORM = "n: INT -5..300\nf: FLOAT 0..1\nt: TEXT max 20\nb: BOOLEAN\nc: CHOICE photo | ink | watercolour"

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-history = submodule("_history")
+history = submodule("server.history")
 
 
 def entry(request_id: str, answer: Any = None) -> Any:

@@ -3,7 +3,7 @@ cap allows are refused at once, for every kind (and the largest orders for the p
 thumbnails stream), while another request is served; a DNS-rebinding Host is refused on
 every route; image indices are ASCII digits only.
 
-Every kind is in ``harness/hostile.py``'s table: a new kind added there is timed here too.
+Every kind is in ``dev/harness/hostile.py``'s table: a new kind added there is timed here too.
 """
 
 from __future__ import annotations
@@ -17,12 +17,12 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost, HarnessServer
-from harness.hostile import TARGETS, http_request, open_target, timed_exchange
-from harness.images import FixedImages
-from harness.pack import submodule
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.hostile import TARGETS, http_request, open_target, timed_exchange
+from dev.harness.images import FixedImages
+from dev.harness.pack import submodule
 
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 #: Generous upper bounds, so a loaded machine does not fail the test: refusals measure 1-40 ms
 #: (README, "Hostile answers"); the quadratic check this guards against took 170 s.

@@ -16,11 +16,11 @@ import numpy as np
 import pytest
 import torch
 
-from harness.host import HarnessHost, HarnessServer, NodeCall
-from harness.pack import ROOT, submodule
+from dev.harness.host import HarnessHost, HarnessServer, NodeCall
+from dev.harness.pack import ROOT, submodule
 
 picker = submodule("nodes.image_picker")
-memory = submodule("_memory")
+memory = submodule("nodes.memory")
 state = submodule("state")
 NODE = "HitlImagePicker"
 
@@ -441,7 +441,7 @@ def test_two_pickers_in_parallel_branches(host: HarnessHost) -> None:
 
 def test_an_untitled_node_is_labelled_with_the_display_name() -> None:
     # ComfyUI saves no title for a node that keeps its default one.
-    base = submodule("nodes._base")
+    base = submodule("nodes.base")
     workflow = {"workflow": {"nodes": [{"id": 20, "type": NODE}]}}
     assert base.node_label(workflow, "20", picker.ImagePicker.DISPLAY_NAME) == "Image Picker (browser) #20"
 
@@ -570,7 +570,7 @@ def test_when_everything_is_picked_the_rejects_carry_nothing_the_comfyui_way(
     assert out["rejected_mask"] is None  # no mask connected: None, as the mask output
     assert out["rejected_indices"] == ""
     monkeypatch.delitem(sys.modules, "comfy_execution.graph_utils")
-    assert submodule("_comfy").nothing() is None  # outside ComfyUI
+    assert submodule("server.comfy").nothing() is None  # outside ComfyUI
 
 
 def test_preset_is_offered_in_the_dialog(host: HarnessHost) -> None:

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-images = submodule("_images")
+images = submodule("images.batches")
 
 
 def noisy(batch: int, height: int = 64, width: int = 96, channels: int = 3) -> np.ndarray:

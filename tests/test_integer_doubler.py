@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost
-from harness.pack import ROOT, load_pack, submodule
+from dev.harness.host import HarnessHost
+from dev.harness.pack import ROOT, load_pack, submodule
 
 doubler = submodule("nodes.integer_doubler")
-base = submodule("nodes._base")
+base = submodule("nodes.base")
 
 
 def test_pack_registers_nodes_and_web_directory_only() -> None:
@@ -91,7 +91,7 @@ def test_next_run_works_after_an_interrupt(host: HarnessHost) -> None:
 
 
 def test_parallel_doublers_wait_at_once_and_resume_in_any_order(host: HarnessHost) -> None:
-    from harness.host import NodeCall
+    from dev.harness.host import NodeCall
 
     run = host.submit_many(
         NodeCall(str(i), "HitlIntegerDoubler", {"value": i, "ask_first": True, "timeout_seconds": 0}) for i in (1, 2, 3)
@@ -104,7 +104,7 @@ def test_parallel_doublers_wait_at_once_and_resume_in_any_order(host: HarnessHos
 
 
 def test_cancel_of_one_branch_resets_the_others(host: HarnessHost) -> None:
-    from harness.host import NodeCall
+    from dev.harness.host import NodeCall
 
     run = host.submit_many(
         NodeCall(str(i), "HitlIntegerDoubler", {"value": i, "ask_first": True, "timeout_seconds": 0}) for i in (1, 2)

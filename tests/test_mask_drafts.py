@@ -9,10 +9,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-strokes = submodule("_mask_strokes")
-mask_drafts = submodule("_mask_drafts")
+strokes = submodule("images.mask_strokes")
+mask_drafts = submodule("images.mask_drafts")
 
 WIDTH, HEIGHT = 160, 120
 

@@ -17,14 +17,14 @@ import pytest
 import torch
 from PIL import Image
 
-from harness.host import HarnessHost, NodeCall
-from harness.pack import submodule
+from dev.harness.host import HarnessHost, NodeCall
+from dev.harness.pack import submodule
 
 painter = submodule("nodes.mask_painter")
-memory = submodule("_memory")
-P = submodule("_protocol")
+memory = submodule("nodes.memory")
+P = submodule("server.protocol")
 server_routes = submodule("server_routes")
-strokes_module = submodule("_mask_strokes")
+strokes_module = submodule("images.mask_strokes")
 NODE = "HitlMaskPainter"
 
 
@@ -358,7 +358,7 @@ def test_payload_and_renditions_while_waiting(host: HarnessHost) -> None:
 
 
 async def test_image_route_serves_previews_and_masks(route_client: Any) -> None:
-    from harness.host import HarnessHost as Host
+    from dev.harness.host import HarnessHost as Host
 
     host = Host()
     try:
@@ -385,7 +385,7 @@ async def test_image_route_serves_previews_and_masks(route_client: Any) -> None:
 
 
 async def test_a_hostile_answer_at_the_cap_is_refused_fast_while_another_request_is_served(route_client: Any) -> None:
-    from harness.host import HarnessHost as Host
+    from dev.harness.host import HarnessHost as Host
 
     host = Host()
     try:
@@ -413,7 +413,7 @@ async def test_a_hostile_answer_at_the_cap_is_refused_fast_while_another_request
 
 
 async def test_drafts_sent_while_painting_are_drawn_ahead_of_the_answer(route_client: Any) -> None:
-    from harness.host import HarnessHost as Host
+    from dev.harness.host import HarnessHost as Host
 
     host = Host()
     try:

@@ -13,10 +13,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from harness.pack import ROOT, submodule
+from dev.harness.pack import ROOT, submodule
 
-strokes = submodule("_mask_strokes")
-P = submodule("_protocol")
+strokes = submodule("images.mask_strokes")
+P = submodule("server.protocol")
 LIMITS = P.MASK_LIMITS
 
 

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
-from harness.pack import load_pack, submodule
+from dev.harness.pack import load_pack, submodule
 
-memory = submodule("_memory")
+memory = submodule("nodes.memory")
 nodes = submodule("nodes")
 
 NIL = "00000000-0000-0000-0000-000000000000"

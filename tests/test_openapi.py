@@ -10,17 +10,17 @@ from aiohttp import web
 from openapi_check import check_response, document, documented_statuses, operation_for
 from openapi_spec_validator import validate
 
-from harness.images import FixedImages
-from harness.pack import submodule
+from dev.harness.images import FixedImages
+from dev.harness.pack import submodule
 
 server_routes = submodule("server_routes")
 state = submodule("state")
 doubler = submodule("nodes.integer_doubler")
 form = submodule("nodes.form")
-P = submodule("_protocol")
-settings_module = submodule("_settings")
-push_module = submodule("_push")
-mask_drafts = submodule("_mask_drafts")
+P = submodule("server.protocol")
+settings_module = submodule("server.settings")
+push_module = submodule("server.push")
+mask_drafts = submodule("images.mask_drafts")
 
 
 def one_image() -> FixedImages:

@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-page_files = submodule("_page_files")
+page_files = submodule("server.page_files")
 
 
 @pytest.mark.parametrize(

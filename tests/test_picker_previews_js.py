@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 
 def run_js(body: str) -> Any:

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from harness.pack import submodule
+from dev.harness.pack import submodule
 
-picks = submodule("nodes._picks")
+picks = submodule("questions.picks")
 
 
 @pytest.mark.parametrize(

@@ -22,13 +22,13 @@ from typing import Any
 import pytest
 from receivers import Receiver
 
-from harness.host import HarnessHost, HarnessServer
-from harness.pack import submodule
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.pack import submodule
 
-push = submodule("_push")
-settings_module = submodule("_settings")
+push = submodule("server.push")
+settings_module = submodule("server.settings")
 state = submodule("state")
-describe = submodule("_describe")
+describe = submodule("questions.describe")
 
 PUBLIC = "http://192.168.1.20:8188"
 
@@ -55,7 +55,7 @@ def receiver() -> Iterator[Receiver]:
 
 
 def picker_inputs() -> dict[str, Any]:
-    from harness.batches import materialize
+    from dev.harness.batches import materialize
 
     return materialize(
         {

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost, HarnessServer
+from dev.harness.host import HarnessHost, HarnessServer
 
 ROUNDS = 1000
 

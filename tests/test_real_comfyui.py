@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from harness.comfyui import PACK_FOLDER, ComfyClient, RealComfyUI
+from dev.harness.comfyui import PACK_FOLDER, ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from test_real_comfyui import doubler
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 ARTIFACTS = ROOT / "test-artifacts"

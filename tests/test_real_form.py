@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 from dev.form_docs import HEIGHT, api_workflow
-from harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.comfyui import ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

@@ -12,7 +12,7 @@ import pytest
 from test_real_comfyui_browser import ARTIFACTS, wait_history
 from test_real_value_prompt_browser import preview_size
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

@@ -16,7 +16,7 @@ import pytest
 from test_browser_image_picker import wait_thumbnails
 from test_real_comfyui_browser import ARTIFACTS, poll_json, queue_from_page, wait_history
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

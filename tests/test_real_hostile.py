@@ -13,13 +13,13 @@ from typing import Any
 import aiohttp
 import pytest
 
-from harness.comfyui import ComfyClient, RealComfyUI
-from harness.hostile import TARGETS, http_request, timed_exchange
-from harness.pack import submodule
+from dev.harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.hostile import TARGETS, http_request, timed_exchange
+from dev.harness.pack import submodule
 
 pytestmark = pytest.mark.real_comfyui
 
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 
 def picker_prompt() -> dict[str, Any]:

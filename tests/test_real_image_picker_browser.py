@@ -27,8 +27,8 @@ from test_real_image_picker import (
     rgb,
 )
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev.harness.comfyui import RealComfyUI
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

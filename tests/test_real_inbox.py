@@ -25,8 +25,8 @@ from test_real_image_picker import COLOURS, PREVIEW_ID, picker_prompt, rgb
 from test_real_image_picker_browser import preview_colours
 from test_real_value_prompt import HEIGHT, width_prompt
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT, submodule
+from dev.harness.comfyui import RealComfyUI
+from dev.harness.pack import ROOT, submodule
 
 cli_module = submodule("cli")
 

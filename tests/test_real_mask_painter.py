@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.comfyui import ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

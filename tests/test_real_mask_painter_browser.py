@@ -16,8 +16,8 @@ from PIL import Image
 from test_real_comfyui_browser import ARTIFACTS, queue_from_page, wait_history
 from test_real_mask_painter import PAINTER_ID, painter_prompt
 
-from harness.comfyui import RealComfyUI
-from harness.pack import ROOT
+from dev.harness.comfyui import RealComfyUI
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

@@ -13,7 +13,7 @@ from PIL import Image
 from receivers import Receiver
 from test_real_image_picker import picker_prompt
 
-from harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.comfyui import ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

@@ -16,7 +16,7 @@ from test_real_comfyui import doubler
 from test_real_comfyui_browser import ARTIFACTS, queue_from_page, wait_history
 from test_real_image_picker import picker_prompt
 
-from harness.comfyui import RealComfyUI
+from dev.harness.comfyui import RealComfyUI
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

@@ -11,7 +11,7 @@ from collections import Counter
 import pytest
 from test_real_comfyui import doubler
 
-from harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.comfyui import ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

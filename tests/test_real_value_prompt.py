@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from harness.comfyui import ComfyClient, RealComfyUI
+from dev.harness.comfyui import ComfyClient, RealComfyUI
 
 pytestmark = pytest.mark.real_comfyui
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from test_real_comfyui_browser import ARTIFACTS, wait_history
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 pytestmark = [pytest.mark.real_comfyui, pytest.mark.browser]
 

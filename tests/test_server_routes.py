@@ -11,12 +11,12 @@ from aiohttp import web
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.images import FixedImages, PendingImages
-from harness.pack import submodule
+from dev.harness.images import FixedImages, PendingImages
+from dev.harness.pack import submodule
 
 server_routes = submodule("server_routes")
 state = submodule("state")
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 ANSWER = "/hitl/requests/{}/answer"
 CANCEL = "/hitl/requests/{}/cancel"
@@ -312,7 +312,7 @@ async def test_image_released_while_being_served_is_409_not_500(client: Any, reg
 def test_closed_batch_raises_lookup_error_not_cancelled() -> None:
     import numpy as np
 
-    images = submodule("_images")
+    images = submodule("images.batches")
     batch = images.BatchImages(np.zeros((64, 8, 8, 3), np.float32))
     batch.close()
     outcomes = set()
@@ -732,7 +732,7 @@ def test_the_stream_header_is_the_protocols() -> None:
 async def test_thumbnails_stream_every_requested_image_once(client: Any, registry: Any) -> None:
     import numpy as np
 
-    batch = submodule("_images").BatchImages(np.random.default_rng(1).random((12, 64, 48, 3), dtype=np.float32))
+    batch = submodule("images.batches").BatchImages(np.random.default_rng(1).random((12, 64, 48, 3), dtype=np.float32))
     request = registry.open("image-picker", prompt_id="p", node_id="3", resources=batch)
     order = [7, 2, 11, 0]
     response = await client.post(THUMBNAILS.format(request.id), json={"order": order})

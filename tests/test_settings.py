@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessServer
-from harness.pack import submodule
+from dev.harness.host import HarnessServer
+from dev.harness.pack import submodule
 
-S = submodule("_settings")
+S = submodule("server.settings")
 
 
 def store(tmp_path: Path, **environ: str) -> Any:
@@ -207,7 +207,7 @@ def test_the_real_user_directory_is_found_through_comfyui(monkeypatch: pytest.Mo
     import sys
     import types
 
-    comfy = submodule("_comfy")
+    comfy = submodule("server.comfy")
     assert comfy.user_directory() is None  # outside ComfyUI
     fake = types.ModuleType("folder_paths")
     fake.get_user_directory = lambda: str(tmp_path)  # type: ignore[attr-defined]

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 
-from harness.host import HarnessHost, Run
+from dev.harness.host import HarnessHost, Run
 
 pytestmark = pytest.mark.browser
 

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 from conftest import thread_names
 
-from harness.host import StandInInterrupt
-from harness.pack import submodule
+from dev.harness.host import StandInInterrupt
+from dev.harness.pack import submodule
 
 KIND = "integer-doubler"
 
@@ -582,7 +582,7 @@ def test_a_broken_history_log_does_not_break_a_move(state: Any) -> None:
 
 def test_a_log_of_its_own_gets_every_end_in_order(state: Any) -> None:
     # The seam the audit log plugs into (record/recent/find); it keeps its newest in memory.
-    log = submodule("_audit").AuditLog(None, memory=3)
+    log = submodule("server.audit").AuditLog(None, memory=3)
     registry = state.RequestRegistry(history_log=log)
     requests = [open_request(registry) for _ in range(5)]
     for request in requests:

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from harness.pack import PACKAGE, ROOT
+from dev.harness.pack import PACKAGE, ROOT
 
 #: What ComfyUI loads: the root modules and nodes/ (plus the CLI once it exists). The
 #: harness, tests, benchmarks and dev tools are not shipped to users' ComfyUI.
-NOT_THE_PACK = {"harness", "tests", "bench", "dev", "docs", "example_workflows", "web", ".venv", "test-artifacts"}
+NOT_THE_PACK = {"tests", "dev", "docs", "example_workflows", "web", "inbox", ".venv", "test-artifacts"}
 OLDEST_PYTHON = (3, 10)
 
 
@@ -37,7 +37,7 @@ def run(*command: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
 def test_the_pack_is_what_comfyui_loads() -> None:
     names = {path.relative_to(ROOT).as_posix() for path in pack_files()}
     assert {"__init__.py", "state.py", "server_routes.py", "nodes/__init__.py"} <= names
-    assert not any(name.startswith(("tests/", "harness/")) for name in names)
+    assert not any(name.startswith(("tests/", "dev/")) for name in names)
 
 
 def test_ruff_check() -> None:

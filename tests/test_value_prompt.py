@@ -11,15 +11,15 @@ import numpy as np
 import pytest
 import torch
 
-from harness.host import HarnessHost, NodeCall
-from harness.pack import load_pack, submodule
+from dev.harness.host import HarnessHost, NodeCall
+from dev.harness.pack import load_pack, submodule
 
 vp = submodule("nodes.value_prompt")
-memory = submodule("_memory")
+memory = submodule("nodes.memory")
 state = submodule("state")
-images = submodule("_images")
+images = submodule("images.batches")
 server_routes = submodule("server_routes")
-P = submodule("_protocol")
+P = submodule("server.protocol")
 
 NODE = "HitlValuePrompt"
 SAFE = 2**53 - 1

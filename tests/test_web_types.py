@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.pack import ROOT
+from dev.harness.pack import ROOT
 
 TYPES = Path(__file__).resolve().parent / "web_types"
 

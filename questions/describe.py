@@ -1,0 +1,82 @@
+"""A request described for people, in one line: "Image Picker #12: Keep the best (pick 2–4 of 32)".
+
+Each node says what it asks in a few words when it opens a request (:func:`summarize`: its
+title and what fits, e.g. "Refiner steps (INT 1–60)"); the registry keeps that as the
+request's ``summary`` (cleaned by :func:`one_line`), in its view and in its record, so it is
+there after the request ended too. :func:`describe_request` puts the node's name in front:
+pushes use it, and ``cli.py`` (its ``watch`` lines, its NODE and ASKS columns come from
+:func:`node_name` and :func:`asks`). ``web/describe.js`` is the browser's twin (system
+notifications, the inbox's rows, the dialogs' subtitles); ``tests/test_describe.py`` checks
+both give the same text. Workflow text (node titles, a dialog's title) is made single-line
+and capped, since it ends up in notification titles, terminal tables and HTTP headers.
+
+This module imports only ``_protocol`` (``cli.py`` loads both beside itself, with no ComfyUI).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ..server import protocol as P
+
+#: The longest description, in characters (code points), "…" included.
+MAX_LENGTH = 160
+#: The longest node name inside a description.
+MAX_PART_LENGTH = 80
+#: The longest summary a request keeps.
+MAX_SUMMARY_LENGTH = 120
+
+#: What people call each kind of request (when a request has no summary of its own).
+KIND_NAMES: dict[str, str] = {
+    P.KIND_INTEGER_DOUBLER: "Integer doubler",
+    P.KIND_VALUE_PROMPT: "Value prompt",
+    P.KIND_IMAGE_PICKER: "Image picker",
+    P.KIND_FORM: "Form",
+    P.KIND_MASK_PAINTER: "Mask painter",
+}
+
+_CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]+")
+_SPACES = re.compile(" {2,}")
+
+
+def one_line(text: Any, limit: int) -> str:
+    """``text`` as one line: control characters and line breaks become a space, runs of
+    spaces one space, cut to ``limit`` characters with "…"."""
+    line = _SPACES.sub(" ", _CONTROL.sub(" ", str(text))).strip(" ")
+    return line if len(line) <= limit else line[: limit - 1].rstrip(" ") + "…"
+
+
+def summarize(title: Any, what: str) -> str:
+    """A node's summary of what it asks: "Refiner steps (INT 1–60)", or only ``what`` when
+    the node has no title."""
+    title_line = one_line(title, MAX_PART_LENGTH) if isinstance(title, str) else ""
+    return one_line(f"{title_line} ({what})" if title_line else what, MAX_SUMMARY_LENGTH)
+
+
+def kind_name(kind: Any) -> str:
+    """A kind as people call it: "Image picker"."""
+    return KIND_NAMES.get(str(kind), str(kind or "Request"))
+
+
+def node_name(view: Mapping[str, Any]) -> str:
+    """Which node asks: its title as the workflow shows it, else "Node #12", else "A node"."""
+    label = view.get("node_label")
+    name = one_line(label, MAX_PART_LENGTH) if isinstance(label, str) else ""
+    if name:
+        return name
+    node_id = view.get("node_id")
+    return f"Node #{one_line(node_id, MAX_PART_LENGTH)}" if node_id else "A node"
+
+
+def asks(view: Mapping[str, Any]) -> str:
+    """What it asks: the request's summary, else its kind's name."""
+    summary = view.get("summary")
+    what = one_line(summary, MAX_SUMMARY_LENGTH) if isinstance(summary, str) else ""
+    return what or kind_name(view.get("kind"))
+
+
+def describe_request(view: Mapping[str, Any]) -> str:
+    """Which node asks and what, for a request's view or record: ``"<node>: <what it asks>"``."""
+    return one_line(f"{node_name(view)}: {asks(view)}", MAX_LENGTH)

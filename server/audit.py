@@ -1,0 +1,235 @@
+"""The audit trail: the registry's history log, in memory and in an append-only JSON-lines log.
+
+:class:`AuditLog` is the one :class:`~._history.HistoryLog` of the pack. The registry hands it
+every ended request's record (a :class:`~._history.HistoryEntry`) under its lock, at the
+request's one end; :meth:`AuditLog.record` keeps it in memory (for :meth:`AuditLog.recent` and
+:meth:`AuditLog.find`: ``GET /hitl/history``, the inbox's "Recent" list, ``cli.py history``
+and deep links to ended requests) and queues it for a background writer, so no node, route or
+state change ever waits on the disk. Without a folder (tests, no user directory) it keeps
+memory only. The log lives in ``<ComfyUI user directory>/
+comfyui-hitl/audit.jsonl``, one JSON object per line; when it would grow past
+``audit_max_bytes`` it is rotated (``audit.1.jsonl`` is the previous one, up to
+``audit_backups`` of them), so it never holds more than (backups + 1) × max bytes. On start the
+newest records are read back, so the trail survives restarts.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+import queue
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .history import HistoryEntry
+from .settings import DATA_FOLDER, Settings
+
+log = logging.getLogger(__name__)
+
+LOG_NAME = "audit.jsonl"
+#: Records kept in memory for :meth:`AuditLog.recent` (and read back from the log on start).
+MEMORY = 500
+#: Records waiting for the writer; past this, new ones are counted as dropped (and still
+#: kept in memory), never waited for.
+QUEUE_SIZE = 1000
+
+
+def rotated_name(index: int) -> str:
+    """``audit.jsonl`` for 0, ``audit.<n>.jsonl`` for the n-th older file."""
+    return LOG_NAME if index == 0 else f"audit.{index}.jsonl"
+
+
+class AuditLog:
+    """The audit trail of this server: records in memory, and a JSON-lines log on disk.
+
+    ``directory`` is ComfyUI's user directory (None: memory only). ``settings`` gives the
+    size cap and the number of rotated files at each write.
+    """
+
+    def __init__(
+        self,
+        directory: str | Path | None,
+        settings: Callable[[], Settings] = Settings,
+        *,
+        memory: int = MEMORY,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self.folder = Path(directory) / DATA_FOLDER if directory else None
+        self._settings = settings
+        self._lock = threading.Lock()
+        self.memory = memory
+        self._recent: OrderedDict[str, HistoryEntry] = OrderedDict()  # by request id, oldest first
+        self._queue: queue.Queue[HistoryEntry | None] = queue.Queue(maxsize=queue_size)
+        self._progress = threading.Condition()
+        self._accepted = 0  # records queued for the writer
+        self._done = 0  # records the writer has finished with (written or failed)
+        self.written = 0
+        self.dropped = 0
+        self.failed = 0
+        self.rotations = 0
+        self.last_error: str | None = None
+        self._writer: threading.Thread | None = None
+        self._closed = False
+        self._read_back(memory)
+
+    def __repr__(self) -> str:
+        return (
+            f"<AuditLog folder={self.folder} recent={len(self._recent)} written={self.written}"
+            f" dropped={self.dropped} failed={self.failed}>"
+        )
+
+    @property
+    def path(self) -> Path | None:
+        """The log file being written."""
+        return self.folder / LOG_NAME if self.folder else None
+
+    # --------------------------------------------------------------- reading
+    def _read_back(self, limit: int) -> None:
+        """Load the newest ``limit`` records from the log files, newest file first."""
+        if self.folder is None or not self.folder.is_dir():
+            return
+        newest_first: list[HistoryEntry] = []
+        skipped = 0
+        index = 0
+        while len(newest_first) < limit:
+            path = self.folder / rotated_name(index)
+            if not path.exists():
+                if index > 0:
+                    break
+                index += 1
+                continue
+            try:
+                lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            except OSError as exc:
+                log.warning("could not read %s: %s", path, exc)
+                break
+            for line in reversed(lines):
+                try:
+                    entry = HistoryEntry.from_json(json.loads(line))
+                except ValueError:
+                    entry = None
+                if entry is None:
+                    skipped += 1
+                    continue
+                newest_first.append(entry)
+                if len(newest_first) >= limit:
+                    break
+            index += 1
+        if skipped:
+            log.warning("audit log: %d unreadable line(s) skipped", skipped)
+        for entry in reversed(newest_first):
+            self._keep(entry)
+
+    def _keep(self, entry: HistoryEntry) -> None:
+        self._recent.pop(entry.request_id, None)
+        self._recent[entry.request_id] = entry
+        while len(self._recent) > self.memory:
+            self._recent.popitem(last=False)
+
+    def recent(self, limit: int = 50) -> list[HistoryEntry]:
+        """The newest ``limit`` records, newest first (what ``GET /hitl/history`` serves)."""
+        with self._lock:
+            return list(itertools.islice(reversed(self._recent.values()), max(0, limit)))
+
+    def find(self, request_id: str) -> HistoryEntry | None:
+        """The record of the request ``request_id``, if it is among the kept ones."""
+        with self._lock:
+            return self._recent.get(request_id)
+
+    # ------------------------------------------------------------- recording
+    def record(self, entry: HistoryEntry) -> None:
+        """Keep ``entry`` and queue it for the log (called under the registry's lock:
+        never blocks)."""
+        with self._lock:
+            self._keep(entry)
+            if self.folder is None or self._closed:
+                return
+            try:
+                self._queue.put_nowait(entry)
+            except queue.Full:
+                self.dropped += 1
+                log.warning("audit log: the writer is behind; record %s not written", entry.request_id)
+                return
+            self._accepted += 1
+            if self._writer is None:
+                self._writer = threading.Thread(target=self._write_loop, name="comfyui-hitl-audit", daemon=True)
+                self._writer.start()
+
+    # --------------------------------------------------------------- writing
+    def _write_loop(self) -> None:
+        while True:
+            entry = self._queue.get()
+            if entry is None:
+                return
+            try:
+                self._append(entry.as_json())
+                self.written += 1
+                self.last_error = None
+            except (OSError, TypeError, ValueError) as exc:
+                self.failed += 1
+                self.last_error = str(exc)
+                log.error("audit log: could not write a record: %s", exc)
+            with self._progress:
+                self._done += 1
+                self._progress.notify_all()
+
+    def _append(self, record: dict[str, Any]) -> None:
+        if self.folder is None:  # memory only: nothing is queued then
+            return
+        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        settings = self._settings()
+        self.folder.mkdir(parents=True, exist_ok=True)
+        path = self.folder / LOG_NAME
+        size = path.stat().st_size if path.exists() else 0
+        if size and size + len(line) > settings.audit_max_bytes:
+            self._rotate(settings.audit_backups)
+        with open(path, "ab") as stream:
+            stream.write(line)
+
+    def _rotate(self, backups: int) -> None:
+        if self.folder is None:
+            return
+        # Drop what falls beyond the kept backups (more than one if the setting shrank).
+        index = backups + 1
+        while (self.folder / rotated_name(index)).exists():
+            (self.folder / rotated_name(index)).unlink()
+            index += 1
+        for index in range(backups, 0, -1):
+            older = self.folder / rotated_name(index - 1)
+            if older.exists():
+                older.replace(self.folder / rotated_name(index))
+        if backups == 0:
+            (self.folder / LOG_NAME).unlink(missing_ok=True)
+        self.rotations += 1
+
+    def flush(self, timeout: float = 5.0) -> bool:
+        """Wait until every queued record is on disk (or failed); False on timeout."""
+        with self._progress:
+            target = self._accepted
+            return self._progress.wait_for(lambda: self._done >= target, timeout)
+
+    def status(self) -> dict[str, Any]:
+        """For the status route: where the log is and how writing goes."""
+        return {
+            "file": str(self.path) if self.path else None,
+            "recent": len(self._recent),
+            "written": self.written,
+            "queued": self._queue.qsize(),
+            "dropped": self.dropped,
+            "failed": self.failed,
+            "rotations": self.rotations,
+            "last_error": self.last_error,
+        }
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Write what is queued, then stop the writer thread."""
+        with self._lock:
+            self._closed = True
+            writer = self._writer
+        if writer is not None:
+            self._queue.put(None)
+            writer.join(timeout)
