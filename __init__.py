@@ -50,7 +50,7 @@ if __package__:
         _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
         add_routes(_server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher)
         # Each queued prompt gets its workflow's identity on our memory nodes, so "use last
-        # answer" and ComfyUI's cache never mix two workflows up (see _memory.py).
+        # answer" and ComfyUI's cache never mix two workflows up (see nodes/memory.py).
         _server.add_on_prompt_handler(_memory.prompt_stamper(memory_node_types()))
     else:
         logging.getLogger(__name__).debug("no PromptServer: nodes registered without routes")

@@ -168,7 +168,7 @@ class HitlRequest:
     request waits (e.g. the picker's images); it is dropped when the request ends.
     ``validate`` depends only on what was asked (it is never changed and never reads the
     state), so the registry runs it outside the lock; it must be linear in the answer's
-    size and bound its input first (see ``_answer_checks``).
+    size and bound its input first (see ``questions/checks.py``).
     """
 
     def __init__(

@@ -28,7 +28,7 @@ PLAIN_NODE_CLASSES: dict[str, type[FormField]] = {
 
 def memory_node_types() -> frozenset[str]:
     """The node ids whose nodes keep a memory of "last answer": our on-prompt handler stamps
-    the workflow identity on these (see _memory.py)."""
+    the workflow identity on these (see nodes/memory.py)."""
     return frozenset(name for name, cls in NODE_CLASSES.items() if cls.MEMORY_FACTORY is not None)
 
 

@@ -18,7 +18,7 @@ CATEGORY = "human-in-the-loop"
 HIDDEN_INPUTS = {"unique_id": "UNIQUE_ID", "extra_pnginfo": "EXTRA_PNGINFO"}
 #: A node with a memory of "last answer" also reads the workflow identity our on-prompt
 #: handler stamps on it, and the API prompt, to work the identity out when there is no stamp
-#: (see _memory.py).
+#: (see nodes/memory.py).
 MEMORY_HIDDEN_INPUTS = {**HIDDEN_INPUTS, "api_prompt": "PROMPT", _memory.IDENTITY_INPUT: _memory.IDENTITY_TYPE}
 
 #: The longest wait a node's ``timeout_seconds`` widget allows (a week).

@@ -57,7 +57,7 @@ from ..server import protocol as P
 from .base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from .memory import LastAnswerMemory
 
-# The memory of "use last answers" is the one every node shares (_memory.py), holding the
+# The memory of "use last answers" is the one every node shares (nodes/memory.py), holding the
 # value prompt's kind of remembered answer.
 from .value_prompt import RememberedAnswer, recall_answer
 

@@ -481,7 +481,7 @@ def _frames_of_batch(images: Any, latent: Any, mask: Any, frames: list[int]) -> 
     """These frames of the images, and of the latent and mask when connected (frame by frame).
 
     No frames at all (everything was picked, so nothing is rejected) is not an empty batch,
-    which most nodes cannot take, but ComfyUI's "nothing here" (see ``_comfy.nothing``): the
+    which most nodes cannot take, but ComfyUI's "nothing here" (see ``server/comfy.nothing``): the
     nodes fed from it are skipped."""
     if not frames:
         nothing = _comfy.nothing()

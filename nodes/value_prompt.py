@@ -1,7 +1,7 @@
 """The value prompt: the run waits until a person types a value (INT, FLOAT, text, yes/no or
 one of a list of choices) in the browser, and goes on with it.
 
-The server is the authority on what fits: :class:`ValueSpec` (``_answer_types.py``, shared
+The server is the authority on what fits: :class:`ValueSpec` (``questions/values.py``, shared
 with the form) checks every answer and a refusal (422, with the reason) leaves the node
 waiting. Widget settings that make no sense (a default above the maximum, an empty choice
 list) are refused when the prompt is queued (``VALIDATE_INPUTS``) and again when the node runs.

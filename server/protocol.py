@@ -115,6 +115,29 @@ VALUE_TYPES = (
     VALUE_TYPE_CHOICE,
 )
 
+#: A node's ``mode`` widget: what it does when it runs. Saved workflows keep these by their
+#: text, so a value is never renamed (a new one goes at the end of its node's list).
+MODE_ALWAYS_ASK = "always ask"
+MODE_USE_LAST_ANSWER = "use last answer"
+MODE_USE_LAST_ANSWERS = "use last answers"
+MODE_REPEAT_LAST_SELECTION = "repeat last selection"
+MODE_REPEAT_LAST_MASK = "repeat last mask"
+MODE_PASS_DEFAULT = "pass default"  # noqa: S105 (a mode's name, not a password)
+MODE_PASS_DEFAULTS = "pass defaults"  # noqa: S105
+MODE_PASS_EVERYTHING = "pass everything through"  # noqa: S105
+MODE_PASS_INPUT_MASK = "pass input mask through"  # noqa: S105
+MODE_USE_PRESET = "use preset"
+
+#: A node's ``on_timeout`` widget: what its run does when nobody answers in time. Kept in
+#: saved workflows like the modes.
+ON_TIMEOUT_USE_DEFAULT = "use default"
+ON_TIMEOUT_USE_DEFAULTS = "use defaults"
+ON_TIMEOUT_CANCEL_RUN = "cancel run"
+ON_TIMEOUT_SEND_ALL = "send all"
+ON_TIMEOUT_SEND_FIRST = "send first"
+ON_TIMEOUT_SEND_INPUT_MASK = "send input mask"
+ON_TIMEOUT_SEND_EMPTY_MASK = "send empty mask"
+
 #: Renditions the image route serves (``?size=``): a small JPEG for grids and strips, a
 #: screen-sized JPEG to paint on, the exact full-size PNG, and the request's input mask as
 #: an 8-bit grayscale PNG (mask painter requests that have one).
@@ -122,7 +145,7 @@ IMAGE_SIZES = ("thumb", "preview", "full", "mask")
 
 #: A mask painter's answer: per image an ordered list of operations. Strokes carry their
 #: points as integers in 1/POINT_SCALE pixel and their optional pen pressure in
-#: 0..PRESSURE_SCALE; ``_mask_strokes.py`` and ``web/mask_strokes.js`` draw them the same way.
+#: 0..PRESSURE_SCALE; ``images/mask_strokes.py`` and ``web/mask_strokes.js`` draw them the same way.
 MASK_OP_BRUSH = "brush"
 MASK_OP_ERASE = "erase"
 MASK_OP_CLEAR = "clear"
@@ -218,6 +241,27 @@ def as_dict() -> dict[str, Any]:
             "MULTILINE": VALUE_TYPE_MULTILINE,
             "BOOLEAN": VALUE_TYPE_BOOLEAN,
             "CHOICE": VALUE_TYPE_CHOICE,
+        },
+        "MODES": {
+            "ALWAYS_ASK": MODE_ALWAYS_ASK,
+            "USE_LAST_ANSWER": MODE_USE_LAST_ANSWER,
+            "USE_LAST_ANSWERS": MODE_USE_LAST_ANSWERS,
+            "REPEAT_LAST_SELECTION": MODE_REPEAT_LAST_SELECTION,
+            "REPEAT_LAST_MASK": MODE_REPEAT_LAST_MASK,
+            "PASS_DEFAULT": MODE_PASS_DEFAULT,
+            "PASS_DEFAULTS": MODE_PASS_DEFAULTS,
+            "PASS_EVERYTHING": MODE_PASS_EVERYTHING,
+            "PASS_INPUT_MASK": MODE_PASS_INPUT_MASK,
+            "USE_PRESET": MODE_USE_PRESET,
+        },
+        "ON_TIMEOUT": {
+            "USE_DEFAULT": ON_TIMEOUT_USE_DEFAULT,
+            "USE_DEFAULTS": ON_TIMEOUT_USE_DEFAULTS,
+            "CANCEL_RUN": ON_TIMEOUT_CANCEL_RUN,
+            "SEND_ALL": ON_TIMEOUT_SEND_ALL,
+            "SEND_FIRST": ON_TIMEOUT_SEND_FIRST,
+            "SEND_INPUT_MASK": ON_TIMEOUT_SEND_INPUT_MASK,
+            "SEND_EMPTY_MASK": ON_TIMEOUT_SEND_EMPTY_MASK,
         },
         "IMAGE_SIZES": list(IMAGE_SIZES),
         "MASK_OPS": {

@@ -20,7 +20,7 @@ import { VALUE_TYPES } from "./protocol.js";
 
 /**
  * What one typed field accepts and starts with: the value prompt's payload, or one entry of
- * a form's `fields` (`ValueSpec.describe` in _answer_types.py, plus the default).
+ * a form's `fields` (`ValueSpec.describe` in questions/values.py, plus the default).
  * @typedef {{
  *   type: string,
  *   default: unknown,

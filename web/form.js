@@ -16,7 +16,7 @@ import { KINDS, VALUE_TYPES } from "./protocol.js";
 import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
 
 /**
- * One field of a form request (`FieldSpec.describe` in _answer_types.py).
+ * One field of a form request (`FieldSpec.describe` in questions/values.py).
  * @typedef {import("./fields.js").FieldSpec & { name: string, label: string, default_text: string }} FormFieldSpec
  * The payload of a form request (`Form.fill_in` in nodes/form.py).
  * @typedef {{

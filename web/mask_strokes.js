@@ -1,6 +1,6 @@
 // @ts-check
 /**
- * The mask painter's brush model in the browser: the twin of `_mask_strokes.py`, which
+ * The mask painter's brush model in the browser: the twin of `images/mask_strokes.py`, which
  * draws the same answer on the server at full resolution (a test paints the same strokes
  * on both sides and compares the rasters).
  *
@@ -26,7 +26,7 @@ import { MASK_LIMITS, MASK_OPS } from "./protocol.js";
 
 const SCALE = MASK_LIMITS.POINT_SCALE;
 const PRESSURE = MASK_LIMITS.PRESSURE_SCALE;
-/** Windows of the server's drawing (for the work estimate): see `_mask_strokes.py`. */
+/** Windows of the server's drawing (for the work estimate): see `images/mask_strokes.py`. */
 const WINDOW_RADII = 4;
 const MIN_WINDOW = 64;
 
@@ -199,7 +199,7 @@ export function strokeRect(op, width, height) {
 }
 
 /**
- * The drawing work the server counts for an operation (`segment_work` in `_mask_strokes.py`):
+ * The drawing work the server counts for an operation (`segment_work` in `images/mask_strokes.py`):
  * the answer is refused when one image's total passes WORK_PER_PIXEL × its pixels.
  * @param {MaskOp} op @param {number} width @param {number} height
  */

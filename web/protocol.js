@@ -1,7 +1,7 @@
 // @ts-check
 /**
  * The wire protocol shared with the Python side: the one place the browser spells route
- * paths, event names and state names. `_protocol.py` is its twin, and
+ * paths, event names and state names. `server/protocol.py` is its twin, and
  * `tests/test_protocol.py` checks that the two agree.
  */
 
@@ -89,7 +89,7 @@ export const VALUE_TYPES = Object.freeze({
 /** Renditions the image route serves (`?size=`). */
 export const IMAGE_SIZES = Object.freeze(["thumb", "preview", "full", "mask"]);
 
-/** Operations of a mask painter's answer (see `_mask_strokes.py` and `mask_strokes.js`). */
+/** Operations of a mask painter's answer (see `images/mask_strokes.py` and `mask_strokes.js`). */
 export const MASK_OPS = Object.freeze({
   BRUSH: "brush",
   ERASE: "erase",
@@ -98,7 +98,32 @@ export const MASK_OPS = Object.freeze({
   FILL: "fill",
 });
 
-/** The bounds the server puts on a mask painter's answer (`MASK_LIMITS` in `_protocol.py`). */
+/** A node's `mode` widget values (kept by their text in saved workflows). */
+export const MODES = Object.freeze({
+  ALWAYS_ASK: "always ask",
+  USE_LAST_ANSWER: "use last answer",
+  USE_LAST_ANSWERS: "use last answers",
+  REPEAT_LAST_SELECTION: "repeat last selection",
+  REPEAT_LAST_MASK: "repeat last mask",
+  PASS_DEFAULT: "pass default",
+  PASS_DEFAULTS: "pass defaults",
+  PASS_EVERYTHING: "pass everything through",
+  PASS_INPUT_MASK: "pass input mask through",
+  USE_PRESET: "use preset",
+});
+
+/** A node's `on_timeout` widget values: what its run does when nobody answers in time. */
+export const ON_TIMEOUT = Object.freeze({
+  USE_DEFAULT: "use default",
+  USE_DEFAULTS: "use defaults",
+  CANCEL_RUN: "cancel run",
+  SEND_ALL: "send all",
+  SEND_FIRST: "send first",
+  SEND_INPUT_MASK: "send input mask",
+  SEND_EMPTY_MASK: "send empty mask",
+});
+
+/** The bounds the server puts on a mask painter's answer (`MASK_LIMITS` in `server/protocol.py`). */
 export const MASK_LIMITS = Object.freeze({
   POINT_SCALE: 4,
   PRESSURE_SCALE: 255,

@@ -24,7 +24,7 @@ import { CATEGORY } from "./notify.js";
 const PUSHES = "Pushes to a phone (server)";
 const AUDIT = "Record of answers: audit log (server)";
 
-/** One row per server setting, in order (tests/test_push_settings.py checks they match _settings.SPECS). */
+/** One row per server setting, in order (tests/test_push_settings.py checks they match server/settings.SPECS). */
 export const ROWS = Object.freeze(
   /** @type {Row[]} */ ([
     {
