@@ -32,31 +32,16 @@ from aiohttp import web
 
 from .questions.checks import shown
 from .server import protocol as P
+from .server.errors import ERROR_STATUS, HitlError, InvalidAnswer, Refused, UnknownRequest
 from .server.history import Provenance
 from .server.page_files import PageFiles
 from .server.push import Pusher
 from .server.settings import SettingsStore
-from .state import WAITING, HitlError, InvalidAnswer, RequestRegistry, UnknownRequest
+from .state import WAITING, RequestRegistry
 
 log = logging.getLogger(__name__)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
-
-#: HTTP status of each refusal code.
-ERROR_STATUS: dict[str, int] = {
-    "malformed_json": 400,
-    "forbidden_origin": 403,
-    "forbidden_host": 403,
-    "unknown_request": 404,
-    "not_found": 404,
-    "not_waiting": 409,
-    "config_locked": 409,
-    "body_too_large": 413,
-    "unsupported_media_type": 415,
-    "invalid_body": 422,
-    "invalid_answer": 422,
-}
-
 
 IMAGE_SIZES = P.IMAGE_SIZES
 #: What an image source serves when it does not say (``ImageSource.sizes`` is optional).
@@ -196,14 +181,6 @@ def image_order(value: Any, count: int) -> list[int]:
             raise Refused("invalid_body", f"order names image {index} twice")
         seen[index] = 1
     return value
-
-
-class Refused(HitlError):
-    """A call refused before it reached the registry; ``code`` picks the status."""
-
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
 
 
 def error_response(code: str, message: str, field: str | None = None) -> web.Response:

@@ -28,7 +28,8 @@ from typing import Any, Protocol
 
 from .questions.describe import MAX_SUMMARY_LENGTH, one_line
 from .server import protocol as P
-from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, iso_time, recordable
+from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
+from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, iso_time, recordable
 
 log = logging.getLogger(__name__)
 
@@ -54,45 +55,6 @@ POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
 DEFAULT_HISTORY = 512
-
-
-class HitlError(Exception):
-    """A refused call. ``code`` is one of ``_protocol.ERROR_CODES``; ``field``, when set,
-    names the form field the refusal is about."""
-
-    code = "invalid_body"
-    field: str | None = None
-
-    def __init__(self, message: str) -> None:
-        super().__init__(message)
-        self.message = message
-
-
-class UnknownRequest(HitlError):
-    """No request with that id was ever seen (or it is long forgotten)."""
-
-    code = "unknown_request"
-
-
-class NotWaiting(HitlError):
-    """The request exists but has already left the waiting state."""
-
-    code = "not_waiting"
-
-
-class InvalidAnswer(HitlError):
-    """The answer does not fit what the request asked for (in the form field ``field``, if
-    it is one field of a form that is wrong)."""
-
-    code = "invalid_answer"
-
-    def __init__(self, message: str, *, field: str | None = None) -> None:
-        super().__init__(message)
-        self.field = field
-
-
-class IllegalTransition(NotWaiting):
-    """A move the state machine does not allow (e.g. answered -> cancelled)."""
 
 
 class InterruptSource(Protocol):
@@ -235,8 +197,9 @@ class RequestRegistry:
 
     ``notify(event, data)`` is called, under the lock and in the order of the moves, for
     every change; it must not block (ComfyUI's ``send_sync`` only schedules a send).
-    ``history_log`` gets the record of every ended request the same way (see ``_history``); by
-    default an :class:`~._audit.AuditLog` in memory only. Each of ``observers`` (pushes) is told
+    ``history_log`` gets the record of every ended request the same way (see
+    ``server/history.py``); by default a :class:`~.server.history.RecentHistory` in memory
+    only (the pack passes its audit log). Each of ``observers`` (pushes) is told
     of every request that opens and ends, likewise under the lock: they only queue the data
     for their own workers. ``clock`` times deadlines and waits; ``wall_clock`` says when, for
     people (ISO 8601 in the views).
@@ -256,10 +219,7 @@ class RequestRegistry:
         self._notify = notify
         self._observers = tuple(observers)
         if history_log is None:
-            # Imported here: the audit log reads its limits from _settings, which imports this module.
-            from .server.audit import AuditLog
-
-            history_log = AuditLog(None)
+            history_log = RecentHistory()  # memory only; the pack injects its audit log
         self.history_log: HistoryLog = history_log
         self._wall_clock = wall_clock
         self._interrupt = interrupt

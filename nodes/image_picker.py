@@ -19,7 +19,8 @@ from ..questions.describe import summarize
 from ..questions.picks import frames_of, item_count, left_out, parse_preset, resolve_preset
 from ..server import comfy as _comfy
 from ..server import protocol as P
-from ..state import InvalidAnswer, Outcome
+from ..server.errors import InvalidAnswer
+from ..state import Outcome
 from .base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from .memory import LastAnswerMemory, MemoryKey
 

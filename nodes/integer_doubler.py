@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..server import protocol as P
-from ..state import InvalidAnswer
+from ..server.errors import InvalidAnswer
 from .base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
 
 #: Inputs stay within +-2**52 so the doubled value is exact in a JavaScript number.

@@ -31,7 +31,7 @@ from ..questions.values import (
     parse_number,
 )
 from ..server import protocol as P
-from ..state import InvalidAnswer
+from ..server.errors import InvalidAnswer
 from .base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
 from .memory import LastAnswerMemory
 

@@ -7,17 +7,16 @@ one pattern, which these helpers make short:
 1. **Type and size first.** Before looking at any item or character, refuse a value of the
    wrong type, a list longer than the most the question allows (a picker's batch or
    ``max_picks``), text longer than ``max_length``, an object with more fields than the
-   question has: :func:`require_list`, :func:`require_text`, :func:`require_object`.
-   Each costs O(1) and answers with the same clear 422 as any other refusal.
+   question has. Each costs O(1) and answers with the same clear 422 as any other refusal.
 2. **Then one linear pass** over what is left, which is now small: no ``list.count`` or
    ``list.index`` in a loop, no nested loop over the answer; duplicates through a set
    (:func:`duplicates`).
 3. **Messages show a bounded excerpt** (:func:`shown`), never a ``repr`` of the whole answer:
    a refusal's body stays small, and a deeply nested answer cannot overflow the stack there.
 
-``tests/test_answer_checks.py`` tests these helpers; ``tests/test_hostile_answers.py`` times
+``tests/test_answer_checks.py`` tests these helpers; ``tests/test_hostile_clients.py`` times
 every kind against the largest bodies the cap allows (add a new kind to
-``harness/hostile.py`` and it is timed too).
+``dev/harness/hostile.py`` and it is timed too).
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ import json
 import math
 from collections.abc import Iterable
 from typing import Any
-
-from ..state import InvalidAnswer
 
 #: The longest excerpt of an answer a refusal message quotes.
 EXCERPT_CHARS = 40
@@ -67,38 +64,6 @@ def shown(value: Any) -> str:
         text = json.dumps(value[:EXCERPT_CHARS])
         return text if len(text) <= EXCERPT_CHARS else f"{text[: EXCERPT_CHARS - 3]}…"
     return type(value).__name__
-
-
-def require_list(value: Any, *, max_items: int, what: str) -> list[Any]:
-    """``value`` if it is a list of at most ``max_items`` items; else :class:`InvalidAnswer`.
-
-    The length is checked before any item is looked at: the cheap bound that keeps every
-    later step small.
-    """
-    if not isinstance(value, list):
-        raise InvalidAnswer(f"{what} must be a list, got {shown(value)}")
-    if len(value) > max_items:
-        raise InvalidAnswer(f"{what} has {len(value)} items; at most {max_items} are allowed")
-    return value
-
-
-def require_text(value: Any, *, max_chars: int, what: str) -> str:
-    """``value`` if it is text of at most ``max_chars`` characters (code points, as a person
-    counts them); else :class:`InvalidAnswer`. Checked before any character is looked at."""
-    if not isinstance(value, str):
-        raise InvalidAnswer(f"{what} must be text, got {shown(value)}")
-    if len(value) > max_chars:
-        raise InvalidAnswer(f"{what} is {len(value)} characters long; at most {max_chars} are allowed")
-    return value
-
-
-def require_object(value: Any, *, max_keys: int, what: str) -> dict[str, Any]:
-    """``value`` if it is a JSON object of at most ``max_keys`` fields; else :class:`InvalidAnswer`."""
-    if not isinstance(value, dict):
-        raise InvalidAnswer(f"{what} must be an object, got {shown(value)}")
-    if len(value) > max_keys:
-        raise InvalidAnswer(f"{what} has {len(value)} fields; at most {max_keys} are allowed")
-    return value
 
 
 def duplicates(items: Iterable[Any], *, limit: int = 5) -> list[Any]:

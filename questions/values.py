@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..server import protocol as P
-from ..state import InvalidAnswer
+from ..server.errors import InvalidAnswer
 from .checks import shown
 
 #: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).

@@ -1,9 +1,10 @@
 """The audit trail: the registry's history log, in memory and in an append-only JSON-lines log.
 
-:class:`AuditLog` is the one :class:`~._history.HistoryLog` of the pack. The registry hands it
-every ended request's record (a :class:`~._history.HistoryEntry`) under its lock, at the
-request's one end; :meth:`AuditLog.record` keeps it in memory (for :meth:`AuditLog.recent` and
-:meth:`AuditLog.find`: ``GET /hitl/history``, the inbox's "Recent" list, ``cli.py history``
+:class:`AuditLog` is the :class:`~.history.HistoryLog` ``__init__.py`` gives the pack's
+registry. The registry hands it every ended request's record (a
+:class:`~.history.HistoryEntry`) under its lock, at the request's one end;
+:meth:`AuditLog.record` keeps it in memory (a :class:`~.history.RecentHistory`, for
+:meth:`AuditLog.recent` and :meth:`AuditLog.find`: ``GET /hitl/history``, the inbox's "Recent" list, ``cli.py history``
 and deep links to ended requests) and queues it for a background writer, so no node, route or
 state change ever waits on the disk. Without a folder (tests, no user directory) it keeps
 memory only. The log lives in ``<ComfyUI user directory>/
@@ -15,17 +16,15 @@ newest records are read back, so the trail survives restarts.
 
 from __future__ import annotations
 
-import itertools
 import json
 import logging
 import queue
 import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .history import HistoryEntry
+from .history import HistoryEntry, RecentHistory
 from .settings import DATA_FOLDER, Settings
 
 log = logging.getLogger(__name__)
@@ -62,7 +61,7 @@ class AuditLog:
         self._settings = settings
         self._lock = threading.Lock()
         self.memory = memory
-        self._recent: OrderedDict[str, HistoryEntry] = OrderedDict()  # by request id, oldest first
+        self._recent = RecentHistory(memory)
         self._queue: queue.Queue[HistoryEntry | None] = queue.Queue(maxsize=queue_size)
         self._progress = threading.Condition()
         self._accepted = 0  # records queued for the writer
@@ -122,30 +121,22 @@ class AuditLog:
         if skipped:
             log.warning("audit log: %d unreadable line(s) skipped", skipped)
         for entry in reversed(newest_first):
-            self._keep(entry)
-
-    def _keep(self, entry: HistoryEntry) -> None:
-        self._recent.pop(entry.request_id, None)
-        self._recent[entry.request_id] = entry
-        while len(self._recent) > self.memory:
-            self._recent.popitem(last=False)
+            self._recent.record(entry)
 
     def recent(self, limit: int = 50) -> list[HistoryEntry]:
         """The newest ``limit`` records, newest first (what ``GET /hitl/history`` serves)."""
-        with self._lock:
-            return list(itertools.islice(reversed(self._recent.values()), max(0, limit)))
+        return self._recent.recent(limit)
 
     def find(self, request_id: str) -> HistoryEntry | None:
         """The record of the request ``request_id``, if it is among the kept ones."""
-        with self._lock:
-            return self._recent.get(request_id)
+        return self._recent.find(request_id)
 
     # ------------------------------------------------------------- recording
     def record(self, entry: HistoryEntry) -> None:
         """Keep ``entry`` and queue it for the log (called under the registry's lock:
         never blocks)."""
+        self._recent.record(entry)
         with self._lock:
-            self._keep(entry)
             if self.folder is None or self._closed:
                 return
             try:

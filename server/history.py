@@ -8,12 +8,16 @@ ended it (:class:`Provenance`). That same record is what ``GET /hitl/history`` a
 ``GET /hitl/requests/{id}`` show, what the inbox's "Recent" list and ``cli.py history``
 read, what the audit log writes as one JSON line, and what the node puts in its UI output.
 The registry hands it to a :class:`HistoryLog` (``record``) under its lock; the log the
-pack uses is ``_audit.AuditLog`` (memory, plus a JSON-lines file when it has a folder).
+pack uses is ``server/audit.AuditLog`` (a :class:`RecentHistory`, plus a JSON-lines file);
+the registry's own default is a :class:`RecentHistory` alone (memory only).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
@@ -165,3 +169,52 @@ class HistoryLog(Protocol):
 
     def status(self) -> dict[str, Any]:
         """How keeping the log goes (for ``GET /hitl/notify/status``)."""
+
+
+class RecentHistory:
+    """A :class:`HistoryLog` in memory only: the newest ``capacity`` records, by request id.
+
+    The registry's default history (tests, a registry with no audit log), and the memory part
+    of the audit log, which adds the file."""
+
+    def __init__(self, capacity: int = 500) -> None:
+        self.capacity = capacity
+        self._lock = threading.Lock()
+        self._entries: OrderedDict[str, HistoryEntry] = OrderedDict()  # by request id, oldest first
+
+    def __repr__(self) -> str:
+        return f"<RecentHistory {len(self)}/{self.capacity}>"
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def record(self, entry: HistoryEntry) -> None:
+        """Keep ``entry`` (a request recorded again moves to the newest place)."""
+        with self._lock:
+            self._entries.pop(entry.request_id, None)
+            self._entries[entry.request_id] = entry
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+
+    def recent(self, limit: int = 50) -> list[HistoryEntry]:
+        """The newest ``limit`` records, newest first."""
+        with self._lock:
+            return list(itertools.islice(reversed(self._entries.values()), max(0, limit)))
+
+    def find(self, request_id: str) -> HistoryEntry | None:
+        """The record of ``request_id``, if it is among the kept ones."""
+        with self._lock:
+            return self._entries.get(request_id)
+
+    def status(self) -> dict[str, Any]:
+        """The audit log's status shape, for memory only: no file, nothing written."""
+        return {
+            "file": None,
+            "recent": len(self._entries),
+            "written": 0,
+            "queued": 0,
+            "dropped": 0,
+            "failed": 0,
+            "rotations": 0,
+            "last_error": None,
+        }

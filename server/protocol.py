@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .errors import ERROR_STATUS
+
 #: Every route of ours lives under this prefix (ComfyUI also serves it under ``/api``).
 ROUTE_PREFIX = "/hitl"
 
@@ -170,20 +172,8 @@ MASK_LIMITS: dict[str, int] = {
     "WORK_PER_PIXEL": 48,
 }
 
-#: ``error.code`` values of a refused call.
-ERROR_CODES = (
-    "unsupported_media_type",
-    "body_too_large",
-    "malformed_json",
-    "invalid_body",
-    "invalid_answer",
-    "unknown_request",
-    "not_waiting",
-    "forbidden_origin",
-    "not_found",
-    "forbidden_host",
-    "config_locked",
-)
+#: ``error.code`` values of a refused call (their HTTP statuses: ``server/errors.py``).
+ERROR_CODES = tuple(ERROR_STATUS)
 
 #: The largest request body we read, in bytes.
 MAX_BODY_BYTES = 256 * 1024

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from ..state import HitlError
+from .errors import InvalidSetting, SettingsLocked
 
 log = logging.getLogger(__name__)
 
@@ -38,18 +38,6 @@ NTFY_PRIORITIES = ("min", "low", "default", "high", "urgent")
 WEBHOOK_FORMATS = ("json", "discord", "slack")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
-
-
-class SettingsLocked(HitlError):
-    """The setting is fixed by an environment variable, or changes are locked."""
-
-    code = "config_locked"
-
-
-class InvalidSetting(HitlError):
-    """A value that does not fit its setting (the message says why)."""
-
-    code = "invalid_body"
 
 
 def _check_url(value: str, *, allow_query: bool) -> str:

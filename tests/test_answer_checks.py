@@ -1,5 +1,5 @@
-"""The helpers every answer validator builds on: bounds checked before any item is looked
-at, duplicates found in one pass, refusal messages of bounded size."""
+"""The helpers every answer validator builds on: duplicates found in one pass, refusal
+messages of bounded size."""
 
 from __future__ import annotations
 
@@ -18,10 +18,10 @@ class Untouchable:
     """An item that fails the test if anything looks at it (hash, equality, repr)."""
 
     def __hash__(self) -> int:
-        raise AssertionError("an item was looked at before the length was checked")
+        raise AssertionError("an item was looked at")
 
     def __eq__(self, other: object) -> bool:
-        raise AssertionError("an item was looked at before the length was checked")
+        raise AssertionError("an item was looked at")
 
     def __repr__(self) -> str:
         raise AssertionError("an item was rendered")
@@ -42,36 +42,6 @@ class Counted:
     def __eq__(self, other: object) -> bool:
         Counted.calls += 1
         return isinstance(other, Counted) and other.key == self.key
-
-
-def test_a_list_over_the_bound_is_refused_without_looking_at_an_item() -> None:
-    with pytest.raises(state.InvalidAnswer, match="has 100000 items; at most 8 are allowed"):
-        checks.require_list([Untouchable()] * 100_000, max_items=8, what="the answer")
-    assert checks.require_list([1, 2], max_items=2, what="the answer") == [1, 2]
-
-
-@pytest.mark.parametrize(
-    ("value", "message"),
-    [("x", 'must be a list, got "x"'), ({"a": 1}, "must be a list, got an object"), (None, "got null")],
-)
-def test_require_list_names_the_wrong_type(value: Any, message: str) -> None:
-    with pytest.raises(state.InvalidAnswer, match=message):
-        checks.require_list(value, max_items=8, what="the answer")
-
-
-def test_text_over_the_bound_is_refused_by_its_length() -> None:
-    with pytest.raises(state.InvalidAnswer, match="is 250000 characters long; at most 10 are allowed"):
-        checks.require_text("é" * 250_000, max_chars=10, what="the caption")
-    with pytest.raises(state.InvalidAnswer, match="must be text, got a list"):
-        checks.require_text([Untouchable()], max_chars=10, what="the caption")
-    assert checks.require_text("🙂" * 10, max_chars=10, what="the caption") == "🙂" * 10
-
-
-def test_an_object_over_the_bound_is_refused_by_its_size() -> None:
-    with pytest.raises(state.InvalidAnswer, match="has 5000 fields; at most 3 are allowed"):
-        checks.require_object({f"k{n}": n for n in range(5000)}, max_keys=3, what="the form")
-    with pytest.raises(state.InvalidAnswer, match="must be an object, got a list"):
-        checks.require_object([], max_keys=3, what="the form")
 
 
 def test_duplicates_are_found_in_one_pass() -> None:
