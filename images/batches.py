@@ -464,3 +464,12 @@ def _jpeg(image: Image.Image, quality: int) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="JPEG", quality=quality)
     return buffer.getvalue()
+
+
+def image_batch_size(images: Any) -> int:
+    """How many images an IMAGE batch [B, H, W, C] holds; a clear error for anything else
+    (checked on the shape alone, before anything is converted or copied)."""
+    shape = tuple(getattr(images, "shape", ()))
+    if len(shape) != 4 or shape[-1] not in (1, 3, 4) or min(shape[1:3]) < 1:
+        raise ValueError(f"images must be an IMAGE batch [B, H, W, C] with C in 1, 3, 4; got shape {list(shape)}")
+    return int(shape[0])

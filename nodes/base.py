@@ -1,14 +1,29 @@
-"""What every node of ours shares: binding to a registry, asking, and ending a run."""
+"""What every node of ours shares: binding to a registry, and the one node flow.
+
+:meth:`HitlNode.answer` is the flow every asking node runs: its ``mode`` decides whether to
+ask, to reuse the node's last answer ("use last answer", "repeat last selection"…) or to pass
+a value on without asking; asking opens a request from the node's :class:`~..questions.base.Question`
+and waits; an answer is remembered; a timeout gives a fallback or ends the run. A node
+declares its modes and timeout actions (:class:`Mode`, :class:`TimeoutAction`) and gets
+``IS_CHANGED`` from them.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import logging
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
+from ..questions.base import Question
+from ..questions.describe import summarize
 from ..server import comfy as _comfy
+from ..server import protocol as P
 from ..server.history import for_image_metadata
 from ..state import Outcome, RequestRegistry, Validator
 from . import memory as _memory
+
+log = logging.getLogger(__name__)
 
 #: The node menu category of every node in the pack.
 CATEGORY = "human-in-the-loop"
@@ -83,6 +98,79 @@ def end_run_interrupted(outcome: Outcome) -> NoReturn:
     raise _comfy.interrupt_exception()(f"human-in-the-loop request ended: {outcome.reason}")
 
 
+#: What a mode does.
+ASK = "ask"
+RECALL = "recall"
+PASS = "pass"  # noqa: S105 (what a mode does, not a password)
+
+#: How an answer came about (a node's ``ui.source``, shown in the history).
+SOURCE_PERSON = "person"
+SOURCE_LAST_ANSWER = "last answer"
+SOURCE_DEFAULT = "default"
+SOURCE_TIMEOUT = "timeout default"
+
+#: What a mode or a timeout action gives when it gives the question's own default.
+GIVES_DEFAULT = "default"
+
+
+@dataclass(frozen=True)
+class Mode:
+    """One value of a node's ``mode`` widget (``server/protocol.py`` ``MODE_*``) and what it
+    does: ask, recall the last answer (asking while there is none that fits), or pass a value
+    on without asking: the question's default, or a value the node names in ``gives``.
+    ``source`` is the word the node's history shows for an answer that came this way.
+    ``depends_on`` names inputs a passed value depends on beyond the mode (the picker's
+    preset), so ``IS_CHANGED`` changes with them."""
+
+    value: str
+    does: str
+    source: str = ""
+    gives: str = GIVES_DEFAULT
+    depends_on: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class TimeoutAction:
+    """One value of a node's ``on_timeout`` widget (``ON_TIMEOUT_*``): what the run does when
+    nobody answered in time. ``gives`` names the fallback (the question's default, or a value
+    the node names); None ends the run as interrupted. Never remembered as an answer."""
+
+    value: str
+    gives: str | None
+    source: str = SOURCE_TIMEOUT
+
+
+#: The modes the value prompt and the form share the pattern of; each node lists its own.
+ALWAYS_ASK = Mode(P.MODE_ALWAYS_ASK, ASK)
+CANCEL_RUN = TimeoutAction(P.ON_TIMEOUT_CANCEL_RUN, None)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What the node flow settled on: the value (as the question's ``validate`` gives it, a
+    kept answer as its question recalls it, or a fallback), how it came (``how``: ASK,
+    RECALL, PASS, or "timeout"), the history's ``source`` word, and the request's
+    :class:`Outcome` when someone was asked (None otherwise)."""
+
+    value: Any
+    how: str
+    source: str
+    outcome: Outcome | None = None
+    resources: Any = None
+
+    def audit(self, extra_pnginfo: Any) -> dict[str, list[Any]]:
+        """The audit record's UI output part (empty when nobody was asked)."""
+        return audit_ui(self.outcome, extra_pnginfo)
+
+
+#: ``Answer.how`` of a fallback given on timeout.
+TIMED_OUT = "timeout"
+
+#: Makes what a request needs beyond its question when the person is asked: extra payload
+#: fields and its resources (images served while it waits), or None.
+Preparer = Callable[[], Awaitable[tuple[dict[str, Any], Any]]]
+
+
 class HitlNode:
     """Base of the pack's nodes: a ComfyUI (V1) node whose class is bound to a registry.
 
@@ -97,6 +185,20 @@ class HitlNode:
     #: registry (a ComfyUI, a test host) has its own and no route can reach it. None: no memory.
     MEMORY_FACTORY: ClassVar[Callable[[], Any] | None] = None
     memory: ClassVar[Any]
+    #: The values of the node's ``mode`` widget, in the order a saved workflow knows them.
+    MODES: ClassVar[tuple[Mode, ...]] = (ALWAYS_ASK,)
+    #: The values of its ``on_timeout`` widget, likewise.
+    ON_TIMEOUT: ClassVar[tuple[TimeoutAction, ...]] = (CANCEL_RUN,)
+
+    @classmethod
+    def mode_choices(cls) -> list[str]:
+        """The ``mode`` widget's options."""
+        return [mode.value for mode in cls.MODES]
+
+    @classmethod
+    def timeout_choices(cls) -> list[str]:
+        """The ``on_timeout`` widget's options."""
+        return [action.value for action in cls.ON_TIMEOUT]
 
     @staticmethod
     def memory_key(
@@ -118,9 +220,23 @@ class HitlNode:
         return memory.recall(cls.memory_key(unique_id, stamped=hitl_workflow))
 
     @classmethod
-    def IS_CHANGED(cls, **_inputs: Any) -> float:
-        # ComfyUI caches a node whose IS_CHANGED value equals last run's; NaN never equals
-        # itself (a fresh float each call, unlike the math.nan singleton), so we always ask.
+    def IS_CHANGED(
+        cls, mode: str = P.MODE_ALWAYS_ASK, unique_id: Any = None, hitl_workflow: Any = None, **inputs: Any
+    ) -> Any:
+        # ComfyUI reuses the node's last outputs when this value (and every input, our
+        # workflow stamp included) equals last run's. Asking must always re-run: a fresh NaN
+        # never equals the last one (unlike the math.nan singleton). A mode that passes a
+        # value on, or reuses a remembered answer, gives the same outputs for the same inputs,
+        # so it says "unchanged" and the stages after the node stay cached.
+        chosen = next((known for known in cls.MODES if known.value == mode), None)
+        if chosen is not None and chosen.does == PASS:
+            if not chosen.depends_on:
+                return chosen.value  # the widgets (part of the cache key) decide
+            return f"{chosen.value}:" + ":".join(str(inputs.get(name)) for name in chosen.depends_on)
+        if chosen is not None and chosen.does == RECALL:
+            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
+            if remembered is not None:
+                return f"{chosen.value}:{remembered.fingerprint}"
         return float("nan")
 
     @classmethod
@@ -164,3 +280,117 @@ class HitlNode:
         if callable(start):
             start()
         return await self.registry.wait_async(request)
+
+    async def ask_question(
+        self,
+        question: Question,
+        *,
+        title: Any,
+        unique_id: str | None,
+        extra_pnginfo: Any,
+        timeout_s: float = 0,
+        payload: Mapping[str, Any] | None = None,
+        resources: Any = None,
+    ) -> Outcome:
+        """Ask ``question`` (its description, plus ``payload``) and wait for the request's end."""
+        return await self.ask(
+            question.kind,
+            {**question.describe(), **(payload or {})},
+            unique_id=unique_id,
+            extra_pnginfo=extra_pnginfo,
+            timeout_s=timeout_s,
+            validate=question.validate,
+            resources=resources,
+            summary=summarize(title, question.summary()),
+        )
+
+    async def answer(
+        self,
+        question: Question,
+        *,
+        mode: str,
+        on_timeout: str,
+        title: Any,
+        timeout_s: float,
+        unique_id: str | None,
+        extra_pnginfo: Any,
+        api_prompt: Any = None,
+        hitl_workflow: str | None = None,
+        fallbacks: Mapping[str, Callable[[], Any]] | None = None,
+        prepare: Preparer | None = None,
+    ) -> Answer:
+        """The node flow: pass, recall or ask, as ``mode`` says; remember what a person
+        answered; on timeout give ``on_timeout``'s fallback or end the run.
+
+        ``fallbacks`` gives the values a mode or timeout action names other than the
+        question's default. ``prepare`` makes the request's extra payload and resources, only
+        when someone is asked; resources with ``close`` are closed when the request ends, and
+        those with ``abandon`` are abandoned too when it ends without an answer.
+        """
+        chosen = _option("mode", mode, self.MODES)
+        action = _option("on_timeout", on_timeout, self.ON_TIMEOUT)
+        if chosen.does == PASS:
+            return Answer(self._fallback(question, chosen.gives, fallbacks), PASS, chosen.source)
+        key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
+        if chosen.does == RECALL:
+            remembered = self.memory.recall(key)
+            if remembered is not None and remembered.tag == question.memory_tag:
+                recalled = question.recall(remembered.kept)
+                if recalled is not None:
+                    return Answer(recalled, RECALL, chosen.source)
+                log.info("%s %s: the remembered answer does not fit any more; asking", self.DISPLAY_NAME, key)
+        payload, resources = await prepare() if prepare is not None else ({}, None)
+        try:
+            outcome = await self.ask_question(
+                question,
+                title=title,
+                unique_id=unique_id,
+                extra_pnginfo=extra_pnginfo,
+                timeout_s=timeout_s,
+                payload=payload,
+                resources=resources,
+            )
+        except BaseException:
+            _abandon(resources)
+            raise
+        finally:
+            close = getattr(resources, "close", None)
+            if callable(close):
+                close()
+        if outcome.answered:
+            kept = question.remembered(outcome.value)
+            self.remember_answer(key, question, kept)
+            return Answer(outcome.value, ASK, SOURCE_PERSON, outcome, resources)
+        _abandon(resources)
+        if outcome.reason == P.REASON_TIMEOUT and action.gives is not None:
+            log.info("%s %s: nobody answered within %s s; %s", self.DISPLAY_NAME, unique_id, timeout_s, action.value)
+            return Answer(self._fallback(question, action.gives, fallbacks), TIMED_OUT, action.source, outcome)
+        end_run_interrupted(outcome)
+
+    @classmethod
+    def remember_answer(cls, key: _memory.MemoryKey | None, question: Question, kept: Any) -> None:
+        """Keep a person's answer (as ``question.remembered`` gives it) for "use last answer";
+        never a fallback."""
+        memory = getattr(cls, "memory", None)
+        if memory is not None:
+            memory.remember(key, _memory.Remembered(question.memory_tag, kept, question.fingerprint(kept)))
+
+    @staticmethod
+    def _fallback(question: Question, gives: str, fallbacks: Mapping[str, Callable[[], Any]] | None) -> Any:
+        if gives == GIVES_DEFAULT:
+            return question.default()
+        if fallbacks is None or gives not in fallbacks:
+            raise LookupError(f"no fallback {gives!r}")  # a node that names one gives it
+        return fallbacks[gives]()
+
+
+def _option(name: str, value: str, options: Sequence[Any]) -> Any:
+    """The declared mode or timeout action whose widget text is ``value``."""
+    check_option(name, value, [option.value for option in options])
+    return next(option for option in options if option.value == value)
+
+
+def _abandon(resources: Any) -> None:
+    abandon = getattr(resources, "abandon", None)
+    if callable(abandon):
+        abandon()

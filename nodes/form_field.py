@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..questions.values import FormAnswers
+from ..questions.forms import FORM_TYPE, FormAnswers, check_name
 from .base import CATEGORY
-from .form import FORM_TYPE, check_name
 
 
 class FormField:

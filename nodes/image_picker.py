@@ -10,111 +10,45 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from ..images.batches import BatchImages
-from ..questions.checks import duplicates, shown
-from ..questions.describe import summarize
-from ..questions.picks import frames_of, item_count, left_out, parse_preset, resolve_preset
+from ..images.batches import BatchImages, image_batch_size
+from ..questions.picks import (
+    PickBounds,
+    PickQuestion,
+    format_indices,
+    frames_of,
+    item_count,
+    left_out,
+    parse_preset,
+    resolve_preset,
+)
 from ..server import comfy as _comfy
 from ..server import protocol as P
 from ..server.errors import InvalidAnswer
-from ..state import Outcome
-from .base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
-from .memory import LastAnswerMemory, MemoryKey
+from .base import (
+    ALWAYS_ASK,
+    CANCEL_RUN,
+    MAX_TIMEOUT_S,
+    MEMORY_HIDDEN_INPUTS,
+    PASS,
+    RECALL,
+    HitlNode,
+    Mode,
+    TimeoutAction,
+)
+from .memory import LastAnswerMemory, Remembered
+
+__all__ = ["MAX_BATCH", "ImagePicker", "PickBounds", "format_indices"]
 
 log = logging.getLogger(__name__)
 
-MODE_ASK = "always ask"
-MODE_REPEAT = "repeat last selection"
-MODE_PASS = "pass everything through"  # noqa: S105 (a mode's name, not a password)
-MODE_PRESET = "use preset"
-#: New modes go at the end: a saved workflow stores the mode by name, and old names stay.
-MODES = (MODE_ASK, MODE_REPEAT, MODE_PASS, MODE_PRESET)
-
-ON_TIMEOUT_ALL = "send all"
-ON_TIMEOUT_FIRST = "send first"
-ON_TIMEOUT_CANCEL = "cancel run"
-TIMEOUT_ACTIONS = (ON_TIMEOUT_ALL, ON_TIMEOUT_FIRST, ON_TIMEOUT_CANCEL)
+#: What "use preset" and "send first" give (the others give everything: the question's default).
+GIVES_PRESET = "preset"
+GIVES_FIRST = "first"
 
 #: The largest batch the node accepts (the image route addresses at most 6-digit indices).
 MAX_BATCH = 4096
-
-
-@dataclass(frozen=True)
-class PickBounds:
-    """How many items a person may pick from a batch of ``count``: images, or with
-    ``clips`` clips of several frames (which the messages and the summary then say)."""
-
-    count: int
-    minimum: int
-    maximum: int
-    clips: bool = False
-
-    @classmethod
-    def for_batch(cls, count: int, min_picks: int, max_picks: int, *, clips: bool = False) -> PickBounds:
-        """Bounds from the node's widgets: ``max_picks`` 0 means "up to the whole batch";
-        a minimum larger than the batch is lowered to the batch size (a batch of 2 cannot
-        give 3 picks, and refusing would stop the run for no good reason)."""
-        if min_picks < 1:
-            raise ValueError(f"min_picks must be at least 1, not {min_picks}")
-        if max_picks < 0:
-            raise ValueError(f"max_picks must be 0 (no limit) or more, not {max_picks}")
-        if max_picks and max_picks < min_picks:
-            raise ValueError(f"max_picks ({max_picks}) is smaller than min_picks ({min_picks})")
-        maximum = count if max_picks == 0 else min(max_picks, count)
-        return cls(count=count, minimum=min(min_picks, count), maximum=maximum, clips=clips)
-
-    def validate(self, value: Any) -> tuple[int, ...]:
-        """A person's answer: a JSON list of distinct item indices, in the order clicked.
-
-        Linear and bounded: a list longer than the most that may be picked is refused before
-        any item is looked at, so the rest never sees more than ``maximum`` items."""
-        noun = self._noun()
-        if not isinstance(value, list):
-            raise InvalidAnswer(f"the answer must be a list of {noun} indices, e.g. [0, 3]")
-        if len(value) > self.maximum:
-            raise InvalidAnswer(f"pick {self._wanted()} {noun}(s); got {len(value)}")
-        for index in value:
-            if isinstance(index, bool) or not isinstance(index, int):
-                raise InvalidAnswer(f"every index must be an integer; got {shown(index)}")
-            if not 0 <= index < self.count:
-                raise InvalidAnswer(
-                    f"index {shown(index)} is out of range: the batch has {noun}s 0 to {self.count - 1}"
-                )
-        repeated = duplicates(value)
-        if repeated:
-            raise InvalidAnswer(f"each {noun} can be picked once; picked twice: {sorted(repeated)}")
-        if len(value) < self.minimum:
-            raise InvalidAnswer(f"pick {self._wanted()} {noun}(s); got {len(value)}")
-        return tuple(value)
-
-    def summary(self) -> str:
-        """What is asked, in a few words: "pick 2–4 of 32", "pick any of 8", "pick 1 of 6";
-        clips say so: "pick 2 of 4 clips"."""
-        if self.minimum == self.maximum:
-            wanted = str(self.minimum)
-        elif self.maximum >= self.count:
-            wanted = "any" if self.minimum <= 1 else f"at least {self.minimum}"
-        else:
-            wanted = f"{self.minimum}–{self.maximum}"
-        clips = "" if not self.clips else " clip" if self.count == 1 else " clips"
-        return f"pick {wanted} of {self.count}{clips}"
-
-    def _noun(self) -> str:
-        return "clip" if self.clips else "image"
-
-    def _wanted(self) -> str:
-        return str(self.minimum) if self.minimum == self.maximum else f"{self.minimum} to {self.maximum}"
-
-    def fits(self, selection: Sequence[int]) -> bool:
-        """Whether a remembered selection is still a valid answer for this batch."""
-        try:
-            self.validate(list(selection))
-        except InvalidAnswer:
-            return False
-        return True
 
 
 def batch_size(value: Any, what: str) -> int:
@@ -122,15 +56,6 @@ def batch_size(value: Any, what: str) -> int:
     shape = getattr(value, "shape", None)
     if shape is None or len(shape) < 1:
         raise ValueError(f"{what} must be a tensor or array with a batch dimension; got {type(value).__name__}")
-    return int(shape[0])
-
-
-def image_batch_size(images: Any) -> int:
-    """How many images an IMAGE batch [B, H, W, C] holds; a clear error for anything else
-    (checked on the shape alone, before anything is converted or copied)."""
-    shape = tuple(getattr(images, "shape", ()))
-    if len(shape) != 4 or shape[-1] not in (1, 3, 4) or min(shape[1:3]) < 1:
-        raise ValueError(f"images must be an IMAGE batch [B, H, W, C] with C in 1, 3, 4; got shape {list(shape)}")
     return int(shape[0])
 
 
@@ -196,11 +121,6 @@ def select_latent(latent: dict[str, Any], indices: Sequence[int]) -> dict[str, A
     return picked
 
 
-def format_indices(indices: Sequence[int]) -> str:
-    """The STRING output: picked indices, 0-based, in pick order, e.g. "0,3"."""
-    return ",".join(str(index) for index in indices)
-
-
 class ImagePicker(HitlNode):
     """Shows an IMAGE batch in the browser and outputs only the images the person picks,
     in the order picked, with the matching LATENT and MASK entries, and the rest (the
@@ -244,7 +164,19 @@ class ImagePicker(HitlNode):
     )
     FUNCTION = "pick"
     MEMORY_FACTORY = LastAnswerMemory
-    memory: ClassVar[LastAnswerMemory[tuple[int, ...]]]  # made by HitlNode.bind, keyed by (workflow, node)
+    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
+    #: New modes go at the end: a saved workflow stores the mode by name, and old names stay.
+    MODES = (
+        ALWAYS_ASK,
+        Mode(P.MODE_REPEAT_LAST_SELECTION, RECALL),
+        Mode(P.MODE_PASS_EVERYTHING, PASS),
+        Mode(P.MODE_USE_PRESET, PASS, gives=GIVES_PRESET, depends_on=("preset",)),
+    )
+    ON_TIMEOUT = (
+        TimeoutAction(P.ON_TIMEOUT_SEND_ALL, "default"),
+        TimeoutAction(P.ON_TIMEOUT_SEND_FIRST, GIVES_FIRST),
+        CANCEL_RUN,
+    )
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -252,9 +184,9 @@ class ImagePicker(HitlNode):
             "required": {
                 "images": ("IMAGE", {"tooltip": "The batch to pick from"}),
                 "mode": (
-                    list(MODES),
+                    cls.mode_choices(),
                     {
-                        "default": MODE_ASK,
+                        "default": P.MODE_ALWAYS_ASK,
                         "tooltip": "Ask every run, reuse this node's last picks, or let everything through",
                     },
                 ),
@@ -263,11 +195,11 @@ class ImagePicker(HitlNode):
                 "title": ("STRING", {"default": "Pick the images to keep"}),
                 "timeout_seconds": (
                     "INT",
-                    {"default": 0, "min": 0, "max": 7 * 24 * 3600, "tooltip": "0 waits forever"},
+                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
                 ),
                 "on_timeout": (
-                    list(TIMEOUT_ACTIONS),
-                    {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody picks in time"},
+                    cls.timeout_choices(),
+                    {"default": P.ON_TIMEOUT_CANCEL_RUN, "tooltip": "What happens when nobody picks in time"},
                 ),
             },
             # New inputs are optional, with defaults, after the existing ones: a saved workflow
@@ -315,33 +247,15 @@ class ImagePicker(HitlNode):
             return str(exc)
         return True
 
-    @classmethod
-    def IS_CHANGED(
-        cls, mode: str = MODE_ASK, unique_id: str | None = None, hitl_workflow: Any = None, **_inputs: Any
-    ) -> Any:
-        # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
-        # must always re-run (a fresh NaN never equals the last one); but a node that passes
-        # everything through, or repeats picks it remembers, gives the same output for the
-        # same upstream batch, so it says "unchanged" and the stages after it stay cached.
-        if mode == MODE_PASS:
-            return MODE_PASS
-        if mode == MODE_PRESET:
-            return f"{MODE_PRESET}:{_inputs.get('preset')}"
-        if mode == MODE_REPEAT:
-            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
-            if remembered is not None:
-                return f"{MODE_REPEAT}:{format_indices(remembered)}"
-        return float("nan")
-
     async def pick(
         self,
         images: Any,
-        mode: str = MODE_ASK,
+        mode: str = P.MODE_ALWAYS_ASK,
         min_picks: int = 1,
         max_picks: int = 0,
         title: str = "",
         timeout_seconds: int = 0,
-        on_timeout: str = ON_TIMEOUT_CANCEL,
+        on_timeout: str = P.ON_TIMEOUT_CANCEL_RUN,
         latent: Any = None,
         mask: Any = None,
         frames_per_item: int = 1,
@@ -352,8 +266,6 @@ class ImagePicker(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        check_option("mode", mode, MODES)
-        check_option("on_timeout", on_timeout, TIMEOUT_ACTIONS)
         frames = image_batch_size(images)
         if not 1 <= frames <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {frames}")
@@ -362,86 +274,46 @@ class ImagePicker(HitlNode):
         check_companions(frames, latent, mask)
         bounds = PickBounds.for_batch(count, int(min_picks), int(max_picks), clips=per_item > 1)
         presets = resolve_preset(parse_preset(preset if preset is not None else ""), count)
-        node_key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
+        question = PickQuestion(bounds, per_item, presets, bool(click_sends))
 
-        selection: tuple[int, ...] | None = None
-        audit: dict[str, list[Any]] = {}
-        if mode == MODE_PASS:
-            selection = tuple(range(count))
-        elif mode == MODE_PRESET:
+        def preset_picks() -> tuple[int, ...]:
             if not presets:
                 raise ValueError("mode 'use preset' sends the preset, but the preset is empty: write e.g. 0,3,-1")
             try:
-                selection = bounds.validate(list(presets))
+                return bounds.validate(list(presets))
             except InvalidAnswer as exc:
                 raise ValueError(f"the preset {format_indices(presets)} does not fit the pick limits: {exc}") from None
-        elif mode == MODE_REPEAT:
-            remembered = self.memory.recall(node_key)
-            if remembered is not None and bounds.fits(remembered):
-                selection = remembered
-            elif remembered is not None:
-                log.info("picker %s: the remembered picks %s do not fit this batch; asking", node_key, remembered)
-        if selection is None:
+
+        async def prepare() -> tuple[dict[str, Any], Any]:
             if click_sends and bounds.maximum != 1:
                 raise ValueError(
                     f"click_sends sends the one item clicked, but {bounds.maximum} may be picked: set max_picks to 1"
                 )
-            question = Question(bounds, per_item, presets, bool(click_sends))
-            selection, outcome = await self._ask(
-                images, question, title, timeout_seconds, on_timeout, unique_id, extra_pnginfo, node_key
-            )
-            audit = audit_ui(outcome, extra_pnginfo)
-        return self._outputs(images, latent, mask, selection, count, per_item, audit)
-
-    async def _ask(
-        self,
-        images: Any,
-        question: Question,
-        title: str,
-        timeout_seconds: int,
-        on_timeout: str,
-        unique_id: str | None,
-        extra_pnginfo: Any,
-        node_key: MemoryKey | None,
-    ) -> tuple[tuple[int, ...], Outcome]:
-        bounds = question.bounds
-        # Thumbnails start in the background as soon as the request is published (ask()).
-        batch = BatchImages(images, start=False)
-        try:
-            payload: dict[str, Any] = {
+            # Thumbnails start in the background as soon as the request is published (ask()).
+            batch = BatchImages(images, start=False)
+            # Every image of a batch has one size: enough to lay out the grid at once.
+            payload = {
                 "title": title or self.DISPLAY_NAME,
-                "count": bounds.count,
-                "min_picks": bounds.minimum,
-                "max_picks": bounds.maximum,
                 "on_timeout": on_timeout,
-                # Every image of a batch has one size: enough to lay out the grid at once.
                 "width": batch.width,
                 "height": batch.height,
-                "frames_per_item": question.frames_per_item,
-                "preset": list(question.preset),
-                "click_sends": question.click_sends,
             }
-            outcome = await self.ask(
-                P.KIND_IMAGE_PICKER,
-                payload,
-                unique_id=unique_id,
-                extra_pnginfo=extra_pnginfo,
-                timeout_s=timeout_seconds,
-                validate=bounds.validate,
-                resources=batch,
-                summary=summarize(title, bounds.summary()),
-            )
-        finally:
-            batch.close()
-        if outcome.answered:
-            selection: tuple[int, ...] = outcome.value
-            self.memory.remember(node_key, selection)
-            return selection, outcome
-        if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
-            # A timeout is not a person's choice: it is never remembered for repeat mode.
-            log.info("picker %s: nobody picked within %s s; %s", unique_id, timeout_seconds, on_timeout)
-            return (tuple(range(bounds.count)) if on_timeout == ON_TIMEOUT_ALL else (0,)), outcome
-        end_run_interrupted(outcome)
+            return payload, batch
+
+        answer = await self.answer(
+            question,
+            mode=mode,
+            on_timeout=on_timeout,
+            title=title,
+            timeout_s=timeout_seconds,
+            unique_id=unique_id,
+            extra_pnginfo=extra_pnginfo,
+            api_prompt=api_prompt,
+            hitl_workflow=hitl_workflow,
+            fallbacks={GIVES_PRESET: preset_picks, GIVES_FIRST: lambda: (0,)},
+            prepare=prepare,
+        )
+        return self._outputs(images, latent, mask, answer.value, count, per_item, answer.audit(extra_pnginfo))
 
     def _outputs(
         self,
@@ -465,17 +337,6 @@ class ImagePicker(HitlNode):
                 format_indices(rejected),
             ),
         }
-
-
-@dataclass(frozen=True)
-class Question:
-    """What the dialog asks: how many items may be picked, how many frames an item has,
-    the items picked in advance (the preset), and whether one click sends."""
-
-    bounds: PickBounds
-    frames_per_item: int
-    preset: tuple[int, ...]
-    click_sends: bool
 
 
 def _frames_of_batch(images: Any, latent: Any, mask: Any, frames: list[int]) -> tuple[Any, Any, Any]:

@@ -4,21 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..questions.doubler import LIMIT, DoublerQuestion, validate_doubled
 from ..server import protocol as P
-from ..server.errors import InvalidAnswer
-from .base import HIDDEN_INPUTS, HitlNode, audit_ui, end_run_interrupted
+from .base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted
 
-#: Inputs stay within +-2**52 so the doubled value is exact in a JavaScript number.
-LIMIT = 2**52
-
-
-def validate_doubled(value: Any) -> int:
-    """An answer must be a whole number a browser can represent exactly."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise InvalidAnswer("the answer must be an integer")
-    if abs(value) > 2 * LIMIT:
-        raise InvalidAnswer(f"the answer must be within +-{2 * LIMIT}")
-    return value
+__all__ = ["LIMIT", "IntegerDoubler", "validate_doubled"]
 
 
 class IntegerDoubler(HitlNode):
@@ -43,7 +33,7 @@ class IntegerDoubler(HitlNode):
                 "ask_first": ("BOOLEAN", {"default": False, "tooltip": "Show the value and wait for Send"}),
                 "timeout_seconds": (
                     "INT",
-                    {"default": 60, "min": 0, "max": 7 * 24 * 3600, "tooltip": "0 waits forever"},
+                    {"default": 60, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
                 ),
             },
             "hidden": dict(HIDDEN_INPUTS),
@@ -57,14 +47,13 @@ class IntegerDoubler(HitlNode):
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
     ) -> dict[str, Any]:
-        outcome = await self.ask(
-            P.KIND_INTEGER_DOUBLER,
-            {"value": int(value), "ask_first": bool(ask_first)},
+        # No modes: a browser (or an API client) always answers; a timeout is an error.
+        outcome = await self.ask_question(
+            DoublerQuestion(value, ask_first),
+            title=None,
             unique_id=unique_id,
             extra_pnginfo=extra_pnginfo,
             timeout_s=timeout_seconds,
-            validate=validate_doubled,
-            summary=f"{int(value)} × 2",
         )
         if outcome.answered:
             ui = {"doubled": [outcome.value], **audit_ui(outcome, extra_pnginfo)}

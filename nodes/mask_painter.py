@@ -13,36 +13,40 @@ import asyncio
 import concurrent.futures
 import importlib
 import logging
-import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
-from dataclasses import field as dataclass_field
 from functools import partial
 from typing import Any, ClassVar
 
 import numpy as np
 
-from ..images.batches import BatchImages, as_frames, as_masks
+from ..images.batches import BatchImages, as_frames, as_masks, image_batch_size
 from ..images.mask_drafts import MaskDrafts
-from ..images.mask_strokes import MaskAnswer, draw_answer, parse_answer
-from ..questions.describe import summarize
+from ..images.mask_strokes import MaskAnswer, draw_answer
+from ..questions.masks import MaskQuestion, RememberedMask
 from ..server import comfy as _comfy
 from ..server import protocol as P
-from .base import MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
-from .image_picker import image_batch_size
-from .memory import LastAnswerMemory
+from .base import (
+    ALWAYS_ASK,
+    ASK,
+    CANCEL_RUN,
+    MAX_TIMEOUT_S,
+    MEMORY_HIDDEN_INPUTS,
+    PASS,
+    RECALL,
+    HitlNode,
+    Mode,
+    TimeoutAction,
+)
+from .memory import LastAnswerMemory, Remembered
+
+__all__ = ["MaskPainter", "RememberedMask"]
 
 log = logging.getLogger(__name__)
 
-MODE_ASK = "always ask"
-MODE_REPEAT = "repeat last mask"
-MODE_PASS = "pass input mask through"  # noqa: S105 (a mode's name, not a password)
-MODES = (MODE_ASK, MODE_REPEAT, MODE_PASS)
-
-ON_TIMEOUT_INPUT = "send input mask"
-ON_TIMEOUT_EMPTY = "send empty mask"
-ON_TIMEOUT_CANCEL = "cancel run"
-TIMEOUT_ACTIONS = (ON_TIMEOUT_INPUT, ON_TIMEOUT_EMPTY, ON_TIMEOUT_CANCEL)
+#: What the painter gives without a painted answer: the input mask (empty when there is
+#: none), or an empty mask.
+GIVES_INPUT_MASK = "input mask"
+GIVES_EMPTY_MASK = "empty mask"
 
 #: How the output mask came about (the node's ``ui.source``, shown in the history).
 SOURCE_PERSON = "person"
@@ -52,24 +56,8 @@ SOURCE_TIMEOUT_INPUT = "timeout: input mask"
 SOURCE_TIMEOUT_EMPTY = "timeout: empty mask"
 
 MAX_BATCH = P.MASK_LIMITS["MAX_IMAGES"]
-MAX_TIMEOUT_S = 7 * 24 * 3600
 #: The output index of ``masked_images`` (made only when something uses it).
 MASKED_IMAGES_OUTPUT = 2
-
-
-@dataclass(frozen=True)
-class RememberedMask:
-    """A painted answer, for "repeat last mask": what was drawn, on what size, and which
-    request gave it (so ComfyUI's cache key changes when, and only when, it does)."""
-
-    answer: MaskAnswer
-    count: int
-    height: int
-    width: int
-    token: str = dataclass_field(default_factory=lambda: secrets.token_hex(8))
-
-    def fits(self, count: int, height: int, width: int) -> bool:
-        return (height, width) == (self.height, self.width) and (self.answer.same_for_all or count == self.count)
 
 
 #: How many painted answers a mask painter class remembers: an answer holds up to 65,536
@@ -103,6 +91,14 @@ class PainterResources:
 
     def offer(self, value: Any) -> None:
         self.drafts.offer(value)
+
+    def close(self) -> None:
+        """The request ended: its images are no longer served (the drafts stay for Send)."""
+        self.images.close()
+
+    def abandon(self) -> None:
+        """The request ended without a mask: nothing more is drawn."""
+        self.drafts.close()
 
 
 def output_used(prompt: Any, node_id: str | None, output: int) -> bool:
@@ -149,7 +145,17 @@ class MaskPainter(HitlNode):
     )
     FUNCTION = "paint"
     MEMORY_FACTORY = partial(LastAnswerMemory, capacity=MEMORY_CAPACITY)
-    memory: ClassVar[LastAnswerMemory[RememberedMask]]  # made by HitlNode.bind, keyed by (workflow, node)
+    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
+    MODES = (
+        ALWAYS_ASK,
+        Mode(P.MODE_REPEAT_LAST_MASK, RECALL, SOURCE_LAST),
+        Mode(P.MODE_PASS_INPUT_MASK, PASS, SOURCE_INPUT, gives=GIVES_INPUT_MASK),
+    )
+    ON_TIMEOUT = (
+        TimeoutAction(P.ON_TIMEOUT_SEND_INPUT_MASK, GIVES_INPUT_MASK, SOURCE_TIMEOUT_INPUT),
+        TimeoutAction(P.ON_TIMEOUT_SEND_EMPTY_MASK, GIVES_EMPTY_MASK, SOURCE_TIMEOUT_EMPTY),
+        CANCEL_RUN,
+    )
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -158,9 +164,9 @@ class MaskPainter(HitlNode):
                 "images": ("IMAGE", {"tooltip": "The image (or batch) to paint a mask on"}),
                 "title": ("STRING", {"default": "Paint the mask", "tooltip": "The dialog's title"}),
                 "mode": (
-                    list(MODES),
+                    cls.mode_choices(),
                     {
-                        "default": MODE_ASK,
+                        "default": P.MODE_ALWAYS_ASK,
                         "tooltip": "Ask every run, reuse this node's last painted mask, or pass the input mask through",
                     },
                 ),
@@ -169,8 +175,8 @@ class MaskPainter(HitlNode):
                     {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
                 ),
                 "on_timeout": (
-                    list(TIMEOUT_ACTIONS),
-                    {"default": ON_TIMEOUT_CANCEL, "tooltip": "What happens when nobody sends a mask in time"},
+                    cls.timeout_choices(),
+                    {"default": P.ON_TIMEOUT_CANCEL_RUN, "tooltip": "What happens when nobody sends a mask in time"},
                 ),
             },
             "optional": {
@@ -180,35 +186,19 @@ class MaskPainter(HitlNode):
             "hidden": dict(MEMORY_HIDDEN_INPUTS),
         }
 
-    @classmethod
-    def IS_CHANGED(cls, mode: str = MODE_ASK, unique_id: Any = None, hitl_workflow: Any = None, **_inputs: Any) -> Any:
-        # ComfyUI re-runs a node (and everything after it) when this value changes. Asking
-        # must always re-run (a fresh NaN never equals the last one); passing the input
-        # through, or repeating a remembered mask, gives the same output for the same
-        # upstream images, so the node says "unchanged" and later stages stay cached.
-        if mode == MODE_PASS:
-            return MODE_PASS
-        if mode == MODE_REPEAT:
-            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
-            if remembered is not None:
-                return f"{MODE_REPEAT}:{remembered.token}"
-        return float("nan")
-
     async def paint(
         self,
         images: Any,
         title: str = "Paint the mask",
-        mode: str = MODE_ASK,
+        mode: str = P.MODE_ALWAYS_ASK,
         timeout_seconds: int = 0,
-        on_timeout: str = ON_TIMEOUT_CANCEL,
+        on_timeout: str = P.ON_TIMEOUT_CANCEL_RUN,
         mask: Any = None,
         unique_id: str | None = None,
         extra_pnginfo: Any = None,
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        check_option("mode", mode, MODES)
-        check_option("on_timeout", on_timeout, TIMEOUT_ACTIONS)
         count = image_batch_size(images)
         if not 1 <= count <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
@@ -217,76 +207,55 @@ class MaskPainter(HitlNode):
         starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
         node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
         outputs = partial(self._outputs, images, composite=output_used(api_prompt, node_key, MASKED_IMAGES_OUTPUT))
-        memory_key = self.memory_key(
-            unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo
-        )
 
-        if mode == MODE_PASS:
-            return await outputs(self._start_masks(starts, count, height, width), SOURCE_INPUT)
-        if mode == MODE_REPEAT:
-            remembered = self.memory.recall(memory_key)
-            if remembered is not None and remembered.fits(count, height, width):
-                masks = await asyncio.to_thread(
-                    draw_answer, remembered.answer, count, height, width, self._start_list(starts, count)
-                )
-                return await outputs(masks, SOURCE_LAST, remembered.answer)
-            if remembered is not None:
-                log.info("mask painter %s: the remembered mask does not fit these images; asking", node_key)
+        async def prepare() -> tuple[dict[str, Any], Any]:
+            batch = BatchImages(
+                images,
+                masks=starts,
+                # The first image's preview (and input mask) first: the painter needs them to
+                # start. They start once the request is out (ask), not before the message that
+                # opens it.
+                warm=[("preview", 0), ("mask", 0), *(("thumb", i) for i in range(count) if count > 1)],
+                start=False,
+            )
+            # The strokes so far, drawn while the person paints: Send leaves only the rest to draw.
+            drafts = MaskDrafts(count, height, width, self._start_list(starts, count))
+            # 0: no input mask; 1: one mask for every image; count: one per image.
+            payload = {
+                "title": title or self.DISPLAY_NAME,
+                "mask_count": 0 if starts is None else len(starts),
+                "on_timeout": on_timeout,
+            }
+            return payload, PainterResources(batch, drafts)
 
-        batch = BatchImages(
-            images,
-            masks=starts,
-            # The first image's preview (and input mask) first: the painter needs them to start.
-            # They start once the request is out (ask), not before the message that opens it.
-            warm=[("preview", 0), ("mask", 0), *(("thumb", i) for i in range(count) if count > 1)],
-            start=False,
+        answer = await self.answer(
+            MaskQuestion(count, height, width),
+            mode=mode,
+            on_timeout=on_timeout,
+            title=title or self.DISPLAY_NAME,
+            timeout_s=timeout_seconds,
+            unique_id=unique_id,
+            extra_pnginfo=extra_pnginfo,
+            api_prompt=api_prompt,
+            hitl_workflow=hitl_workflow,
+            fallbacks={
+                GIVES_INPUT_MASK: lambda: self._start_masks(starts, count, height, width),
+                GIVES_EMPTY_MASK: lambda: np.zeros((count, height, width), np.float32),
+            },
+            prepare=prepare,
         )
-        # The strokes so far, drawn while the person paints: Send leaves only the rest to draw.
-        drafts = MaskDrafts(count, height, width, self._start_list(starts, count))
-        try:
-            outcome = await self.ask(
-                P.KIND_MASK_PAINTER,
-                {
-                    "title": title or self.DISPLAY_NAME,
-                    "count": count,
-                    "width": width,
-                    "height": height,
-                    # 0: no input mask; 1: one mask for every image; count: one per image.
-                    "mask_count": 0 if starts is None else len(starts),
-                    "on_timeout": on_timeout,
-                },
-                unique_id=unique_id,
-                extra_pnginfo=extra_pnginfo,
-                timeout_s=timeout_seconds,
-                validate=partial(parse_answer, count=count, width=width, height=height),
-                resources=PainterResources(batch, drafts),
-                summary=summarize(
-                    title or self.DISPLAY_NAME,
-                    f"paint a mask on {count} image{'s' if count != 1 else ''} of {width}×{height}",
-                ),
+        if answer.how == ASK:
+            painted: MaskAnswer = answer.value
+            masks, ahead = await asyncio.to_thread(answer.resources.drafts.finish, painted)
+            return await outputs(masks, SOURCE_PERSON, painted, audit=answer.audit(extra_pnginfo), drawn_ahead=ahead)
+        if answer.how == RECALL:
+            remembered: RememberedMask = answer.value
+            masks = await asyncio.to_thread(
+                draw_answer, remembered.answer, count, height, width, self._start_list(starts, count)
             )
-        except BaseException:
-            drafts.close()
-            raise
-        finally:
-            batch.close()
-        if outcome.answered:
-            answer: MaskAnswer = outcome.value
-            masks, ahead = await asyncio.to_thread(drafts.finish, answer)
-            # Only what a person painted is remembered, never a timeout's mask.
-            self.memory.remember(memory_key, RememberedMask(answer, count, height, width))
-            return await outputs(
-                masks, SOURCE_PERSON, answer, audit=audit_ui(outcome, extra_pnginfo), drawn_ahead=ahead
-            )
-        drafts.close()
-        if outcome.reason == P.REASON_TIMEOUT and on_timeout != ON_TIMEOUT_CANCEL:
-            log.info("mask painter %s: nobody sent a mask within %s s; %s", node_key, timeout_seconds, on_timeout)
-            if on_timeout == ON_TIMEOUT_INPUT:
-                masks = self._start_masks(starts, count, height, width)
-                return await outputs(masks, SOURCE_TIMEOUT_INPUT, audit=audit_ui(outcome, extra_pnginfo))
-            empty = np.zeros((count, height, width), np.float32)
-            return await outputs(empty, SOURCE_TIMEOUT_EMPTY, audit=audit_ui(outcome, extra_pnginfo))
-        end_run_interrupted(outcome)
+            return await outputs(masks, answer.source, remembered.answer)
+        # Passed through, or given on timeout: the masks themselves.
+        return await outputs(answer.value, answer.source, audit=answer.audit(extra_pnginfo))
 
     @staticmethod
     def _start_list(starts: np.ndarray | None, count: int) -> list[np.ndarray | None]:

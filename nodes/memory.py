@@ -41,7 +41,15 @@ from ..server.protocol import NIL_WORKFLOW_ID
 
 log = logging.getLogger(__name__)
 
-__all__ = ["NIL_WORKFLOW_ID", "LastAnswerMemory", "MemoryKey", "memory_key", "stamp_prompt", "workflow_identity"]
+__all__ = [
+    "NIL_WORKFLOW_ID",
+    "LastAnswerMemory",
+    "MemoryKey",
+    "Remembered",
+    "memory_key",
+    "stamp_prompt",
+    "workflow_identity",
+]
 #: The hidden input our on-prompt handler fills with the prompt's workflow identity.
 IDENTITY_INPUT = "hitl_workflow"
 #: Its type in ``INPUT_TYPES``: not one ComfyUI fills in, so only our stamp sets it.
@@ -163,6 +171,17 @@ def memory_key(node_id: Any, *, stamped: Any = None, prompt: Any = None, extra_p
     if identity is None:
         return None
     return MemoryKey(identity, str(node_id))
+
+
+@dataclass(frozen=True)
+class Remembered:
+    """An answer a person gave one node, as its question keeps it (``Question.remembered``):
+    what kind of answer it is (``tag``: a node whose settings now ask for another kind does
+    not take it), what is kept, and its fingerprint for ComfyUI's cache (``IS_CHANGED``)."""
+
+    tag: str
+    kept: Any
+    fingerprint: str
 
 
 class LastAnswerMemory(Generic[T]):

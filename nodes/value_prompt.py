@@ -10,101 +10,35 @@ list) are refused when the prompt is queued (``VALIDATE_INPUTS``) and again when
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from ..images.batches import question_image_fields, question_images
-from ..questions.describe import summarize
 from ..questions.values import (
     DEFAULT_MAX_LENGTH,
     MAX_LENGTH_LIMIT,
-    NUMBER_TYPES,
-    SOURCE_DEFAULT,
-    SOURCE_LAST_ANSWER,
-    SOURCE_PERSON,
-    SOURCE_TIMEOUT,
     STRING_TYPES,
+    ValueQuestion,
     ValueSpec,
-    check_choices,
-    parse_number,
+    build_spec,
+    parse_choices,
 )
 from ..server import protocol as P
-from ..server.errors import InvalidAnswer
-from .base import MAX_TIMEOUT_S, MEMORY_HIDDEN_INPUTS, HitlNode, audit_ui, check_option, end_run_interrupted
-from .memory import LastAnswerMemory
+from .base import (
+    ALWAYS_ASK,
+    CANCEL_RUN,
+    MAX_TIMEOUT_S,
+    MEMORY_HIDDEN_INPUTS,
+    PASS,
+    RECALL,
+    SOURCE_DEFAULT,
+    SOURCE_LAST_ANSWER,
+    HitlNode,
+    Mode,
+    TimeoutAction,
+)
+from .memory import LastAnswerMemory, Remembered
 
-MODE_ALWAYS_ASK = "always ask"
-MODE_LAST_ANSWER = "use last answer"
-MODE_PASS_DEFAULT = "pass default"  # noqa: S105 (a mode's name, not a password)
-MODES = (MODE_ALWAYS_ASK, MODE_LAST_ANSWER, MODE_PASS_DEFAULT)
-
-ON_TIMEOUT_DEFAULT = "use default"
-ON_TIMEOUT_CANCEL = "cancel run"
-ON_TIMEOUT_ACTIONS = (ON_TIMEOUT_DEFAULT, ON_TIMEOUT_CANCEL)
-
-
-def parse_choices(text: str) -> tuple[str, ...]:
-    """The ``choices`` widget: one choice per line; surrounding spaces and blank lines dropped."""
-    return tuple(line.strip() for line in text.splitlines() if line.strip())
-
-
-def build_spec(
-    value_type: str,
-    *,
-    minimum: str = "",
-    maximum: str = "",
-    step: str = "",
-    max_length: int = DEFAULT_MAX_LENGTH,
-    choices: str = "",
-) -> ValueSpec:
-    """A :class:`ValueSpec` from the node's widgets, or ``ValueError`` saying what is wrong.
-    Settings that do not apply to the type (bounds of a text) are ignored."""
-    check_option("value_type", value_type, P.VALUE_TYPES)
-    if value_type in NUMBER_TYPES:
-        low = parse_number(value_type, minimum.strip(), "minimum") if minimum.strip() else None
-        high = parse_number(value_type, maximum.strip(), "maximum") if maximum.strip() else None
-        if low is not None and high is not None and low > high:
-            raise ValueError(f"the minimum {minimum.strip()} is above the maximum {maximum.strip()}")
-        increment = parse_number(value_type, step.strip(), "step") if step.strip() else None
-        if increment is not None and increment <= 0:
-            raise ValueError("step must be above 0 (or empty)")
-        return ValueSpec(value_type, minimum=low, maximum=high, step=increment)
-    if value_type in STRING_TYPES:
-        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= MAX_LENGTH_LIMIT:
-            raise ValueError(f"max_length must be a whole number from 1 to {MAX_LENGTH_LIMIT}")
-        return ValueSpec(value_type, max_length=max_length)
-    if value_type == P.VALUE_TYPE_CHOICE:
-        listed = parse_choices(choices)
-        if not listed:
-            raise ValueError("choices is empty: write one choice per line")
-        check_choices(listed)
-        return ValueSpec(value_type, choices=listed)
-    return ValueSpec(value_type)
-
-
-@dataclass(frozen=True)
-class RememberedAnswer:
-    """An answer a person gave to one node (of one workflow: the memory's key says which),
-    with the type it was given for."""
-
-    value_type: str
-    value: Any
-
-
-def recall_answer(
-    memory: LastAnswerMemory[RememberedAnswer], key: Any, kind: str, validate: Callable[[Any], Any]
-) -> tuple[Any] | None:
-    """The node's remembered answer, checked again (its settings may have changed since), as
-    a 1-tuple; None when there is none for ``kind`` or it no longer fits: ask again."""
-    remembered = memory.recall(key)
-    if remembered is None or remembered.value_type != kind:
-        return None
-    try:
-        return (validate(remembered.value),)
-    except InvalidAnswer:
-        return None
+__all__ = ["ValuePrompt", "build_spec", "parse_choices"]
 
 
 class ValuePrompt(HitlNode):
@@ -129,7 +63,13 @@ class ValuePrompt(HitlNode):
     )
     FUNCTION = "prompt"
     MEMORY_FACTORY = LastAnswerMemory
-    memory: ClassVar[LastAnswerMemory[RememberedAnswer]]  # made by HitlNode.bind, keyed by (workflow, node)
+    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
+    MODES = (
+        ALWAYS_ASK,
+        Mode(P.MODE_USE_LAST_ANSWER, RECALL, SOURCE_LAST_ANSWER),
+        Mode(P.MODE_PASS_DEFAULT, PASS, SOURCE_DEFAULT),
+    )
+    ON_TIMEOUT = (TimeoutAction(P.ON_TIMEOUT_USE_DEFAULT, "default"), CANCEL_RUN)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:
@@ -166,11 +106,11 @@ class ValuePrompt(HitlNode):
                     "INT",
                     {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
                 ),
-                "on_timeout": (list(ON_TIMEOUT_ACTIONS), {"default": ON_TIMEOUT_DEFAULT}),
+                "on_timeout": (cls.timeout_choices(), {"default": P.ON_TIMEOUT_USE_DEFAULT}),
                 "mode": (
-                    list(MODES),
+                    cls.mode_choices(),
                     {
-                        "default": MODE_ALWAYS_ASK,
+                        "default": P.MODE_ALWAYS_ASK,
                         "tooltip": "always ask; use last answer (ask once, then reuse it); pass default (never ask)",
                     },
                 ),
@@ -216,21 +156,6 @@ class ValuePrompt(HitlNode):
             return str(exc)
         return True
 
-    @classmethod
-    def IS_CHANGED(
-        cls, mode: str = MODE_ALWAYS_ASK, unique_id: Any = None, hitl_workflow: Any = None, **_inputs: Any
-    ) -> Any:
-        # ComfyUI reuses the node's last outputs when this value (and every input, our
-        # workflow stamp included) equals last run's.
-        if mode == MODE_PASS_DEFAULT:
-            return MODE_PASS_DEFAULT  # the widgets (part of the cache key) decide
-        if mode == MODE_LAST_ANSWER:
-            remembered = cls.remembered_for_cache(unique_id, hitl_workflow)
-            if remembered is not None:
-                # Unchanged while the remembered answer is, so downstream stages stay cached.
-                return json.dumps([remembered.value_type, remembered.value])
-        return float("nan")  # a fresh NaN never equals the last one: ask again
-
     async def prompt(
         self,
         value_type: str = P.VALUE_TYPE_INT,
@@ -243,8 +168,8 @@ class ValuePrompt(HitlNode):
         max_length: int = DEFAULT_MAX_LENGTH,
         choices: str = "",
         timeout_seconds: int = 0,
-        on_timeout: str = ON_TIMEOUT_DEFAULT,
-        mode: str = MODE_ALWAYS_ASK,
+        on_timeout: str = P.ON_TIMEOUT_USE_DEFAULT,
+        mode: str = P.MODE_ALWAYS_ASK,
         text: str | None = None,
         image: Any = None,
         unique_id: str | None = None,
@@ -252,8 +177,6 @@ class ValuePrompt(HitlNode):
         api_prompt: Any = None,
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
-        check_option("mode", mode, MODES)
-        check_option("on_timeout", on_timeout, ON_TIMEOUT_ACTIONS)
         spec = build_spec(
             value_type, minimum=minimum, maximum=maximum, step=step, max_length=max_length, choices=choices
         )
@@ -263,45 +186,32 @@ class ValuePrompt(HitlNode):
             default_value = spec.parse_default(default)
             if text is not None:
                 message = text
-        if mode == MODE_PASS_DEFAULT:
-            return self._result(spec, default_value, SOURCE_DEFAULT)
 
-        key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
-        if mode == MODE_LAST_ANSWER:
-            recalled = recall_answer(self.memory, key, value_type, spec.validate)
-            if recalled is not None:
-                return self._result(spec, recalled[0], SOURCE_LAST_ANSWER)
-
-        resources = None
-        if image is not None:
+        async def prepare() -> tuple[dict[str, Any], Any]:
             # Wrapping a batch may copy it (a tensor off the CPU): keep the prompt's event loop
             # free. Its thumbnails start once the request is out.
-            resources = await asyncio.to_thread(question_images, image)
-        payload = {
-            **spec.describe(),
-            "title": title,
-            "message": message,
-            "default": default_value,
-            "default_text": spec.as_text(default_value),
-            "timeout_uses_default": on_timeout == ON_TIMEOUT_DEFAULT,
-            **question_image_fields(resources),
-        }
-        outcome = await self.ask(
-            P.KIND_VALUE_PROMPT,
-            payload,
+            resources = None if image is None else await asyncio.to_thread(question_images, image)
+            payload = {
+                "title": title,
+                "message": message,
+                "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULT,
+                **question_image_fields(resources),
+            }
+            return payload, resources
+
+        answer = await self.answer(
+            ValueQuestion(spec, default_value),
+            mode=mode,
+            on_timeout=on_timeout,
+            title=title,
+            timeout_s=timeout_seconds,
             unique_id=unique_id,
             extra_pnginfo=extra_pnginfo,
-            timeout_s=timeout_seconds,
-            validate=spec.validate,
-            resources=resources,
-            summary=summarize(title, spec.summary()),
+            api_prompt=api_prompt,
+            hitl_workflow=hitl_workflow,
+            prepare=prepare,
         )
-        if outcome.answered:
-            self.memory.remember(key, RememberedAnswer(value_type, spec.remembered_form(outcome.value)))
-            return self._result(spec, outcome.value, SOURCE_PERSON, audit_ui(outcome, extra_pnginfo))
-        if outcome.reason == P.REASON_TIMEOUT and on_timeout == ON_TIMEOUT_DEFAULT:
-            return self._result(spec, default_value, SOURCE_TIMEOUT, audit_ui(outcome, extra_pnginfo))
-        end_run_interrupted(outcome)
+        return self._result(spec, answer.value, answer.source, answer.audit(extra_pnginfo))
 
     @staticmethod
     def _result(spec: ValueSpec, value: Any, source: str, audit: dict[str, list[Any]] | None = None) -> dict[str, Any]:

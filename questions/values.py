@@ -1,8 +1,8 @@
-"""What an answer may be, checked in one place: a typed value (:class:`ValueSpec`) and a form
-of typed fields (:class:`FormSpec`).
+"""A typed value (INT, FLOAT, text, yes/no, a choice), checked in one place: :class:`ValueSpec`,
+and the value prompt's question (:class:`ValueQuestion`).
 
 Every node that asks for a typed value uses these, so an INT is judged the same way in a
-value prompt and in a form field, and a refusal says the same thing. The server is the
+value prompt and in a form field (``questions/forms.py``), and a refusal says the same thing. The server is the
 authority: the dialogs' own checks are a convenience. Each check is bounded (counts and
 lengths first), then one pass over the answer.
 """
@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from ..server import protocol as P
 from ..server.errors import InvalidAnswer
+from .base import Question
 from .checks import shown
 
 #: Whole numbers stay within what a browser's number represents exactly (2**53 - 1).
@@ -33,12 +33,6 @@ NUMBER_TYPES = (P.VALUE_TYPE_INT, P.VALUE_TYPE_FLOAT)
 _INT_TEXT = re.compile(r"[+-]?[0-9]+")
 _TRUE_WORDS = {"true", "yes", "on", "1"}
 _FALSE_WORDS = {"false", "no", "off", "0", ""}
-
-#: How an answer came about (a node's ``ui.source``, shown in the history).
-SOURCE_PERSON = "person"
-SOURCE_LAST_ANSWER = "last answer"
-SOURCE_DEFAULT = "default"
-SOURCE_TIMEOUT = "timeout default"
 
 
 def number_text(value: int | float) -> str:
@@ -225,6 +219,80 @@ class ValueSpec:
         }
 
 
+class ValueQuestion(Question):
+    """One typed value asked of a person (the value prompt): what fits, and the starting
+    answer (``default``, as :meth:`ValueSpec.parse_default` gives it)."""
+
+    kind = P.KIND_VALUE_PROMPT
+
+    def __init__(self, spec: ValueSpec, default: Any) -> None:
+        self.spec = spec
+        self._default = default
+
+    def __repr__(self) -> str:
+        return f"<ValueQuestion {self.spec.summary()} default={self._default!r}>"
+
+    @property
+    def memory_tag(self) -> str:
+        # A remembered INT is no answer once the node asks for text: the type is the tag.
+        return self.spec.value_type
+
+    def validate(self, value: Any) -> Any:
+        return self.spec.validate(value)
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.spec.describe(), "default": self._default, "default_text": self.spec.as_text(self._default)}
+
+    def summary(self) -> str:
+        return self.spec.summary()
+
+    def default(self) -> Any:
+        return self._default
+
+    def remembered(self, value: Any) -> Any:
+        return self.spec.remembered_form(value)
+
+
+def parse_choices(text: str) -> tuple[str, ...]:
+    """A ``choices`` widget: one choice per line; surrounding spaces and blank lines dropped."""
+    return tuple(line.strip() for line in text.splitlines() if line.strip())
+
+
+def build_spec(
+    value_type: str,
+    *,
+    minimum: str = "",
+    maximum: str = "",
+    step: str = "",
+    max_length: int = DEFAULT_MAX_LENGTH,
+    choices: str = "",
+) -> ValueSpec:
+    """A :class:`ValueSpec` from a value prompt's widgets, or ``ValueError`` saying what is
+    wrong. Settings that do not apply to the type (bounds of a text) are ignored."""
+    if value_type not in P.VALUE_TYPES:
+        raise ValueError(f"value_type must be one of {', '.join(P.VALUE_TYPES)}; got {value_type!r}")
+    if value_type in NUMBER_TYPES:
+        low = parse_number(value_type, minimum.strip(), "minimum") if minimum.strip() else None
+        high = parse_number(value_type, maximum.strip(), "maximum") if maximum.strip() else None
+        if low is not None and high is not None and low > high:
+            raise ValueError(f"the minimum {minimum.strip()} is above the maximum {maximum.strip()}")
+        increment = parse_number(value_type, step.strip(), "step") if step.strip() else None
+        if increment is not None and increment <= 0:
+            raise ValueError("step must be above 0 (or empty)")
+        return ValueSpec(value_type, minimum=low, maximum=high, step=increment)
+    if value_type in STRING_TYPES:
+        if isinstance(max_length, bool) or not isinstance(max_length, int) or not 1 <= max_length <= MAX_LENGTH_LIMIT:
+            raise ValueError(f"max_length must be a whole number from 1 to {MAX_LENGTH_LIMIT}")
+        return ValueSpec(value_type, max_length=max_length)
+    if value_type == P.VALUE_TYPE_CHOICE:
+        listed = parse_choices(choices)
+        if not listed:
+            raise ValueError("choices is empty: write one choice per line")
+        check_choices(listed)
+        return ValueSpec(value_type, choices=listed)
+    return ValueSpec(value_type)
+
+
 def round_half_away(value: float) -> int:
     """2.5 -> 3 and -2.5 -> -3, as a person rounds (Python's round() gives 2)."""
     return int(math.copysign(math.floor(abs(value) + 0.5), value))
@@ -268,110 +336,3 @@ def check_choices(listed: tuple[str, ...]) -> None:
     long = next((choice for choice in listed if len(choice) > MAX_CHOICE_LENGTH), None)
     if long is not None:
         raise ValueError(f"a choice is longer than {MAX_CHOICE_LENGTH} characters: {long[:40]!r}…")
-
-
-# ------------------------------------------------------------------------- forms
-@dataclass(frozen=True)
-class FieldSpec:
-    """One field of a form: its name (the key of the answer), its label, its type and its
-    default (as :meth:`ValueSpec.parse_default` gives it: a choice by index)."""
-
-    name: str
-    label: str
-    spec: ValueSpec
-    default: Any
-
-    def describe(self) -> dict[str, Any]:
-        """The field as the browser gets it."""
-        return {
-            "name": self.name,
-            "label": self.label,
-            **self.spec.describe(),
-            "default": self.default,
-            "default_text": self.spec.as_text(self.default),
-        }
-
-
-class FormSpec:
-    """What a form accepts: one JSON object with exactly one value per field, each checked
-    by its field's :class:`ValueSpec`. A refusal names the field (``InvalidAnswer.field``)."""
-
-    def __init__(self, fields: Iterable[FieldSpec]) -> None:
-        self.fields = tuple(fields)
-        self._by_name = {field.name: field for field in self.fields}
-        if len(self._by_name) != len(self.fields):
-            raise ValueError("two fields have the same name")
-
-    def __repr__(self) -> str:
-        return f"<FormSpec {', '.join(self.names())}>"
-
-    def names(self) -> list[str]:
-        return [field.name for field in self.fields]
-
-    def field(self, name: str) -> FieldSpec:
-        """The field called ``name``; ``LookupError`` saying which fields there are if none."""
-        found = self._by_name.get(name)
-        if found is not None:
-            return found
-        near = [field.name for field in self.fields if field.name.casefold() == name.casefold()]
-        hint = f" (did you mean {near[0]!r}?)" if near else ""
-        raise LookupError(f"the form has no field {name!r}{hint}; its fields are: {self.listed()}")
-
-    def listed(self, limit: int = 20) -> str:
-        names = self.names()
-        return ", ".join(names[:limit]) + (f", … ({len(names)} in all)" if len(names) > limit else "")
-
-    def validate(self, value: Any) -> dict[str, Any]:
-        """The answer (field name -> value, in the form's order, a choice by its label), or
-        :class:`InvalidAnswer`. Bounded first: an object with more entries than the form has
-        fields is refused before any entry is looked at."""
-        if not isinstance(value, dict):
-            raise InvalidAnswer(f"expected an object of field name → value, got {shown(value)}")
-        if len(value) > len(self.fields):
-            raise InvalidAnswer(f"the answer has {len(value)} entries; the form has {len(self.fields)} fields")
-        for key in value:
-            if key not in self._by_name:
-                raise InvalidAnswer(f"there is no field {shown(key)}; the fields are: {self.listed()}")
-        answers: dict[str, Any] = {}
-        for field in self.fields:
-            if field.name not in value:
-                raise InvalidAnswer(f"{field.name}: no value given (every field needs one)", field=field.name)
-            try:
-                normalised = field.spec.validate(value[field.name])
-            except InvalidAnswer as exc:
-                raise InvalidAnswer(f"{field.name}: {exc.message}", field=field.name) from None
-            answers[field.name] = field.spec.remembered_form(normalised)
-        return answers
-
-    def defaults(self, overrides: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        """Every field's default, as :meth:`validate` gives an answer; ``overrides`` replace
-        some (each as ``parse_default`` gives it)."""
-        chosen = {**{field.name: field.default for field in self.fields}, **(overrides or {})}
-        return {field.name: field.spec.remembered_form(chosen[field.name]) for field in self.fields}
-
-    def describe(self, overrides: Mapping[str, Any] | None = None) -> list[dict[str, Any]]:
-        """The fields as the browser gets them (``overrides``: other starting values)."""
-        described = []
-        for field in self.fields:
-            entry = field.describe()
-            if overrides and field.name in overrides:
-                entry["default"] = overrides[field.name]
-                entry["default_text"] = field.spec.as_text(overrides[field.name])
-            described.append(entry)
-        return described
-
-
-class FormAnswers(dict[str, Any]):
-    """A form's answers: field name -> typed value (int, float, str, bool; a choice's label),
-    in the form's order. A plain dict to any node that takes one (JSON-serialisable as is);
-    :meth:`outputs` gives one field's typed outputs, converted as the value prompt's are."""
-
-    def __init__(self, form: FormSpec, answers: Mapping[str, Any]) -> None:
-        super().__init__(answers)
-        self.form = form
-
-    def outputs(self, name: str) -> tuple[int, float, str, bool]:
-        """The field ``name`` as (int, float, string, boolean); ``LookupError`` if no such field."""
-        field = self.form.field(name)
-        value = field.spec.validate(self[field.name])  # a choice's label back to its index
-        return field.spec.outputs(value)[:4]

@@ -16,6 +16,7 @@ from dev.harness.pack import submodule
 
 answer_types = submodule("questions.values")
 form_node = submodule("nodes.form")
+forms = submodule("questions.forms")
 value_prompt = submodule("nodes.value_prompt")
 state = submodule("state")
 P = submodule("server.protocol")
@@ -33,14 +34,14 @@ GOOD = {"steps": 30, "denoise": 0.25, "name": "ok", "prompt": "a\nb", "upscale":
 
 @pytest.fixture
 def form() -> Any:
-    return form_node.parse_fields(FIELDS)
+    return forms.parse_fields(FIELDS)
 
 
 def test_the_value_prompt_and_the_form_use_one_validator() -> None:
     # One implementation per type: the value prompt's spec is the shared class itself.
     assert value_prompt.ValueSpec is answer_types.ValueSpec
     assert type(value_prompt.build_spec("INT")) is answer_types.ValueSpec
-    assert all(type(field.spec) is answer_types.ValueSpec for field in form_node.parse_fields(FIELDS).fields)
+    assert all(type(field.spec) is answer_types.ValueSpec for field in forms.parse_fields(FIELDS).fields)
 
 
 def test_a_fitting_answer_is_normalised_in_the_form_order(form: Any) -> None:
@@ -209,13 +210,13 @@ OUTPUTS = [
 def test_form_answers_convert_each_field_as_the_value_prompt_does(
     form: Any, name: str, value: Any, outputs: tuple
 ) -> None:
-    answers = answer_types.FormAnswers(form, form.validate({**GOOD, name: value}))
+    answers = forms.FormAnswers(form, form.validate({**GOOD, name: value}))
     result = answers.outputs(name)
     assert result == outputs and [type(out) for out in result] == [int, float, str, bool]
 
 
 def test_form_answers_are_a_plain_dict_to_other_nodes(form: Any) -> None:
-    answers = answer_types.FormAnswers(form, form.validate(GOOD))
+    answers = forms.FormAnswers(form, form.validate(GOOD))
     assert answers == GOOD and isinstance(answers, dict) and json.loads(json.dumps(answers)) == GOOD
     with pytest.raises(LookupError) as missing:
         answers.outputs("stepz")
@@ -228,7 +229,7 @@ def test_form_answers_are_a_plain_dict_to_other_nodes(form: Any) -> None:
 
 
 def test_a_long_list_of_field_names_is_cut() -> None:
-    many = form_node.parse_fields("\n".join(f"field_{i}: BOOLEAN" for i in range(30)))
+    many = forms.parse_fields("\n".join(f"field_{i}: BOOLEAN" for i in range(30)))
     with pytest.raises(LookupError) as missing:
         many.field("nope")
     assert str(missing.value).endswith("field_18, field_19, … (30 in all)")

@@ -15,6 +15,7 @@ from dev.harness.host import HarnessHost, NodeCall
 from dev.harness.pack import load_pack, submodule
 
 form = submodule("nodes.form")
+forms = submodule("questions.forms")
 memory = submodule("nodes.memory")
 answer_types = submodule("questions.values")
 state = submodule("state")
@@ -75,7 +76,7 @@ GOOD_LINES = [
 
 @pytest.mark.parametrize(("line", "expected"), GOOD_LINES)
 def test_good_lines_declare_their_field(line: str, expected: dict[str, Any]) -> None:
-    [field] = form.parse_fields(line).describe()
+    [field] = forms.parse_fields(line).describe()
     for key, value in expected.items():
         assert field[key] == value and type(field[key]) is type(value), (key, field)
 
@@ -225,16 +226,16 @@ BAD_LINES = [
 
 @pytest.mark.parametrize(("text", "message"), BAD_LINES)
 def test_bad_lines_are_refused_naming_the_line(text: str, message: str) -> None:
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(text)
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(text)
     assert str(refused.value) == message
     assert len(message) < 300  # a huge line is never echoed whole
 
 
 def test_every_mistake_is_listed_with_its_line() -> None:
     text = "a: INT\nb: BOOL\nc CHOICE\n# fine\nd: TEXT max 0\ne: INT 5..1\nf: X\ng: Y\nh: INT"
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(text)
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(text)
     assert refused.value.errors == [
         "line 2 (`b: BOOL`): unknown type `BOOL`: use INT, FLOAT, TEXT, BOOLEAN or CHOICE",
         "line 3 (`c CHOICE`): expected `c: TYPE …`, e.g. `steps: INT 1..60 = 20`",
@@ -247,14 +248,14 @@ def test_every_mistake_is_listed_with_its_line() -> None:
 
 def test_comments_blank_lines_and_windows_line_ends() -> None:
     text = "# settings for the refiner\r\n\r\n  steps: INT 1..60 = 20\r\n# style\r\nstyle: CHOICE a | b\r\n"
-    assert form.parse_fields(text).names() == ["steps", "style"]
+    assert forms.parse_fields(text).names() == ["steps", "style"]
     # A # inside a line is not a comment: it belongs to the default or an option.
-    [field] = form.parse_fields("colour: TEXT = #ff8800 # not a comment").describe()
+    [field] = forms.parse_fields("colour: TEXT = #ff8800 # not a comment").describe()
     assert field["default"] == "#ff8800 # not a comment"
 
 
 def test_the_default_fields_are_the_documented_example() -> None:
-    described = form.parse_fields(form.DEFAULT_FIELDS).describe()
+    described = forms.parse_fields(forms.DEFAULT_FIELDS).describe()
     assert [(f["name"], f["type"], f["default"]) for f in described] == [
         ("steps", INT, 20),
         ("denoise", FLOAT, 0.55),
@@ -266,49 +267,49 @@ def test_the_default_fields_are_the_documented_example() -> None:
 
 # ------------------------------------------------------------------------ limits
 def test_limit_on_the_number_of_fields() -> None:
-    at_limit = "\n".join(f"f{i}: BOOLEAN" for i in range(form.MAX_FIELDS))
-    assert len(form.parse_fields(at_limit).fields) == form.MAX_FIELDS
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(at_limit + "\nextra: INT\nmore: INT")
-    assert refused.value.errors == [f"line {form.MAX_FIELDS + 1} (`extra: INT`): a form has at most 50 fields"]
+    at_limit = "\n".join(f"f{i}: BOOLEAN" for i in range(forms.MAX_FIELDS))
+    assert len(forms.parse_fields(at_limit).fields) == forms.MAX_FIELDS
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(at_limit + "\nextra: INT\nmore: INT")
+    assert refused.value.errors == [f"line {forms.MAX_FIELDS + 1} (`extra: INT`): a form has at most 50 fields"]
 
 
 def test_limit_on_the_length_of_the_fields_text_is_checked_first() -> None:
-    huge = "x" * (form.MAX_FIELDS_TEXT + 1)  # not even a valid line: the length is refused before parsing
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(huge)
+    huge = "x" * (forms.MAX_FIELDS_TEXT + 1)  # not even a valid line: the length is refused before parsing
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(huge)
     assert str(refused.value) == "the fields text is 20001 characters long; at most 20000 are allowed"
 
 
 def test_limit_on_the_text_fields_together() -> None:
     six = "\n".join(f"t{i}: TEXT multiline" for i in range(6))  # 6 x 10,000 = 60,000: fits one answer
-    assert len(form.parse_fields(six).fields) == 6
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(six + "\nlast: TEXT max 1")
+    assert len(forms.parse_fields(six).fields) == 6
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(six + "\nlast: TEXT max 1")
     assert str(refused.value) == (
         "line 7 (`last: TEXT max 1`): the TEXT fields together allow 60001 characters; at most 60000 fit "
         "in one answer: give some a smaller `max N`"
     )
-    assert len(form.parse_fields(six.replace("multiline", "multiline max 5000") + "\nlast: TEXT").fields) == 7
+    assert len(forms.parse_fields(six.replace("multiline", "multiline max 5000") + "\nlast: TEXT").fields) == 7
 
 
 def test_limit_on_choice_options() -> None:
     options = " | ".join(f"o{i}" for i in range(100))
     five = "\n".join(f"c{i}: CHOICE {options}" for i in range(5))  # 500 options in all
-    assert len(form.parse_fields(five).fields) == 5
-    with pytest.raises(form.FormSyntaxError) as refused:
-        form.parse_fields(five + "\nlast: CHOICE a")
+    assert len(forms.parse_fields(five).fields) == 5
+    with pytest.raises(forms.FormSyntaxError) as refused:
+        forms.parse_fields(five + "\nlast: CHOICE a")
     assert refused.value.errors == [
         "line 6 (`last: CHOICE a`): the form's CHOICE fields have 501 options in all; at most 500 are allowed"
     ]
     many = " | ".join(f"o{i}" for i in range(501))
-    with pytest.raises(form.FormSyntaxError, match="there are 501 choices; at most 500 are allowed"):
-        form.parse_fields(f"c: CHOICE {many}")
+    with pytest.raises(forms.FormSyntaxError, match="there are 501 choices; at most 500 are allowed"):
+        forms.parse_fields(f"c: CHOICE {many}")
 
 
 def test_validate_inputs_reports_mistakes_at_queue_time() -> None:
     node = form.Form
-    assert node.VALIDATE_INPUTS(fields=form.DEFAULT_FIELDS) is True
+    assert node.VALIDATE_INPUTS(fields=forms.DEFAULT_FIELDS) is True
     assert node.VALIDATE_INPUTS(fields="steps: INT 1..60\nstyle: CHOICE") == (
         "line 2 (`style: CHOICE`): a CHOICE needs at least one option: list them separated by |, e.g. `CHOICE photo | sketch`"
     )
@@ -363,7 +364,7 @@ def test_answer_comes_out_as_one_typed_object(host: HarnessHost) -> None:
     typed, text = result["result"]
     expected = {"steps": 30, "denoise": 0.4, "prompt": "a lighthouse,\nstorm", "style": "sketch", "upscale": False}
     assert typed == expected and list(typed) == list(expected)  # the form's order
-    assert isinstance(typed, answer_types.FormAnswers) and isinstance(typed, dict)
+    assert isinstance(typed, forms.FormAnswers) and isinstance(typed, dict)
     assert json.loads(text) == expected
     # The history records the whole form's answer and how it came.
     [record] = result["ui"].pop("hitl_audit")  # and who answered, when: the request's record
@@ -526,17 +527,16 @@ def test_is_changed_follows_the_mode() -> None:
     assert node.IS_CHANGED(mode="pass defaults", unique_id="3") == node.IS_CHANGED(mode="pass defaults", unique_id="3")
     stamped = {"mode": "use last answers", "unique_id": "3", memory.IDENTITY_INPUT: "id:wf"}
     assert math.isnan(node.IS_CHANGED(**stamped))
-    remembered = submodule("nodes.value_prompt").RememberedAnswer
     key = memory.MemoryKey("id:wf", "3")
-    node.memory.remember(key, remembered("form", {"n": 1}))
+    node.memory.remember(key, memory.Remembered("form", {"n": 1}, '{"n":1}'))
     value = node.IS_CHANGED(**stamped)
     assert value == node.IS_CHANGED(**stamped)
     # Another workflow, or a call without the stamp (which workflow is it?), must run the node.
     assert math.isnan(node.IS_CHANGED(**{**stamped, memory.IDENTITY_INPUT: "id:other"}))
     assert math.isnan(node.IS_CHANGED(mode="use last answers", unique_id="3"))
-    node.memory.remember(key, remembered("form", {"n": 2}))
+    node.memory.remember(key, memory.Remembered("form", {"n": 2}, '{"n":2}'))
     assert node.IS_CHANGED(**stamped) != value
-    # The memory is the one every node shares (_memory.py), one per bound class.
+    # The memory is the one every node shares (nodes/memory.py), one per bound class.
     assert type(node.memory) is memory.LastAnswerMemory
     assert not hasattr(form.Form, "memory")
 
@@ -631,7 +631,7 @@ def test_two_forms_wait_at_once_and_resume_in_any_order(host: HarnessHost) -> No
 async def test_route_refusals_name_the_field_and_change_nothing(route_client: Any) -> None:
     registry = state.RequestRegistry()
     client = await route_client(registry)
-    checks = form.parse_fields(EXAMPLE)
+    checks = forms.parse_fields(EXAMPLE)
     request = registry.open(P.KIND_FORM, prompt_id="p", node_id="1", validate=checks.validate)
     url = f"/hitl/requests/{request.id}/answer"
     good = {"steps": 30, "denoise": 0.4, "prompt": "x", "style": 1, "upscale": True}
@@ -671,7 +671,7 @@ async def test_route_refusals_name_the_field_and_change_nothing(route_client: An
 async def test_a_body_at_the_cap_is_refused_at_once(route_client: Any) -> None:
     registry = state.RequestRegistry()
     client = await route_client(registry)
-    request = registry.open(P.KIND_FORM, prompt_id="p", node_id="1", validate=form.parse_fields(EXAMPLE).validate)
+    request = registry.open(P.KIND_FORM, prompt_id="p", node_id="1", validate=forms.parse_fields(EXAMPLE).validate)
     url = f"/hitl/requests/{request.id}/answer"
     # As many entries as fit just under the 256 KiB cap: refused by their count, none read.
     entries = {f"k{i:05d}": 0 for i in range(20_000)}

@@ -29,6 +29,7 @@ doubler = submodule("nodes.integer_doubler")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")
 form = submodule("nodes.form")
+forms = submodule("questions.forms")
 mask_strokes = submodule("images.mask_strokes")
 mask_drafts = submodule("images.mask_drafts")
 P = submodule("server.protocol")
@@ -47,7 +48,7 @@ KIND_TARGETS = {
     "vp_bool": ("value-prompt", value_prompt.build_spec("BOOLEAN").validate),
     "vp_choice": ("value-prompt", value_prompt.build_spec("CHOICE", choices="photo\nink\nwatercolour").validate),
     "pick": ("image-picker", image_picker.PickBounds.for_batch(5, 1, 3).validate),
-    "form": ("form", form.parse_fields(FUZZ_FORM).validate),
+    "form": ("form", forms.parse_fields(FUZZ_FORM).validate),
     "mask": ("mask-painter", functools.partial(mask_strokes.parse_answer, count=2, width=64, height=48)),
 }
 

@@ -20,6 +20,7 @@ from dev.harness.host import HarnessHost, HarnessServer, NodeCall
 from dev.harness.pack import ROOT, submodule
 
 picker = submodule("nodes.image_picker")
+picks = submodule("questions.picks")
 memory = submodule("nodes.memory")
 state = submodule("state")
 NODE = "HitlImagePicker"
@@ -335,7 +336,7 @@ def test_memory_belongs_to_each_bound_node_class() -> None:
         first_class, second_class = first.node_classes[NODE], second.node_classes[NODE]
         assert first_class.memory is not second_class.memory
         key = memory.MemoryKey("id:wf", "4")
-        first_class.memory.remember(key, (1, 2))
+        first_class.memory.remember(key, memory.Remembered("picks", (1, 2), "1,2"))
         assert second_class.memory.recall(key) is None
         assert not hasattr(picker.ImagePicker, "memory")  # the unbound class holds none
     finally:
@@ -349,13 +350,14 @@ def test_is_changed_lets_repeat_and_pass_through_stay_cached(host: HarnessHost) 
     assert math.isnan(asks) and asks != node.IS_CHANGED(mode="always ask", unique_id="9")
     repeat = {"mode": "repeat last selection", "unique_id": "9", memory.IDENTITY_INPUT: "graph:abc"}
     assert math.isnan(node.IS_CHANGED(**repeat))  # nothing remembered yet
-    node.memory.remember(memory.MemoryKey("graph:abc", "9"), (2, 0))
+    question = picks.PickQuestion(picks.PickBounds.for_batch(3, 1, 0))
+    node.remember_answer(memory.MemoryKey("graph:abc", "9"), question, (2, 0))
     remembered = node.IS_CHANGED(**repeat, images=None)
     assert remembered == node.IS_CHANGED(**repeat) and "2,0" in remembered
     # Without the stamp (which workflow?) or in another workflow, the node must run and decide.
     assert math.isnan(node.IS_CHANGED(mode="repeat last selection", unique_id="9"))
     assert math.isnan(node.IS_CHANGED(**{**repeat, memory.IDENTITY_INPUT: "graph:def"}))
-    node.memory.remember(memory.MemoryKey("graph:abc", "9"), (1,))
+    node.remember_answer(memory.MemoryKey("graph:abc", "9"), question, (1,))
     assert node.IS_CHANGED(**repeat) != remembered
     assert node.IS_CHANGED(mode="pass everything through", unique_id="9") == node.IS_CHANGED(
         mode="pass everything through"

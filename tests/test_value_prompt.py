@@ -277,8 +277,8 @@ def test_node_is_registered_with_typed_outputs() -> None:
     assert len(node.OUTPUT_TOOLTIPS) == len(node.RETURN_TYPES)
     spec_ = node.INPUT_TYPES()
     assert spec_["required"]["value_type"][0] == list(P.VALUE_TYPES)
-    assert spec_["required"]["mode"][0] == list(vp.MODES)
-    assert spec_["required"]["on_timeout"][0] == list(vp.ON_TIMEOUT_ACTIONS)
+    assert spec_["required"]["mode"][0] == [P.MODE_ALWAYS_ASK, P.MODE_USE_LAST_ANSWER, P.MODE_PASS_DEFAULT]
+    assert spec_["required"]["on_timeout"][0] == [P.ON_TIMEOUT_USE_DEFAULT, P.ON_TIMEOUT_CANCEL_RUN]
     assert spec_["optional"]["image"][0] == "IMAGE" and spec_["optional"]["text"][0] == "STRING"
     assert spec_["hidden"] == {
         "unique_id": "UNIQUE_ID",
@@ -515,13 +515,13 @@ def test_is_changed_follows_the_mode() -> None:
     stamped = {"mode": "use last answer", "unique_id": "3", memory.IDENTITY_INPUT: "id:wf"}
     assert math.isnan(node.IS_CHANGED(**stamped))  # nothing to reuse yet
     key = memory.MemoryKey("id:wf", "3")
-    node.memory.remember(key, vp.RememberedAnswer(INT, 12))
+    node.memory.remember(key, memory.Remembered(INT, 12, "[INT,12]"))
     value = node.IS_CHANGED(**stamped)
     assert value == node.IS_CHANGED(**stamped)  # cached while the answer stands
     # Another workflow, or a call without the stamp (which workflow is it?), must run the node.
     assert math.isnan(node.IS_CHANGED(**{**stamped, memory.IDENTITY_INPUT: "id:other"}))
     assert math.isnan(node.IS_CHANGED(mode="use last answer", unique_id="3"))
-    node.memory.remember(key, vp.RememberedAnswer(INT, 13))
+    node.memory.remember(key, memory.Remembered(INT, 13, "[INT,13]"))
     assert node.IS_CHANGED(**stamped) != value
 
 
@@ -529,8 +529,8 @@ def test_each_bound_class_has_its_own_memory() -> None:
     first = vp.ValuePrompt.bind(state.RequestRegistry())
     second = vp.ValuePrompt.bind(state.RequestRegistry())
     key = memory.MemoryKey("id:wf", "1")
-    first.memory.remember(key, vp.RememberedAnswer(INT, 5))
-    assert second.memory.recall(key) is None and first.memory.recall(key).value == 5
+    first.memory.remember(key, memory.Remembered(INT, 5, "[INT,5]"))
+    assert second.memory.recall(key) is None and first.memory.recall(key).kept == 5
     assert not hasattr(vp.ValuePrompt, "memory")  # nothing module- or base-level
 
 

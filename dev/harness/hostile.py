@@ -29,10 +29,11 @@ from .images import FixedImages
 from .pack import submodule
 
 P = submodule("server.protocol")
-_doubler = submodule("nodes.integer_doubler")
-_value_prompt = submodule("nodes.value_prompt")
+_doubler = submodule("questions.doubler")
+_values = submodule("questions.values")
+_picks = submodule("questions.picks")
 _image_picker = submodule("nodes.image_picker")
-_form = submodule("nodes.form")
+_form = submodule("questions.forms")
 _answer_types = submodule("questions.values")
 _mask_strokes = submodule("images.mask_strokes")
 
@@ -162,7 +163,7 @@ def _in_field(builder: BodyBuilder, name: str, cap: int) -> bytes:
 
 
 def _value_prompt_target(value_type: str, **settings: Any) -> HostileTarget:
-    return HostileTarget(P.KIND_VALUE_PROMPT, lambda: _value_prompt.build_spec(value_type, **settings).validate)
+    return HostileTarget(P.KIND_VALUE_PROMPT, lambda: _values.build_spec(value_type, **settings).validate)
 
 
 #: The largest choice list the node allows: 500 choices of 500 characters.
@@ -237,13 +238,13 @@ TARGETS: dict[str, HostileTarget] = {
     "value prompt CHOICE": _value_prompt_target(P.VALUE_TYPE_CHOICE, choices=_LONGEST_CHOICES),
     "image picker": HostileTarget(
         P.KIND_IMAGE_PICKER,
-        lambda: _image_picker.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
+        lambda: _picks.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
         shapes={"every index, one repeated": _all_indices_with_a_duplicate},
     ),
     # The picker's thumbnails stream: the order in which the browser wants the largest batch.
     "image picker thumbnails": HostileTarget(
         P.KIND_IMAGE_PICKER,
-        lambda: _image_picker.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
+        lambda: _picks.PickBounds.for_batch(_image_picker.MAX_BATCH, 1, 0).validate,
         shapes={"every index, one repeated": _all_indices_with_a_duplicate},
         route="thumbnails",
         field="order",

@@ -1,0 +1,70 @@
+"""A painted mask: the mask painter's question (:class:`MaskQuestion`).
+
+The answer is what the person did, not pixels: per image an ordered list of strokes and
+whole-mask operations (``images/mask_strokes.py`` checks it with ``parse_answer`` and draws
+it). "Repeat last mask" keeps the answer with the size it was painted on
+(:class:`RememberedMask`) and draws it again while that size fits.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..images.mask_strokes import MaskAnswer, parse_answer
+from ..server import protocol as P
+from .base import Question
+
+
+@dataclass(frozen=True)
+class RememberedMask:
+    """A painted answer, for "repeat last mask": what was drawn, on what size, and which
+    request gave it (so ComfyUI's cache key changes when, and only when, it does)."""
+
+    answer: MaskAnswer
+    count: int
+    height: int
+    width: int
+    token: str = field(default_factory=lambda: secrets.token_hex(8))
+
+    def fits(self, count: int, height: int, width: int) -> bool:
+        return (height, width) == (self.height, self.width) and (self.answer.same_for_all or count == self.count)
+
+
+class MaskQuestion(Question):
+    """A mask to paint on ``count`` images of ``width`` × ``height``; the answer is a
+    :class:`MaskAnswer` (strokes and operations per image, or one list for all)."""
+
+    kind = P.KIND_MASK_PAINTER
+    memory_tag = "mask"
+
+    def __init__(self, count: int, height: int, width: int) -> None:
+        self.count = count
+        self.height = height
+        self.width = width
+
+    def __repr__(self) -> str:
+        return f"<MaskQuestion {self.count}×{self.width}×{self.height}>"
+
+    def validate(self, value: Any) -> MaskAnswer:
+        return parse_answer(value, count=self.count, width=self.width, height=self.height)
+
+    def describe(self) -> dict[str, Any]:
+        return {"count": self.count, "width": self.width, "height": self.height}
+
+    def summary(self) -> str:
+        return f"paint a mask on {self.count} image{'s' if self.count != 1 else ''} of {self.width}×{self.height}"
+
+    def default(self) -> MaskAnswer:
+        """Nothing painted: drawn on the input mask, it gives the input mask."""
+        return MaskAnswer(True, ((),), (0,))
+
+    def remembered(self, value: MaskAnswer) -> RememberedMask:
+        return RememberedMask(value, self.count, self.height, self.width)
+
+    def recall(self, kept: Any) -> RememberedMask | None:
+        return kept if isinstance(kept, RememberedMask) and kept.fits(self.count, self.height, self.width) else None
+
+    def fingerprint(self, kept: Any) -> str:
+        return str(kept.token)
