@@ -29,7 +29,7 @@ PLAIN_NODE_CLASSES: dict[str, type[FormField]] = {
 def memory_node_types() -> frozenset[str]:
     """The node ids whose nodes keep a memory of "last answer": our on-prompt handler stamps
     the workflow identity on these (see nodes/memory.py)."""
-    return frozenset(name for name, cls in NODE_CLASSES.items() if cls.MEMORY_FACTORY is not None)
+    return frozenset(name for name, cls in NODE_CLASSES.items() if cls.remembers())
 
 
 def build_node_mappings(registry: RequestRegistry) -> tuple[dict[str, type], dict[str, str]]:

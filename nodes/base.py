@@ -10,11 +10,13 @@ declares its modes and timeout actions (:class:`Mode`, :class:`TimeoutAction`) a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar, NoReturn
 
+from ..images.batches import question_image_fields, question_images
 from ..questions.base import Question
 from ..questions.describe import summarize
 from ..server import comfy as _comfy
@@ -146,6 +148,23 @@ CANCEL_RUN = TimeoutAction(P.ON_TIMEOUT_CANCEL_RUN, None)
 
 
 @dataclass(frozen=True)
+class Hidden:
+    """ComfyUI's hidden inputs of one run of a node (``MEMORY_HIDDEN_INPUTS``): its prompt
+    key, the workflow, the API prompt, and our workflow stamp."""
+
+    unique_id: str | None = None
+    extra_pnginfo: Any = None
+    api_prompt: Any = None
+    hitl_workflow: str | None = None
+
+    @property
+    def node_id(self) -> str | None:
+        """The node's prompt key ("12", or "12:5" inside a subgraph), from its input or from
+        ComfyUI's executing context."""
+        return str(self.unique_id) if self.unique_id is not None else _comfy.executing_context()[1]
+
+
+@dataclass(frozen=True)
 class Answer:
     """What the node flow settled on: the value (as the question's ``validate`` gives it, a
     kept answer as its question recalls it, or a fallback), how it came (``how``: ASK,
@@ -158,9 +177,9 @@ class Answer:
     outcome: Outcome | None = None
     resources: Any = None
 
-    def audit(self, extra_pnginfo: Any) -> dict[str, list[Any]]:
+    def audit(self, hidden: Hidden) -> dict[str, list[Any]]:
         """The audit record's UI output part (empty when nobody was asked)."""
-        return audit_ui(self.outcome, extra_pnginfo)
+        return audit_ui(self.outcome, hidden.extra_pnginfo)
 
 
 #: ``Answer.how`` of a fallback given on timeout.
@@ -169,6 +188,19 @@ TIMED_OUT = "timeout"
 #: Makes what a request needs beyond its question when the person is asked: extra payload
 #: fields and its resources (images served while it waits), or None.
 Preparer = Callable[[], Awaitable[tuple[dict[str, Any], Any]]]
+
+
+def with_image(image: Any, payload: dict[str, Any]) -> Preparer:
+    """A question shown beside an optional IMAGE input (the value prompt, the form): the
+    payload plus the images' fields, the images served while it waits."""
+
+    async def prepare() -> tuple[dict[str, Any], Any]:
+        # Wrapping a batch may copy it (a tensor off the CPU): keep the prompt's event loop
+        # free. Its thumbnails start once the request is out.
+        resources = None if image is None else await asyncio.to_thread(question_images, image)
+        return {**payload, **question_image_fields(resources)}, resources
+
+    return prepare
 
 
 class HitlNode:
@@ -181,24 +213,34 @@ class HitlNode:
     registry: ClassVar[RequestRegistry]
     CATEGORY = CATEGORY
     DISPLAY_NAME: ClassVar[str] = ""
-    #: Makes the node's memory (e.g. of "use last answer"), one per bound class, so each
-    #: registry (a ComfyUI, a test host) has its own and no route can reach it. None: no memory.
-    MEMORY_FACTORY: ClassVar[Callable[[], Any] | None] = None
-    memory: ClassVar[Any]
+    #: How many (workflow, node) answers the node's memory of "last answer" keeps. A node
+    #: with a mode that recalls gets a memory, one per bound class, so each registry (a
+    #: ComfyUI, a test host) has its own and no route can reach it.
+    MEMORY_CAPACITY: ClassVar[int] = _memory.DEFAULT_CAPACITY
+    memory: ClassVar[_memory.LastAnswerMemory[_memory.Remembered]]
     #: The values of the node's ``mode`` widget, in the order a saved workflow knows them.
     MODES: ClassVar[tuple[Mode, ...]] = (ALWAYS_ASK,)
     #: The values of its ``on_timeout`` widget, likewise.
     ON_TIMEOUT: ClassVar[tuple[TimeoutAction, ...]] = (CANCEL_RUN,)
 
     @classmethod
-    def mode_choices(cls) -> list[str]:
-        """The ``mode`` widget's options."""
-        return [mode.value for mode in cls.MODES]
+    def remembers(cls) -> bool:
+        """Whether one of the node's modes reuses its last answer (so it keeps a memory)."""
+        return any(mode.does == RECALL for mode in cls.MODES)
 
     @classmethod
-    def timeout_choices(cls) -> list[str]:
-        """The ``on_timeout`` widget's options."""
-        return [action.value for action in cls.ON_TIMEOUT]
+    def mode_input(cls, tooltip: str) -> tuple[list[str], dict[str, Any]]:
+        """The ``mode`` widget: the node's modes, "always ask" first and by default."""
+        return [mode.value for mode in cls.MODES], {"default": cls.MODES[0].value, "tooltip": tooltip}
+
+    @classmethod
+    def timeout_inputs(cls, default: str, tooltip: str, *, wait: int = 0) -> dict[str, Any]:
+        """The ``timeout_seconds`` and ``on_timeout`` widgets, in that order (saved workflows
+        keep widget values by position)."""
+        return {
+            "timeout_seconds": ("INT", {"default": wait, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"}),
+            "on_timeout": ([action.value for action in cls.ON_TIMEOUT], {"default": default, "tooltip": tooltip}),
+        }
 
     @staticmethod
     def memory_key(
@@ -243,8 +285,8 @@ class HitlNode:
     def bind(cls, registry: RequestRegistry) -> type[HitlNode]:
         """A subclass of this node that asks through ``registry``."""
         attributes: dict[str, Any] = {"registry": registry, "__doc__": cls.__doc__}
-        if cls.MEMORY_FACTORY is not None:
-            attributes["memory"] = cls.MEMORY_FACTORY()
+        if cls.remembers():
+            attributes["memory"] = _memory.LastAnswerMemory(cls.MEMORY_CAPACITY)
         return type(cls.__name__, (cls,), attributes)
 
     async def ask(
@@ -312,10 +354,7 @@ class HitlNode:
         on_timeout: str,
         title: Any,
         timeout_s: float,
-        unique_id: str | None,
-        extra_pnginfo: Any,
-        api_prompt: Any = None,
-        hitl_workflow: str | None = None,
+        hidden: Hidden,
         fallbacks: Mapping[str, Callable[[], Any]] | None = None,
         prepare: Preparer | None = None,
     ) -> Answer:
@@ -331,7 +370,12 @@ class HitlNode:
         action = _option("on_timeout", on_timeout, self.ON_TIMEOUT)
         if chosen.does == PASS:
             return Answer(self._fallback(question, chosen.gives, fallbacks), PASS, chosen.source)
-        key = self.memory_key(unique_id, stamped=hitl_workflow, api_prompt=api_prompt, extra_pnginfo=extra_pnginfo)
+        key = self.memory_key(
+            hidden.unique_id,
+            stamped=hidden.hitl_workflow,
+            api_prompt=hidden.api_prompt,
+            extra_pnginfo=hidden.extra_pnginfo,
+        )
         if chosen.does == RECALL:
             remembered = self.memory.recall(key)
             if remembered is not None and remembered.tag == question.memory_tag:
@@ -344,8 +388,8 @@ class HitlNode:
             outcome = await self.ask_question(
                 question,
                 title=title,
-                unique_id=unique_id,
-                extra_pnginfo=extra_pnginfo,
+                unique_id=hidden.unique_id,
+                extra_pnginfo=hidden.extra_pnginfo,
                 timeout_s=timeout_s,
                 payload=payload,
                 resources=resources,
@@ -363,7 +407,9 @@ class HitlNode:
             return Answer(outcome.value, ASK, SOURCE_PERSON, outcome, resources)
         _abandon(resources)
         if outcome.reason == P.REASON_TIMEOUT and action.gives is not None:
-            log.info("%s %s: nobody answered within %s s; %s", self.DISPLAY_NAME, unique_id, timeout_s, action.value)
+            log.info(
+                "%s %s: nobody answered within %s s; %s", self.DISPLAY_NAME, hidden.unique_id, timeout_s, action.value
+            )
             return Answer(self._fallback(question, action.gives, fallbacks), TIMED_OUT, action.source, outcome)
         end_run_interrupted(outcome)
 

@@ -30,29 +30,26 @@ first option. Each answer is checked on the server by the value prompt's own
 
 from __future__ import annotations
 
-import asyncio
 import json
-from typing import Any, ClassVar
+from typing import Any
 
-from ..images.batches import question_image_fields, question_images
 from ..questions.forms import DEFAULT_FIELDS, FORM_TYPE, FormAnswers, FormQuestion, FormSpec, check_name, parse_fields
 from ..questions.values import STRING_TYPES
-from ..server import comfy as _comfy
 from ..server import protocol as P
 from .base import (
     ALWAYS_ASK,
     CANCEL_RUN,
-    MAX_TIMEOUT_S,
     MEMORY_HIDDEN_INPUTS,
     PASS,
     RECALL,
     SOURCE_DEFAULT,
     SOURCE_LAST_ANSWER,
+    Hidden,
     HitlNode,
     Mode,
     TimeoutAction,
+    with_image,
 )
-from .memory import LastAnswerMemory, Remembered
 
 __all__ = ["FORM_FIELD_NODE", "FORM_TYPE", "Form", "FormAnswers", "check_name", "parse_fields"]
 
@@ -98,8 +95,6 @@ class Form(HitlNode):
         'The answers as a JSON object, e.g. {"steps": 30, "style": "sketch"}',
     )
     FUNCTION = "fill_in"
-    MEMORY_FACTORY = LastAnswerMemory
-    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
     MODES = (
         ALWAYS_ASK,
         Mode(P.MODE_USE_LAST_ANSWERS, RECALL, SOURCE_LAST_ANSWER),
@@ -126,18 +121,9 @@ class Form(HitlNode):
                     "STRING",
                     {"default": "", "multiline": True, "tooltip": "Shown above the fields (optional)"},
                 ),
-                "timeout_seconds": (
-                    "INT",
-                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
-                ),
-                "on_timeout": (cls.timeout_choices(), {"default": P.ON_TIMEOUT_USE_DEFAULTS}),
-                "mode": (
-                    cls.mode_choices(),
-                    {
-                        "default": P.MODE_ALWAYS_ASK,
-                        "tooltip": "always ask; use last answers (ask once, then reuse them); "
-                        "pass defaults (never ask)",
-                    },
+                **cls.timeout_inputs(P.ON_TIMEOUT_USE_DEFAULTS, "What happens when nobody answers in time"),
+                "mode": cls.mode_input(
+                    "always ask; use last answers (ask once, then reuse them); pass defaults (never ask)"
                 ),
             },
             "optional": {
@@ -184,8 +170,8 @@ class Form(HitlNode):
         hitl_workflow: str | None = None,
     ) -> dict[str, Any]:
         form = parse_fields(fields)
-        node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
-        problems = consumer_errors(form, api_prompt, node_key)
+        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
+        problems = consumer_errors(form, api_prompt, hidden.node_id)
         if problems:
             raise ValueError("; ".join(problems))
         starting: dict[str, Any] = {}
@@ -199,31 +185,17 @@ class Form(HitlNode):
                 except ValueError as exc:
                     raise ValueError(f"the text input does not fit the field {first_text.name}: {exc}") from None
 
-        async def prepare() -> tuple[dict[str, Any], Any]:
-            # Wrapping a batch may copy it (a tensor off the CPU): keep the prompt's event loop
-            # free. Its thumbnails start once the request is out.
-            resources = None if image is None else await asyncio.to_thread(question_images, image)
-            payload = {
-                "title": title,
-                "message": message,
-                "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULTS,
-                **question_image_fields(resources),
-            }
-            return payload, resources
-
+        shown = {"title": title, "message": message, "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULTS}
         answer = await self.answer(
             FormQuestion(form, starting),
             mode=mode,
             on_timeout=on_timeout,
             title=title,
             timeout_s=timeout_seconds,
-            unique_id=unique_id,
-            extra_pnginfo=extra_pnginfo,
-            api_prompt=api_prompt,
-            hitl_workflow=hitl_workflow,
-            prepare=prepare,
+            hidden=hidden,
+            prepare=with_image(image, shown),
         )
-        return self._result(form, answer.value, answer.source, answer.audit(extra_pnginfo))
+        return self._result(form, answer.value, answer.source, answer.audit(hidden))
 
     @staticmethod
     def _result(

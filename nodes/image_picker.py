@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from typing import Any, ClassVar
+from typing import Any
 
 from ..images.batches import BatchImages, image_batch_size
 from ..questions.picks import (
@@ -26,18 +26,7 @@ from ..questions.picks import (
 from ..server import comfy as _comfy
 from ..server import protocol as P
 from ..server.errors import InvalidAnswer
-from .base import (
-    ALWAYS_ASK,
-    CANCEL_RUN,
-    MAX_TIMEOUT_S,
-    MEMORY_HIDDEN_INPUTS,
-    PASS,
-    RECALL,
-    HitlNode,
-    Mode,
-    TimeoutAction,
-)
-from .memory import LastAnswerMemory, Remembered
+from .base import ALWAYS_ASK, CANCEL_RUN, MEMORY_HIDDEN_INPUTS, PASS, RECALL, Hidden, HitlNode, Mode, TimeoutAction
 
 __all__ = ["MAX_BATCH", "ImagePicker", "PickBounds", "format_indices"]
 
@@ -163,8 +152,6 @@ class ImagePicker(HitlNode):
         'The indices not picked, in batch order, e.g. "1,2" (empty text when everything is picked)',
     )
     FUNCTION = "pick"
-    MEMORY_FACTORY = LastAnswerMemory
-    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
     #: New modes go at the end: a saved workflow stores the mode by name, and old names stay.
     MODES = (
         ALWAYS_ASK,
@@ -183,24 +170,11 @@ class ImagePicker(HitlNode):
         return {
             "required": {
                 "images": ("IMAGE", {"tooltip": "The batch to pick from"}),
-                "mode": (
-                    cls.mode_choices(),
-                    {
-                        "default": P.MODE_ALWAYS_ASK,
-                        "tooltip": "Ask every run, reuse this node's last picks, or let everything through",
-                    },
-                ),
+                "mode": cls.mode_input("Ask every run, reuse this node's last picks, or let everything through"),
                 "min_picks": ("INT", {"default": 1, "min": 1, "max": MAX_BATCH}),
                 "max_picks": ("INT", {"default": 0, "min": 0, "max": MAX_BATCH, "tooltip": "0: up to the whole batch"}),
                 "title": ("STRING", {"default": "Pick the images to keep"}),
-                "timeout_seconds": (
-                    "INT",
-                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
-                ),
-                "on_timeout": (
-                    cls.timeout_choices(),
-                    {"default": P.ON_TIMEOUT_CANCEL_RUN, "tooltip": "What happens when nobody picks in time"},
-                ),
+                **cls.timeout_inputs(P.ON_TIMEOUT_CANCEL_RUN, "What happens when nobody picks in time"),
             },
             # New inputs are optional, with defaults, after the existing ones: a saved workflow
             # (widget values by position) and an API prompt without them keep working.
@@ -300,20 +274,18 @@ class ImagePicker(HitlNode):
             }
             return payload, batch
 
+        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
         answer = await self.answer(
             question,
             mode=mode,
             on_timeout=on_timeout,
             title=title,
             timeout_s=timeout_seconds,
-            unique_id=unique_id,
-            extra_pnginfo=extra_pnginfo,
-            api_prompt=api_prompt,
-            hitl_workflow=hitl_workflow,
+            hidden=hidden,
             fallbacks={GIVES_PRESET: preset_picks, GIVES_FIRST: lambda: (0,)},
             prepare=prepare,
         )
-        return self._outputs(images, latent, mask, answer.value, count, per_item, answer.audit(extra_pnginfo))
+        return self._outputs(images, latent, mask, answer.value, count, per_item, answer.audit(hidden))
 
     def _outputs(
         self,

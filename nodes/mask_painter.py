@@ -15,7 +15,7 @@ import importlib
 import logging
 from collections.abc import Sequence
 from functools import partial
-from typing import Any, ClassVar
+from typing import Any
 
 import numpy as np
 
@@ -23,21 +23,8 @@ from ..images.batches import BatchImages, as_frames, as_masks, image_batch_size
 from ..images.mask_drafts import MaskDrafts
 from ..images.mask_strokes import MaskAnswer, draw_answer
 from ..questions.masks import MaskQuestion, RememberedMask
-from ..server import comfy as _comfy
 from ..server import protocol as P
-from .base import (
-    ALWAYS_ASK,
-    ASK,
-    CANCEL_RUN,
-    MAX_TIMEOUT_S,
-    MEMORY_HIDDEN_INPUTS,
-    PASS,
-    RECALL,
-    HitlNode,
-    Mode,
-    TimeoutAction,
-)
-from .memory import LastAnswerMemory, Remembered
+from .base import ALWAYS_ASK, ASK, CANCEL_RUN, MEMORY_HIDDEN_INPUTS, PASS, RECALL, Hidden, HitlNode, Mode, TimeoutAction
 
 __all__ = ["MaskPainter", "RememberedMask"]
 
@@ -144,8 +131,7 @@ class MaskPainter(HitlNode):
         "The images with the mask as alpha (alpha = 1 − mask, as Load Image and Join Image with Alpha make it)",
     )
     FUNCTION = "paint"
-    MEMORY_FACTORY = partial(LastAnswerMemory, capacity=MEMORY_CAPACITY)
-    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
+    MEMORY_CAPACITY = MEMORY_CAPACITY
     MODES = (
         ALWAYS_ASK,
         Mode(P.MODE_REPEAT_LAST_MASK, RECALL, SOURCE_LAST),
@@ -163,21 +149,10 @@ class MaskPainter(HitlNode):
             "required": {
                 "images": ("IMAGE", {"tooltip": "The image (or batch) to paint a mask on"}),
                 "title": ("STRING", {"default": "Paint the mask", "tooltip": "The dialog's title"}),
-                "mode": (
-                    cls.mode_choices(),
-                    {
-                        "default": P.MODE_ALWAYS_ASK,
-                        "tooltip": "Ask every run, reuse this node's last painted mask, or pass the input mask through",
-                    },
+                "mode": cls.mode_input(
+                    "Ask every run, reuse this node's last painted mask, or pass the input mask through"
                 ),
-                "timeout_seconds": (
-                    "INT",
-                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
-                ),
-                "on_timeout": (
-                    cls.timeout_choices(),
-                    {"default": P.ON_TIMEOUT_CANCEL_RUN, "tooltip": "What happens when nobody sends a mask in time"},
-                ),
+                **cls.timeout_inputs(P.ON_TIMEOUT_CANCEL_RUN, "What happens when nobody sends a mask in time"),
             },
             "optional": {
                 "mask": ("MASK", {"tooltip": "A mask to start from (one for all images, or one per image)"}),
@@ -205,8 +180,10 @@ class MaskPainter(HitlNode):
         height, width = (int(n) for n in images.shape[1:3])
         # A wrong mask is refused here, before anyone is asked.
         starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
-        node_key = str(unique_id) if unique_id is not None else _comfy.executing_context()[1]
-        outputs = partial(self._outputs, images, composite=output_used(api_prompt, node_key, MASKED_IMAGES_OUTPUT))
+        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
+        outputs = partial(
+            self._outputs, images, composite=output_used(api_prompt, hidden.node_id, MASKED_IMAGES_OUTPUT)
+        )
 
         async def prepare() -> tuple[dict[str, Any], Any]:
             batch = BatchImages(
@@ -234,10 +211,7 @@ class MaskPainter(HitlNode):
             on_timeout=on_timeout,
             title=title or self.DISPLAY_NAME,
             timeout_s=timeout_seconds,
-            unique_id=unique_id,
-            extra_pnginfo=extra_pnginfo,
-            api_prompt=api_prompt,
-            hitl_workflow=hitl_workflow,
+            hidden=hidden,
             fallbacks={
                 GIVES_INPUT_MASK: lambda: self._start_masks(starts, count, height, width),
                 GIVES_EMPTY_MASK: lambda: np.zeros((count, height, width), np.float32),
@@ -247,7 +221,7 @@ class MaskPainter(HitlNode):
         if answer.how == ASK:
             painted: MaskAnswer = answer.value
             masks, ahead = await asyncio.to_thread(answer.resources.drafts.finish, painted)
-            return await outputs(masks, SOURCE_PERSON, painted, audit=answer.audit(extra_pnginfo), drawn_ahead=ahead)
+            return await outputs(masks, SOURCE_PERSON, painted, audit=answer.audit(hidden), drawn_ahead=ahead)
         if answer.how == RECALL:
             remembered: RememberedMask = answer.value
             masks = await asyncio.to_thread(
@@ -255,7 +229,7 @@ class MaskPainter(HitlNode):
             )
             return await outputs(masks, answer.source, remembered.answer)
         # Passed through, or given on timeout: the masks themselves.
-        return await outputs(answer.value, answer.source, audit=answer.audit(extra_pnginfo))
+        return await outputs(answer.value, answer.source, audit=answer.audit(hidden))
 
     @staticmethod
     def _start_list(starts: np.ndarray | None, count: int) -> list[np.ndarray | None]:

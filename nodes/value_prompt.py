@@ -9,10 +9,8 @@ list) are refused when the prompt is queued (``VALIDATE_INPUTS``) and again when
 
 from __future__ import annotations
 
-import asyncio
-from typing import Any, ClassVar
+from typing import Any
 
-from ..images.batches import question_image_fields, question_images
 from ..questions.values import (
     DEFAULT_MAX_LENGTH,
     MAX_LENGTH_LIMIT,
@@ -26,17 +24,17 @@ from ..server import protocol as P
 from .base import (
     ALWAYS_ASK,
     CANCEL_RUN,
-    MAX_TIMEOUT_S,
     MEMORY_HIDDEN_INPUTS,
     PASS,
     RECALL,
     SOURCE_DEFAULT,
     SOURCE_LAST_ANSWER,
+    Hidden,
     HitlNode,
     Mode,
     TimeoutAction,
+    with_image,
 )
-from .memory import LastAnswerMemory, Remembered
 
 __all__ = ["ValuePrompt", "build_spec", "parse_choices"]
 
@@ -62,8 +60,6 @@ class ValuePrompt(HitlNode):
         "The index of the choice taken (0 is the first); -1 for other types",
     )
     FUNCTION = "prompt"
-    MEMORY_FACTORY = LastAnswerMemory
-    memory: ClassVar[LastAnswerMemory[Remembered]]  # made by HitlNode.bind, keyed by (workflow, node)
     MODES = (
         ALWAYS_ASK,
         Mode(P.MODE_USE_LAST_ANSWER, RECALL, SOURCE_LAST_ANSWER),
@@ -102,17 +98,9 @@ class ValuePrompt(HitlNode):
                     },
                 ),
                 "choices": ("STRING", {"default": "", "multiline": True, "tooltip": "CHOICE: one choice per line"}),
-                "timeout_seconds": (
-                    "INT",
-                    {"default": 0, "min": 0, "max": MAX_TIMEOUT_S, "tooltip": "0 waits forever"},
-                ),
-                "on_timeout": (cls.timeout_choices(), {"default": P.ON_TIMEOUT_USE_DEFAULT}),
-                "mode": (
-                    cls.mode_choices(),
-                    {
-                        "default": P.MODE_ALWAYS_ASK,
-                        "tooltip": "always ask; use last answer (ask once, then reuse it); pass default (never ask)",
-                    },
+                **cls.timeout_inputs(P.ON_TIMEOUT_USE_DEFAULT, "What happens when nobody answers in time"),
+                "mode": cls.mode_input(
+                    "always ask; use last answer (ask once, then reuse it); pass default (never ask)"
                 ),
             },
             "optional": {
@@ -187,31 +175,18 @@ class ValuePrompt(HitlNode):
             if text is not None:
                 message = text
 
-        async def prepare() -> tuple[dict[str, Any], Any]:
-            # Wrapping a batch may copy it (a tensor off the CPU): keep the prompt's event loop
-            # free. Its thumbnails start once the request is out.
-            resources = None if image is None else await asyncio.to_thread(question_images, image)
-            payload = {
-                "title": title,
-                "message": message,
-                "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULT,
-                **question_image_fields(resources),
-            }
-            return payload, resources
-
+        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
+        shown = {"title": title, "message": message, "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULT}
         answer = await self.answer(
             ValueQuestion(spec, default_value),
             mode=mode,
             on_timeout=on_timeout,
             title=title,
             timeout_s=timeout_seconds,
-            unique_id=unique_id,
-            extra_pnginfo=extra_pnginfo,
-            api_prompt=api_prompt,
-            hitl_workflow=hitl_workflow,
-            prepare=prepare,
+            hidden=hidden,
+            prepare=with_image(image, shown),
         )
-        return self._result(spec, answer.value, answer.source, answer.audit(extra_pnginfo))
+        return self._result(spec, answer.value, answer.source, answer.audit(hidden))
 
     @staticmethod
     def _result(spec: ValueSpec, value: Any, source: str, audit: dict[str, list[Any]] | None = None) -> dict[str, Any]:
