@@ -7,7 +7,7 @@ real ComfyUI.
 Starts ComfyUI with the pack (as the real-ComfyUI tests do). Each example workflow gets an id
 of its own if it has none (a random UUID, kept once given: the memory of "last answer"
 tells workflows apart by it). Then each is loaded as a user loads it (``app.loadGraphData``),
-run, answered from the keyboard or the mouse, and photographed: ``docs/<dialog>.png`` for
+run, answered from the keyboard or the mouse, and photographed: ``docs/images/<dialog>.png`` for
 the README, and ``example_workflows/<name>.jpg``, the thumbnail ComfyUI's template browser
 shows beside the workflow (a square around the open dialog, 384 px, a few tens of KB). Last,
 the integer doubler's dialog. Every run must end in success with the answer given, or the
@@ -32,7 +32,7 @@ from dev.harness.pack import ROOT
 
 log = logging.getLogger("dev.docs")
 
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs" / "images"
 PICKER_EXAMPLE = picker_docs.WORKFLOW
 CLIPS_EXAMPLE = picker_docs.CLIPS_WORKFLOW
 VALUE_EXAMPLE = EXAMPLES / "Value prompt - image width.json"

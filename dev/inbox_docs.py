@@ -5,8 +5,8 @@
 Starts ComfyUI with the pack (on port 8188 when it is free, so the CLI needs no --url),
 queues one prompt through the API (no ComfyUI tab at all) whose two branches ask at once: an
 image picker and a value prompt. Opens the inbox on a phone-sized touch screen, takes
-``docs/inbox-phone.png`` (the list), ``docs/inbox-notifications-phone.png`` (its notification
-settings) and ``docs/inbox-picker-phone.png`` (the picker, two picked), then runs the CLI as a person would (``python cli.py ...`` in the pack's folder,
+``docs/images/inbox-phone.png`` (the list), ``docs/images/inbox-notifications-phone.png`` (its notification
+settings) and ``docs/images/inbox-picker-phone.png`` (the picker, two picked), then runs the CLI as a person would (``python cli.py ...`` in the pack's folder,
 with ``watch`` running alongside) and writes the transcript to
 ``test-artifacts/cli-transcript.txt``. The picker is answered from the phone at the end.
 """
@@ -29,7 +29,7 @@ from dev.harness.pack import ROOT
 
 log = logging.getLogger("dev.inbox_docs")
 
-DOCS = ROOT / "docs"
+DOCS = ROOT / "docs" / "images"
 TRANSCRIPT = ROOT / "test-artifacts" / "cli-transcript.txt"
 PHONE = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True, "device_scale_factor": 2}
 COLOURS = [0xE53935, 0xFB8C00, 0xFDD835, 0x43A047, 0x1E88E5, 0x8E24AA]

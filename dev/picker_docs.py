@@ -13,7 +13,7 @@ memory of "repeat last selection" stays with it):
   picker → a Preview Image of the picks and one of the rejects.
 
 ``python3 -m dev.docs`` then runs them, retakes the README screenshots
-(``docs/image-picker-dialog.png``, ``docs/image-picker-clips.png``) and the template thumbnails.
+(``docs/images/image-picker-dialog.png``, ``docs/images/image-picker-clips.png``) and the template thumbnails.
 """
 
 from __future__ import annotations
