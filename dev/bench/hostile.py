@@ -31,6 +31,7 @@ from dev.harness.host import HarnessHost, HarnessServer
 from dev.harness.hostile import TARGETS, Exchange, http_request, open_target, timed_exchange
 from dev.harness.pack import submodule
 
+from .hostile_report import describe
 from .picker import summarize
 
 P = submodule("server.protocol")
@@ -98,26 +99,6 @@ def run_harness(runs: int, slow: float, only: list[str]) -> dict[str, Any]:
         server.stop()
         host.close()
     return results
-
-
-def describe(samples: list[Exchange], size: int) -> dict[str, Any]:
-    refusal = summarize(sample.seconds * 1000 for sample in samples)
-    probe = summarize(sample.probe_seconds * 1000 for sample in samples)
-    statuses = sorted({sample.status for sample in samples})
-    message = ""
-    try:
-        message = json.loads(samples[-1].body)["error"]["message"][:80]
-    except (ValueError, KeyError, TypeError):
-        message = samples[-1].body[:80].decode("utf-8", "replace")
-    return {
-        "bytes": size,
-        "runs": len(samples),
-        "statuses": statuses,
-        "refusal_ms": {"median": refusal.median, "max": refusal.max},
-        "probe_ms": {"median": probe.median, "max": probe.max},
-        "probe_statuses": sorted({sample.probe_status for sample in samples}),
-        "message": message,
-    }
 
 
 def format_cell(cell: dict[str, Any]) -> str:

@@ -108,7 +108,7 @@ PROMPTS["image picker thumbnails"] = PROMPTS["image picker"]
 
 
 async def _measure(url: str, port: int, runs: int, slow: float, only: list[str]) -> dict[str, Any]:
-    from .hostile import describe
+    from .hostile_report import describe
 
     probe = http_request("GET", "/system_stats", f"127.0.0.1:{port}")
     results: dict[str, Any] = {}
