@@ -146,6 +146,7 @@ class HitlRequest:
         node_label: str | None,
         resources: Any,
         summary: str = "",
+        record: Callable[[Any], Any] | None = None,
         opened_at: float = 0.0,
         opened_mono: float = 0.0,
     ) -> None:
@@ -159,6 +160,8 @@ class HitlRequest:
         self.timeout_s = timeout_s
         self.deadline = deadline
         self.validate = validate
+        #: What the history keeps of an answer (the question's ``record``), or the answer.
+        self.record = record
         self.resources = resources
         self.state = WAITING
         self.reason: str | None = None
@@ -249,11 +252,14 @@ class RequestRegistry:
         node_label: str | None = None,
         resources: Any = None,
         summary: str = "",
+        record: Callable[[Any], Any] | None = None,
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
-        A waiting request of another prompt is stale (a new prompt has started, so its
-        own is over): it is reset first, which ends its wait.
+        ``validate`` checks every answer (the question's); ``record`` says what the history,
+        the lists and the pushes keep of an answer (default: the answer itself). A waiting
+        request of another prompt is stale (a new prompt has started, so its own is over): it
+        is reset first, which ends its wait.
         """
         if kind not in P.KINDS:
             raise ValueError(f"unknown kind {kind!r}")
@@ -273,6 +279,7 @@ class RequestRegistry:
             node_label=node_label,
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
+            record=record,
             opened_at=self._wall_clock(),
             opened_mono=now,
         )
@@ -421,7 +428,8 @@ class RequestRegistry:
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
         view = self._publish(request)
-        answer, cut = recordable(value) if state == ANSWERED else (None, False)
+        kept = request.record(value) if state == ANSWERED and request.record is not None else value
+        answer, cut = recordable(kept) if state == ANSWERED else (None, False)
         entry = HistoryEntry(dict(view), answer, cut, by.as_dict())
         try:
             self.history_log.record(entry)

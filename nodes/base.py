@@ -300,6 +300,7 @@ class HitlNode:
         validate: Validator | None = None,
         resources: Any = None,
         summary: str = "",
+        record: Callable[[Any], Any] | None = None,
     ) -> Outcome:
         """Open a request for this node and wait, without blocking the loop, for its end."""
         prompt_id, context_node_id = _comfy.executing_context()
@@ -315,6 +316,7 @@ class HitlNode:
             node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
             resources=resources,
             summary=summary,
+            record=record,
         )
         # Resources that work in the background (a batch's renditions) start now that the
         # request is out, so their threads do not hold up the message that opens the dialog.
@@ -344,6 +346,7 @@ class HitlNode:
             validate=question.validate,
             resources=resources,
             summary=summarize(title, question.summary()),
+            record=question.record,
         )
 
     async def answer(

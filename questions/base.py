@@ -56,6 +56,11 @@ class Question(ABC):
         """The answer given when nobody is asked (a "pass" mode) or nobody answered in time,
         as :meth:`validate` gives an answer."""
 
+    def record(self, value: Any) -> Any:
+        """An answer (what ``validate`` gave) as the history keeps it, and as lists, pushes,
+        the inbox's Recent list and ``cli.py history`` show it: plain JSON, small."""
+        return value
+
     def remembered(self, value: Any) -> Any:
         """What "use last answer" keeps of an answer (what ``validate`` gave)."""
         return value

@@ -12,8 +12,9 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..images.mask_strokes import MaskAnswer, parse_answer
+from ..images.mask_strokes import MaskAnswer, MaskAnswerError, parse_answer
 from ..server import protocol as P
+from ..server.errors import InvalidAnswer
 from .base import Question
 
 
@@ -48,7 +49,10 @@ class MaskQuestion(Question):
         return f"<MaskQuestion {self.count}×{self.width}×{self.height}>"
 
     def validate(self, value: Any) -> MaskAnswer:
-        return parse_answer(value, count=self.count, width=self.width, height=self.height)
+        try:
+            return parse_answer(value, count=self.count, width=self.width, height=self.height)
+        except MaskAnswerError as exc:
+            raise InvalidAnswer(str(exc)) from None
 
     def describe(self) -> dict[str, Any]:
         return {"count": self.count, "width": self.width, "height": self.height}
@@ -59,6 +63,10 @@ class MaskQuestion(Question):
     def default(self) -> MaskAnswer:
         """Nothing painted: drawn on the input mask, it gives the input mask."""
         return MaskAnswer(True, ((),), (0,))
+
+    def record(self, value: MaskAnswer) -> dict[str, Any]:
+        """The answer's shape (operations per image, strokes), never the strokes' points."""
+        return value.as_record()
 
     def remembered(self, value: MaskAnswer) -> RememberedMask:
         return RememberedMask(value, self.count, self.height, self.width)

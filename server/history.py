@@ -51,19 +51,14 @@ def recordable(value: Any, depth: int = 0) -> tuple[Any, bool]:
     """``value`` as plain JSON for a record (tuples become lists; anything JSON cannot hold
     becomes text; text longer than :data:`MAX_RECORDED_TEXT` is cut), and whether anything
     was cut. Answers are JSON-shaped (validators take JSON and return numbers, text, booleans,
-    tuples of indices or a form's dict), or have an ``as_record()`` that says what of them to
-    keep (the mask painter's: how many operations, never the points); the rest guards the log
-    against surprises."""
+    tuples of indices or a form's dict; a question whose answer is not, says what of it to keep
+    with ``Question.record``); the rest guards the log against surprises."""
     if value is None or isinstance(value, (bool, int)):
         return value, False
     if isinstance(value, str):
         return (value, False) if len(value) <= MAX_RECORDED_TEXT else (value[:MAX_RECORDED_TEXT], True)
     if isinstance(value, float):
         return (value if math.isfinite(value) else str(value)), False
-    as_record = getattr(value, "as_record", None)
-    if callable(as_record) and depth < MAX_DEPTH:
-        # An answer of its own type (the mask painter's strokes) says what to keep of it.
-        return recordable(as_record(), depth + 1)
     if depth < MAX_DEPTH and isinstance(value, (list, tuple)):
         items = [recordable(item, depth + 1) for item in value]
         return [item for item, _ in items], any(cut for _, cut in items)
