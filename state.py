@@ -26,7 +26,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from .questions.describe import MAX_SUMMARY_LENGTH, one_line
+from .questions.base import Question
+from .questions.describe import MAX_ANSWER_SUMMARY, MAX_SUMMARY_LENGTH, one_line
 from .server import protocol as P
 from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
 from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, iso_time, recordable
@@ -146,7 +147,7 @@ class HitlRequest:
         node_label: str | None,
         resources: Any,
         summary: str = "",
-        record: Callable[[Any], Any] | None = None,
+        question: Question | None = None,
         opened_at: float = 0.0,
         opened_mono: float = 0.0,
     ) -> None:
@@ -160,8 +161,9 @@ class HitlRequest:
         self.timeout_s = timeout_s
         self.deadline = deadline
         self.validate = validate
-        #: What the history keeps of an answer (the question's ``record``), or the answer.
-        self.record = record
+        #: What was asked, when a node asked it (the history keeps what the question says of
+        #: an answer: ``record`` and ``summarize_answer``); None for a bare validator.
+        self.question = question
         self.resources = resources
         self.state = WAITING
         self.reason: str | None = None
@@ -252,12 +254,12 @@ class RequestRegistry:
         node_label: str | None = None,
         resources: Any = None,
         summary: str = "",
-        record: Callable[[Any], Any] | None = None,
+        question: Question | None = None,
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
-        ``validate`` checks every answer (the question's); ``record`` says what the history,
-        the lists and the pushes keep of an answer (default: the answer itself). A waiting
+        ``question`` (what a node asks) checks every answer and says what the history, the lists
+        and the pushes keep of it; without one, ``validate`` checks (or anything goes). A waiting
         request of another prompt is stale (a new prompt has started, so its own is over): it
         is reset first, which ends its wait.
         """
@@ -275,11 +277,11 @@ class RequestRegistry:
             payload=payload or {},
             timeout_s=timeout_s,
             deadline=deadline,
-            validate=validate or _accept_any,
+            validate=question.validate if question is not None else validate or _accept_any,
             node_label=node_label,
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
-            record=record,
+            question=question,
             opened_at=self._wall_clock(),
             opened_mono=now,
         )
@@ -428,9 +430,12 @@ class RequestRegistry:
         while len(self._ended) > self._history_size:
             self._ended.popitem(last=False)
         view = self._publish(request)
-        kept = request.record(value) if state == ANSWERED and request.record is not None else value
-        answer, cut = recordable(kept) if state == ANSWERED else (None, False)
-        entry = HistoryEntry(dict(view), answer, cut, by.as_dict())
+        answer, cut, said = None, False, None
+        if state == ANSWERED:
+            question = request.question
+            answer, cut = recordable(question.record(value) if question is not None else value)
+            said = one_line(question.summarize_answer(value), MAX_ANSWER_SUMMARY) if question is not None else None
+        entry = HistoryEntry(dict(view), answer, cut, by.as_dict(), said)
         try:
             self.history_log.record(entry)
         except Exception:  # a broken log must never break a transition either

@@ -300,7 +300,7 @@ class HitlNode:
         validate: Validator | None = None,
         resources: Any = None,
         summary: str = "",
-        record: Callable[[Any], Any] | None = None,
+        question: Question | None = None,
     ) -> Outcome:
         """Open a request for this node and wait, without blocking the loop, for its end."""
         prompt_id, context_node_id = _comfy.executing_context()
@@ -316,7 +316,7 @@ class HitlNode:
             node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
             resources=resources,
             summary=summary,
-            record=record,
+            question=question,
         )
         # Resources that work in the background (a batch's renditions) start now that the
         # request is out, so their threads do not hold up the message that opens the dialog.
@@ -343,10 +343,9 @@ class HitlNode:
             unique_id=unique_id,
             extra_pnginfo=extra_pnginfo,
             timeout_s=timeout_s,
-            validate=question.validate,
             resources=resources,
             summary=summarize(title, question.summary()),
-            record=question.record,
+            question=question,
         )
 
     async def answer(

@@ -61,6 +61,11 @@ class Question(ABC):
         the inbox's Recent list and ``cli.py history`` show it: plain JSON, small."""
         return value
 
+    def summarize_answer(self, value: Any) -> str:
+        """An answer (what ``validate`` gave) in a few words for people: the inbox's Recent
+        list, pushes, ``cli.py history``. Plain text; the registry cuts it to one short line."""
+        return json.dumps(self.record(value), ensure_ascii=False, separators=(", ", ": "))
+
     def remembered(self, value: Any) -> Any:
         """What "use last answer" keeps of an answer (what ``validate`` gave)."""
         return value

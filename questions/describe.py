@@ -27,6 +27,8 @@ MAX_LENGTH = 160
 MAX_PART_LENGTH = 80
 #: The longest summary a request keeps.
 MAX_SUMMARY_LENGTH = 120
+#: The longest summary of an answer a record keeps ("steps 30, denoise 0.4, …").
+MAX_ANSWER_SUMMARY = 120
 
 #: What people call each kind of request (when a request has no summary of its own).
 KIND_NAMES: dict[str, str] = {

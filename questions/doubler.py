@@ -43,6 +43,9 @@ class DoublerQuestion(Question):
     def summary(self) -> str:
         return f"{self.value} × 2"
 
+    def summarize_answer(self, value: int) -> str:
+        return str(value)
+
     def default(self) -> int:
         """The right answer, which is what a browser sends."""
         return 2 * self.value

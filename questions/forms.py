@@ -39,7 +39,15 @@ from ..server import protocol as P
 from ..server.errors import InvalidAnswer
 from .base import Question
 from .checks import shown
-from .values import DEFAULT_MAX_LENGTH, MAX_LENGTH_LIMIT, STRING_TYPES, ValueSpec, check_choices, parse_number
+from .values import (
+    DEFAULT_MAX_LENGTH,
+    MAX_LENGTH_LIMIT,
+    STRING_TYPES,
+    ValueSpec,
+    answer_text,
+    check_choices,
+    parse_number,
+)
 
 #: The ComfyUI type that carries a form's answers (the Form node's ``form`` output, a Form
 #: Field node's input): a :class:`FormAnswers`.
@@ -160,6 +168,14 @@ class FormQuestion(Question):
 
     def default(self) -> dict[str, Any]:
         return self.form.defaults(self.starting)
+
+    def summarize_answer(self, value: dict[str, Any]) -> str:
+        """Every field as ``name value`` ("steps 30, denoise 0.4, style photo"), in the form's order."""
+        parts = []
+        for field in self.form.fields:
+            typed = field.spec.validate(value[field.name])  # a choice's label back to its index
+            parts.append(f"{field.name} {answer_text(field.spec, typed)}")
+        return ", ".join(parts)
 
 
 class FormAnswers(dict[str, Any]):

@@ -68,6 +68,19 @@ class MaskQuestion(Question):
         """The answer's shape (operations per image, strokes), never the strokes' points."""
         return value.as_record()
 
+    def summarize_answer(self, value: MaskAnswer) -> str:
+        """What was painted: "3 strokes on 2 images", "2 strokes, the same on all 4 images"."""
+        strokes = value.stroke_count
+        what = f"{strokes} stroke{'s' if strokes != 1 else ''}"
+        others = sum(len(ops) for ops in value.masks) - strokes
+        if others:
+            what += f" and {others} other operation{'s' if others != 1 else ''}"
+        images = f"{self.count} image{'s' if self.count != 1 else ''}"
+        if value.same_for_all:
+            return f"{what}, the same on all {images}" if self.count > 1 else f"{what} on 1 image"
+        painted = sum(1 for ops in value.masks if ops)
+        return f"{what} on {painted} of {images}" if painted != self.count else f"{what} on {images}"
+
     def remembered(self, value: MaskAnswer) -> RememberedMask:
         return RememberedMask(value, self.count, self.height, self.width)
 

@@ -220,6 +220,12 @@ class PickQuestion(Question):
         """Everything: what "pass everything through" and "send all" give."""
         return tuple(range(self.bounds.count))
 
+    def summarize_answer(self, value: Sequence[int]) -> str:
+        """The picks as the dialog numbers them (from 1), in the order picked: "3, 1 of 4"."""
+        noun = "clips" if self.bounds.clips else "images"
+        picked = ", ".join(str(index + 1) for index in value)
+        return f"{picked} of {self.bounds.count} {noun}" if value else f"none of {self.bounds.count} {noun}"
+
     def recall(self, kept: Any) -> tuple[int, ...] | None:
         return tuple(kept) if self.bounds.fits(kept) else None
 

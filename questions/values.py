@@ -249,8 +249,19 @@ class ValueQuestion(Question):
     def default(self) -> Any:
         return self._default
 
+    def summarize_answer(self, value: Any) -> str:
+        """The answer as a person reads it: a choice by its label, yes or no, the number, the text."""
+        return answer_text(self.spec, value)
+
     def remembered(self, value: Any) -> Any:
         return self.spec.remembered_form(value)
+
+
+def answer_text(spec: ValueSpec, value: Any) -> str:
+    """One answer to ``spec`` as people read it ("photo", "yes", "0.55", the text)."""
+    if spec.value_type == P.VALUE_TYPE_BOOLEAN:
+        return "yes" if value else "no"
+    return spec.as_text(value)
 
 
 def parse_choices(text: str) -> tuple[str, ...]:

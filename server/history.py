@@ -32,7 +32,7 @@ MAX_CLAIM_LENGTH = 256
 MAX_DEPTH = 8
 
 #: The keys a record adds to the request's view.
-RECORD_KEYS = ("answer", "answer_truncated", "by")
+RECORD_KEYS = ("answer", "answer_truncated", "by", "answer_summary")
 #: What of a record's ``by`` may travel inside a saved image (the rest stays on the server).
 IMAGE_METADATA_BY = ("surface", "source")
 
@@ -122,6 +122,9 @@ class HistoryEntry:
     answer: Any = None
     answer_truncated: bool = False
     by: dict[str, Any] | None = None
+    #: The answer in a few words, as its question says it ("photo", "steps 30, denoise 0.4",
+    #: "3 strokes on 2 images"): what lists and pushes show. None when nobody answered.
+    answer_summary: str | None = None
 
     @property
     def request_id(self) -> str:
@@ -129,8 +132,14 @@ class HistoryEntry:
 
     def as_json(self) -> dict[str, Any]:
         """The record as every reader gets it (``HistoryEntry`` in openapi.json): the view's
-        fields, then ``answer``, ``answer_truncated`` and ``by``."""
-        return {**self.view, "answer": self.answer, "answer_truncated": self.answer_truncated, "by": self.by}
+        fields, then ``answer``, ``answer_truncated``, ``by`` and ``answer_summary``."""
+        return {
+            **self.view,
+            "answer": self.answer,
+            "answer_truncated": self.answer_truncated,
+            "by": self.by,
+            "answer_summary": self.answer_summary,
+        }
 
     @classmethod
     def from_json(cls, data: Any) -> HistoryEntry | None:
@@ -139,7 +148,14 @@ class HistoryEntry:
             return None
         by = data.get("by")
         view = {key: value for key, value in data.items() if key not in RECORD_KEYS}
-        return cls(view, data.get("answer"), data.get("answer_truncated") is True, by if isinstance(by, dict) else None)
+        said = data.get("answer_summary")
+        return cls(
+            view,
+            data.get("answer"),
+            data.get("answer_truncated") is True,
+            by if isinstance(by, dict) else None,
+            said if isinstance(said, str) else None,
+        )
 
 
 def for_image_metadata(record: dict[str, Any]) -> dict[str, Any]:

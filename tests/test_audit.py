@@ -30,6 +30,7 @@ ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
 FIELDS = {
     "id", "kind", "state", "reason", "prompt_id", "node_id", "node_label", "timeout_s", "expires_in_ms", "seq",
     "payload", "summary", "opened_at", "ended_at", "waited_ms", "outcome", "answer", "answer_truncated", "by",
+    "answer_summary",
 }  # fmt: skip
 
 

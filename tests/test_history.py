@@ -62,10 +62,12 @@ def test_recordable_stops_at_a_deep_nesting() -> None:
 
 def test_a_record_is_the_view_then_answer_and_who_and_reads_back_the_same() -> None:
     record = entry("x", [1, 2]).as_json()
-    assert list(record) == ["id", "state", "summary", "answer", "answer_truncated", "by"]
+    assert list(record) == ["id", "state", "summary", "answer", "answer_truncated", "by", "answer_summary"]
     assert record["answer"] == [1, 2] and record["by"]["surface"] == "inbox"
     again = history.HistoryEntry.from_json(json.loads(json.dumps(record)))
     assert again == entry("x", [1, 2]) and again.request_id == "x"
+    said = history.HistoryEntry({"id": "y", "state": "answered"}, [0], answer_summary="1 of 4 images")
+    assert history.HistoryEntry.from_json(json.loads(json.dumps(said.as_json()))) == said
 
 
 @pytest.mark.parametrize("line", [None, [], "x", {}, {"id": 5}, {"state": "answered"}])

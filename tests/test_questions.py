@@ -204,3 +204,31 @@ def test_an_unknown_mode_is_refused_naming_the_options() -> None:
     registry, registry.opened = flow_registry()
     with pytest.raises(ValueError, match="mode must be one of always ask, use last answer, pass default, use preset"):
         run_flow(Asker.bind(registry), registry, "sometimes ask")
+
+
+def test_each_question_summarizes_an_answer_for_people() -> None:
+    choice = values.ValueQuestion(values.build_spec(P.VALUE_TYPE_CHOICE, choices="photo\nsketch"), 0)
+    assert choice.summarize_answer(1) == "sketch"  # the label, never the index
+    assert values.ValueQuestion(values.build_spec(P.VALUE_TYPE_BOOLEAN), False).summarize_answer(True) == "yes"
+    form = forms.FormQuestion(forms.parse_fields("steps: INT = 20\ndenoise: FLOAT = 0.4\nstyle: CHOICE a | b"))
+    assert form.summarize_answer({"steps": 30, "denoise": 0.4, "style": "b"}) == "steps 30, denoise 0.4, style b"
+    four = picks.PickQuestion(picks.PickBounds.for_batch(4, 1, 0))
+    assert four.summarize_answer((2, 0)) == "3, 1 of 4 images"  # numbered as the tiles show them
+    painter = masks.MaskQuestion(2, 8, 8)
+    stroke = {"op": "brush", "size": 2, "hardness": 1, "points": [0, 0, 4, 4]}
+    painted = painter.validate({"masks": [[stroke, stroke, {"op": "invert"}], [stroke]], "same_for_all": False})
+    assert painter.summarize_answer(painted) == "3 strokes and 1 other operation on 2 images"
+    same = painter.validate({"masks": [[stroke]], "same_for_all": True})
+    assert painter.summarize_answer(same) == "1 stroke, the same on all 2 images"
+
+
+def test_the_record_of_an_answer_carries_its_summary() -> None:
+    registry = state.RequestRegistry()
+    question = values.ValueQuestion(values.build_spec(P.VALUE_TYPE_CHOICE, choices="photo\nsketch"), 0)
+    request = registry.open(question.kind, prompt_id="p", node_id="1", question=question)
+    registry.answer(request.id, "sketch")
+    record = registry.history_log.find(request.id).as_json()
+    assert (record["answer"], record["answer_summary"]) == (1, "sketch")
+    cancelled = registry.open(question.kind, prompt_id="p", node_id="2", question=question)
+    registry.cancel(cancelled.id)
+    assert registry.history_log.find(cancelled.id).as_json()["answer_summary"] is None
