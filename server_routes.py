@@ -336,8 +336,15 @@ def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
     )
 
 
+def request_key(name: str, kind: type) -> Any:
+    """A key of a request's own storage: aiohttp's typed ``RequestKey`` where it has one
+    (3.12+; a plain string key warns there), the name itself before."""
+    maker = getattr(web, "RequestKey", None)
+    return maker(name, kind) if maker is not None else name
+
+
 #: Where the paired-device check (``server/remote.py``) leaves the device's name on a request.
-DEVICE_NAME_KEY = "hitl_device_name"
+DEVICE_NAME_KEY: Any = request_key("hitl_device_name", str)
 
 
 class OriginPolicy:
@@ -540,7 +547,7 @@ def add_routes(
     (``server/remote.py``'s paired-device check)."""
     policy = OriginPolicy(allowed_origins)
     for name, method, handler in route_handlers(registry, settings=settings, pusher=pusher):
-        check = policy.check_page if name == "inbox" else policy.check
+        check: Callable[[web.Request], None] = policy.check_page if name == "inbox" else policy.check
         if access is not None and name not in OPEN_ROUTES:
             check = _both(check, access)
         routes.route(method, P.ROUTES[name])(guarded(policy, handler, check))

@@ -45,7 +45,7 @@ ENV_TLS_KEY = "COMFYUI_HITL_TLS_KEY"
 #: How long the device cookie lives: 400 days, the most browsers keep one.
 COOKIE_MAX_AGE_S = 400 * 24 * 3600
 #: Where the device check leaves the device on a request.
-DEVICE_KEY = "hitl_device"
+DEVICE_KEY: Any = R.request_key("hitl_device", Device)
 #: How often the devices' last-seen times are written while the listener runs.
 FLUSH_EVERY_S = 60.0
 
@@ -213,7 +213,9 @@ class RemoteAccess:
         and it is not), and which live stream the inbox follows here (ComfyUI's websocket)."""
         required = self.settings.current().require_pairing and not self.is_local(request)
         device: Device | None = request.get(DEVICE_KEY)
-        if device is None:
+        if device is None and required:
+            device = self.device_check(request)  # 401: the inbox then shows its pairing screen
+        elif device is None:
             with contextlib.suppress(NotPaired):
                 device = self.device_check(request)
         return web.json_response(
@@ -226,7 +228,7 @@ class RemoteAccess:
 
     async def events(self, request: web.Request) -> web.StreamResponse:
         """GET: the live stream of request changes (``text/event-stream``): a ``hitl-hello``
-        event with this stream's client id, then one ``hitl-request`` event per change, and a
+        event with this stream's client id, then one request event per change (a RequestView), and a
         keep-alive comment every 15 s. Closed when the device is revoked."""
         device: Device = request[DEVICE_KEY]
         return await self.hub.stream(request, device.id)
@@ -383,7 +385,7 @@ class RemoteAccess:
             await runner.cleanup()
             log.error("the phone listener could not listen on %s:%s (%s); ComfyUI goes on without it", host, port, exc)
             return None
-        bound = site._server.sockets[0].getsockname()[1] if site._server else port  # type: ignore[union-attr]
+        bound = int(runner.addresses[0][1]) if runner.addresses else port
         self._runner = runner
         self.hub.bind(asyncio.get_running_loop())
         # A wildcard address is no address a phone can open: name this machine's instead.
