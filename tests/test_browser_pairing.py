@@ -114,7 +114,9 @@ def test_scan_pairs_and_every_dialog_answers_by_tap(paired: Paired, phone: Any) 
     assert run.wait().outputs[0]["result"][0] == 42
 
     # Form.
-    run = host.submit("HitlForm", {"title": "Next stage", "fields": "steps: INT 1..60 = 20\nstyle: CHOICE photo | ink = ink"})
+    run = host.submit(
+        "HitlForm", {"title": "Next stage", "fields": "steps: INT 1..60 = 20\nstyle: CHOICE photo | ink = ink"}
+    )
     request_id = waiting_id(host, run)
     row(page, request_id).tap()
     dialog = card(page, request_id)
@@ -197,3 +199,52 @@ def test_an_unpaired_phone_goes_back_to_the_pairing_screen(paired: Paired, phone
     page.locator(PAIRING).wait_for()
     assert "Pair this phone" in page.locator("body").inner_text()
     assert paired.remote.hub.client_count() == 0
+
+
+def test_the_comfyui_tab_pairs_a_phone_and_unpairs_it(paired: Paired, browser: Any, phone: Any) -> None:
+    """The settings section: "Pair a phone" shows the QR code, the link and its countdown; the
+    phone that opens the link appears in the devices row, and "Unpair" sends it back to pairing."""
+    desk = browser.new_context(viewport={"width": 1280, "height": 900})
+    try:
+        tab = desk.new_page()
+        errors: list[str] = []
+        tab.on("pageerror", lambda error: errors.append(str(error)))
+        tab.goto(paired.comfy)
+        tab.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
+        tab.click("#show-settings")
+        tab.locator("[data-hitl-setting='devices']").get_by_text("No device is paired.").wait_for()
+        pair_row = tab.locator("[data-hitl-setting='pair']")
+        pair_row.locator("input").fill("Kitchen phone")
+        pair_row.get_by_role("button", name="Pair a phone").click()
+        qr = pair_row.locator("svg[role='img']")
+        qr.wait_for()
+        assert qr.bounding_box()["width"] == 220
+        link = pair_row.locator("[data-role='pairing-url']").inner_text()
+        assert link.startswith(f"{paired.listener}/hitl/inbox#pair=")
+        assert pair_row.locator("[data-role='countdown']").inner_text() in (
+            "Valid for 10:00 more",
+            "Valid for 9:59 more",
+        )
+        # The SVG draws the server's matrix: as many dark modules as the matrix has.
+        dark = tab.evaluate(
+            """(svg) => svg.querySelector('path').getAttribute('d').match(/h(\\d+)/g).reduce((n, h) => n + Number(h.slice(1)), 0)""",
+            qr.element_handle(),
+        )
+        secret = link.split("#pair=")[1]
+        remote_module = __import__("remote_helpers").remote_module
+        expected = remote_module.qr_matrix(link)
+        assert dark == sum(row.count("1") for row in expected["rows"]) and secret
+        # The phone opens the link: it is paired, and the devices row shows it.
+        page = phone.new_page()
+        page.goto(link)
+        ready(page)
+        devices = tab.locator("[data-hitl-setting='devices']")
+        item = devices.locator("li[data-device-id]").filter(has_text="Kitchen phone")
+        item.wait_for()
+        assert "from 127.0.0.1" in item.inner_text()
+        item.get_by_role("button", name="Unpair").click()
+        page.locator(PAIRING).wait_for()
+        devices.get_by_text("No device is paired.").wait_for()
+        assert not errors, errors
+    finally:
+        desk.close()
