@@ -395,3 +395,31 @@ def test_pairing_unit_rules(clock: FakeClock) -> None:
     with pytest.raises(pairing_module.PairingRefused):
         pairing.redeem(secrets[0], "10.0.0.3")
     assert pairing.redeem(secrets[8], "10.0.0.3")[0].name.startswith("Phone")
+
+
+def test_cli_pairs_lists_and_unpairs(paired: Paired) -> None:
+    """``cli.py pair / devices / revoke``, run as a user runs it (standard library only)."""
+    from test_cli import run_cli
+
+    done = run_cli("pair", "--name", "CLI phone", urls=[paired.comfy])
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    link = lines[-1]
+    assert link.startswith(f"{paired.listener}/hitl/inbox#pair=")
+    assert any("▀" in line or "▄" in line for line in lines[:-1])  # the QR code, in half blocks
+    qr = remote_module.qr_matrix(link)
+    assert sum(1 for line in lines if set(line) <= set("█▀▄ ") and line) == (qr["size"] + 8 + 1) // 2
+    reply = call(paired.listener, "POST", "/hitl/pair", {"secret": link.split("#pair=")[1]})
+    token = device_cookie(reply)
+    listed = run_cli("devices", urls=[paired.comfy])
+    assert listed.returncode == 0 and "CLI phone" in listed.stdout and "ID" in listed.stdout.splitlines()[0]
+    device_id = json.loads(run_cli("devices", "--json", urls=[paired.comfy]).stdout)[0]["id"]
+    unknown = run_cli("revoke", "nope", urls=[paired.comfy])
+    assert unknown.returncode == 1 and "no paired device" in unknown.stderr
+    gone = run_cli("revoke", device_id, urls=[paired.comfy])
+    assert gone.returncode == 0 and "Unpaired CLI phone" in gone.stdout
+    assert call(paired.listener, "GET", "/hitl/requests", cookie=token).status == 401
+    assert run_cli("revoke", "--all", urls=[paired.comfy]).stdout.strip() == "Unpaired 0 device(s)."
+    assert run_cli("pair", "--no-qr", urls=[paired.comfy]).stdout.count("\n") == 2
+    # On the listener, the management routes are not there.
+    assert run_cli("pair", urls=[paired.listener]).returncode == 1
