@@ -56,7 +56,8 @@ def qr_lines(qr: dict[str, Any]) -> list[str]:
         light.append([True] * side)
     glyphs = {(True, True): "█", (True, False): "▀", (False, True): "▄", (False, False): " "}
     return [
-        "".join(glyphs[(top, bottom)] for top, bottom in zip(light[y], light[y + 1])) for y in range(0, len(light), 2)
+        "".join(glyphs[(top, bottom)] for top, bottom in zip(light[y], light[y + 1], strict=True))
+        for y in range(0, len(light), 2)
     ]
 
 
