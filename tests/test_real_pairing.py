@@ -91,7 +91,7 @@ def test_a_phone_paired_from_the_comfyui_tab_answers_a_real_run(
         pair_row.locator("svg[role='img']").wait_for()
         link = pair_row.locator("[data-role='pairing-url']").inner_text()
         assert link.startswith(f"{listener}/hitl/inbox#pair=")
-        section.scroll_into_view_if_needed()
+        pair_row.locator("[data-role='countdown']").scroll_into_view_if_needed()
         ARTIFACTS.mkdir(exist_ok=True)
         tab.screenshot(path=str(ARTIFACTS / "real-pairing-comfyui-tab.png"))
         # The phone opens the link (what scanning the code does) and sees the list.
