@@ -26,6 +26,7 @@ if __package__:
     from .server import comfy as _comfy
     from .server.audit import AuditLog
     from .server.push import Pusher
+    from .server.remote import RemoteAccess
     from .server.settings import SettingsStore
     from .server_routes import add_routes
     from .state import RequestRegistry
@@ -48,7 +49,22 @@ if __package__:
     if _server is not None:
         # Extra origins (e.g. a reverse proxy's public address) that may call our routes.
         _origins = os.environ.get("COMFYUI_HITL_ALLOWED_ORIGINS", "").split(",")
-        add_routes(_server.routes, _registry, allowed_origins=_origins, settings=_settings, pusher=_pusher)
+        # Paired phones: the pairing routes here, and the pack's own listener for them, started
+        # with ComfyUI's server on its loop when COMFYUI_HITL_REMOTE_LISTEN asks (docs/pairing.md).
+        _remote = RemoteAccess(
+            _registry, _settings, user_directory=_user_directory, pusher=_pusher, allowed_origins=_origins
+        )
+        add_routes(
+            _server.routes,
+            _registry,
+            allowed_origins=_origins,
+            settings=_settings,
+            pusher=_pusher,
+            access=_remote.comfy_access,
+        )
+        _remote.add_comfy_routes(_server.routes)
+        _remote.attach(_server.app)
+        atexit.register(_remote.devices.flush)
         # Each queued prompt gets its workflow's identity on our memory nodes, so "use last
         # answer" and ComfyUI's cache never mix two workflows up (see nodes/memory.py).
         _server.add_on_prompt_handler(_memory.prompt_stamper(memory_node_types()))

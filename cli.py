@@ -6,6 +6,9 @@
     python path/to/comfyui-hitl/cli.py cancel ID
     python path/to/comfyui-hitl/cli.py watch                   # requests as they open and end
     python path/to/comfyui-hitl/cli.py history                 # the last ended ones
+    python path/to/comfyui-hitl/cli.py pair [--name NAME]      # pair a phone (docs/pairing.md)
+    python path/to/comfyui-hitl/cli.py devices                 # the paired devices
+    python path/to/comfyui-hitl/cli.py revoke DEVICE | --all   # unpair one, or all
 
 ``--url`` (default http://127.0.0.1:8188, or ``$COMFYUI_HITL_URL``) may be given several
 times: ``list``, ``watch`` and ``history`` then cover every server (a small farm), and
@@ -65,10 +68,12 @@ def _sibling_module(name: str) -> ModuleType:
 
 try:  # inside the pack (a test, a tool importing it)
     from .questions import describe as D
+    from .server import pairing_cli as PAIRING
     from .server import protocol as P
 except ImportError:  # run as a script
     P = _sibling_module("server.protocol")
     D = _sibling_module("questions.describe")
+    PAIRING = _sibling_module("server.pairing_cli")
 
 VERSION = "0.1.0"
 DEFAULT_URL = "http://127.0.0.1:8188"
@@ -774,6 +779,15 @@ def build_parser() -> argparse.ArgumentParser:
     history = commands.add_parser("history", help="the last ended requests and how they ended")
     history.add_argument("--limit", type=int, default=P.HISTORY_LIMIT_DEFAULT, help="how many (default %(default)s)")
     history.add_argument("--json", action="store_true", help="JSON instead of a table")
+    # --- paired devices (server/pairing_cli.py): on the machine that runs ComfyUI ---
+    pair = commands.add_parser("pair", help="pair a phone: a one-time link (and its QR code), valid 10 minutes")
+    pair.add_argument("--name", help="the name the paired device gets (default: Phone N)")
+    pair.add_argument("--no-qr", action="store_true", help="print only the link")
+    devices = commands.add_parser("devices", help="the paired devices")
+    devices.add_argument("--json", action="store_true", help="JSON instead of a table")
+    revoke = commands.add_parser("revoke", help="unpair a device (its ID, from `devices`), or --all")
+    revoke.add_argument("device", nargs="?")
+    revoke.add_argument("--all", action="store_true", help="unpair every device")
     return parser
 
 
@@ -807,6 +821,8 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
         print(f"error: {exc}", file=err)
         return EXIT_USAGE
     cli = Cli(servers, out, err)
+    if args.command in ("pair", "devices", "revoke"):
+        return pairing_command(args, servers[0], out, err)
     if args.command == "list":
         return cli.list(args.json)
     if args.command == "show":
@@ -821,6 +837,19 @@ def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO |
             return EXIT_USAGE
         return cli.history(args.limit, args.json)
     return cli.watch(args.json)
+
+
+def pairing_command(args: argparse.Namespace, server: Server, out: TextIO, err: TextIO) -> int:
+    """``pair``, ``devices`` and ``revoke`` (against the first ``--url``: this machine's ComfyUI)."""
+    try:
+        if args.command == "pair":
+            return int(PAIRING.pair(server, args.name, out, err, show_qr=not args.no_qr))
+        if args.command == "devices":
+            return int(PAIRING.devices(server, args.json, out, err))
+        return int(PAIRING.revoke(server, args.device, args.all, out, err))
+    except Unreachable as exc:
+        print(f"error: {exc}", file=err)
+        return EXIT_UNREACHABLE
 
 
 if __name__ == "__main__":

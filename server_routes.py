@@ -304,7 +304,19 @@ def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
         remote=request.remote,
         user_agent=request.headers.get("User-Agent"),
         user=request.headers.get("comfy-user"),
+        device=request.get(DEVICE_NAME_KEY),
     )
+
+
+def request_key(name: str, kind: type) -> Any:
+    """A key of a request's own storage: aiohttp's typed ``RequestKey`` where it has one
+    (3.12+; a plain string key warns there), the name itself before."""
+    maker = getattr(web, "RequestKey", None)
+    return maker(name, kind) if maker is not None else name
+
+
+#: Where the paired-device check (``server/remote.py``) leaves the device's name on a request.
+DEVICE_NAME_KEY: Any = request_key("hitl_device_name", str)
 
 
 class OriginPolicy:
@@ -484,6 +496,12 @@ def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request
     return wrapper
 
 
+#: Routes anyone who may reach the server may open: the inbox page and its modules carry no
+#: request data (with ``COMFYUI_HITL_REQUIRE_PAIRING``, every other route of ours needs a
+#: paired device from a caller not on this machine).
+OPEN_ROUTES = ("inbox", "ui")
+
+
 def add_routes(
     routes: web.RouteTableDef,
     registry: RequestRegistry,
@@ -491,12 +509,39 @@ def add_routes(
     allowed_origins: Iterable[str] = (),
     settings: SettingsStore | None = None,
     pusher: Pusher | None = None,
+    access: Callable[[web.Request], None] | None = None,
 ) -> None:
     """Add the pack's routes to ``routes`` (ComfyUI's ``PromptServer.instance.routes``),
     all of them working on ``registry`` (and its ``history_log``, the audit trail).
     ``settings`` and ``pusher`` are the ones observing ``registry``; without them the
-    notification routes work on memory-only stand-ins (route tests)."""
+    notification routes work on memory-only stand-ins (route tests). ``access``, when
+    given, runs after the Host and Origin checks on every route but :data:`OPEN_ROUTES`
+    (``server/remote.py``'s paired-device check)."""
     policy = OriginPolicy(allowed_origins)
+    for name, method, handler in route_handlers(registry, settings=settings, pusher=pusher):
+        check: Callable[[web.Request], None] = policy.check_page if name == "inbox" else policy.check
+        if access is not None and name not in OPEN_ROUTES:
+            check = _both(check, access)
+        routes.route(method, P.ROUTES[name])(guarded(policy, handler, check))
+
+
+def _both(first: Callable[[web.Request], None], then: Callable[[web.Request], None]) -> Callable[[web.Request], None]:
+    def check(request: web.Request) -> None:
+        first(request)
+        then(request)
+
+    return check
+
+
+def route_handlers(
+    registry: RequestRegistry,
+    *,
+    settings: SettingsStore | None = None,
+    pusher: Pusher | None = None,
+) -> list[tuple[str, str, Handler]]:
+    """Each route as (its name in ``_protocol.ROUTES``, method, handler), the handler not
+    yet guarded, so that :func:`add_routes` and the pack's own listener (``server/remote.py``)
+    mount the same functions, each behind its own checks."""
     openapi_document = json.loads(OPENAPI_PATH.read_text(encoding="utf-8"))
     settings = settings if settings is not None else SettingsStore(None, environ={})
     pusher = pusher if pusher is not None else Pusher(settings)
@@ -690,19 +735,20 @@ def add_routes(
         ]
         return web.json_response({"results": results})
 
-    routes.get(P.ROUTES["list"])(guarded(policy, list_requests))
-    routes.get(P.ROUTES["openapi"])(guarded(policy, openapi))
-    routes.get(P.ROUTES["image"])(guarded(policy, request_image))
-    routes.post(P.ROUTES["thumbnails"])(guarded(policy, stream_thumbnails))
-    routes.post(P.ROUTES["answer"])(guarded(policy, answer_request))
-    routes.post(P.ROUTES["cancel"])(guarded(policy, cancel_request))
-    routes.post(P.ROUTES["draft"])(guarded(policy, draft_request))
-    routes.get(P.ROUTES["request"])(guarded(policy, get_request))
-    routes.get(P.ROUTES["history"])(guarded(policy, history))
-    routes.get(P.ROUTES["inbox"])(guarded(policy, inbox_page, policy.check_page))
-    routes.get(P.ROUTES["ui"])(guarded(policy, ui_file))
-
-    routes.get(P.ROUTES["notify_config"])(guarded(policy, get_notify_config))
-    routes.post(P.ROUTES["notify_config"])(guarded(policy, set_notify_config))
-    routes.get(P.ROUTES["notify_status"])(guarded(policy, notify_status))
-    routes.post(P.ROUTES["notify_test"])(guarded(policy, notify_test))
+    return [
+        ("list", "GET", list_requests),
+        ("openapi", "GET", openapi),
+        ("image", "GET", request_image),
+        ("thumbnails", "POST", stream_thumbnails),
+        ("answer", "POST", answer_request),
+        ("cancel", "POST", cancel_request),
+        ("draft", "POST", draft_request),
+        ("request", "GET", get_request),
+        ("history", "GET", history),
+        ("inbox", "GET", inbox_page),
+        ("ui", "GET", ui_file),
+        ("notify_config", "GET", get_notify_config),
+        ("notify_config", "POST", set_notify_config),
+        ("notify_status", "GET", notify_status),
+        ("notify_test", "POST", notify_test),
+    ]

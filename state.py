@@ -222,6 +222,8 @@ class RequestRegistry:
         observers: Iterable[RequestObserver] = (),
     ) -> None:
         self._notify = notify
+        #: More notifiers, told of every change after ``notify`` (the listener's live stream).
+        self._listeners: tuple[Notifier, ...] = ()
         self._observers = tuple(observers)
         if history_log is None:
             history_log = RecentHistory()  # memory only; the pack injects its audit log
@@ -240,6 +242,12 @@ class RequestRegistry:
     def __repr__(self) -> str:
         with self._lock:
             return f"<RequestRegistry waiting={len(self._waiting)} ended={len(self._ended)}>"
+
+    def listen(self, notifier: Notifier) -> None:
+        """Tell ``notifier(event, view)`` of every change too, as ``notify`` is told: under
+        the lock, in the order of the moves; it must only hand the view over and return."""
+        with self._lock:
+            self._listeners = (*self._listeners, notifier)
 
     # ----------------------------------------------------------------- opening
     def open(
@@ -461,12 +469,13 @@ class RequestRegistry:
         self._seq += 1
         request.seq = self._seq
         view = self.view(request)
-        if self._notify is None:
-            return view
-        try:
-            self._notify(P.EVENT_REQUEST, view)
-        except Exception:  # a broken notifier must never break a transition
-            log.exception("could not broadcast a request change")
+        for notify in (self._notify, *self._listeners):
+            if notify is None:
+                continue
+            try:
+                notify(P.EVENT_REQUEST, view)
+            except Exception:  # a broken notifier must never break a transition
+                log.exception("could not broadcast a request change")
         return view
 
     # ---------------------------------------------------------------- waiting

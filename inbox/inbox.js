@@ -14,7 +14,7 @@ import { element } from "../web/overlay.js";
 import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, KINDS, STATES, SURFACES, routePath } from "../web/protocol.js";
 import { asks, kindName, nodeName } from "../web/describe.js";
 import { ago, byWords, duration, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
-import { StandaloneApi } from "./standalone_api.js";
+import { connectSession } from "./pairing.js";
 
 /**
  * @typedef {import("../web/protocol.js").RequestView} RequestView
@@ -64,10 +64,11 @@ class Inbox {
   /**
    * @param {Document} doc
    * @param {Location} location
+   * @param {import("./standalone_api.js").StandaloneApi} api ComfyUI's websocket, or the listener's stream (./pairing.js)
    */
-  constructor(doc, location) {
+  constructor(doc, location, api) {
     this.doc = doc;
-    this.api = new StandaloneApi({ location, doc });
+    this.api = api;
     this.deepLinkId = new URLSearchParams(location.search).get(INBOX_REQUEST_PARAM);
     /** @type {Map<string, number>} request id -> performance.now() when its view arrived */
     this.anchors = new Map();
@@ -371,7 +372,12 @@ class Inbox {
   }
 }
 
-const inbox = new Inbox(document, window.location);
+// Paired first where the server asks for it (the pack's own listener): nothing of any request
+// is fetched before then.
+const session = await connectSession({ doc: document, location: window.location, history: window.history });
+// Unpaired meanwhile (from the computer): the page starts over, on the pairing screen.
+session.api.addEventListener("hitl-unpaired", () => window.location.reload());
+const inbox = new Inbox(document, window.location, session.api);
 // For tests and for anyone debugging the page from the console.
 /** @type {any} */ (window).hitlInbox = inbox;
 void inbox.start();

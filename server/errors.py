@@ -23,6 +23,11 @@ ERROR_STATUS: dict[str, int] = {
     "not_found": 404,
     "forbidden_host": 403,
     "config_locked": 409,
+    # paired devices (server/pairing.py, server/remote.py)
+    "not_paired": 401,
+    "pairing_refused": 403,
+    "too_many_attempts": 429,
+    "local_only": 403,
 }
 
 

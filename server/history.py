@@ -85,6 +85,9 @@ class Provenance:
     remote: str | None = None
     user_agent: str | None = None
     user: str | None = None
+    #: The paired device's name when the answer came through one (the pack's listener, or
+    #: ComfyUI's port with pairing required): the server's, not a claim.
+    device: str | None = None
 
     @classmethod
     def server(cls, surface: str) -> Provenance:
@@ -92,8 +95,8 @@ class Provenance:
         return cls(surface=surface, source="server")
 
     def as_dict(self) -> dict[str, Any]:
-        """The record's ``by`` (``Provenance`` in openapi.json)."""
-        return {
+        """The record's ``by`` (``Provenance`` in openapi.json); ``device`` only when set."""
+        by = {
             "surface": self.surface,
             "source": self.source,
             "client_id": self.client_id,
@@ -101,6 +104,9 @@ class Provenance:
             "user_agent": _cut(self.user_agent, MAX_CLAIM_LENGTH),
             "remote": self.remote,
         }
+        if self.device is not None:
+            by["device"] = self.device
+        return by
 
 
 #: Who ended a request when nobody says (a direct call, not through a route).

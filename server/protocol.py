@@ -33,7 +33,53 @@ ROUTES: dict[str, str] = {
     "notify_config": f"{ROUTE_PREFIX}/notify/config",
     "notify_status": f"{ROUTE_PREFIX}/notify/status",
     "notify_test": f"{ROUTE_PREFIX}/notify/test",
+    # --- paired devices (docs/pairing.md) ---
+    # A phone trades a one-time pairing secret for a device cookie (public, rate-limited);
+    # who this device is (and which live stream the inbox follows); the listener's live stream.
+    "pair": f"{ROUTE_PREFIX}/pair",
+    "device": f"{ROUTE_PREFIX}/device",
+    "events": f"{ROUTE_PREFIX}/events",
+    # Management: only on ComfyUI's own port, only for callers on this machine.
+    "pairing_secrets": f"{ROUTE_PREFIX}/pairing/secrets",
+    "devices": f"{ROUTE_PREFIX}/devices",
+    "device_revoke": f"{ROUTE_PREFIX}/devices/{{device_id}}/revoke",
+    "devices_revoke_all": f"{ROUTE_PREFIX}/devices/revoke-all",
 }
+
+#: The routes the pack's own listener serves (``COMFYUI_HITL_REMOTE_LISTEN``): the inbox page,
+#: its modules, the request routes it uses, pairing and the live stream. Nothing else.
+LISTENER_ROUTES = (
+    "list",
+    "answer",
+    "cancel",
+    "draft",
+    "image",
+    "thumbnails",
+    "request",
+    "history",
+    "inbox",
+    "ui",
+    "pair",
+    "device",
+    "events",
+)
+#: Routes of the listener that need no paired device: the page, its modules and the pairing call.
+PUBLIC_LISTENER_ROUTES = ("inbox", "ui", "pair")
+
+#: The inbox URL's fragment key that carries a pairing secret: ``/hitl/inbox#pair=<secret>``
+#: (a fragment reaches no server log and no Referer).
+PAIR_FRAGMENT = "pair"
+#: The cookie that carries a paired device's token (HttpOnly; the page never sees it).
+DEVICE_COOKIE = "hitl_device"
+#: How long a pairing secret is valid, and how many pairing attempts one address may make a minute.
+PAIRING_SECRET_TTL_S = 600
+PAIRING_ATTEMPTS_PER_MINUTE = 10
+#: How the inbox follows request changes (``GET /hitl/device``'s ``stream``): ComfyUI's
+#: websocket on ComfyUI's port, the listener's server-sent events on the listener.
+STREAM_WEBSOCKET = "websocket"
+STREAM_EVENTS = "events"
+#: The first event of the listener's stream: its client id (as ComfyUI's ``status`` gives one).
+EVENT_HELLO = "hitl-hello"
 
 #: The inbox's query parameter that opens one request's dialog: ``/hitl/inbox?request=<id>``.
 INBOX_REQUEST_PARAM = "request"
@@ -276,4 +322,8 @@ def as_dict() -> dict[str, Any]:
         "MAX_BODY_BYTES": MAX_BODY_BYTES,
         "THUMBNAIL_HEADER_BYTES": THUMBNAIL_HEADER_BYTES,
         "NIL_WORKFLOW_ID": NIL_WORKFLOW_ID,
+        "PAIR_FRAGMENT": PAIR_FRAGMENT,
+        "PAIRING_SECRET_TTL_S": PAIRING_SECRET_TTL_S,
+        "STREAMS": {"WEBSOCKET": STREAM_WEBSOCKET, "EVENTS": STREAM_EVENTS},
+        "EVENT_HELLO": EVENT_HELLO,
     }

@@ -63,13 +63,31 @@ def _check_url(value: str, *, allow_query: bool) -> str:
     return value
 
 
+def parse_listen(value: str) -> tuple[str, int]:
+    """``HOST:PORT`` (an IPv6 host in brackets: ``[::]:8190``) as ``(host, port)``, or
+    :class:`InvalidSetting`."""
+    text = value.strip()
+    if text.startswith("["):
+        host, bracket, rest = text[1:].partition("]")
+        port = rest[1:] if rest.startswith(":") else ""
+        if not bracket:
+            raise InvalidSetting("an IPv6 address goes in brackets: [::]:8190")
+    else:
+        host, _, port = text.rpartition(":")
+    if not host or any(ch.isspace() or ch in "/@?#" for ch in host) or len(host) > 253:
+        raise InvalidSetting("write the address to listen on as HOST:PORT, e.g. 0.0.0.0:8190")
+    if not (port.isascii() and port.isdigit() and 1 <= int(port) <= 65535):
+        raise InvalidSetting("the port must be a number from 1 to 65535, e.g. 0.0.0.0:8190")
+    return host, int(port)
+
+
 @dataclass(frozen=True)
 class SettingSpec:
     """One setting: its name (in the file and the route), environment variable, kind and bounds."""
 
     name: str
     env: str
-    kind: str  # "url" | "base_url" | "token" | "choice" | "bool" | "int" | "float"
+    kind: str  # "url" | "base_url" | "token" | "choice" | "bool" | "int" | "float" | "listen"
     default: Any
     secret: bool = False
     choices: tuple[str, ...] = ()
@@ -78,10 +96,13 @@ class SettingSpec:
 
     def parse(self, value: Any) -> Any:
         """A JSON value for this setting, validated; None (or "" for text) is "unset"."""
-        if value is None or (value == "" and self.kind in ("url", "base_url", "token")):
+        if value is None or (value == "" and self.kind in ("url", "base_url", "token", "listen")):
             return None
-        if self.kind in ("url", "base_url", "token", "choice") and not isinstance(value, str):
+        if self.kind in ("url", "base_url", "token", "choice", "listen") and not isinstance(value, str):
             raise InvalidSetting(f"{self.name} must be a string")
+        if self.kind == "listen":
+            host, port = parse_listen(value)
+            return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
         if self.kind == "url":
             return _check_url(value, allow_query=True)
         if self.kind == "base_url":
@@ -154,6 +175,9 @@ SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("push_timeout_s", "COMFYUI_HITL_PUSH_TIMEOUT_S", "float", 5.0, minimum=0.2, maximum=5.0),
     SettingSpec("audit_max_bytes", "COMFYUI_HITL_AUDIT_MAX_BYTES", "int", 1 << 20, minimum=4096, maximum=1 << 30),
     SettingSpec("audit_backups", "COMFYUI_HITL_AUDIT_BACKUPS", "int", 4, minimum=0, maximum=100),
+    # --- paired devices (server/remote.py): the pack's own listener, read at start-up ---
+    SettingSpec("remote_listen", "COMFYUI_HITL_REMOTE_LISTEN", "listen", None),
+    SettingSpec("require_pairing", "COMFYUI_HITL_REQUIRE_PAIRING", "bool", False),
 )
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
@@ -173,6 +197,8 @@ class Settings:
     push_timeout_s: float = 5.0
     audit_max_bytes: int = 1 << 20
     audit_backups: int = 4
+    remote_listen: str | None = None
+    require_pairing: bool = False
     version: int = field(default=0, compare=False)
 
 

@@ -306,6 +306,7 @@ def test_defaults_are_sound_and_badge_on_system_notifications_off(tabs: Callable
         "Notifications in the browser",
         "Pushes to a phone (server)",
         "Record of answers: audit log (server)",
+        "Phones: pair and answer away from the computer",  # web/pairing.js
     }
 
 

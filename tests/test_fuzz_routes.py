@@ -18,7 +18,7 @@ from urllib.parse import parse_qs, quote
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from openapi_check import check_response
+from openapi_check import check_response, operation_for
 
 from dev.harness.host import HarnessHost, HarnessServer
 from dev.harness.hostile import SHAPES
@@ -57,7 +57,7 @@ KIND_TARGETS = {
 PER_EXAMPLE = 5
 BUDGET = {
     "answer": 600, "typed": 260, "cancel": 340, "image": 340, "thumbnails": 200, "get": 170, "repeat": 170,
-    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50, "draft": 160,
+    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50, "draft": 160, "listener": 200,
 }  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
@@ -916,6 +916,121 @@ def test_fuzz_hosts(target: Target, calls: list[tuple[str, tuple[str, bool | Non
         if status >= 400:
             assert target.snapshot() == before
         host_outcomes.add((served, status))
+        target.refill()
+
+
+# --- the pack's own listener and the pairing calls (server/remote.py, docs/pairing.md) ---
+class ListenerTarget:
+    """The harness with the listener on 127.0.0.2, a paired device, a pairing secret to find."""
+
+    def __init__(self) -> None:
+        from remote_helpers import start_paired
+
+        self.host = HarnessHost()
+        self.setup = start_paired(self.host)
+        self.token = self.setup.pair("Fuzz phone")
+        self.origin = self.setup.listener  # what make_headers sends as this server's own Origin
+        self.secret = ""
+        self.request_id = ""
+        self.refill()
+
+    def refill(self) -> None:
+        if not self.secret:
+            self.secret = self.setup.pairing_link().split("#pair=")[1]
+        if not self.request_id or self.host.registry.get(self.request_id).state != "waiting":
+            self.request_id = self.host.registry.open(
+                "integer-doubler",
+                prompt_id="fuzz",
+                node_id="1",
+                payload={"value": 1},
+                validate=doubler.validate_doubled,
+            ).id
+
+    def snapshot(self) -> Any:
+        registry = self.host.registry
+        with registry._lock:
+            waiting = sorted((r.id, r.state) for r in registry._waiting.values())
+        return registry._seq, waiting, [d.id for d in self.setup.remote.devices.devices()]
+
+    def close(self) -> None:
+        self.setup.server.stop()
+        self.host.close()
+
+
+@pytest.fixture(scope="module")
+def listener_target() -> Iterator[ListenerTarget]:
+    target = ListenerTarget()
+    yield target
+    target.close()
+
+
+listener_paths = st.sampled_from(
+    ["/hitl/requests", "/hitl/requests/{id}", "/hitl/requests/{id}/answer", "/hitl/requests/{id}/cancel",
+     "/hitl/requests/{id}/draft", "/hitl/requests/{id}/images/0", "/hitl/requests/{id}/thumbnails", "/hitl/history",
+     "/hitl/device", "/hitl/pair", "/hitl/inbox", "/hitl/ui/inbox/pairing.js", "/hitl/notify/config", "/prompt",
+     "/hitl/devices", "/hitl/pairing/secrets", "/ws", "/hitl/openapi.json"]
+)  # fmt: skip
+cookies = st.one_of(
+    st.sampled_from(["none", "good", "empty", "revoked-like"]), st.text(max_size=60).map(lambda t: "junk:" + t)
+)
+secrets_sent = st.one_of(
+    st.sampled_from(["good", "wrong", "", None, 42, [], {"a": 1}]), st.text(max_size=200), json_values
+)
+listener_calls = st.tuples(
+    listener_paths, st.sampled_from(["GET", "POST"]), cookies, secrets_sent, bodies, content_types, origins
+)
+
+
+@settings(max_examples=BUDGET["listener"], **SETTINGS)
+@given(calls=st.lists(listener_calls, min_size=PER_EXAMPLE, max_size=PER_EXAMPLE))
+def test_fuzz_listener_and_pairing(listener_target: ListenerTarget, calls: list[tuple]) -> None:
+    """Random cookies, secrets and bodies at the listener: never a 5xx, every answer as
+    openapi.json documents it (or the listener's JSON 404 for what it does not serve), a
+    refusal changes nothing, and nothing without the device's cookie gets past 401."""
+    target = listener_target
+    target.setup.remote.pairing.limiter._attempts.clear()
+    for path_template, method, cookie_choice, secret, body, content_type, origin in calls:
+        path = path_template.replace("{id}", target.request_id)
+        cookie = {"none": None, "good": target.token, "empty": "", "revoked-like": "A" * 43}.get(
+            cookie_choice, cookie_choice[5:]
+        )
+        headers = make_headers(target, content_type, origin, None)  # type: ignore[arg-type]
+        if cookie is not None:
+            headers["Cookie"] = f"hitl_device={quote(cookie, safe='')}"
+        if path == "/hitl/pair":
+            sent_secret = target.secret if secret == "good" else secret
+            raw = json.dumps({"secret": sent_secret}).encode() if secret != "wrong" else body
+        else:
+            raw = body if method == "POST" else None
+        before = target.snapshot()
+        sent["listener"] = sent.get("listener", 0) + 1
+        from remote_helpers import connection
+
+        link = connection(target.setup.listener)
+        try:
+            link.request(method, path, body=raw, headers=headers)
+            response = link.getresponse()
+            data = response.read()
+            status = response.status
+            content = (response.getheader("Content-Type") or "").split(";")[0]
+            paired_here = response.getheader("Set-Cookie") is not None
+        finally:
+            link.close()
+        assert status < 500, (method, path, status, data)
+        documented = operation_for(method, path)
+        listened = documented is not None and documented[1].get("x-listener")
+        if not listened:
+            assert status == 404 and json.loads(data)["error"]["code"] == "not_found", (method, path, status)
+        else:
+            check_response(method, path, status, content, data)
+        public = path in ("/hitl/pair", "/hitl/inbox", "/hitl/ui/inbox/pairing.js")
+        if listened and not public and cookie != target.token:
+            assert status in (401, 403, 404), (method, path, status)  # 403: a foreign Origin, checked first
+        if status >= 400:
+            assert target.snapshot() == before, (method, path, status, data)
+        if paired_here:
+            assert path == "/hitl/pair" and status == 200 and secret == "good"
+            target.secret = ""
         target.refill()
 
 

@@ -22,6 +22,7 @@ P = submodule("server.protocol")
 settings_module = submodule("server.settings")
 push_module = submodule("server.push")
 mask_drafts = submodule("images.mask_drafts")
+remote_module = submodule("server.remote")
 
 
 def one_image() -> FixedImages:
@@ -34,12 +35,26 @@ def test_document_is_valid_openapi() -> None:
 
 
 def test_document_and_route_table_list_the_same_routes() -> None:
+    registry = state.RequestRegistry()
+    settings = settings_module.SettingsStore(None, environ={})
+    remote = remote_module.RemoteAccess(registry, settings, user_directory=None, environ={})
     routes = web.RouteTableDef()
-    server_routes.add_routes(routes, state.RequestRegistry())
-    registered = {(route.method, route.path) for route in routes}  # type: ignore[union-attr]
+    server_routes.add_routes(routes, registry)
+    remote.add_comfy_routes(routes)
+    listener = {(route.method, route.path) for route in remote.listener_routes()}  # type: ignore[union-attr]
+    registered = {(route.method, route.path) for route in routes} | listener  # type: ignore[union-attr]
     documented = {(method.upper(), path) for path, item in document()["paths"].items() for method in item}
     assert registered == documented
     assert {path for _, path in registered} == set(P.ROUTES.values())
+    # The listener serves exactly the operations marked x-listener, and the local-only ones are not among them.
+    marked = {
+        (method.upper(), path)
+        for path, item in document()["paths"].items()
+        for method, operation in item.items()
+        if operation.get("x-listener")
+    }
+    assert listener == marked
+    assert {P.ROUTES[name] for name in P.LISTENER_ROUTES} == {path for _, path in listener}
 
 
 def test_document_error_codes_match_the_protocol() -> None:
@@ -210,8 +225,131 @@ async def test_every_documented_status_is_real_and_well_formed(
     check_response(method, path, response.status, response.content_type, body)
 
 
+# --- paired devices: run against the harness with the pack's listener (tests/remote_helpers.py) ---
+# (method, path template, which server, ids key, kwargs, expected status); "{}" is the ids key's value.
+PAIRING_CASES = [
+    ("POST", "/hitl/pair", "listener", None, {"json": {"secret": "pairing"}}, 200),
+    ("POST", "/hitl/pair", "listener", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/pair", "listener", None, {"json": {"secret": "wrong-secret-wrong-secret"}}, 403),
+    ("POST", "/hitl/pair", "listener", None, {"data": json.dumps({"secret": "x" * 5000}), "headers": JSON}, 413),
+    ("POST", "/hitl/pair", "listener", None, {"data": "secret=x", "headers": FORM}, 415),
+    ("POST", "/hitl/pair", "listener", None, {"json": {"secret": "x", "token": "y"}}, 422),
+    ("POST", "/hitl/pair", "listener", None, {"json": {"secret": "limited"}}, 429),
+    ("GET", "/hitl/device", "listener", None, {"cookie": True}, 200),
+    ("GET", "/hitl/device", "comfy", None, {}, 200),
+    ("GET", "/hitl/device", "listener", None, {}, 401),
+    ("GET", "/hitl/device", "listener", None, {"cookie": True, "headers": EVIL}, 403),
+    ("GET", "/hitl/events", "listener", None, {"cookie": True}, 200),
+    ("GET", "/hitl/events", "listener", None, {}, 401),
+    ("GET", "/hitl/events", "listener", None, {"cookie": True, "headers": EVIL}, 403),
+    ("POST", "/hitl/pairing/secrets", "comfy", None, {"json": {"name": "Phone"}}, 200),
+    ("POST", "/hitl/pairing/secrets", "comfy", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/pairing/secrets", "comfy-remote", None, {"json": {}}, 403),
+    ("POST", "/hitl/pairing/secrets", "comfy", None, {"json": {"name": "x" * 5000}}, 413),
+    ("POST", "/hitl/pairing/secrets", "comfy", None, {"data": "name=x", "headers": FORM}, 415),
+    ("POST", "/hitl/pairing/secrets", "comfy", None, {"json": {"name": 3}}, 422),
+    ("GET", "/hitl/devices", "comfy", None, {}, 200),
+    ("GET", "/hitl/devices", "comfy", None, {"headers": EVIL}, 403),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", "device", {"json": {}}, 200),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/devices/{}/revoke", "comfy-remote", "device", {"json": {}}, 403),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", None, {"json": {}}, 404),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", None, {"data": json.dumps({"x": "x" * 5000}), "headers": JSON}, 413),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", None, {"data": "x=1", "headers": FORM}, 415),
+    ("POST", "/hitl/devices/{}/revoke", "comfy", None, {"json": {"all": True}}, 422),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"json": {}}, 200),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"data": "{", "headers": JSON}, 400),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"json": {}, "headers": EVIL}, 403),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"data": json.dumps({"x": "x" * 5000}), "headers": JSON}, 413),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"data": "x=1", "headers": FORM}, 415),
+    ("POST", "/hitl/devices/revoke-all", "comfy", None, {"json": {"x": 1}}, 422),
+    # Without a paired device: every route but the page, its modules and pairing answers 401 on the
+    # listener, and on ComfyUI's port with COMFYUI_HITL_REQUIRE_PAIRING (callers not on this machine).
+    ("GET", "/hitl/requests", "listener", None, {}, 401),
+    ("GET", "/hitl/requests/{}", "listener", "waiting", {}, 401),
+    ("POST", "/hitl/requests/{}/answer", "listener", "waiting", {"json": {"value": 2}}, 401),
+    ("POST", "/hitl/requests/{}/cancel", "listener", "waiting", {"json": {}}, 401),
+    ("POST", "/hitl/requests/{}/draft", "listener", "waiting", {"json": {"value": 2}}, 401),
+    ("GET", "/hitl/requests/{}/images/0", "listener", "waiting", {}, 401),
+    ("POST", "/hitl/requests/{}/thumbnails", "listener", "waiting", {"json": {"order": [0]}}, 401),
+    ("GET", "/hitl/history", "listener", None, {}, 401),
+    ("GET", "/hitl/openapi.json", "required", None, {}, 401),
+    ("GET", "/hitl/notify/config", "required", None, {}, 401),
+    ("POST", "/hitl/notify/config", "required", None, {"json": {}}, 401),
+    ("GET", "/hitl/notify/status", "required", None, {}, 401),
+    ("POST", "/hitl/notify/test", "required", None, {"json": {}}, 401),
+]
+
+
+@pytest.fixture(scope="module")
+def paired_servers() -> Any:
+    """ComfyUI's stand-in with the listener; a second one with COMFYUI_HITL_REQUIRE_PAIRING,
+    where no caller counts as on this machine (so our routes need a device, and management refuses)."""
+    from remote_helpers import start_paired
+
+    from dev.harness.host import HarnessHost
+
+    host = HarnessHost()
+    paired = start_paired(host)
+    strict_host = HarnessHost(environ={"COMFYUI_HITL_REQUIRE_PAIRING": "1"})
+    strict = start_paired(strict_host, is_local=lambda request: False)
+    yield paired, strict
+    for setup in (paired, strict):
+        setup.server.stop()
+        setup.host.close()
+
+
+@pytest.mark.parametrize(("method", "template", "where", "which", "kwargs", "status"), PAIRING_CASES)
+def test_every_documented_pairing_status_is_real(
+    paired_servers: Any, method: str, template: str, where: str, which: str | None, kwargs: dict, status: int
+) -> None:
+    from remote_helpers import call
+
+    paired, strict = paired_servers
+    options = dict(kwargs)
+    headers = dict(options.pop("headers", {}))
+    token = paired.pair() if options.pop("cookie", False) else None
+    ids = {"waiting": paired.host.registry.open("integer-doubler", prompt_id="p", node_id="1").id}
+    if which == "device":
+        paired.pair("To revoke")
+        ids["device"] = call(paired.comfy, "GET", "/hitl/devices").json()["devices"][-1]["id"]
+    path = template.format(ids.get(which or "", "no-such-id"))
+    body = options.pop("json", None)
+    if body == {"secret": "pairing"}:
+        body = {"secret": paired.pairing_link().split("#pair=")[1]}
+    if body == {"secret": "limited"}:
+        limiter = paired.remote.pairing.limiter
+        for _ in range(limiter.limit):
+            limiter.take("127.0.0.1")
+    base = {"listener": paired.listener, "comfy": paired.comfy}.get(where, strict.comfy)
+    if where == "comfy-remote":
+        base = strict.comfy  # a caller not on this machine: management refuses it
+    raw = options.pop("data", None)
+    assert status in documented_statuses(method, path)
+    if template == "/hitl/events" and status == 200:
+        from remote_helpers import EventReader
+
+        reader = EventReader(base, token)
+        try:
+            assert reader.response.status == 200
+            assert reader.next()[0] == "hitl-hello"  # type: ignore[index]
+        finally:
+            reader.close()
+        paired.host.registry.reset_all()
+        return
+    reply = call(base, method, path, body, cookie=token, headers=headers, raw=raw.encode() if raw else None)
+    paired.host.registry.reset_all()
+    paired.remote.pairing.limiter._attempts.clear()
+    assert reply.status == status, reply.body
+    check_response(method, path, reply.status, (reply.headers["Content-Type"] or "").split(";")[0], reply.body)
+
+
 def test_every_documented_status_has_a_case() -> None:
     covered = set()
+    for method, template, _, _, _, status in PAIRING_CASES:
+        found = operation_for(method, template.replace("{}", "an-id"))
+        assert found is not None, template
+        covered.add((method, found[0], status))
     for method, template, _, _, status in CASES:
         found = operation_for(method, template.replace("{}", "an-id"))
         assert found is not None, template

@@ -14,6 +14,7 @@ import { formHandler } from "./form.js";
 import { maskPainterHandler } from "./mask_painter.js";
 import { WaitNotifier } from "./notify.js";
 import { PushConfigClient, serverSettings } from "./push_settings.js";
+import { PairingClient, pairingSettings } from "./pairing.js";
 import { NIL_WORKFLOW_ID, SURFACES } from "./protocol.js";
 
 /** The workflow id the frontend gives the graph in this tab, when it has a real one. */
@@ -115,7 +116,11 @@ function followWorkflow() {
 
 app.registerExtension({
   name: "comfyui-hitl",
-  settings: [...notifier.settings(), ...serverSettings(document, new PushConfigClient(/** @type {any} */ (api)))],
+  settings: [
+    ...notifier.settings(),
+    ...serverSettings(document, new PushConfigClient(/** @type {any} */ (api))),
+    ...pairingSettings(document, new PairingClient(/** @type {any} */ (api))),
+  ],
   async setup() {
     followWorkflow();
     await /** @type {HitlController} */ (controller).start();

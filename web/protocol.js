@@ -23,7 +23,24 @@ export const ROUTES = Object.freeze({
   notify_config: "/hitl/notify/config",
   notify_status: "/hitl/notify/status",
   notify_test: "/hitl/notify/test",
+  // --- paired devices (docs/pairing.md) ---
+  pair: "/hitl/pair",
+  device: "/hitl/device",
+  events: "/hitl/events",
+  pairing_secrets: "/hitl/pairing/secrets",
+  devices: "/hitl/devices",
+  device_revoke: "/hitl/devices/{device_id}/revoke",
+  devices_revoke_all: "/hitl/devices/revoke-all",
 });
+
+/** The inbox URL's fragment key that carries a pairing secret: `/hitl/inbox#pair=<secret>`. */
+export const PAIR_FRAGMENT = "pair";
+/** How long a pairing secret is valid, in seconds. */
+export const PAIRING_SECRET_TTL_S = 600;
+/** How the inbox follows request changes (`GET /hitl/device`'s `stream`). */
+export const STREAMS = Object.freeze({ WEBSOCKET: "websocket", EVENTS: "events" });
+/** The first event of the listener's stream: its client id. */
+export const EVENT_HELLO = "hitl-hello";
 
 /** The inbox's query parameter that opens one request's dialog: `/hitl/inbox?request=<id>`. */
 export const INBOX_REQUEST_PARAM = "request";
@@ -160,6 +177,11 @@ export const ERROR_CODES = Object.freeze([
   "not_found",
   "forbidden_host",
   "config_locked",
+  // --- paired devices ---
+  "not_paired",
+  "pairing_refused",
+  "too_many_attempts",
+  "local_only",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;

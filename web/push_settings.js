@@ -9,6 +9,7 @@
 import { routePath } from "./protocol.js";
 import { element } from "./overlay.js";
 import { CATEGORY } from "./notify.js";
+import { PHONES } from "./pairing.js";
 
 /**
  * @typedef {{ fetchApi(route: string, init?: RequestInit): Promise<Response> }} FetchApi
@@ -54,6 +55,21 @@ export const ROWS = Object.freeze(
     { key: "push_timeout_s", section: PUSHES, name: "Give up on a send after (seconds)" },
     { key: "audit_max_bytes", section: AUDIT, name: "Rotate the log at (bytes)" },
     { key: "audit_backups", section: AUDIT, name: "Rotated log files kept" },
+    // --- paired phones (web/pairing.js, docs/pairing.md) ---
+    {
+      key: "remote_listen",
+      section: PHONES,
+      name: "Listen for paired phones at (takes effect when ComfyUI restarts)",
+      tooltip:
+        "HOST:PORT, e.g. 0.0.0.0:8190: a server of the pack's own that serves only the inbox, and only to paired phones. ComfyUI itself can then stay on 127.0.0.1.",
+      placeholder: "0.0.0.0:8190",
+    },
+    {
+      key: "require_pairing",
+      section: PHONES,
+      name: "On ComfyUI's own port too, answer only paired devices (for ComfyUI open to the network)",
+      tooltip: "The pack's routes then refuse callers from other machines that are not paired. ComfyUI's own routes stay as they are.",
+    },
   ]),
 );
 

@@ -336,10 +336,17 @@ class HarnessHost:
 
 # ---------------------------------------------------------------------- server
 def build_app(
-    host: HarnessHost, *, allowed_origins: Iterable[str] = (), extra_routes: web.RouteTableDef | None = None
+    host: HarnessHost,
+    *,
+    allowed_origins: Iterable[str] = (),
+    extra_routes: web.RouteTableDef | None = None,
+    remote: Any = None,
+    remote_address: tuple[str, int] | None = None,
 ) -> web.Application:
     """An aiohttp app serving the pack like ComfyUI does, plus the stand-in frontend
-    (and ``extra_routes``, e.g. a benchmark's baseline)."""
+    (and ``extra_routes``, e.g. a benchmark's baseline). ``remote`` (a
+    ``server.remote.RemoteAccess``) adds the pairing routes, and its listener starts with the
+    app at ``remote_address``, as the pack does in ComfyUI."""
     server_routes = submodule("server_routes")
     app = web.Application()
     routes = web.RouteTableDef()
@@ -352,7 +359,10 @@ def build_app(
         allowed_origins=allowed_origins,
         settings=host.settings,
         pusher=host.pusher,
+        access=remote.comfy_access if remote is not None else None,
     )
+    if remote is not None:
+        remote.add_comfy_routes(routes)
     # ComfyUI serves every custom route a second time under /api.
     api_routes = web.RouteTableDef()
     for route in routes:
@@ -360,6 +370,8 @@ def build_app(
         api_routes.route(route.method, "/api" + route.path)(route.handler)
     app.add_routes(routes)
     app.add_routes(api_routes)
+    if remote is not None:
+        remote.attach(app, remote_address)
 
     sockets: set[web.WebSocketResponse] = set()
     outbox: asyncio.Queue[str] | None = None
@@ -477,8 +489,12 @@ class HarnessServer:
         allowed_origins: Iterable[str] = (),
         extra_routes: web.RouteTableDef | None = None,
         address: str = "127.0.0.1",
+        remote: Any = None,
+        remote_address: tuple[str, int] | None = None,
     ) -> None:
         self.host = host
+        self.remote = remote
+        self.remote_address = remote_address
         self.port = port
         self.address = address
         self.allowed_origins = tuple(allowed_origins)
@@ -494,7 +510,13 @@ class HarnessServer:
 
         async def serve() -> None:
             runner = web.AppRunner(
-                build_app(self.host, allowed_origins=self.allowed_origins, extra_routes=self.extra_routes)
+                build_app(
+                    self.host,
+                    allowed_origins=self.allowed_origins,
+                    extra_routes=self.extra_routes,
+                    remote=self.remote,
+                    remote_address=self.remote_address,
+                )
             )
             await runner.setup()
             site = web.TCPSite(runner, self.address, self.port)
