@@ -1,6 +1,6 @@
 // @ts-check
 /** The integer doubler's browser half: double the value and post it back. */
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { KINDS } from "./protocol.js";
 
 /** @type {import("./controller.js").KindHandler} */

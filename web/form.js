@@ -11,7 +11,7 @@
  * text by name). Everything from the workflow is shown as text.
  */
 import { RequestDraft, answerField, focusField } from "./fields.js";
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 import { KINDS, VALUE_TYPES } from "./protocol.js";
 import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
 
@@ -51,14 +51,6 @@ const CSS = `
 .hitl-form-field[data-invalid="true"] .hitl-vp-options { outline: 1px solid #ff8a80; border-radius: 6px; }
 .hitl-form-keys { margin-top: 4px; }
 `;
-
-/** @param {Document} doc */
-function ensureStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
 
 /**
  * The keys that help in this form, and what happens when time runs out, said once below
@@ -140,7 +132,7 @@ export const formHandler = {
   kind: KINDS.FORM,
   open(view, tools) {
     const doc = tools.doc;
-    ensureStyle(doc);
+    ensureStyle(doc, STYLE_ID, CSS);
     const payload = /** @type {FormPayload} */ (view.payload ?? {});
     const specs = Array.isArray(payload.fields) ? payload.fields : [];
 

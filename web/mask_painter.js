@@ -18,9 +18,10 @@
  * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts: Ctrl+Z here
  * undoes a stroke, never a change to the graph.
  */
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 import { KINDS, MASK_LIMITS, MASK_OPS, MAX_BODY_BYTES } from "./protocol.js";
 import { MaskDoc, encodeStroke, paintSegment, unionRect } from "./mask_strokes.js";
+import { browserStorage, tabStorage } from "./storage.js";
 
 /**
  * The payload of a mask-painter request (`MaskPainter.paint` in nodes/mask_painter.py).
@@ -117,34 +118,6 @@ const TIMEOUT_TEXT = {
   "cancel run": "the run is cancelled",
 };
 
-/** @param {Document} doc */
-function ensureStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
-
-/** @param {Storage} storage @param {string} key @returns {any} */
-function readJson(storage, key) {
-  try {
-    const text = storage.getItem(key);
-    return text ? JSON.parse(text) : null;
-  } catch {
-    return null; // storage disabled or corrupt: the dialog works without it
-  }
-}
-
-/** @param {Storage} storage @param {string} key @param {unknown} value */
-function writeJson(storage, key, value) {
-  try {
-    if (value === null) storage.removeItem(key);
-    else storage.setItem(key, JSON.stringify(value));
-  } catch {
-    // Storage full or disabled: only the convenience of surviving a reload is lost.
-  }
-}
-
 /** @param {string} hex @returns {[number, number, number]} */
 function parseColour(hex) {
   const match = /^#([0-9a-f]{6})$/i.exec(hex);
@@ -196,7 +169,7 @@ class PainterDialog {
     /** No more drafts: the answer is on its way (Send), or the request has ended. */
     this.sending = false;
 
-    const settings = readJson(localStorage, SETTINGS_KEY) ?? {};
+    const settings = browserStorage.readJson(SETTINGS_KEY) ?? {};
     this.sizeScale = new SizeScale(Math.min(MASK_LIMITS.MAX_SIZE, Math.max(this.width, this.height)));
     /** @type {string} */
     this.tool = MASK_OPS.BRUSH;
@@ -243,7 +216,7 @@ class PainterDialog {
     /** Per-frame paint cost (ms): rasterizing new segments plus updating the overlay. */
     this.stats = { frames: /** @type {number[]} */ ([]), commits: /** @type {number[]} */ ([]) };
 
-    ensureStyle(this.doc);
+    ensureStyle(this.doc, STYLE_ID, CSS);
     const doc = this.doc;
     // Every element the dialog updates, made here so each one always exists.
     this.brushButton = this.#button("Brush", "tool-brush", "Brush (B)", () => this.setTool(MASK_OPS.BRUSH));
@@ -512,7 +485,7 @@ class PainterDialog {
   }
 
   saveSettings() {
-    writeJson(localStorage, SETTINGS_KEY, {
+    browserStorage.writeJson(SETTINGS_KEY, {
       size: this.size,
       hardness: this.hardness,
       colour: this.colour,
@@ -1109,12 +1082,12 @@ class PainterDialog {
   saveOps() {
     const answer = this.answer();
     const empty = answer.masks.every((ops) => ops.length === 0);
-    writeJson(sessionStorage, this.savedKey, empty && !answer.same_for_all ? null : { ...answer, current: this.current });
+    tabStorage.writeJson(this.savedKey, empty && !answer.same_for_all ? null : { ...answer, current: this.current });
   }
 
   /** A reload mid-wait keeps what was painted (per request id, in this tab only). */
   restoreSaved() {
-    const saved = readJson(sessionStorage, this.savedKey);
+    const saved = tabStorage.readJson(this.savedKey);
     if (!saved || !Array.isArray(saved.masks)) return;
     if (saved.same_for_all === true && saved.masks.length === 1) {
       this.sameForAll = true;
@@ -1159,7 +1132,7 @@ class PainterDialog {
     this.sentAt = performance.timeOrigin + performance.now();
     this.sending = true;
     const taken = await this.tools.submit(this.view, this.dialog, this.answer());
-    if (taken) writeJson(sessionStorage, this.savedKey, null);
+    if (taken) tabStorage.writeJson(this.savedKey, null);
     else this.sending = false;
   }
 

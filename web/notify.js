@@ -9,7 +9,7 @@
  * the dialog's bell), never on load.
  */
 import { describeRequest } from "./describe.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 
 /** ComfyUI setting ids (stored per user by ComfyUI); the defaults are the issue's. */
 export const SETTING_IDS = Object.freeze({

@@ -59,6 +59,9 @@
  * ComfyUI-Manager's dialog (10000): those always open above our dialogs.
  */
 
+import { element, ensureStyle } from "./dom.js";
+import { SafeStorage } from "./storage.js";
+
 const STYLE_ID = "comfyui-hitl-style";
 /** Where a dialog the person dragged was put (localStorage, per browser). */
 const POSITION_KEY = "comfyui-hitl.dialog-position";
@@ -156,22 +159,6 @@ const CSS = `
  * @typedef {{ x: number, y: number }} Point
  */
 
-/**
- * Create an element with a class and, optionally, text (always as text, never HTML).
- * @template {keyof HTMLElementTagNameMap} K
- * @param {Document} doc
- * @param {K} tag
- * @param {string} [className]
- * @param {string} [text]
- * @returns {HTMLElementTagNameMap[K]}
- */
-export function element(doc, tag, className, text) {
-  const el = doc.createElement(tag);
-  if (className) el.className = className;
-  if (text !== undefined) el.textContent = text;
-  return el;
-}
-
 /** @param {number} ms */
 export function formatRemaining(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000));
@@ -180,26 +167,6 @@ export function formatRemaining(ms) {
   return minutes >= 60
     ? `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`
     : `${minutes}:${String(seconds).padStart(2, "0")}`;
-}
-
-/** @param {Storage | undefined} storage @param {string} key @returns {string | null} */
-function readStorage(storage, key) {
-  try {
-    return storage ? storage.getItem(key) : null;
-  } catch {
-    return null; // storage can be disabled; everything works without it
-  }
-}
-
-/** @param {Storage | undefined} storage @param {string} key @param {string | null} value */
-function writeStorage(storage, key, value) {
-  try {
-    if (!storage) return;
-    if (value === null) storage.removeItem(key);
-    else storage.setItem(key, value);
-  } catch {
-    // Storage full or disabled: only the convenience of remembering is lost.
-  }
 }
 
 // ------------------------------------------------------------------------------- keys
@@ -619,6 +586,8 @@ export class Overlay {
     this.keysDown = new Set();
     /** @type {HTMLElement | null} where the focus was before a dialog took it (the canvas) */
     this.focusBefore = null;
+    /** This page's localStorage, where a dragged dialog's place is kept. */
+    this.storage = new SafeStorage(() => doc.defaultView?.localStorage);
     /** @type {Point | null} where the person dragged the dialogs, if they did */
     this.placed = this.#loadPosition();
     this.placing = false;
@@ -711,11 +680,7 @@ export class Overlay {
 
   #ensureLayer() {
     if (this.layer) return this.layer;
-    if (!this.doc.getElementById(STYLE_ID)) {
-      const style = element(this.doc, "style", undefined, CSS);
-      style.id = STYLE_ID;
-      this.doc.head.append(style);
-    }
+    ensureStyle(this.doc, STYLE_ID, CSS);
     const layer = element(this.doc, "div", "hitl-layer");
     layer.dataset.expanded = "false";
     layer.dataset.movable = String(this.movable);
@@ -791,20 +756,14 @@ export class Overlay {
   // ------------------------------------------------------------------------- placement
   /** @returns {Point | null} */
   #loadPosition() {
-    const saved = readStorage(this.doc.defaultView?.localStorage, POSITION_KEY);
-    if (!saved) return null;
-    try {
-      const point = JSON.parse(saved);
-      return Number.isFinite(point?.x) && Number.isFinite(point?.y) ? { x: point.x, y: point.y } : null;
-    } catch {
-      return null;
-    }
+    const point = this.storage.readJson(POSITION_KEY);
+    return Number.isFinite(point?.x) && Number.isFinite(point?.y) ? { x: point.x, y: point.y } : null;
   }
 
   /** @param {Point | null} point */
   #savePosition(point) {
     this.placed = point;
-    writeStorage(this.doc.defaultView?.localStorage, POSITION_KEY, point ? JSON.stringify(point) : null);
+    this.storage.writeJson(POSITION_KEY, point);
   }
 
   /** Measure the host's controls; a failing finder must not break our dialogs. @returns {Chrome} */

@@ -5,7 +5,7 @@
  * and whether the dialog may take the focus. (The subtitle, which node asks, is the
  * controller's, for every dialog.)
  */
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
@@ -27,14 +27,6 @@ const CSS = `
 .hitl-vp-more { font-size: 12px; opacity: .7; align-self: center; }
 .hitl-vp-question { display: flex; flex-direction: column; min-width: 0; }
 `;
-
-/** Add the question layout's style sheet to the page once. @param {Document} doc */
-export function ensureQuestionStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
 
 /**
  * Thumbnails of the request's IMAGE input; each links to the full-size image.
@@ -75,7 +67,7 @@ export function imageStrip(tools, view, payload) {
  * @param {string} className the question's own class(es)
  */
 export function questionLayout(tools, view, dialog, payload, className) {
-  ensureQuestionStyle(tools.doc);
+  ensureStyle(tools.doc, STYLE_ID, CSS);
   const hasImages = Array.isArray(payload.images) && payload.images.length > 0;
   if (hasImages) dialog.card.dataset.hasImages = "true";
   const layout = element(tools.doc, "div", "hitl-vp");

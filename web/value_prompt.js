@@ -9,7 +9,7 @@
  * Everything from the workflow is shown as text.
  */
 import { RequestDraft, answerField, focusField } from "./fields.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { KINDS } from "./protocol.js";
 import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
 
