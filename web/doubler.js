@@ -15,7 +15,7 @@ export const doublerHandler = {
       void tools.submit(view, null, doubled);
       return;
     }
-    /** @type {import("./overlay.js").Dialog} */
+    /** @type {import("./dialog.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: "Integer doubler",
       primaryLabel: "Send",

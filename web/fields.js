@@ -10,7 +10,7 @@
  * A field starts from `spec.default`. What the person typed or picked reads as text
  * (`draft()`) and is put back with `setDraft()`: a dialog keeps it in a {@link RequestDraft},
  * so a reload of the tab loses nothing typed. Keys reach a field through its dialog
- * (`dialog.onKey(field.onKey)`): key events never travel through our layer (overlay.js).
+ * (`dialog.onKey(field.onKey)`): key events never travel through our layer (keys.js).
  *
  * Class names keep the `hitl-vp-` prefix the value prompt's dialog first gave them (its
  * tests and users' own CSS rely on them).

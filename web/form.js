@@ -136,7 +136,7 @@ export const formHandler = {
     const payload = /** @type {FormPayload} */ (view.payload ?? {});
     const specs = Array.isArray(payload.fields) ? payload.fields : [];
 
-    /** @type {import("./overlay.js").Dialog} */
+    /** @type {import("./dialog.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: payload.title || "Fill in the form",
       primaryLabel: "Send",

@@ -24,7 +24,7 @@ import { browserStorage, tabStorage } from "./storage.js";
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./controller.js").DialogTools} DialogTools
- * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").Dialog} Dialog
  * @typedef {{ title: string, count: number, min_picks: number, max_picks: number,
  *   on_timeout: string, width: number, height: number, frames_per_item?: number,
  *   preset?: number[], click_sends?: boolean }} PickerPayload

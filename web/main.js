@@ -32,7 +32,7 @@ function activeWorkflowId() {
  * later frontend renames them: where no Run bar is found in a ComfyUI page, the top 96 px
  * are kept free, which holds both frontends' bars; the real-frontend tests check the Run
  * and Cancel buttons with elementFromPoint on both versions.
- * @returns {import("./overlay.js").Chrome}
+ * @returns {import("./placement.js").Chrome}
  */
 function comfyChrome() {
   const height = window.innerHeight;

@@ -29,7 +29,7 @@ import { browserStorage, tabStorage } from "./storage.js";
  *   on_timeout: string, workflow_id: string | null }} PainterPayload
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./controller.js").DialogTools} DialogTools
- * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").Dialog} Dialog
  * @typedef {import("./mask_strokes.js").MaskOp} MaskOp
  * @typedef {import("./mask_strokes.js").Rect} Rect
  * @typedef {{ tool: string, size: number, hardness: number, xs: number[], ys: number[],

@@ -43,7 +43,7 @@ const NOTIFICATION_BODY = "A ComfyUI run is waiting for your answer.";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
- * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").Dialog} Dialog
  * @typedef {(id: string) => unknown} SettingGetter
  * @typedef {(id: string, value: unknown) => unknown} SettingSetter
  */

@@ -62,7 +62,7 @@ export function imageStrip(tools, view, payload) {
  * fills `question` and appends `layout` to the dialog's body.
  * @param {DialogTools} tools
  * @param {RequestView} view
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  * @param {QuestionImages} payload
  * @param {string} className the question's own class(es)
  */
@@ -82,7 +82,7 @@ export function questionLayout(tools, view, dialog, payload, className) {
  * Whether the overlay gave a dialog just opened the focus: it does not when the person is
  * busy elsewhere (typing in another dialog, or in one of ComfyUI's fields or windows), and
  * then the dialog must not take it either.
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  */
 export function overlayGaveFocus(dialog) {
   return dialog.card.contains(dialog.card.ownerDocument.activeElement);
@@ -92,7 +92,7 @@ export function overlayGaveFocus(dialog) {
  * Enter sends, from any field of the dialog; Shift+Enter stays a new line in multi-line
  * text, and buttons and links keep their own Enter. (Ctrl/Cmd+Enter sends too: the
  * overlay's, in every dialog.)
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  * @param {() => void} send
  */
 export function sendOnEnter(dialog, send) {

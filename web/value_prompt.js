@@ -46,7 +46,7 @@ export const valuePromptHandler = {
     const doc = tools.doc;
     const payload = /** @type {ValuePromptPayload} */ (view.payload ?? {});
 
-    /** @type {import("./overlay.js").Dialog} */
+    /** @type {import("./dialog.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: payload.title || "Enter a value",
       primaryLabel: "Send",
