@@ -1,8 +1,9 @@
 // @ts-check
 /**
- * How the inbox says things: durations, "3 min ago", outcomes in words. Pure functions (no
- * DOM), so they read the same in every row and are easy to check. Which node asks what is
- * web/describe.js's, shared with notifications and the dialogs.
+ * How the inbox says things: outcomes and who ended a request in words, short answers.
+ * Pure functions (no DOM), so they read the same in every row and are easy to check. Which
+ * node asks what, durations and "3 min ago" are web/describe.js's, shared with
+ * notifications, the dialogs and (in Python) the CLI.
  */
 import { OUTCOMES, SURFACES } from "../web/protocol.js";
 
@@ -53,32 +54,6 @@ export function outcomeWords(outcome) {
 /** @param {string | null} outcome */
 export function outcomeWhy(outcome) {
   return (outcome && OUTCOME_WHY[outcome]) || "";
-}
-
-/**
- * A duration as a person reads it: "0:07", "2:13", "1h 05m".
- * @param {number} ms
- */
-export function duration(ms) {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const minutes = Math.floor(total / 60);
-  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
-  return `${minutes}:${String(total % 60).padStart(2, "0")}`;
-}
-
-/**
- * How long ago, from the server's own clock readings (never the device's against the server's).
- * @param {number} ms
- */
-export function ago(ms) {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 10) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.round(hours / 24)} days ago`;
 }
 
 /**

@@ -12,8 +12,8 @@ import { HitlController } from "../web/controller.js";
 import { doublerHandler } from "../web/doubler.js";
 import { element } from "../web/dom.js";
 import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, KINDS, STATES, SURFACES, routePath } from "../web/protocol.js";
-import { asks, kindName, nodeName } from "../web/describe.js";
-import { ago, byWords, duration, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
+import { ago, asks, duration, kindName, nodeName } from "../web/describe.js";
+import { byWords, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
 import { StandaloneApi } from "./standalone_api.js";
 
 /**

@@ -6,6 +6,7 @@
  * from the overlay's key guard (keys.js) through {@link Dialog#onKey}: Esc cancels the run,
  * Ctrl/Cmd+Enter presses the primary button, after the kind's own handlers had their turn.
  */
+import { duration } from "./describe.js";
 import { element } from "./dom.js";
 
 /**
@@ -26,16 +27,6 @@ import { element } from "./dom.js";
  * @typedef {"keydown" | "keyup" | "keypress"} KeyType
  * @typedef {import("./overlay.js").Overlay} Overlay
  */
-
-/** @param {number} ms */
-export function formatRemaining(ms) {
-  const total = Math.max(0, Math.ceil(ms / 1000));
-  const minutes = Math.floor(total / 60);
-  const seconds = total % 60;
-  return minutes >= 60
-    ? `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`
-    : `${minutes}:${String(seconds).padStart(2, "0")}`;
-}
 
 /** One card in the overlay: header with countdown and minimise, a body, an error line, buttons. */
 export class Dialog {
@@ -169,7 +160,7 @@ export class Dialog {
     const deadline = performance.now() + expiresInMs;
     const tick = () => {
       const left = deadline - performance.now();
-      this.remaining = formatRemaining(left);
+      this.remaining = duration(Math.ceil(left / 1000) * 1000); // whole seconds left, rounded up
       this.countdown.textContent = this.remaining;
       this.countdown.dataset.urgent = String(left < 10_000);
       this.pill.dataset.urgent = String(left < 10_000);
