@@ -110,15 +110,23 @@ def test_no_inbox_module_is_under_web() -> None:
     assert not (WEB / "inbox.js").exists() and not list(WEB.rglob("standalone_api.js"))
 
 
-def test_every_dialog_handler_is_wired_in_the_comfyui_tab_and_the_inbox() -> None:
-    handlers = {
-        match.group(1)
+def test_the_dialogs_are_listed_once_and_both_pages_take_that_list() -> None:
+    # web/dialogs.js is the one list of dialog kinds: a handler is named only by its own
+    # module and by that list, and the ComfyUI tab (main.js) and the inbox import the list.
+    defined = {
+        match.group(1): path
         for path in web_modules()
         for match in re.finditer(r"^export const (\w+Handler)\b", path.read_text(encoding="utf-8"), re.MULTILINE)
     }
-    assert {"doublerHandler", "valuePromptHandler", "imagePickerHandler"} <= handlers
-    main = (WEB / "main.js").read_text(encoding="utf-8")
-    inbox = (INBOX / "inbox.js").read_text(encoding="utf-8")
-    for name in handlers:
-        assert name in main, f"{name} is not wired in web/main.js"
-        assert name in inbox, f"{name} is not wired in inbox/inbox.js"
+    assert {"doublerHandler", "valuePromptHandler", "imagePickerHandler", "formHandler", "maskPainterHandler"} <= set(
+        defined
+    )
+    modules = [*web_modules(), *sorted(INBOX.glob("*.js"))]
+    for name, home in defined.items():
+        naming = {path for path in modules if re.search(rf"\b{name}\b", path.read_text(encoding="utf-8"))}
+        assert naming == {home, WEB / "dialogs.js"}, f"{name} is named outside web/dialogs.js: {sorted(naming)}"
+    for page in (WEB / "main.js", INBOX / "inbox.js"):
+        targets = {m.group(1) or m.group(2) for m in IMPORT.finditer(page.read_text(encoding="utf-8"))}
+        assert targets & {"./dialogs.js", "../web/dialogs.js"}, (
+            f"{page.name} does not take the dialogs from web/dialogs.js"
+        )

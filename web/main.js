@@ -7,11 +7,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { HitlController } from "./controller.js";
-import { doublerHandler } from "./doubler.js";
-import { valuePromptHandler } from "./value_prompt.js";
-import { imagePickerHandler } from "./image_picker.js";
-import { formHandler } from "./form.js";
-import { maskPainterHandler } from "./mask_painter.js";
+import { loadAllHandlers } from "./dialogs.js";
 import { WaitNotifier } from "./notify.js";
 import { PushConfigClient, serverSettings } from "./push_settings.js";
 import { NIL_WORKFLOW_ID, SURFACES } from "./protocol.js";
@@ -89,7 +85,7 @@ const notifier = new WaitNotifier({
 controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler, maskPainterHandler],
+  handlers: [], // every kind's, once loaded (setup, below)
   activeWorkflowId,
   chrome: comfyChrome,
   // Recorded in the audit trail as this tab's claim: which surface answered, and which tab.
@@ -118,6 +114,9 @@ app.registerExtension({
   settings: [...notifier.settings(), ...serverSettings(document, new PushConfigClient(/** @type {any} */ (api)))],
   async setup() {
     followWorkflow();
+    // Every dialog before the first request arrives, so each opens at once (ComfyUI has
+    // imported their modules already: this only takes them from its module map).
+    for (const handler of await loadAllHandlers()) controller?.handlers.set(handler.kind, handler);
     await /** @type {HitlController} */ (controller).start();
     notifier.refresh();
     // Says "the dialogs are live in this tab" (for tests and for anyone debugging a tab).
