@@ -90,6 +90,20 @@ def test_python_spells_protocol_strings_only_in_protocol_module() -> None:
 INBOX = ROOT / "inbox"
 
 
+def test_web_modules_spell_kinds_modes_and_timeout_actions_only_in_protocol_js() -> None:
+    # A kind, a node's mode or an on_timeout action, quoted in a module, is a copy of
+    # web/protocol.js's (which the test above keeps equal to server/protocol.py's).
+    words = [*P.KINDS, *P.as_dict()["MODES"].values(), *P.as_dict()["ON_TIMEOUT"].values()]
+    quoted = re.compile("|".join(rf"[\"'`]{re.escape(word)}[\"'`]" for word in words))
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in [*web_modules(), *sorted(INBOX.glob("*.js"))]
+        if path.name != "protocol.js" or path.parent != WEB
+        for match in quoted.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
 @pytest.mark.parametrize("path", sorted(INBOX.glob("*.js")), ids=lambda p: p.name)
 def test_inbox_module_rules(path: Path) -> None:
     # The inbox runs with no ComfyUI frontend: it imports no host script, only its own

@@ -18,7 +18,7 @@
  */
 import { actionButton, element, ensureStyle } from "./dom.js";
 import { ClipPlayer, FRAME_RATES, PLAY_MODES, PreviewStore, framesFor, nearestFirst } from "./picker_previews.js";
-import { KINDS } from "./protocol.js";
+import { KINDS, ON_TIMEOUT } from "./protocol.js";
 import { browserStorage, tabStorage } from "./storage.js";
 
 /**
@@ -119,11 +119,11 @@ function tileSize(chosen) {
   return chosen ? `${chosen}px` : `min(${TILE_SIZES.initial}px, calc(50% - 4px))`;
 }
 
-/** @type {Record<string, string>} */
+/** @type {Record<string, string>} what the node does when time runs out, after "When time runs out, " */
 const TIMEOUT_TEXT = {
-  "send all": "all images are sent",
-  "send first": "the first image is sent",
-  "cancel run": "the run is cancelled",
+  [ON_TIMEOUT.SEND_ALL]: "all images are sent",
+  [ON_TIMEOUT.SEND_FIRST]: "the first image is sent",
+  [ON_TIMEOUT.CANCEL_RUN]: "the run is cancelled",
 };
 
 /** The state and DOM of one open picker dialog. */

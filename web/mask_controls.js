@@ -7,7 +7,7 @@
  * its methods; they keep none of their own.
  */
 import { actionButton, element, ensureStyle } from "./dom.js";
-import { MASK_OPS } from "./protocol.js";
+import { KINDS, MASK_OPS } from "./protocol.js";
 
 /** @typedef {import("./mask_painter.js").PainterDialog} PainterDialog */
 
@@ -16,9 +16,9 @@ const STYLE_ID = "comfyui-hitl-mask-painter-style";
 const CSS = `
 /* As large as the free part of the window allows (the overlay measures it: clear of the host's
    Run bar, tabs and toolbars). */
-.hitl-card[data-kind="mask-painter"] { width: min(1280px, var(--hitl-avail-w)); height: var(--hitl-avail-h);
+.hitl-card[data-kind="${KINDS.MASK_PAINTER}"] { width: min(1280px, var(--hitl-avail-w)); height: var(--hitl-avail-h);
   max-height: var(--hitl-avail-h); }
-.hitl-card[data-kind="mask-painter"] .hitl-body { flex: 1 1 auto; display: flex; flex-direction: column; min-height: 0;
+.hitl-card[data-kind="${KINDS.MASK_PAINTER}"] .hitl-body { flex: 1 1 auto; display: flex; flex-direction: column; min-height: 0;
   overflow: hidden; padding-bottom: 4px; }
 .hitl-mp-tools { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; margin: 0 0 6px; }
 .hitl-mp-group { display: flex; align-items: center; gap: 4px; }
@@ -57,7 +57,7 @@ const CSS = `
 .hitl-mp-help { font-size: 11px; opacity: .55; margin-top: 2px; }
 @media (max-width: 600px), (max-height: 500px) {
   /* A phone (either way up): the tools in one row that scrolls sideways, so the image gets the height. */
-  .hitl-card[data-kind="mask-painter"] .hitl-body { padding: 2px 8px 4px; }
+  .hitl-card[data-kind="${KINDS.MASK_PAINTER}"] .hitl-body { padding: 2px 8px 4px; }
   .hitl-mp-tools { flex-wrap: nowrap; overflow-x: auto; gap: 6px; padding: 2px 0 4px; scrollbar-width: thin; }
   .hitl-mp-tools > * { flex: 0 0 auto; }
   .hitl-mp-tools > .hitl-mp-history { order: -1; } /* no keyboard: undo within the thumb's reach */
