@@ -7,22 +7,23 @@
  */
 import { OUTCOMES, SURFACES } from "../web/protocol.js";
 
-/** @type {Record<string, string>} */
-const OUTCOME_WORDS = {
-  [OUTCOMES.ANSWERED]: "answered",
-  [OUTCOMES.CANCELLED]: "cancelled",
-  [OUTCOMES.TIMED_OUT]: "timed out",
-  [OUTCOMES.INTERRUPTED]: "interrupted",
-  [OUTCOMES.RESET]: "reset",
-};
-
-/** @type {Record<string, string>} why, for an ended request's deep link */
-const OUTCOME_WHY = {
-  [OUTCOMES.ANSWERED]: "",
-  [OUTCOMES.CANCELLED]: "The run was cancelled.",
-  [OUTCOMES.TIMED_OUT]: "Nobody answered in time; the node did what it does on a timeout.",
-  [OUTCOMES.INTERRUPTED]: "The run was interrupted (ComfyUI's Cancel, or a timeout that cancels).",
-  [OUTCOMES.RESET]: "A newer prompt started, so this one's question was withdrawn.",
+/**
+ * Each outcome in a word, and why it came, for an ended request's deep link ("" when the
+ * word says it all).
+ * @type {Record<string, { words: string, why: string }>}
+ */
+const OUTCOME_TEXT = {
+  [OUTCOMES.ANSWERED]: { words: "answered", why: "" },
+  [OUTCOMES.CANCELLED]: { words: "cancelled", why: "The run was cancelled." },
+  [OUTCOMES.TIMED_OUT]: {
+    words: "timed out",
+    why: "Nobody answered in time; the node did what it does on a timeout.",
+  },
+  [OUTCOMES.INTERRUPTED]: {
+    words: "interrupted",
+    why: "The run was interrupted (ComfyUI's Cancel, or a timeout that cancels).",
+  },
+  [OUTCOMES.RESET]: { words: "reset", why: "A newer prompt started, so this one's question was withdrawn." },
 };
 
 /** @type {Record<string, string>} who ended a request (a record's `by.surface`), after "answered" */
@@ -48,12 +49,12 @@ export function byWords(by) {
 
 /** @param {string | null} outcome */
 export function outcomeWords(outcome) {
-  return (outcome && OUTCOME_WORDS[outcome]) || "ended";
+  return (outcome && OUTCOME_TEXT[outcome]?.words) || "ended";
 }
 
 /** @param {string | null} outcome */
 export function outcomeWhy(outcome) {
-  return (outcome && OUTCOME_WHY[outcome]) || "";
+  return (outcome && OUTCOME_TEXT[outcome]?.why) || "";
 }
 
 /**

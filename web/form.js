@@ -13,7 +13,7 @@
 import { RequestDraft, answerField, focusField } from "./fields.js";
 import { element, ensureStyle } from "./dom.js";
 import { KINDS, VALUE_TYPES } from "./protocol.js";
-import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
+import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
 
 /**
  * One field of a form request (`FieldSpec.describe` in questions/values.py).
@@ -136,13 +136,7 @@ export const formHandler = {
     const payload = /** @type {FormPayload} */ (view.payload ?? {});
     const specs = Array.isArray(payload.fields) ? payload.fields : [];
 
-    /** @type {import("./dialog.js").Dialog} */
-    const dialog = tools.openDialog(view, {
-      title: payload.title || "Fill in the form",
-      primaryLabel: "Send",
-      onPrimary: () => void send(),
-    });
-    const mayFocus = overlayGaveFocus(dialog);
+    const { dialog, mayFocus } = openQuestion(tools, view, payload.title || "Fill in the form", send);
     dialog.card.dataset.fieldCount = String(specs.length);
 
     const { layout, question } = questionLayout(tools, view, dialog, payload, "hitl-vp-question hitl-form");

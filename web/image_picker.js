@@ -18,6 +18,7 @@
  */
 import { actionButton, element, ensureStyle } from "./dom.js";
 import { ClipPlayer, FRAME_RATES, PLAY_MODES, PreviewStore, framesFor, nearestFirst } from "./picker_previews.js";
+import { wholeNumber } from "./payload.js";
 import { KINDS, ON_TIMEOUT } from "./protocol.js";
 import { browserStorage, tabStorage } from "./storage.js";
 
@@ -138,10 +139,10 @@ class PickerDialog {
     this.tools = tools;
     this.doc = tools.doc;
     /** How many items (images, or clips of framesPerItem frames) there are to pick from. */
-    this.count = Math.max(0, Math.floor(Number(payload.count) || 0));
-    this.min = Math.max(1, Math.floor(Number(payload.min_picks) || 1));
-    this.max = Math.max(this.min, Math.floor(Number(payload.max_picks) || this.count));
-    this.framesPerItem = Math.max(1, Math.floor(Number(payload.frames_per_item) || 1));
+    this.count = wholeNumber(payload.count, 0);
+    this.min = wholeNumber(payload.min_picks, 1);
+    this.max = wholeNumber(payload.max_picks, this.min, this.count);
+    this.framesPerItem = wholeNumber(payload.frames_per_item, 1);
     this.clickSends = payload.click_sends === true && this.max === 1;
     this.preset = Array.isArray(payload.preset) ? payload.preset : [];
     this.width = Number(payload.width) || 1;

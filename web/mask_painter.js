@@ -14,6 +14,7 @@
  * (mask_controls.js). Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's
  * shortcuts.
  */
+import { wholeNumber } from "./payload.js";
 import { KINDS, MASK_LIMITS, MASK_OPS, ON_TIMEOUT } from "./protocol.js";
 import { PainterControls, SizeScale, ensurePainterStyle } from "./mask_controls.js";
 import { PointerInput, painterKey } from "./mask_input.js";
@@ -28,6 +29,8 @@ import { browserStorage } from "./storage.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./controller.js").DialogTools} DialogTools
  * @typedef {import("./dialog.js").Dialog} Dialog
+ * @typedef {import("./mask_strokes.js").MaskDoc} MaskDoc
+ * @typedef {import("./mask_strokes.js").Rect} Rect
  */
 
 /** The brush, the tint and its opacity, remembered per browser. */
@@ -51,9 +54,9 @@ export class PainterDialog {
     this.view = view;
     this.tools = tools;
     this.doc = tools.doc;
-    this.count = Math.max(1, Math.floor(Number(payload.count) || 1));
-    this.width = Math.max(1, Math.floor(Number(payload.width) || 1));
-    this.height = Math.max(1, Math.floor(Number(payload.height) || 1));
+    this.count = wholeNumber(payload.count, 1);
+    this.width = wholeNumber(payload.width, 1);
+    this.height = wholeNumber(payload.height, 1);
     this.onTimeout = String(payload.on_timeout ?? "");
     this.openedAt = performance.timeOrigin + performance.now();
     /** @type {number | null} when the first image was shown and the canvas took strokes */
@@ -82,7 +85,7 @@ export class PainterDialog {
       count: this.count,
       width: this.width,
       height: this.height,
-      maskCount: Math.max(0, Math.floor(Number(payload.mask_count) || 0)),
+      maskCount: wholeNumber(payload.mask_count, 0),
       maskUrl: (index) => tools.client.imageUrl(view.id, index, "mask"),
       doc: this.doc,
     });
@@ -271,16 +274,18 @@ export class PainterDialog {
 
   // ------------------------------------------------------------------- editing
   undo() {
-    this.input.finishStroke(false);
-    const rect = this.activeDoc?.undo();
-    if (!rect) return;
-    this.maskView.flush(rect);
-    this.changed();
+    this.#step((doc) => doc.undo());
   }
 
   redo() {
+    this.#step((doc) => doc.redo());
+  }
+
+  /** Undo or redo on the active mask, and show what changed. @param {(doc: MaskDoc) => Rect | null} move */
+  #step(move) {
     this.input.finishStroke(false);
-    const rect = this.activeDoc?.redo();
+    const doc = this.activeDoc;
+    const rect = doc ? move(doc) : null;
     if (!rect) return;
     this.maskView.flush(rect);
     this.changed();

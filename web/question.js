@@ -79,6 +79,19 @@ export function questionLayout(tools, view, dialog, payload, className) {
 }
 
 /**
+ * Open a question's dialog, Send its primary button, and say whether the overlay gave it
+ * the focus (see {@link overlayGaveFocus}).
+ * @param {DialogTools} tools
+ * @param {RequestView} view
+ * @param {string} title
+ * @param {() => Promise<void>} send
+ */
+export function openQuestion(tools, view, title, send) {
+  const dialog = tools.openDialog(view, { title, primaryLabel: "Send", onPrimary: () => void send() });
+  return { dialog, mayFocus: overlayGaveFocus(dialog) };
+}
+
+/**
  * Whether the overlay gave a dialog just opened the focus: it does not when the person is
  * busy elsewhere (typing in another dialog, or in one of ComfyUI's fields or windows), and
  * then the dialog must not take it either.
