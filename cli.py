@@ -355,25 +355,6 @@ class WebSocket:
 
 
 # -------------------------------------------------------------------- what we print
-def duration(ms: float) -> str:
-    """A duration as a person reads it: 0:07, 2:13, 1h 05m."""
-    total = max(0, int(ms // 1000))
-    minutes = total // 60
-    if minutes >= 60:
-        return f"{minutes // 60}h {minutes % 60:02d}m"
-    return f"{minutes}:{total % 60:02d}"
-
-
-def ago(ms: float) -> str:
-    seconds = max(0, round(ms / 1000))
-    if seconds < 10:
-        return "just now"
-    if seconds < 60:
-        return f"{seconds} s ago"
-    minutes = round(seconds / 60)
-    return f"{minutes} min ago" if minutes < 60 else f"{round(minutes / 60)} h ago"
-
-
 def parse_time(text: Any) -> datetime | None:
     if not isinstance(text, str):
         return None
@@ -479,8 +460,8 @@ class Cli:
                 str(view["id"]),
                 node_of(view),
                 asks(view),
-                duration(view.get("waited_ms") or 0),
-                duration(left + 999) if isinstance(left, int) else "–",
+                D.duration(view.get("waited_ms") or 0),
+                D.duration(left + 999) if isinstance(left, int) else "–",
                 str(view.get("prompt_id") or "")[:8],
             ]
             rows.append(row + ([server.url] if self.several else []))
@@ -526,12 +507,12 @@ class Cli:
             return EXIT_OK
         if view["state"] == P.STATE_WAITING:
             left = view.get("expires_in_ms")
-            state = f"waiting for {duration(view['waited_ms'])}"
-            state += f", {duration(left + 999)} left" if isinstance(left, int) else ", no timeout"
+            state = f"waiting for {D.duration(view['waited_ms'])}"
+            state += f", {D.duration(left + 999)} left" if isinstance(left, int) else ", no timeout"
         else:
             ended, now = parse_time(view.get("ended_at")), parse_time(reply.body.get("now"))
-            when = f" {ago((now - ended).total_seconds() * 1000)} ({view['ended_at']})" if ended and now else ""
-            state = f"{outcome_words(view)}{when}, after waiting {duration(view['waited_ms'])}"
+            when = f" {D.ago((now - ended).total_seconds() * 1000)} ({view['ended_at']})" if ended and now else ""
+            state = f"{outcome_words(view)}{when}, after waiting {D.duration(view['waited_ms'])}"
         fields = [
             ("id", view["id"]),
             ("server", server.url),
@@ -603,13 +584,13 @@ class Cli:
         for server, entry, now in found[:limit]:
             ended = parse_time(entry.get("ended_at"))
             row = [
-                ago((now - ended).total_seconds() * 1000) if ended and now else "?",
+                D.ago((now - ended).total_seconds() * 1000) if ended and now else "?",
                 outcome_words(entry),
                 ended_by(entry),
                 node_of(entry),
                 asks(entry),
                 short_json(entry["answer"]) if entry.get("answer") is not None else "",
-                duration(entry.get("waited_ms") or 0),
+                D.duration(entry.get("waited_ms") or 0),
                 str(entry["id"]),
             ]
             rows.append(row + ([server.url] if self.several else []))
@@ -635,10 +616,10 @@ class Cli:
                 if event == "waiting":
                     left = view.get("expires_in_ms")
                     line = D.describe_request(view) + (
-                        f" ({duration(left + 999)} left)" if isinstance(left, int) else ""
+                        f" ({D.duration(left + 999)} left)" if isinstance(left, int) else ""
                     )
                 else:
-                    line = f"{node_of(view)}: after {duration(view.get('waited_ms') or 0)}"
+                    line = f"{node_of(view)}: after {D.duration(view.get('waited_ms') or 0)}"
                 where = f"  [{server.url}]" if self.several else ""
                 print(f"{clock}  {event:<11} {view['id']}  {line}{where}", file=self.out, flush=True)
         except KeyboardInterrupt:

@@ -1,27 +1,29 @@
 // @ts-check
 /**
- * How the inbox says things: durations, "3 min ago", outcomes in words. Pure functions (no
- * DOM), so they read the same in every row and are easy to check. Which node asks what is
- * web/describe.js's, shared with notifications and the dialogs.
+ * How the inbox says things: outcomes and who ended a request in words, short answers.
+ * Pure functions (no DOM), so they read the same in every row and are easy to check. Which
+ * node asks what, durations and "3 min ago" are web/describe.js's, shared with
+ * notifications, the dialogs and (in Python) the CLI.
  */
 import { OUTCOMES, SURFACES } from "../web/protocol.js";
 
-/** @type {Record<string, string>} */
-const OUTCOME_WORDS = {
-  [OUTCOMES.ANSWERED]: "answered",
-  [OUTCOMES.CANCELLED]: "cancelled",
-  [OUTCOMES.TIMED_OUT]: "timed out",
-  [OUTCOMES.INTERRUPTED]: "interrupted",
-  [OUTCOMES.RESET]: "reset",
-};
-
-/** @type {Record<string, string>} why, for an ended request's deep link */
-const OUTCOME_WHY = {
-  [OUTCOMES.ANSWERED]: "",
-  [OUTCOMES.CANCELLED]: "The run was cancelled.",
-  [OUTCOMES.TIMED_OUT]: "Nobody answered in time; the node did what it does on a timeout.",
-  [OUTCOMES.INTERRUPTED]: "The run was interrupted (ComfyUI's Cancel, or a timeout that cancels).",
-  [OUTCOMES.RESET]: "A newer prompt started, so this one's question was withdrawn.",
+/**
+ * Each outcome in a word, and why it came, for an ended request's deep link ("" when the
+ * word says it all).
+ * @type {Record<string, { words: string, why: string }>}
+ */
+const OUTCOME_TEXT = {
+  [OUTCOMES.ANSWERED]: { words: "answered", why: "" },
+  [OUTCOMES.CANCELLED]: { words: "cancelled", why: "The run was cancelled." },
+  [OUTCOMES.TIMED_OUT]: {
+    words: "timed out",
+    why: "Nobody answered in time; the node did what it does on a timeout.",
+  },
+  [OUTCOMES.INTERRUPTED]: {
+    words: "interrupted",
+    why: "The run was interrupted (ComfyUI's Cancel, or a timeout that cancels).",
+  },
+  [OUTCOMES.RESET]: { words: "reset", why: "A newer prompt started, so this one's question was withdrawn." },
 };
 
 /** @type {Record<string, string>} who ended a request (a record's `by.surface`), after "answered" */
@@ -47,38 +49,12 @@ export function byWords(by) {
 
 /** @param {string | null} outcome */
 export function outcomeWords(outcome) {
-  return (outcome && OUTCOME_WORDS[outcome]) || "ended";
+  return (outcome && OUTCOME_TEXT[outcome]?.words) || "ended";
 }
 
 /** @param {string | null} outcome */
 export function outcomeWhy(outcome) {
-  return (outcome && OUTCOME_WHY[outcome]) || "";
-}
-
-/**
- * A duration as a person reads it: "0:07", "2:13", "1h 05m".
- * @param {number} ms
- */
-export function duration(ms) {
-  const total = Math.max(0, Math.floor(ms / 1000));
-  const minutes = Math.floor(total / 60);
-  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
-  return `${minutes}:${String(total % 60).padStart(2, "0")}`;
-}
-
-/**
- * How long ago, from the server's own clock readings (never the device's against the server's).
- * @param {number} ms
- */
-export function ago(ms) {
-  const seconds = Math.max(0, Math.round(ms / 1000));
-  if (seconds < 10) return "just now";
-  if (seconds < 60) return `${seconds} s ago`;
-  const minutes = Math.round(seconds / 60);
-  if (minutes < 60) return `${minutes} min ago`;
-  const hours = Math.round(minutes / 60);
-  if (hours < 48) return `${hours} h ago`;
-  return `${Math.round(hours / 24)} days ago`;
+  return (outcome && OUTCOME_TEXT[outcome]?.why) || "";
 }
 
 /**

@@ -9,56 +9,20 @@
  * `?request=<id>` opens that request at once, or says how and when it ended.
  */
 import { HitlController } from "../web/controller.js";
-import { doublerHandler } from "../web/doubler.js";
-import { element } from "../web/overlay.js";
-import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, KINDS, STATES, SURFACES, routePath } from "../web/protocol.js";
-import { asks, kindName, nodeName } from "../web/describe.js";
-import { ago, byWords, duration, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
+import { DIALOG_MODULES, lazyHandlers } from "../web/dialogs.js";
+import { element } from "../web/dom.js";
+import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, STATES, SURFACES, routePath } from "../web/protocol.js";
+import { ago, asks, duration, kindName, nodeName } from "../web/describe.js";
+import { byWords, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
 import { connectSession } from "./pairing.js";
 
 /**
  * @typedef {import("../web/protocol.js").RequestView} RequestView
- * @typedef {import("../web/controller.js").KindHandler} KindHandler
  * @typedef {RequestView & { answer: unknown, by?: { surface?: string, source?: string } | null }} HistoryEntry
  */
 
-/**
- * Dialog modules are loaded when the list is on screen, not before: the page shows the list
- * with as few bytes as possible, then fetches these in the background, so a tap opens at
- * once. A new kind of dialog is added here and in web/main.js (a test checks both list it).
- * @type {Record<string, () => Promise<KindHandler>>}
- */
-const DIALOG_MODULES = {
-  [KINDS.VALUE_PROMPT]: () => import("../web/value_prompt.js").then((module) => module.valuePromptHandler),
-  [KINDS.IMAGE_PICKER]: () => import("../web/image_picker.js").then((module) => module.imagePickerHandler),
-  [KINDS.FORM]: () => import("../web/form.js").then((module) => module.formHandler),
-  [KINDS.MASK_PAINTER]: () => import("../web/mask_painter.js").then((module) => module.maskPainterHandler),
-};
-
 /** How many ended requests the "Recent" list shows. */
 const RECENT_COUNT = HISTORY_LIMIT_DEFAULT;
-
-/**
- * A handler that loads its dialog module on first use.
- * @param {string} kind
- * @param {() => Promise<KindHandler>} load
- * @param {HitlController} controller
- * @returns {KindHandler}
- */
-function lazyHandler(kind, load, controller) {
-  return {
-    kind,
-    open(view, tools) {
-      load().then(
-        (handler) => {
-          // The request may have ended, or its dialog opened, while the module was on its way.
-          if (controller.waiting.has(view.id) && !tools.overlay.get(view.id)) handler.open(view, tools);
-        },
-        (error) => tools.overlay.notice(`Could not load the dialog: ${error}`),
-      );
-    },
-  };
-}
 
 class Inbox {
   /**
@@ -105,12 +69,8 @@ class Inbox {
     });
     /** @type {import("../web/notify.js").WaitNotifier | null} set once its module is in */
     this.notifier = null;
-    for (const handler of [
-      doublerHandler,
-      ...Object.entries(DIALOG_MODULES).map(([kind, load]) => lazyHandler(kind, load, this.controller)),
-    ]) {
-      this.controller.handlers.set(handler.kind, handler);
-    }
+    // The dialogs' modules are loaded when the list is on screen, not before (see start).
+    for (const handler of lazyHandlers(this.controller)) this.controller.handlers.set(handler.kind, handler);
 
     this.api.addEventListener("hitl-connection", (event) => {
       const { connected } = /** @type {CustomEvent<{ connected: boolean }>} */ (event).detail;

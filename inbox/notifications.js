@@ -10,7 +10,8 @@
  * them (and follow each other's changes at once).
  */
 import { SETTING_DEFAULTS, SETTING_IDS, WaitNotifier, bellIcon } from "../web/notify.js";
-import { element } from "../web/overlay.js";
+import { element } from "../web/dom.js";
+import { SafeStorage } from "../web/storage.js";
 
 /** localStorage keys are the setting ids under this prefix. */
 export const STORAGE_PREFIX = "comfyui-hitl.inbox:";
@@ -22,13 +23,8 @@ export class LocalSettings {
    * @param {() => void} onChange told when another tab of this browser changed one
    */
   constructor(win, onChange) {
-    /** @type {Storage | null} */
-    this.storage = null;
-    try {
-      this.storage = win.localStorage;
-    } catch {
-      this.storage = null; // storage blocked (a private mode, a policy): settings last for this page
-    }
+    // Storage blocked (a private mode, a policy) or full: settings last for this page.
+    this.storage = new SafeStorage(() => win.localStorage);
     /** @type {Map<string, unknown>} */
     this.memory = new Map();
     win.addEventListener("storage", (event) => {
@@ -39,22 +35,13 @@ export class LocalSettings {
   /** @param {string} id @returns {unknown} the stored value, or undefined (the default applies) */
   get(id) {
     if (this.memory.has(id)) return this.memory.get(id);
-    try {
-      const raw = this.storage?.getItem(STORAGE_PREFIX + id);
-      return raw === null || raw === undefined ? undefined : JSON.parse(raw);
-    } catch {
-      return undefined;
-    }
+    return this.storage.readJson(STORAGE_PREFIX + id) ?? undefined;
   }
 
   /** @param {string} id @param {unknown} value */
   set(id, value) {
-    try {
-      this.storage?.setItem(STORAGE_PREFIX + id, JSON.stringify(value));
-      this.memory.delete(id);
-    } catch {
-      this.memory.set(id, value);
-    }
+    if (this.storage.writeJson(STORAGE_PREFIX + id, value)) this.memory.delete(id);
+    else this.memory.set(id, value);
   }
 }
 

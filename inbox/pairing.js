@@ -13,7 +13,7 @@
  * log, no Referer), is posted once to `POST /hitl/pair`, and is taken out of the address bar
  * at once. The server answers with an HttpOnly cookie this page never sees.
  */
-import { element } from "../web/overlay.js";
+import { element } from "../web/dom.js";
 import { INBOX_REQUEST_PARAM, PAIR_FRAGMENT, ROUTES, STREAMS } from "../web/protocol.js";
 import { ListenerApi } from "./listener_api.js";
 import { StandaloneApi, routeBase } from "./standalone_api.js";

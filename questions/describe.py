@@ -10,11 +10,17 @@ notifications, the inbox's rows, the dialogs' subtitles); ``tests/test_describe.
 both give the same text. Workflow text (node titles, a dialog's title) is made single-line
 and capped, since it ends up in notification titles, terminal tables and HTTP headers.
 
-This module imports only ``_protocol`` (``cli.py`` loads both beside itself, with no ComfyUI).
+:func:`duration` and :func:`ago` say how long, in the same words as ``web/describe.js``'s
+(the inbox's rows and deep links; the CLI's tables here): the test checks both on the same
+inputs.
+
+This module imports only ``server/protocol.py`` and the standard library (``cli.py`` loads
+both beside itself, with no ComfyUI).
 """
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -82,3 +88,38 @@ def asks(view: Mapping[str, Any]) -> str:
 def describe_request(view: Mapping[str, Any]) -> str:
     """Which node asks and what, for a request's view or record: ``"<node>: <what it asks>"``."""
     return one_line(f"{node_name(view)}: {asks(view)}", MAX_LENGTH)
+
+
+def _round_half_up(x: float) -> int:
+    """``x`` to the nearest whole number, a half up: JavaScript's ``Math.round`` (Python's
+    ``round`` takes a half to the even number), so both sides say the same number."""
+    whole = math.floor(x)
+    return whole + (1 if x - whole >= 0.5 else 0)
+
+
+def duration(ms: float) -> str:
+    """A duration as a person reads it: "0:07", "2:13", "1h 05m" (whole seconds, rounded down;
+    a countdown adds 999 ms first, so "0:01" is shown until the time is up)."""
+    total = max(0, math.floor(ms / 1000))
+    minutes = total // 60
+    if minutes >= 60:
+        return f"{minutes // 60}h {minutes % 60:02d}m"
+    return f"{minutes}:{total % 60:02d}"
+
+
+def ago(ms: float) -> str:
+    """How long ago, from ``ms`` milliseconds: "just now", "40 s ago", "3 min ago", "5 h ago",
+    "3 days ago" (from two days on). Measure ``ms`` on one clock (the server's), never a
+    device's against the server's."""
+    seconds = max(0, _round_half_up(ms / 1000))
+    if seconds < 10:
+        return "just now"
+    if seconds < 60:
+        return f"{seconds} s ago"
+    minutes = _round_half_up(seconds / 60)
+    if minutes < 60:
+        return f"{minutes} min ago"
+    hours = _round_half_up(minutes / 60)
+    if hours < 48:
+        return f"{hours} h ago"
+    return f"{_round_half_up(hours / 24)} days ago"

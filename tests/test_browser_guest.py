@@ -5,7 +5,7 @@ the top bar), dragging them by mouse and by touch; the host's modal windows abov
 minimised pill; the subtitle following the tab's workflow; the smaller dialog details.
 
 The host's listeners are stand-ins registered as ComfyUI's frontend registers its own (see
-the comment at the top of web/overlay.js): a keybinding service on `window` (bubble phase)
+the comment at the top of web/keys.js): a keybinding service on `window` (bubble phase)
 and a change tracker on `window` (capture phase, reading the event later) both registered
 before any extension loads, LiteGraph-like listeners on `document` registered after.
 """

@@ -127,3 +127,61 @@ def test_javascript_agrees_on_generated_views(batch: list[dict]) -> None:
 
 def test_javascript_names_the_kinds_alike() -> None:
     assert run_js("kindName", list(P.KINDS)) == [D.kind_name(kind) for kind in P.KINDS]
+
+
+# ------------------------------------------------------------- how long, in words
+#: Milliseconds around every change of words: seconds, minutes, hours, days; below zero,
+#: fractions, halves (JavaScript rounds a half up, Python's round() to even: the words must
+#: not differ there).
+DURATION_MS = [
+    -5000, -1, 0, 0.4, 999, 999.9, 1000, 1000.5, 7_000, 59_999, 60_000, 133_000, 599_999,
+    3_599_999, 3_600_000, 3_659_999, 3_660_000, 3_900_000, 86_399_999, 90_000_000, 7 * 86_400_000 + 0.5,
+]  # fmt: skip
+AGO_MS = [
+    -3000, 0, 4_499, 4_500, 9_499, 9_500, 10_000, 29_500, 40_000, 59_499, 59_500, 89_999, 90_000,
+    150_000, 180_000, 3_569_999, 3_570_000, 5_400_000, 18_000_000, 47 * 3_600_000, 47.5 * 3_600_000,
+    48 * 3_600_000, 60 * 3_600_000, 3 * 86_400_000, 30 * 86_400_000,
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [(0, "0:00"), (7_000, "0:07"), (133_000, "2:13"), (3_599_999, "59:59"), (3_900_000, "1h 05m"), (-5000, "0:00")],
+)
+def test_duration_words(ms: float, expected: str) -> None:
+    assert D.duration(ms) == expected
+
+
+@pytest.mark.parametrize(
+    ("ms", "expected"),
+    [
+        (5_000, "just now"),
+        (40_000, "40 s ago"),
+        (150_000, "3 min ago"),  # 2.5 min: a half goes up, on both sides
+        (180_000, "3 min ago"),
+        (18_000_000, "5 h ago"),
+        (47 * 3_600_000, "47 h ago"),
+        (3 * 86_400_000, "3 days ago"),
+    ],
+)
+def test_ago_words(ms: float, expected: str) -> None:
+    assert D.ago(ms) == expected
+
+
+def test_javascript_says_how_long_in_the_same_words() -> None:
+    assert run_js("duration", DURATION_MS) == [D.duration(ms) for ms in DURATION_MS]
+    assert run_js("ago", AGO_MS) == [D.ago(ms) for ms in AGO_MS]
+
+
+@settings(max_examples=1, deadline=None, database=None, derandomize=True)
+@given(
+    batch=st.lists(
+        st.integers(min_value=-10_000, max_value=40 * 86_400_000)
+        | st.floats(min_value=-10_000, max_value=40 * 86_400_000, allow_nan=False),
+        min_size=400,
+        max_size=400,
+    )
+)
+def test_javascript_says_how_long_alike_on_generated_times(batch: list[float]) -> None:
+    assert run_js("duration", batch) == [D.duration(ms) for ms in batch]
+    assert run_js("ago", batch) == [D.ago(ms) for ms in batch]

@@ -90,6 +90,26 @@ def test_python_spells_protocol_strings_only_in_protocol_module() -> None:
 INBOX = ROOT / "inbox"
 
 
+def test_web_modules_spell_kinds_modes_and_timeout_actions_only_in_protocol_js() -> None:
+    # A kind, a node's mode or an on_timeout action, quoted in a module, is a copy of
+    # web/protocol.js's (which the test above keeps equal to server/protocol.py's).
+    words = [*P.KINDS, *P.as_dict()["MODES"].values(), *P.as_dict()["ON_TIMEOUT"].values()]
+    # An HTML tag named like a kind (element(doc, "form", ...)) is markup, not the kind.
+    quoted = re.compile(
+        r"(?<!element\(doc, )(?<!createElement\()"
+        + "(?:"
+        + "|".join(rf"[\"'`]{re.escape(w)}[\"'`]" for w in words)
+        + ")"
+    )
+    offenders = [
+        f"{path.relative_to(ROOT)}: {match.group(0)}"
+        for path in [*web_modules(), *sorted(INBOX.glob("*.js"))]
+        if path.name != "protocol.js" or path.parent != WEB
+        for match in quoted.finditer(path.read_text(encoding="utf-8"))
+    ]
+    assert offenders == []
+
+
 @pytest.mark.parametrize("path", sorted(INBOX.glob("*.js")), ids=lambda p: p.name)
 def test_inbox_module_rules(path: Path) -> None:
     # The inbox runs with no ComfyUI frontend: it imports no host script, only its own
@@ -110,15 +130,23 @@ def test_no_inbox_module_is_under_web() -> None:
     assert not (WEB / "inbox.js").exists() and not list(WEB.rglob("standalone_api.js"))
 
 
-def test_every_dialog_handler_is_wired_in_the_comfyui_tab_and_the_inbox() -> None:
-    handlers = {
-        match.group(1)
+def test_the_dialogs_are_listed_once_and_both_pages_take_that_list() -> None:
+    # web/dialogs.js is the one list of dialog kinds: a handler is named only by its own
+    # module and by that list, and the ComfyUI tab (main.js) and the inbox import the list.
+    defined = {
+        match.group(1): path
         for path in web_modules()
         for match in re.finditer(r"^export const (\w+Handler)\b", path.read_text(encoding="utf-8"), re.MULTILINE)
     }
-    assert {"doublerHandler", "valuePromptHandler", "imagePickerHandler"} <= handlers
-    main = (WEB / "main.js").read_text(encoding="utf-8")
-    inbox = (INBOX / "inbox.js").read_text(encoding="utf-8")
-    for name in handlers:
-        assert name in main, f"{name} is not wired in web/main.js"
-        assert name in inbox, f"{name} is not wired in inbox/inbox.js"
+    assert {"doublerHandler", "valuePromptHandler", "imagePickerHandler", "formHandler", "maskPainterHandler"} <= set(
+        defined
+    )
+    modules = [*web_modules(), *sorted(INBOX.glob("*.js"))]
+    for name, home in defined.items():
+        naming = {path for path in modules if re.search(rf"\b{name}\b", path.read_text(encoding="utf-8"))}
+        assert naming == {home, WEB / "dialogs.js"}, f"{name} is named outside web/dialogs.js: {sorted(naming)}"
+    for page in (WEB / "main.js", INBOX / "inbox.js"):
+        targets = {m.group(1) or m.group(2) for m in IMPORT.finditer(page.read_text(encoding="utf-8"))}
+        assert targets & {"./dialogs.js", "../web/dialogs.js"}, (
+            f"{page.name} does not take the dialogs from web/dialogs.js"
+        )

@@ -12,8 +12,8 @@ import { EVENT_REQUEST, STATES } from "./protocol.js";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
- * @typedef {import("./overlay.js").Dialog} Dialog
- * @typedef {import("./overlay.js").DialogOptions} DialogOptions
+ * @typedef {import("./dialog.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").DialogOptions} DialogOptions
  * @typedef {{
  *   kind: string,
  *   open(view: RequestView, tools: DialogTools): void,
@@ -134,7 +134,7 @@ export class HitlController {
    *   doc: Document,
    *   handlers: KindHandler[],
    *   activeWorkflowId?: () => string | null,
-   *   chrome?: () => import("./overlay.js").Chrome,
+   *   chrome?: () => import("./placement.js").Chrome,
    *   movable?: boolean,
    *   identity?: import("./client.js").ClientIdentity,
    *   listener?: RequestListener,
@@ -142,7 +142,7 @@ export class HitlController {
    *   onUpdate?: (view: RequestView | null) => void,
    * }} options `activeWorkflowId`: the workflow id of this tab; `chrome`: the host's controls
    *   our dialogs must leave reachable, `movable` false: the page lays the dialogs out (both
-   *   see overlay.js)
+   *   see overlay.js and placement.js)
    */
   constructor({ api, doc, handlers, activeWorkflowId, chrome, movable, identity, listener, autoOpen = true, onUpdate }) {
     this.api = api;

@@ -5,6 +5,7 @@
  * System notifications, the inbox's rows and the dialogs' subtitles use it; `questions/describe.py`
  * is its twin (pushes, the CLI), and `tests/test_describe.py` checks that both give the
  * same text. Workflow text is made single-line and capped (it ends up in a notification title).
+ * `duration` and `ago` say how long, in the same words as their Python twins (the CLI's).
  */
 import { KINDS } from "./protocol.js";
 
@@ -75,4 +76,33 @@ export function asks(view) {
  */
 export function describeRequest(view) {
   return oneLine(`${nodeName(view)}: ${asks(view)}`, MAX_LENGTH);
+}
+
+/**
+ * A duration as a person reads it: "0:07", "2:13", "1h 05m" (whole seconds, rounded down;
+ * a countdown adds 999 ms first, so "0:01" is shown until the time is up).
+ * @param {number} ms
+ */
+export function duration(ms) {
+  const total = Math.max(0, Math.floor(ms / 1000));
+  const minutes = Math.floor(total / 60);
+  if (minutes >= 60) return `${Math.floor(minutes / 60)}h ${String(minutes % 60).padStart(2, "0")}m`;
+  return `${minutes}:${String(total % 60).padStart(2, "0")}`;
+}
+
+/**
+ * How long ago, from `ms` milliseconds: "just now", "40 s ago", "3 min ago", "5 h ago",
+ * "3 days ago" (from two days on). Measure `ms` on one clock (the server's), never the
+ * device's against the server's.
+ * @param {number} ms
+ */
+export function ago(ms) {
+  const seconds = Math.max(0, Math.round(ms / 1000));
+  if (seconds < 10) return "just now";
+  if (seconds < 60) return `${seconds} s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 60) return `${minutes} min ago`;
+  const hours = Math.round(minutes / 60);
+  if (hours < 48) return `${hours} h ago`;
+  return `${Math.round(hours / 24)} days ago`;
 }

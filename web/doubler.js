@@ -1,6 +1,6 @@
 // @ts-check
 /** The integer doubler's browser half: double the value and post it back. */
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { KINDS } from "./protocol.js";
 
 /** @type {import("./controller.js").KindHandler} */
@@ -15,7 +15,7 @@ export const doublerHandler = {
       void tools.submit(view, null, doubled);
       return;
     }
-    /** @type {import("./overlay.js").Dialog} */
+    /** @type {import("./dialog.js").Dialog} */
     const dialog = tools.openDialog(view, {
       title: "Integer doubler",
       primaryLabel: "Send",

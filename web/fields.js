@@ -10,13 +10,14 @@
  * A field starts from `spec.default`. What the person typed or picked reads as text
  * (`draft()`) and is put back with `setDraft()`: a dialog keeps it in a {@link RequestDraft},
  * so a reload of the tab loses nothing typed. Keys reach a field through its dialog
- * (`dialog.onKey(field.onKey)`): key events never travel through our layer (overlay.js).
+ * (`dialog.onKey(field.onKey)`): key events never travel through our layer (keys.js).
  *
  * Class names keep the `hitl-vp-` prefix the value prompt's dialog first gave them (its
  * tests and users' own CSS rely on them).
  */
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 import { VALUE_TYPES } from "./protocol.js";
+import { tabStorage } from "./storage.js";
 
 /**
  * What one typed field accepts and starts with: the value prompt's payload, or one entry of
@@ -60,29 +61,16 @@ export class RequestDraft {
 
   /** @returns {unknown} what was saved, or null */
   load() {
-    try {
-      const text = sessionStorage.getItem(this.key);
-      return text === null ? null : JSON.parse(text);
-    } catch {
-      return null;
-    }
+    return tabStorage.readJson(this.key);
   }
 
   /** @param {unknown} value anything JSON can hold */
   save(value) {
-    try {
-      sessionStorage.setItem(this.key, JSON.stringify(value));
-    } catch {
-      // Storage full or disabled.
-    }
+    tabStorage.writeJson(this.key, value);
   }
 
   clear() {
-    try {
-      sessionStorage.removeItem(this.key);
-    } catch {
-      // Storage disabled: nothing was kept.
-    }
+    tabStorage.write(this.key, null);
   }
 }
 
@@ -109,14 +97,6 @@ const CSS = `
 .hitl-vp-hint { font-size: 12px; opacity: .7; margin-top: 2px; overflow-wrap: anywhere; }
 .hitl-vp-count[data-over="true"] { color: #ff8a80; opacity: 1; }
 `;
-
-/** Add the fields' style sheet to the page once. @param {Document} doc */
-export function ensureFieldStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
 
 /** Characters as the server counts them: code points, not UTF-16 units. @param {string} text */
 export function characterCount(text) {
@@ -334,7 +314,7 @@ export function choiceField(doc, spec, fieldId) {
  * @returns {AnswerField}
  */
 export function answerField(doc, spec, fieldId) {
-  ensureFieldStyle(doc);
+  ensureStyle(doc, STYLE_ID, CSS);
   switch (spec.type) {
     case VALUE_TYPES.INT:
     case VALUE_TYPES.FLOAT:

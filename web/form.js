@@ -11,9 +11,9 @@
  * text by name). Everything from the workflow is shown as text.
  */
 import { RequestDraft, answerField, focusField } from "./fields.js";
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 import { KINDS, VALUE_TYPES } from "./protocol.js";
-import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
+import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
 
 /**
  * One field of a form request (`FieldSpec.describe` in questions/values.py).
@@ -51,14 +51,6 @@ const CSS = `
 .hitl-form-field[data-invalid="true"] .hitl-vp-options { outline: 1px solid #ff8a80; border-radius: 6px; }
 .hitl-form-keys { margin-top: 4px; }
 `;
-
-/** @param {Document} doc */
-function ensureStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
 
 /**
  * The keys that help in this form, and what happens when time runs out, said once below
@@ -140,17 +132,11 @@ export const formHandler = {
   kind: KINDS.FORM,
   open(view, tools) {
     const doc = tools.doc;
-    ensureStyle(doc);
+    ensureStyle(doc, STYLE_ID, CSS);
     const payload = /** @type {FormPayload} */ (view.payload ?? {});
     const specs = Array.isArray(payload.fields) ? payload.fields : [];
 
-    /** @type {import("./overlay.js").Dialog} */
-    const dialog = tools.openDialog(view, {
-      title: payload.title || "Fill in the form",
-      primaryLabel: "Send",
-      onPrimary: () => void send(),
-    });
-    const mayFocus = overlayGaveFocus(dialog);
+    const { dialog, mayFocus } = openQuestion(tools, view, payload.title || "Fill in the form", send);
     dialog.card.dataset.fieldCount = String(specs.length);
 
     const { layout, question } = questionLayout(tools, view, dialog, payload, "hitl-vp-question hitl-form");

@@ -16,14 +16,16 @@
  *
  * Keys reach it through the overlay (`dialog.onKey`), never ComfyUI's shortcuts.
  */
-import { element } from "./overlay.js";
+import { actionButton, element, ensureStyle } from "./dom.js";
 import { ClipPlayer, FRAME_RATES, PLAY_MODES, PreviewStore, framesFor, nearestFirst } from "./picker_previews.js";
-import { KINDS } from "./protocol.js";
+import { wholeNumber } from "./payload.js";
+import { KINDS, ON_TIMEOUT } from "./protocol.js";
+import { browserStorage, tabStorage } from "./storage.js";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {import("./controller.js").DialogTools} DialogTools
- * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").Dialog} Dialog
  * @typedef {{ title: string, count: number, min_picks: number, max_picks: number,
  *   on_timeout: string, width: number, height: number, frames_per_item?: number,
  *   preset?: number[], click_sends?: boolean }} PickerPayload
@@ -101,33 +103,6 @@ const CSS = `
   border: 1px solid var(--border-color, #555); border-radius: 6px; padding: 2px 4px; }
 `;
 
-/** @param {Document} doc */
-function ensureStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
-
-/** @param {Storage} storage @param {string} key @returns {string | null} */
-function readStorage(storage, key) {
-  try {
-    return storage.getItem(key);
-  } catch {
-    return null; // storage can be disabled; the dialog works without it
-  }
-}
-
-/** @param {Storage} storage @param {string} key @param {string | null} value */
-function writeStorage(storage, key, value) {
-  try {
-    if (value === null) storage.removeItem(key);
-    else storage.setItem(key, value);
-  } catch {
-    // Storage full or disabled: only the convenience of surviving a reload is lost.
-  }
-}
-
 /** @param {number} count @param {number} min @param {number} max */
 function describeBounds(count, min, max) {
   if (min === max) return `pick ${min}`;
@@ -145,11 +120,11 @@ function tileSize(chosen) {
   return chosen ? `${chosen}px` : `min(${TILE_SIZES.initial}px, calc(50% - 4px))`;
 }
 
-/** @type {Record<string, string>} */
+/** @type {Record<string, string>} what the node does when time runs out, after "When time runs out, " */
 const TIMEOUT_TEXT = {
-  "send all": "all images are sent",
-  "send first": "the first image is sent",
-  "cancel run": "the run is cancelled",
+  [ON_TIMEOUT.SEND_ALL]: "all images are sent",
+  [ON_TIMEOUT.SEND_FIRST]: "the first image is sent",
+  [ON_TIMEOUT.CANCEL_RUN]: "the run is cancelled",
 };
 
 /** The state and DOM of one open picker dialog. */
@@ -164,10 +139,10 @@ class PickerDialog {
     this.tools = tools;
     this.doc = tools.doc;
     /** How many items (images, or clips of framesPerItem frames) there are to pick from. */
-    this.count = Math.max(0, Math.floor(Number(payload.count) || 0));
-    this.min = Math.max(1, Math.floor(Number(payload.min_picks) || 1));
-    this.max = Math.max(this.min, Math.floor(Number(payload.max_picks) || this.count));
-    this.framesPerItem = Math.max(1, Math.floor(Number(payload.frames_per_item) || 1));
+    this.count = wholeNumber(payload.count, 0);
+    this.min = wholeNumber(payload.min_picks, 1);
+    this.max = wholeNumber(payload.max_picks, this.min, this.count);
+    this.framesPerItem = wholeNumber(payload.frames_per_item, 1);
     this.clickSends = payload.click_sends === true && this.max === 1;
     this.preset = Array.isArray(payload.preset) ? payload.preset : [];
     this.width = Number(payload.width) || 1;
@@ -206,7 +181,7 @@ class PickerDialog {
     this.sizeInput = element(this.doc, "input");
     this.grid = element(this.doc, "div", "hitl-pick-grid");
     this.empty = element(this.doc, "div", "hitl-pick-empty", "Nothing is picked yet. Press P (or Picked only) to show all.");
-    this.filterButton = this.#barButton("Picked only", "picked-only", "Show only the picked items (p)", () =>
+    this.filterButton = actionButton(this.doc, "Picked only", "picked-only", "Show only the picked items (p)", () =>
       this.setPickedOnly(!this.pickedOnly),
     );
     /** @type {HTMLElement | undefined} */
@@ -219,8 +194,8 @@ class PickerDialog {
     this.zoomToggle = undefined;
     /** @type {number | undefined} */
     this.zoomTimer = undefined;
-    this.frameRate = Number(readStorage(localStorage, FRAME_RATE_KEY)) || DEFAULT_FRAME_RATE;
-    this.playMode = readStorage(localStorage, PLAY_MODE_KEY) === PLAY_MODES.ALWAYS ? PLAY_MODES.ALWAYS : PLAY_MODES.HOVER;
+    this.frameRate = Number(browserStorage.read(FRAME_RATE_KEY)) || DEFAULT_FRAME_RATE;
+    this.playMode = browserStorage.read(PLAY_MODE_KEY) === PLAY_MODES.ALWAYS ? PLAY_MODES.ALWAYS : PLAY_MODES.HOVER;
 
     this.previews = new PreviewStore({
       client: tools.client,
@@ -240,7 +215,7 @@ class PickerDialog {
           })
         : null;
 
-    ensureStyle(this.doc);
+    ensureStyle(this.doc, STYLE_ID, CSS);
     /** @type {Dialog} */
     this.dialog = tools.openDialog(view, {
       title: String(payload.title || "Pick images"),
@@ -273,19 +248,19 @@ class PickerDialog {
     const bar = element(doc, "div", "hitl-pick-bar");
     this.status.dataset.role = "pick-status";
     this.status.setAttribute("aria-live", "polite");
-    const allButton = this.#barButton("All", "pick-all", "Pick all, up to the maximum (Ctrl+A)", () => this.pickAll());
-    const noneButton = this.#barButton("None", "pick-none", "Pick none (Ctrl+Shift+A)", () => this.pickNone());
+    const allButton = actionButton(this.doc, "All", "pick-all", "Pick all, up to the maximum (Ctrl+A)", () => this.pickAll());
+    const noneButton = actionButton(this.doc, "None", "pick-none", "Pick none (Ctrl+Shift+A)", () => this.pickNone());
     this.filterButton.setAttribute("aria-pressed", "false");
     const size = element(doc, "label", "hitl-pick-size", "Size");
     this.sizeInput.type = "range";
     this.sizeInput.min = String(TILE_SIZES.min);
     this.sizeInput.max = String(TILE_SIZES.max);
-    const chosenSize = readStorage(localStorage, TILE_SIZE_KEY);
+    const chosenSize = browserStorage.read(TILE_SIZE_KEY);
     this.sizeInput.value = chosenSize ?? String(TILE_SIZES.initial);
     this.sizeInput.setAttribute("aria-label", "Thumbnail size");
     this.sizeInput.addEventListener("input", () => {
       this.grid.style.setProperty("--hitl-tile", `${this.sizeInput.value}px`);
-      writeStorage(localStorage, TILE_SIZE_KEY, this.sizeInput.value);
+      browserStorage.write(TILE_SIZE_KEY, this.sizeInput.value);
     });
     size.append(this.sizeInput);
     bar.append(this.status, allButton, noneButton, this.filterButton, size);
@@ -382,7 +357,7 @@ class PickerDialog {
     rate.value = String(this.frameRate);
     rate.addEventListener("change", () => {
       this.frameRate = Number(rate.value);
-      writeStorage(localStorage, FRAME_RATE_KEY, rate.value);
+      browserStorage.write(FRAME_RATE_KEY, rate.value);
       this.player?.setRate(this.frameRate);
     });
     const play = element(doc, "select");
@@ -399,22 +374,10 @@ class PickerDialog {
     play.value = this.playMode;
     play.addEventListener("change", () => {
       this.playMode = play.value === PLAY_MODES.ALWAYS ? PLAY_MODES.ALWAYS : PLAY_MODES.HOVER;
-      writeStorage(localStorage, PLAY_MODE_KEY, this.playMode);
+      browserStorage.write(PLAY_MODE_KEY, this.playMode);
       this.updatePlaying();
     });
     return [rate, play];
-  }
-
-  /**
-   * @param {string} label @param {string} action @param {string} title @param {() => void} onClick
-   */
-  #barButton(label, action, title, onClick) {
-    const button = element(this.doc, "button", "hitl-button", label);
-    button.type = "button";
-    button.dataset.action = action;
-    button.title = title;
-    button.addEventListener("click", onClick);
-    return button;
   }
 
   // ------------------------------------------------------------------ previews
@@ -595,13 +558,13 @@ class PickerDialog {
     this.dialog.setError(null);
     // With a preset, "nothing picked" is kept too: a reload must not bring the preset back.
     const keep = this.order.length > 0 || this.preset.length > 0;
-    writeStorage(sessionStorage, this.picksKey, keep ? JSON.stringify(this.order) : null);
+    tabStorage.write(this.picksKey, keep ? JSON.stringify(this.order) : null);
     this.render();
   }
 
   /** A reload mid-wait keeps what was picked (per request id, in this tab only); else the preset. */
   restorePicks() {
-    const saved = readStorage(sessionStorage, this.picksKey);
+    const saved = tabStorage.read(this.picksKey);
     if (!saved) {
       this.order = [...new Set(this.preset)].filter((i) => Number.isInteger(i) && i >= 0 && i < this.count);
       return;
@@ -787,10 +750,10 @@ class PickerDialog {
       this.zoomImage.alt = "";
       this.zoomCaption = element(doc, "span", "hitl-pick-zoom-caption");
       const bar = element(doc, "div", "hitl-pick-zoom-bar");
-      const previous = this.#barButton("‹", "zoom-previous", "Previous (←)", () => this.openZoom((this.zoomed ?? 0) - 1));
-      const next = this.#barButton("›", "zoom-next", "Next (→)", () => this.openZoom((this.zoomed ?? 0) + 1));
-      this.zoomToggle = this.#barButton("Pick", "zoom-toggle", "Pick or unpick this one (x)", () => this.toggle(this.zoomed ?? 0));
-      const close = this.#barButton("Close", "zoom-close", "Back to the grid (Space or Esc)", () => this.closeZoom());
+      const previous = actionButton(this.doc, "‹", "zoom-previous", "Previous (←)", () => this.openZoom((this.zoomed ?? 0) - 1));
+      const next = actionButton(this.doc, "›", "zoom-next", "Next (→)", () => this.openZoom((this.zoomed ?? 0) + 1));
+      this.zoomToggle = actionButton(this.doc, "Pick", "zoom-toggle", "Pick or unpick this one (x)", () => this.toggle(this.zoomed ?? 0));
+      const close = actionButton(this.doc, "Close", "zoom-close", "Back to the grid (Space or Esc)", () => this.closeZoom());
       bar.append(previous, this.zoomCaption, next, this.zoomToggle, close);
       this.zoom.append(this.zoomImage, bar);
       this.#swipeToMove(this.zoomImage);
@@ -891,7 +854,7 @@ class PickerDialog {
       return;
     }
     const taken = await this.tools.submit(this.view, this.dialog, [...this.order]);
-    if (taken) writeStorage(sessionStorage, this.picksKey, null);
+    if (taken) tabStorage.write(this.picksKey, null);
   }
 }
 

@@ -7,11 +7,7 @@
 import { app } from "../../scripts/app.js";
 import { api } from "../../scripts/api.js";
 import { HitlController } from "./controller.js";
-import { doublerHandler } from "./doubler.js";
-import { valuePromptHandler } from "./value_prompt.js";
-import { imagePickerHandler } from "./image_picker.js";
-import { formHandler } from "./form.js";
-import { maskPainterHandler } from "./mask_painter.js";
+import { loadAllHandlers } from "./dialogs.js";
 import { WaitNotifier } from "./notify.js";
 import { PushConfigClient, serverSettings } from "./push_settings.js";
 import { PairingClient, pairingSettings } from "./pairing.js";
@@ -33,7 +29,7 @@ function activeWorkflowId() {
  * later frontend renames them: where no Run bar is found in a ComfyUI page, the top 96 px
  * are kept free, which holds both frontends' bars; the real-frontend tests check the Run
  * and Cancel buttons with elementFromPoint on both versions.
- * @returns {import("./overlay.js").Chrome}
+ * @returns {import("./placement.js").Chrome}
  */
 function comfyChrome() {
   const height = window.innerHeight;
@@ -90,7 +86,7 @@ const notifier = new WaitNotifier({
 controller = new HitlController({
   api: /** @type {any} */ (api),
   doc: document,
-  handlers: [doublerHandler, valuePromptHandler, imagePickerHandler, formHandler, maskPainterHandler],
+  handlers: [], // every kind's, once loaded (setup, below)
   activeWorkflowId,
   chrome: comfyChrome,
   // Recorded in the audit trail as this tab's claim: which surface answered, and which tab.
@@ -123,6 +119,9 @@ app.registerExtension({
   ],
   async setup() {
     followWorkflow();
+    // Every dialog before the first request arrives, so each opens at once (ComfyUI has
+    // imported their modules already: this only takes them from its module map).
+    for (const handler of await loadAllHandlers()) controller?.handlers.set(handler.kind, handler);
     await /** @type {HitlController} */ (controller).start();
     notifier.refresh();
     // Says "the dialogs are live in this tab" (for tests and for anyone debugging a tab).

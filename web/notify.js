@@ -9,7 +9,7 @@
  * the dialog's bell), never on load.
  */
 import { describeRequest } from "./describe.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 
 /** ComfyUI setting ids (stored per user by ComfyUI); the defaults are the issue's. */
 export const SETTING_IDS = Object.freeze({
@@ -43,7 +43,7 @@ const NOTIFICATION_BODY = "A ComfyUI run is waiting for your answer.";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
- * @typedef {import("./overlay.js").Dialog} Dialog
+ * @typedef {import("./dialog.js").Dialog} Dialog
  * @typedef {(id: string) => unknown} SettingGetter
  * @typedef {(id: string, value: unknown) => unknown} SettingSetter
  */
@@ -496,51 +496,34 @@ export class WaitNotifier {
     // Sections: 1.27.10 sorts them by name, 1.58.1 by their highest sortOrder; both put
     // this one first, then pushes (100…), then the audit log (< 100).
     return [
-      {
-        id: SETTING_IDS.SOUND,
-        sortOrder: 200,
-        category: [CATEGORY, SECTION, "Sound"],
-        name: "Play a sound when a run waits for you",
+      this.#setting(SETTING_IDS.SOUND, 200, "Sound", "Play a sound when a run waits for you", {
         tooltip: "A short chime, once per request (one tab plays it when several are open).",
         type: "boolean",
-        defaultValue: SETTING_DEFAULTS[SETTING_IDS.SOUND],
-        onChange: this.#track(SETTING_IDS.SOUND),
-      },
-      {
-        id: SETTING_IDS.VOLUME,
-        sortOrder: 199,
-        category: [CATEGORY, SECTION, "Volume"],
-        name: "Sound volume",
+      }),
+      this.#setting(SETTING_IDS.VOLUME, 199, "Volume", "Sound volume", {
         type: "slider",
         attrs: { min: 0, max: 100, step: 5 },
-        defaultValue: SETTING_DEFAULTS[SETTING_IDS.VOLUME],
-        onChange: this.#track(SETTING_IDS.VOLUME),
-      },
-      {
-        id: SETTING_IDS.BADGE,
-        sortOrder: 198,
-        category: [CATEGORY, SECTION, "Title badge"],
-        name: "Show how many requests wait in the tab's title",
+      }),
+      this.#setting(SETTING_IDS.BADGE, 198, "Title badge", "Show how many requests wait in the tab's title", {
         tooltip: "e.g. (2) ⏸ ComfyUI; the title comes back as it was when none wait.",
         type: "boolean",
-        defaultValue: SETTING_DEFAULTS[SETTING_IDS.BADGE],
-        onChange: this.#track(SETTING_IDS.BADGE),
-      },
-      {
-        id: SETTING_IDS.SYSTEM,
-        sortOrder: 197,
-        category: [CATEGORY, SECTION, "System notifications"],
-        name: "System notification when a run waits and this tab is hidden",
-        tooltip: "Turning this on asks your browser's permission. Click the notification to come back to the dialog.",
-        type: "boolean",
-        defaultValue: SETTING_DEFAULTS[SETTING_IDS.SYSTEM],
-        /** @param {unknown} value @param {unknown} old */
-        onChange: (value, old) => {
-          this.#track(SETTING_IDS.SYSTEM)(value, old);
-          // `old` is undefined when the setting is registered at load: never ask then.
-          if (value === true && old !== undefined && !this.enabling) void this.enableSystemNotifications();
+      }),
+      this.#setting(
+        SETTING_IDS.SYSTEM,
+        197,
+        "System notifications",
+        "System notification when a run waits and this tab is hidden",
+        {
+          tooltip: "Turning this on asks your browser's permission. Click the notification to come back to the dialog.",
+          type: "boolean",
+          /** @param {unknown} value @param {unknown} old */
+          onChange: (value, old) => {
+            this.#track(SETTING_IDS.SYSTEM)(value, old);
+            // `old` is undefined when the setting is registered at load: never ask then.
+            if (value === true && old !== undefined && !this.enabling) void this.enableSystemNotifications();
+          },
         },
-      },
+      ),
       {
         id: SETTING_IDS.TEST,
         sortOrder: 196,
@@ -559,5 +542,22 @@ export class WaitNotifier {
         defaultValue: "",
       },
     ];
+  }
+
+  /**
+   * One of this section's settings, its value tracked (see {@link WaitNotifier#setting}).
+   * @param {string} id @param {number} sortOrder @param {string} label its line in the panel
+   * @param {string} name @param {Record<string, unknown>} details its type and the rest
+   */
+  #setting(id, sortOrder, label, name, details) {
+    return {
+      id,
+      sortOrder,
+      category: [CATEGORY, SECTION, label],
+      name,
+      defaultValue: SETTING_DEFAULTS[id],
+      onChange: this.#track(id),
+      ...details,
+    };
   }
 }

@@ -7,7 +7,7 @@
  * management routes that only answer a caller on this machine. No side effect on import.
  */
 import { routePath } from "./protocol.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { CATEGORY } from "./notify.js";
 
 /** The section of ComfyUI's settings dialog these rows go in (with the listener's settings). */

@@ -7,7 +7,7 @@
  * is stored in the browser or in ComfyUI's per-user settings file.
  */
 import { routePath } from "./protocol.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { CATEGORY } from "./notify.js";
 import { PHONES } from "./pairing.js";
 

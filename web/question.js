@@ -5,7 +5,7 @@
  * and whether the dialog may take the focus. (The subtitle, which node asks, is the
  * controller's, for every dialog.)
  */
-import { element } from "./overlay.js";
+import { element, ensureStyle } from "./dom.js";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
@@ -27,14 +27,6 @@ const CSS = `
 .hitl-vp-more { font-size: 12px; opacity: .7; align-self: center; }
 .hitl-vp-question { display: flex; flex-direction: column; min-width: 0; }
 `;
-
-/** Add the question layout's style sheet to the page once. @param {Document} doc */
-export function ensureQuestionStyle(doc) {
-  if (doc.getElementById(STYLE_ID)) return;
-  const style = element(doc, "style", undefined, CSS);
-  style.id = STYLE_ID;
-  doc.head.append(style);
-}
 
 /**
  * Thumbnails of the request's IMAGE input; each links to the full-size image.
@@ -70,12 +62,12 @@ export function imageStrip(tools, view, payload) {
  * fills `question` and appends `layout` to the dialog's body.
  * @param {DialogTools} tools
  * @param {RequestView} view
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  * @param {QuestionImages} payload
  * @param {string} className the question's own class(es)
  */
 export function questionLayout(tools, view, dialog, payload, className) {
-  ensureQuestionStyle(tools.doc);
+  ensureStyle(tools.doc, STYLE_ID, CSS);
   const hasImages = Array.isArray(payload.images) && payload.images.length > 0;
   if (hasImages) dialog.card.dataset.hasImages = "true";
   const layout = element(tools.doc, "div", "hitl-vp");
@@ -87,10 +79,23 @@ export function questionLayout(tools, view, dialog, payload, className) {
 }
 
 /**
+ * Open a question's dialog, Send its primary button, and say whether the overlay gave it
+ * the focus (see {@link overlayGaveFocus}).
+ * @param {DialogTools} tools
+ * @param {RequestView} view
+ * @param {string} title
+ * @param {() => Promise<void>} send
+ */
+export function openQuestion(tools, view, title, send) {
+  const dialog = tools.openDialog(view, { title, primaryLabel: "Send", onPrimary: () => void send() });
+  return { dialog, mayFocus: overlayGaveFocus(dialog) };
+}
+
+/**
  * Whether the overlay gave a dialog just opened the focus: it does not when the person is
  * busy elsewhere (typing in another dialog, or in one of ComfyUI's fields or windows), and
  * then the dialog must not take it either.
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  */
 export function overlayGaveFocus(dialog) {
   return dialog.card.contains(dialog.card.ownerDocument.activeElement);
@@ -100,7 +105,7 @@ export function overlayGaveFocus(dialog) {
  * Enter sends, from any field of the dialog; Shift+Enter stays a new line in multi-line
  * text, and buttons and links keep their own Enter. (Ctrl/Cmd+Enter sends too: the
  * overlay's, in every dialog.)
- * @param {import("./overlay.js").Dialog} dialog
+ * @param {import("./dialog.js").Dialog} dialog
  * @param {() => void} send
  */
 export function sendOnEnter(dialog, send) {

@@ -9,9 +9,9 @@
  * Everything from the workflow is shown as text.
  */
 import { RequestDraft, answerField, focusField } from "./fields.js";
-import { element } from "./overlay.js";
+import { element } from "./dom.js";
 import { KINDS } from "./protocol.js";
-import { overlayGaveFocus, questionLayout, sendOnEnter } from "./question.js";
+import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
 
 /**
  * The payload of a value-prompt request (`ValuePrompt.prompt` in nodes/value_prompt.py).
@@ -46,13 +46,7 @@ export const valuePromptHandler = {
     const doc = tools.doc;
     const payload = /** @type {ValuePromptPayload} */ (view.payload ?? {});
 
-    /** @type {import("./overlay.js").Dialog} */
-    const dialog = tools.openDialog(view, {
-      title: payload.title || "Enter a value",
-      primaryLabel: "Send",
-      onPrimary: () => void send(),
-    });
-    const mayFocus = overlayGaveFocus(dialog);
+    const { dialog, mayFocus } = openQuestion(tools, view, payload.title || "Enter a value", send);
     dialog.card.dataset.valueType = String(payload.type);
 
     const fieldId = `hitl-vp-field-${view.id}`;
