@@ -58,7 +58,7 @@ def _sibling_module(name: str) -> ModuleType:
     script. The folder is made a package of its own name (without running the pack's
     ``__init__``, which needs ComfyUI), so the module's relative imports of its siblings
     work; by path, not through sys.path: it works under ``python -I`` or ``PYTHONSAFEPATH``
-    too. Only ``server.protocol`` and ``questions.describe`` are loaded, both standard library only."""
+    too. Only ``server.protocol`` and ``server.describe`` are loaded, both standard library only."""
     if SCRIPT_PACKAGE not in sys.modules:
         package = ModuleType(SCRIPT_PACKAGE)
         package.__path__ = [str(Path(__file__).resolve().parent)]
@@ -67,12 +67,12 @@ def _sibling_module(name: str) -> ModuleType:
 
 
 try:  # inside the pack (a test, a tool importing it)
-    from .questions import describe as D
+    from .server import describe as D
     from .server import pairing_cli as PAIRING
     from .server import protocol as P
 except ImportError:  # run as a script
     P = _sibling_module("server.protocol")
-    D = _sibling_module("questions.describe")
+    D = _sibling_module("server.describe")
     PAIRING = _sibling_module("server.pairing_cli")
 
 VERSION = "0.1.0"

@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from .questions.base import Question
-from .questions.describe import MAX_ANSWER_SUMMARY, MAX_SUMMARY_LENGTH, one_line
 from .server import protocol as P
+from .server.describe import MAX_ANSWER_SUMMARY, MAX_SUMMARY_LENGTH, one_line
 from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
 from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, iso_time, recordable
 

@@ -18,9 +18,9 @@ from typing import Any, ClassVar, NoReturn
 
 from ..images.batches import question_image_fields, question_images
 from ..questions.base import Question
-from ..questions.describe import summarize
 from ..server import comfy as _comfy
 from ..server import protocol as P
+from ..server.describe import summarize
 from ..server.history import for_image_metadata
 from ..state import Outcome, RequestRegistry, Validator
 from . import memory as _memory

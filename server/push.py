@@ -27,8 +27,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any
 
-from ..questions.describe import describe_request, one_line
 from . import protocol as P
+from .describe import describe_request, one_line
 from .settings import Settings, SettingsStore, mask
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 
 from dev.harness.pack import ROOT, submodule
 
-D = submodule("questions.describe")
+D = submodule("server.describe")
 P = submodule("server.protocol")
 value_prompt = submodule("nodes.value_prompt")
 image_picker = submodule("nodes.image_picker")

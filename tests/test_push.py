@@ -28,7 +28,7 @@ from dev.harness.pack import submodule
 push = submodule("server.push")
 settings_module = submodule("server.settings")
 state = submodule("state")
-describe = submodule("questions.describe")
+describe = submodule("server.describe")
 
 PUBLIC = "http://192.168.1.20:8188"
 

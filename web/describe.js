@@ -2,7 +2,7 @@
 /**
  * A request described for people, in one line: "Image Picker #12: Keep the best (pick 2–4 of 32)".
  * The node says what it asks (the view's `summary`); this puts the node's name in front.
- * System notifications, the inbox's rows and the dialogs' subtitles use it; `questions/describe.py`
+ * System notifications, the inbox's rows and the dialogs' subtitles use it; `server/describe.py`
  * is its twin (pushes, the CLI), and `tests/test_describe.py` checks that both give the
  * same text. Workflow text is made single-line and capped (it ends up in a notification title).
  * `duration` and `ago` say how long, in the same words as their Python twins (the CLI's).

@@ -25,7 +25,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from ..server import protocol as P
+from . import protocol as P
 
 #: The longest description, in characters (code points), "…" included.
 MAX_LENGTH = 160
