@@ -142,9 +142,20 @@ class TimeoutAction:
     source: str = SOURCE_TIMEOUT
 
 
-#: The modes the value prompt and the form share the pattern of; each node lists its own.
+#: Every node's first mode and last timeout action.
 ALWAYS_ASK = Mode(P.MODE_ALWAYS_ASK, ASK)
 CANCEL_RUN = TimeoutAction(P.ON_TIMEOUT_CANCEL_RUN, None)
+
+
+def ask_recall_or_default(recall: str, pass_default: str) -> tuple[Mode, ...]:
+    """The modes of a question with a default (the value prompt, the form): always ask; reuse
+    the last answer (``recall``); never ask and give the default (``pass_default``)."""
+    return (ALWAYS_ASK, Mode(recall, RECALL, SOURCE_LAST_ANSWER), Mode(pass_default, PASS, SOURCE_DEFAULT))
+
+
+def default_or_cancel(use_default: str) -> tuple[TimeoutAction, ...]:
+    """The timeout actions of a question with a default: give it, or cancel the run."""
+    return (TimeoutAction(use_default, GIVES_DEFAULT), CANCEL_RUN)
 
 
 @dataclass(frozen=True)

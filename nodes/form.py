@@ -1,31 +1,8 @@
-"""The form: the run waits until a person fills in several typed values in one dialog, and
-goes on with all of them at once.
-
-The ``fields`` widget declares one field per line::
-
-    # a line starting with # is a comment; blank lines are ignored
-    steps: INT 1..60 = 20
-    denoise "Denoise strength": FLOAT 0..1 step 0.05 = 0.55
-    prompt: TEXT multiline = a lighthouse at dusk
-    style: CHOICE photo | oil painting | sketch = photo
-    upscale: BOOLEAN = yes
-
-``name ["label"]: TYPE options [= default]``. The name is the answer's key (letters, digits
-and _, not starting with a digit; unique, ignoring case); the label, in double quotes, is
-what the dialog shows (default: the name with _ as spaces). Types and their options:
-
-- ``INT`` / ``FLOAT``: a range ``LOW..HIGH`` (either end may be left out: ``1..``,
-  ``..60``; negative numbers are fine), and ``step N`` (the arrow keys' increment).
-- ``TEXT`` (or ``STRING``): ``multiline``, and ``max N`` characters (default 1,000 for one
-  line, 10,000 for multiline).
-- ``BOOLEAN``: no options; the default is yes/no, true/false, on/off or 1/0.
-- ``CHOICE``: the options, separated by ``|`` (spaces inside an option are kept).
-
-Everything after the first ``=`` is the default (so a text default may contain ``=``; a
-choice option may not). Without one: 0 or the bound nearest to it, empty text, no, the
-first option. Each answer is checked on the server by the value prompt's own
-:class:`ValueSpec`; every mistake in the text is refused when the prompt is queued
-(``VALIDATE_INPUTS``), naming its line.
+"""The Form node: the run waits until a person fills in several typed values in one dialog,
+and goes on with all of them at once. The ``fields`` widget's syntax (one field per line,
+``name ["label"]: TYPE options [= default]``) and its checks are ``questions/forms.py``'s; this
+module declares the node's inputs and outputs, and checks that the Form Field nodes fed by it
+ask for fields it has.
 """
 
 from __future__ import annotations
@@ -37,17 +14,11 @@ from ..questions.forms import DEFAULT_FIELDS, FORM_TYPE, FormAnswers, FormQuesti
 from ..questions.values import STRING_TYPES
 from ..server import protocol as P
 from .base import (
-    ALWAYS_ASK,
-    CANCEL_RUN,
     MEMORY_HIDDEN_INPUTS,
-    PASS,
-    RECALL,
-    SOURCE_DEFAULT,
-    SOURCE_LAST_ANSWER,
     Hidden,
     HitlNode,
-    Mode,
-    TimeoutAction,
+    ask_recall_or_default,
+    default_or_cancel,
     with_image,
 )
 
@@ -95,12 +66,8 @@ class Form(HitlNode):
         'The answers as a JSON object, e.g. {"steps": 30, "style": "sketch"}',
     )
     FUNCTION = "fill_in"
-    MODES = (
-        ALWAYS_ASK,
-        Mode(P.MODE_USE_LAST_ANSWERS, RECALL, SOURCE_LAST_ANSWER),
-        Mode(P.MODE_PASS_DEFAULTS, PASS, SOURCE_DEFAULT),
-    )
-    ON_TIMEOUT = (TimeoutAction(P.ON_TIMEOUT_USE_DEFAULTS, "default"), CANCEL_RUN)
+    MODES = ask_recall_or_default(P.MODE_USE_LAST_ANSWERS, P.MODE_PASS_DEFAULTS)
+    ON_TIMEOUT = default_or_cancel(P.ON_TIMEOUT_USE_DEFAULTS)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:

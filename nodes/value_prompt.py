@@ -22,17 +22,11 @@ from ..questions.values import (
 )
 from ..server import protocol as P
 from .base import (
-    ALWAYS_ASK,
-    CANCEL_RUN,
     MEMORY_HIDDEN_INPUTS,
-    PASS,
-    RECALL,
-    SOURCE_DEFAULT,
-    SOURCE_LAST_ANSWER,
     Hidden,
     HitlNode,
-    Mode,
-    TimeoutAction,
+    ask_recall_or_default,
+    default_or_cancel,
     with_image,
 )
 
@@ -60,12 +54,8 @@ class ValuePrompt(HitlNode):
         "The index of the choice taken (0 is the first); -1 for other types",
     )
     FUNCTION = "prompt"
-    MODES = (
-        ALWAYS_ASK,
-        Mode(P.MODE_USE_LAST_ANSWER, RECALL, SOURCE_LAST_ANSWER),
-        Mode(P.MODE_PASS_DEFAULT, PASS, SOURCE_DEFAULT),
-    )
-    ON_TIMEOUT = (TimeoutAction(P.ON_TIMEOUT_USE_DEFAULT, "default"), CANCEL_RUN)
+    MODES = ask_recall_or_default(P.MODE_USE_LAST_ANSWER, P.MODE_PASS_DEFAULT)
+    ON_TIMEOUT = default_or_cancel(P.ON_TIMEOUT_USE_DEFAULT)
 
     @classmethod
     def INPUT_TYPES(cls) -> dict[str, Any]:

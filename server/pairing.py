@@ -18,9 +18,7 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import secrets
-import tempfile
 import threading
 import time
 from collections import OrderedDict, deque
@@ -32,6 +30,7 @@ from typing import Any
 from . import protocol as P
 from .errors import HitlError
 from .history import iso_time
+from .private_files import write_private_json
 from .settings import DATA_FOLDER
 
 log = logging.getLogger(__name__)
@@ -246,17 +245,7 @@ class DeviceStore:
         if self.path is None:
             return
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".devices-", suffix=".json", dir=self.path.parent)
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    json.dump(data, stream, indent=2)
-                    stream.write("\n")
-                os.chmod(temporary, 0o600)
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_private_json(self.path, data)
         except OSError as exc:
             log.error("could not save %s: %s (paired devices hold until ComfyUI restarts)", self.path, exc)
 

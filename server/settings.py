@@ -14,7 +14,6 @@ import json
 import logging
 import math
 import os
-import tempfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import InvalidSetting, SettingsLocked
+from .private_files import write_private_json
 
 log = logging.getLogger(__name__)
 
@@ -343,17 +343,7 @@ class SettingsStore:
         if self.path is None:
             return None
         try:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            handle, temporary = tempfile.mkstemp(prefix=".config-", suffix=".json", dir=self.path.parent)
-            try:
-                with os.fdopen(handle, "w", encoding="utf-8") as stream:
-                    json.dump(values, stream, indent=2, sort_keys=True)
-                    stream.write("\n")
-                os.chmod(temporary, 0o600)
-                os.replace(temporary, self.path)
-            except BaseException:
-                Path(temporary).unlink(missing_ok=True)
-                raise
+            write_private_json(self.path, values, sort_keys=True)
         except OSError as exc:
             log.error("could not save %s: %s (the change holds until ComfyUI restarts)", self.path, exc)
             return str(exc)

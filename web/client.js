@@ -14,6 +14,29 @@ import { routePath } from "./protocol.js";
  *   who this client says it is, sent with every answer and cancel for the audit record
  */
 
+/**
+ * One JSON call to a route of ours (the settings, pairing and push sections use it): the
+ * parsed body, or an Error carrying the server's refusal message.
+ * @param {FetchApi} api
+ * @param {string} method
+ * @param {string} route
+ * @param {unknown} [body] sent as JSON when given
+ * @returns {Promise<any>}
+ */
+export async function callJson(api, method, route, body) {
+  /** @type {RequestInit} */
+  const init = { method, cache: "no-store" };
+  if (body !== undefined) {
+    init.headers = { "Content-Type": "application/json" };
+    init.body = JSON.stringify(body);
+  }
+  const response = await api.fetchApi(route, init);
+  /** @type {any} */
+  const parsed = await response.json().catch(() => ({}));
+  if (!response.ok) throw new Error(parsed?.error?.message ?? `HTTP ${response.status}`);
+  return parsed;
+}
+
 /** What the server takes as a client id (longer or odd ones are not sent). */
 const CLIENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 

@@ -7,6 +7,7 @@
  * management routes that only answer a caller on this machine. No side effect on import.
  */
 import { routePath } from "./protocol.js";
+import { callJson } from "./client.js";
 import { element } from "./dom.js";
 import { CATEGORY } from "./notify.js";
 
@@ -57,18 +58,8 @@ export class PairingClient extends EventTarget {
    * @param {string} route
    * @param {unknown} [body]
    */
-  async #call(method, route, body) {
-    /** @type {RequestInit} */
-    const init = { method, cache: "no-store" };
-    if (body !== undefined) {
-      init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body);
-    }
-    const response = await this.api.fetchApi(route, init);
-    /** @type {any} */
-    const parsed = await response.json().catch(() => ({}));
-    if (!response.ok) throw new Error(parsed?.error?.message ?? `HTTP ${response.status}`);
-    return parsed;
+  #call(method, route, body) {
+    return callJson(this.api, method, route, body);
   }
 }
 

@@ -7,6 +7,7 @@
  * is stored in the browser or in ComfyUI's per-user settings file.
  */
 import { routePath } from "./protocol.js";
+import { callJson } from "./client.js";
 import { element } from "./dom.js";
 import { CATEGORY } from "./notify.js";
 import { PHONES } from "./pairing.js";
@@ -121,23 +122,8 @@ export class PushConfigClient extends EventTarget {
    * @param {string} route
    * @param {unknown} [body]
    */
-  async #call(method, route, body) {
-    /** @type {RequestInit} */
-    const init = { method, cache: "no-store" };
-    if (body !== undefined) {
-      init.headers = { "Content-Type": "application/json" };
-      init.body = JSON.stringify(body);
-    }
-    const response = await this.api.fetchApi(route, init);
-    /** @type {any} */
-    let parsed = {};
-    try {
-      parsed = await response.json();
-    } catch {
-      parsed = {};
-    }
-    if (!response.ok) throw new Error(parsed?.error?.message ?? `HTTP ${response.status}`);
-    return parsed;
+  #call(method, route, body) {
+    return callJson(this.api, method, route, body);
   }
 }
 
