@@ -65,6 +65,10 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CLAIM_FIELDS = ("surface", "client_id")
 #: How long the test route waits for the targets' answers beyond the send timeout.
 TEST_PUSH_GRACE_S = 1.0
+#: The longest a body may take to arrive, whole (256 KiB takes milliseconds on any link a
+#: person uses): a client that stalls mid-body is refused (408) after this, and holds nothing
+#: of any request meanwhile, since every route reads its body before it takes anything.
+BODY_READ_TIMEOUT_S = 10.0
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "server" / "openapi.json"
@@ -250,24 +254,43 @@ def parse_json(raw: bytes) -> Any:
             gc.enable()
 
 
-async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYTES) -> dict[str, Any]:
-    """The body as a JSON object, or :class:`Refused` (415, 413, 400, 422)."""
-    if request.content_type != "application/json":
-        raise Refused("unsupported_media_type", "send the body as application/json")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+class ClientGone(Exception):
+    """The client closed its connection before its body arrived: nobody is left to answer,
+    and nothing was taken or changed (:func:`guarded` logs one debug line)."""
+
+
+async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         chunk = await request.content.read(64 * 1024)
         if not chunk:
-            break
+            return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
             raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
         chunks.append(chunk)
+
+
+async def read_json_object(
+    request: web.Request, max_bytes: int = P.MAX_BODY_BYTES, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """The whole body as a JSON object, or :class:`Refused` (415, 413, 408 after
+    ``timeout_s``, by default :data:`BODY_READ_TIMEOUT_S`, then 400, 422); :class:`ClientGone`
+    when the client leaves mid-body. Routes call it before they take anything of a request."""
+    if request.content_type != "application/json":
+        raise Refused("unsupported_media_type", "send the body as application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+    limit = BODY_READ_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        body = parse_json(b"".join(chunks))
+        raw = await asyncio.wait_for(_read_body(request, max_bytes), limit)
+    except asyncio.TimeoutError:  # (TimeoutError itself only from Python 3.11)
+        raise Refused("body_timeout", f"the body did not arrive within {limit:g} s") from None
+    except ConnectionError as exc:  # aiohttp's "Connection lost" (a ConnectionResetError)
+        raise ClientGone(str(exc)) from None
+    try:
+        body = parse_json(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Refused("malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
@@ -477,7 +500,20 @@ def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request
             check(request)
             return await handler(request)
         except HitlError as exc:
-            return error_response(exc.code, exc.message, exc.field)
+            response = error_response(exc.code, exc.message, exc.field)
+            if exc.code == "body_timeout":
+                # Send the 408, then close: aiohttp would otherwise go on reading ("lingering")
+                # for 10 s more from a client that has shown it stalls.
+                with contextlib.suppress(ConnectionError):
+                    await response.prepare(request)
+                    await response.write_eof()
+                request.protocol.force_close()
+            return response
+        except ClientGone:
+            # A client that leaves mid-body is ordinary (a closed tab, a lost network): one
+            # quiet line, never a traceback. The response goes nowhere.
+            log.debug("a client went away mid-body: %s %s", request.method, request.path)
+            return web.Response(status=400)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
@@ -563,6 +599,8 @@ def add_routes(
         index = int(raw_index)
         async with contextlib.aclosing(as_made([index], source.image_futures(size, [index]))) as made:
             async for _, data in made:
+                if waiting.state != WAITING:  # made before it ended: still not served after
+                    break
                 return web.Response(body=data, content_type=source.media_type(size), headers=IMAGE_CACHE_HEADERS)
         # The request ended (and released its images) while this one was under way.
         registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
@@ -573,20 +611,26 @@ def add_routes(
         response, each as soon as it is made (those not made yet are made next, in this
         order). Each is a header (``_protocol.THUMBNAIL_HEADER_BYTES``: index and length as
         big-endian uint32) and its JPEG. One request instead of one per image: no per-request
-        cost, no browser limit of six connections, nothing waits for a slower image."""
+        cost, no browser limit of six connections, nothing waits for a slower image.
+
+        The body is read whole first: a client that stalls mid-body holds nothing of the
+        request (its images are let go when it ends, whatever this route is waiting for)."""
+        body = await read_json_object(request)
+        _only_keys(body, required=("order",))
         waiting = registry.get_waiting(request.match_info["request_id"])
         source = waiting.resources
         if not isinstance(source, ImageSource):
             raise Refused("not_found", "this request has no images")
-        body = await read_json_object(request)
-        _only_keys(body, required=("order",))
         order = image_order(body["order"], source.image_count())
         futures = source.image_futures("thumb", order)
+        del source  # the futures are all this stream needs
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"})
         await response.prepare(request)
         try:
             async with contextlib.aclosing(as_made(order, futures)) as made:
                 async for index, data in made:
+                    if waiting.state != WAITING:  # ended: not one more image, made or not
+                        break
                     await response.write(THUMBNAIL_HEADER.pack(index, len(data)) + data)
             await response.write_eof()
         except ConnectionError:

@@ -420,6 +420,7 @@ class RequestRegistry:
         # WAITING -> an end state, and records who made it (every surface comes through here).
         # Its record (view, answer, who) goes to the history log, the waiting node (its UI
         # output) and the observers: built once, here.
+        resources = request.resources
         request._move(state, reason, value, by)
         request.ended_at = self._wall_clock()
         request.ended_mono = self._clock()
@@ -442,6 +443,14 @@ class RequestRegistry:
         # Observers come after the waiter is woken: they only queue, but the node goes first.
         for observer in self._observers:
             self._tell(observer.request_ended, record)
+        # Its images are let go now, not when the node next runs: nothing of an ended request
+        # is served, and a batch may be gigabytes (closing only cancels and drops; it never waits).
+        close = getattr(resources, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("could not release an ended request's resources")
         log.debug("ended %r", request)
 
     @staticmethod

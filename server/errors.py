@@ -23,6 +23,7 @@ ERROR_STATUS: dict[str, int] = {
     "not_found": 404,
     "forbidden_host": 403,
     "config_locked": 409,
+    "body_timeout": 408,
 }
 
 

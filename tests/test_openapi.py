@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 
@@ -194,15 +195,36 @@ CASES = [
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": BIG, "headers": JSON}, 413),
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "order=0", "headers": FORM}, 415),
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0, 0]}}, 422),
+    # A body that stalls after its first byte: refused after the read timeout (shortened here).
+    *[
+        ("POST", path, which, {"stall": True}, 408)
+        for path, which in (
+            ("/hitl/requests/{}/answer", "waiting"),
+            ("/hitl/requests/{}/cancel", "waiting"),
+            ("/hitl/requests/{}/draft", "painter"),
+            ("/hitl/requests/{}/thumbnails", "picker"),
+            ("/hitl/notify/config", None),
+            ("/hitl/notify/test", None),
+        )
+    ],
 ]
+
+
+async def stalled_body() -> Any:
+    """A body that sends its first byte, then nothing (until the client is closed)."""
+    yield b"{"
+    await asyncio.Event().wait()
 
 
 @pytest.mark.parametrize(("method", "template", "which", "kwargs", "status"), CASES)
 async def test_every_documented_status_is_real_and_well_formed(
-    setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int
+    setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int, monkeypatch: Any
 ) -> None:
     client, ids = setup
     path = template.format(ids.get(which, "no-such-request")) if which and "{}" in template else template
+    if kwargs.get("stall"):
+        monkeypatch.setattr(server_routes, "BODY_READ_TIMEOUT_S", 0.1)
+        kwargs = {"data": stalled_body(), "headers": JSON}
     assert status in documented_statuses(method, path)
     response = await client.request(method, path, **kwargs)
     body = await response.read()

@@ -160,6 +160,7 @@ export const ERROR_CODES = Object.freeze([
   "not_found",
   "forbidden_host",
   "config_locked",
+  "body_timeout",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;

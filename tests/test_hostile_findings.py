@@ -1,0 +1,216 @@
+"""Issue 26, "nothing kept, leaked or erased by a hostile caller": each finding of the hostile
+run against a real ComfyUI, as a regression test over HTTP on the harness (or, where the
+finding is about a module's own bound, on that module)."""
+
+from __future__ import annotations
+
+import gc
+import json
+import logging
+import socket
+import threading
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dev.harness.batches import materialize
+from dev.harness.host import HarnessHost, HarnessServer
+from dev.harness.hostile import http_request
+from dev.harness.pack import submodule
+
+server_routes = submodule("server_routes")
+batches = submodule("images.batches")
+P = submodule("server.protocol")
+
+
+@pytest.fixture
+def harness() -> Iterator[tuple[HarnessHost, HarnessServer]]:
+    host = HarnessHost()
+    server = HarnessServer(host)
+    server.start()
+    try:
+        yield host, server
+    finally:
+        server.stop()
+        host.close()
+
+
+def picker_inputs(batch: int = 4, size: int = 64) -> dict[str, Any]:
+    return materialize(
+        {
+            "images": {"generate": "colors", "batch": batch, "size": size},
+            "mode": "always ask",
+            "min_picks": 1,
+            "max_picks": 1,
+            "title": "Keep one",
+            "timeout_seconds": 0,
+            "on_timeout": "cancel run",
+        }
+    )
+
+
+def read_response(connection: socket.socket) -> tuple[int, bytes]:
+    """The status and body of the response on ``connection`` (read until the server closes)."""
+    data = b""
+    while chunk := connection.recv(65536):
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+def stalled_thumbnails(server: HarnessServer, request_id: str, *, declared: int = 55) -> socket.socket:
+    """A thumbnails request that declares ``declared`` body bytes and sends one: the socket
+    stays open, as the hostile client's did."""
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    head = (
+        f"POST /hitl/requests/{request_id}/thumbnails HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        f"Content-Type: application/json\r\nContent-Length: {declared}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    connection.sendall(head + b"{")
+    return connection
+
+
+class Records(logging.Handler):
+    """Log records as they arrive, with an event per awaited message."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.records: list[logging.LogRecord] = []
+        self.changed = threading.Condition()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        with self.changed:
+            self.records.append(record)
+            self.changed.notify_all()
+
+    def wait_for(self, predicate: Any, timeout: float = 10.0) -> logging.LogRecord:
+        with self.changed:
+            found: list[logging.LogRecord] = []
+
+            def match() -> bool:
+                found[:] = [record for record in self.records if predicate(record)]
+                return bool(found)
+
+            if not self.changed.wait_for(match, timeout):
+                raise TimeoutError("no such log record")
+            return found[0]
+
+
+@pytest.fixture
+def records() -> Iterator[Records]:
+    handler = Records()
+    root = logging.getLogger()
+    level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+
+
+# ------------------------------------------------- 1. a stalled body holds nothing
+def batch_of(host: HarnessHost, request_id: str) -> weakref.ref[Any]:
+    """A weak reference to a waiting picker's batch (so this test holds nothing of it)."""
+    batch = host.registry.get(request_id).resources
+    assert isinstance(batch, batches.BatchImages) and batch.frames is not None
+    return weakref.ref(batch)
+
+
+def test_a_stalled_thumbnails_body_holds_no_image_of_a_request_that_ended(
+    harness: tuple[HarnessHost, HarnessServer],
+) -> None:
+    host, server = harness
+    run = host.submit("HitlImagePicker", picker_inputs())
+    [view] = host.wait_waiting(run)
+    batch = batch_of(host, view["id"])
+    connection = stalled_thumbnails(server, view["id"])
+    try:
+        host.registry.answer(view["id"], [0])
+        assert run.wait().status == "success"
+        # The batch let go of its frames and renditions at the end, and nothing holds it
+        # (once its threads, which end when they find the batch closed, have ended).
+        assert batch().frames is None and batch().masks is None and not batch()._made
+        for thread in threading.enumerate():
+            if thread.name == "hitl-images":
+                thread.join(10)
+        gc.collect()
+        assert batch() is None, [type(holder) for holder in gc.get_referrers(batch())]
+        # Finishing the body now: the request ended, so nothing of its images is served.
+        connection.sendall(b'"order": [0, 1, 2, 3]}'.ljust(54))
+        status, body = read_response(connection)
+    finally:
+        connection.close()
+    assert status == 409, body
+    assert json.loads(body)["error"]["code"] == "not_waiting"
+
+
+def test_a_stalled_body_is_refused_after_the_read_timeout(
+    harness: tuple[HarnessHost, HarnessServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, server = harness
+    monkeypatch.setattr(server_routes, "BODY_READ_TIMEOUT_S", 0.3)
+    request = host.registry.open("integer-doubler", prompt_id="p", node_id="1", payload={"value": 2})
+    connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+    try:
+        head = (
+            f"POST /hitl/requests/{request.id}/answer HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            "Content-Type: application/json\r\nContent-Length: 40\r\nConnection: close\r\n\r\n"
+        ).encode()
+        connection.sendall(head + b'{"value"')
+        status, body = read_response(connection)  # the socket's own 10 s timeout fails a hang
+    finally:
+        connection.close()
+    assert status == 408, body
+    assert json.loads(body)["error"]["code"] == "body_timeout"
+    assert request.state == "waiting"
+    host.registry.cancel(request.id)
+
+
+def test_closing_a_batch_frees_its_frames_and_drops_a_rendition_made_later(monkeypatch: pytest.MonkeyPatch) -> None:
+    release, started = threading.Event(), threading.Event()
+    render = batches.BatchImages._render
+
+    def slow_render(self: Any, size: str, index: int) -> bytes:
+        started.set()
+        release.wait(10)
+        return render(self, size, index)
+
+    monkeypatch.setattr(batches.BatchImages, "_render", slow_render)
+    batch = batches.BatchImages(np.zeros((2, 32, 32, 3), np.float32), workers=1)
+    [future] = batch.image_futures("full", [1])
+    assert started.wait(10)
+    batch.close()
+    assert batch.frames is None and not batch._made
+    release.set()
+    # The rendition in flight finishes, and is dropped: nobody gets it, nothing keeps it.
+    with pytest.raises(batches.CancelledError):
+        future.result(10)
+    assert not batch._made and batch.frames is None
+
+
+# ------------------------------------------- 9. a client that drops mid-body is quiet
+def test_a_client_dropping_mid_body_leaves_no_traceback(
+    harness: tuple[HarnessHost, HarnessServer], records: Records
+) -> None:
+    host, server = harness
+    request = host.registry.open("integer-doubler", prompt_id="p", node_id="1", payload={"value": 2})
+    for path in (P.ROUTES["answer"].format(request_id=request.id), P.ROUTES["notify_config"]):
+        connection = socket.create_connection(("127.0.0.1", server.port), timeout=10)
+        connection.sendall(http_request("POST", path, "127.0.0.1", b'{"value": 4}' + b" " * 100)[:-90])
+        connection.close()
+
+        def about_it(record: logging.LogRecord, path: str = path) -> bool:
+            return ("went away" in record.getMessage() and path in record.getMessage()) or (
+                record.name.startswith("aiohttp") and record.exc_info is not None
+            )
+
+        record = records.wait_for(about_it)
+        assert record.levelno == logging.DEBUG and record.exc_info is None, record.getMessage()
+    assert not [r for r in records.records if r.exc_info is not None or r.levelno >= logging.WARNING]
+    assert request.state == "waiting"
+    host.registry.cancel(request.id)
