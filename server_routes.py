@@ -36,7 +36,7 @@ from .server.errors import ERROR_STATUS, HitlError, InvalidAnswer, Refused, Unkn
 from .server.history import Provenance
 from .server.page_files import PageFiles
 from .server.push import Pusher
-from .server.settings import SettingsStore
+from .server.settings import RETENTION_SETTINGS, SettingsStore
 from .state import WAITING, RequestRegistry
 
 log = logging.getLogger(__name__)
@@ -703,10 +703,27 @@ def add_routes(
 
     async def set_notify_config(request: web.Request) -> web.Response:
         """POST ``{name: value, ...}``: change settings (null resets one to its default).
-        All are checked first; one bad value refuses them all and changes nothing."""
+        All are checked first; one bad value refuses them all and changes nothing. ``notes``
+        says what else changed (a token dropped with its URL). A change of the audit
+        retention is itself an audit record, with who made it."""
         body = await read_json_object(request)
-        settings.update(body)
-        return web.json_response(settings.describe())
+        before = settings.current()
+        notes: list[str] = []
+        after = settings.update(body, notes=notes)
+        retention = {name: getattr(after, name) for name in RETENTION_SETTINGS if name in body}
+        record_event = getattr(registry.history_log, "record_event", None)
+        if retention and callable(record_event):
+            record_event(
+                {
+                    "event": "retention_changed",
+                    "at": registry.wall_time(),
+                    "changes": retention,
+                    "was": {name: getattr(before, name) for name in retention},
+                    "by": provenance(request, {}).as_dict(),
+                }
+            )
+        described = settings.describe()
+        return web.json_response({**described, "notes": notes + described["notes"]})
 
     async def notify_status(request: web.Request) -> web.Response:
         """GET: each push target's counts and last success and failure; the audit log's."""

@@ -62,7 +62,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self.memory = memory
         self._recent = RecentHistory(memory)
-        self._queue: queue.Queue[HistoryEntry | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[HistoryEntry | dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._progress = threading.Condition()
         self._accepted = 0  # records queued for the writer
         self._done = 0  # records the writer has finished with (written or failed)
@@ -108,9 +108,12 @@ class AuditLog:
                 break
             for line in reversed(lines):
                 try:
-                    entry = HistoryEntry.from_json(json.loads(line))
+                    data = json.loads(line)
                 except ValueError:
-                    entry = None
+                    data = None
+                if isinstance(data, dict) and "event" in data:
+                    continue  # a server event (a change of retention): in the log, not the history
+                entry = HistoryEntry.from_json(data)
                 if entry is None:
                     skipped += 1
                     continue
@@ -136,6 +139,16 @@ class AuditLog:
         """Keep ``entry`` and queue it for the log (called under the registry's lock:
         never blocks)."""
         self._recent.record(entry)
+        self._enqueue(entry)
+
+    def record_event(self, event: dict[str, Any]) -> None:
+        """Queue a server event for the log: one JSON object with an ``"event"`` key (e.g. a
+        change of the audit retention, with who made it). It is in the file, never in the
+        history (no request ended); never blocks."""
+        log.info("audit log: %s %s", event.get("event"), event.get("changes"))
+        self._enqueue(event)
+
+    def _enqueue(self, entry: HistoryEntry | dict[str, Any]) -> None:
         with self._lock:
             if self.folder is None or self._closed:
                 return
@@ -143,7 +156,8 @@ class AuditLog:
                 self._queue.put_nowait(entry)
             except queue.Full:
                 self.dropped += 1
-                log.warning("audit log: the writer is behind; record %s not written", entry.request_id)
+                what = entry.request_id if isinstance(entry, HistoryEntry) else entry.get("event")
+                log.warning("audit log: the writer is behind; record %s not written", what)
                 return
             self._accepted += 1
             if self._writer is None:
@@ -157,7 +171,7 @@ class AuditLog:
             if entry is None:
                 return
             try:
-                self._append(entry.as_json())
+                self._append(entry.as_json() if isinstance(entry, HistoryEntry) else entry)
                 self.written += 1
                 self.last_error = None
             except (OSError, TypeError, ValueError) as exc:

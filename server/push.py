@@ -77,10 +77,12 @@ class Target:
 
 
 def targets_from(settings: Settings) -> list[Target]:
-    """The targets the settings configure (none, one or both)."""
+    """The targets the settings configure (none, one or both). The ntfy token goes only to
+    the URL it belongs to (``Settings.ntfy_token_url``), never to a URL set after it."""
     targets = []
     if settings.ntfy_url:
-        targets.append(Target("ntfy", settings.ntfy_url, "ntfy", settings.ntfy_token, settings.ntfy_priority))
+        token = settings.ntfy_token if settings.ntfy_token_applies else None
+        targets.append(Target("ntfy", settings.ntfy_url, "ntfy", token, settings.ntfy_priority))
     if settings.webhook_url:
         targets.append(Target("webhook", settings.webhook_url, settings.webhook_format))
     return targets

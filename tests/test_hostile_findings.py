@@ -11,10 +11,12 @@ import socket
 import threading
 import weakref
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
+from receivers import Receiver
 
 from dev.harness.batches import materialize
 from dev.harness.host import HarnessHost, HarnessServer
@@ -134,7 +136,9 @@ def test_a_stalled_thumbnails_body_holds_no_image_of_a_request_that_ended(
         assert run.wait().status == "success"
         # The batch let go of its frames and renditions at the end, and nothing holds it
         # (once its threads, which end when they find the batch closed, have ended).
-        assert batch().frames is None and batch().masks is None and not batch()._made
+        held = batch()
+        assert held is None or (held.frames is None and held.masks is None and not held._made)
+        del held
         for thread in threading.enumerate():
             if thread.name == "hitl-images":
                 thread.join(10)
@@ -214,3 +218,117 @@ def test_a_client_dropping_mid_body_leaves_no_traceback(
     assert not [r for r in records.records if r.exc_info is not None or r.levelno >= logging.WARNING]
     assert request.state == "waiting"
     host.registry.cancel(request.id)
+
+
+# --------------------------------------------------------------- over HTTP, settings
+LOOPBACK_OK = {"COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"}
+
+
+def call(server: HarnessServer, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+    """One JSON request to the harness; the status and the parsed body."""
+    data = None if body is None else json.dumps(body).encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(http_request(method, path, f"127.0.0.1:{server.port}", data))
+        status, raw = read_response(connection)
+    return status, json.loads(raw)
+
+
+@pytest.fixture
+def served_with() -> Iterator[Any]:
+    """Start a harness host and server with this environment (and user directory)."""
+    started: list[tuple[HarnessHost, HarnessServer]] = []
+
+    def start(environ: dict[str, str], **options: Any) -> tuple[HarnessHost, HarnessServer]:
+        host = HarnessHost(environ=environ, **options)
+        server = HarnessServer(host)
+        server.start()
+        started.append((host, server))
+        return host, server
+
+    yield start
+    for host, server in started:
+        server.stop()
+        host.close()
+
+
+# ----------------------------------------------------- 2. a token stays with its URL
+def test_a_token_from_the_environment_never_goes_to_a_url_set_through_the_api(served_with: Any, tmp_path: Path) -> None:
+    with Receiver("ok") as first, Receiver("ok") as other:
+        environ = {**LOOPBACK_OK, "COMFYUI_HITL_NTFY_TOKEN": "tk_from_the_environment_1234"}
+        (tmp_path / "comfyui-hitl").mkdir()
+        (tmp_path / "comfyui-hitl" / "config.json").write_text(json.dumps({"ntfy_url": first.url + "/topic"}))
+        # The token belongs to the URL in effect when the server started (the admin's file).
+        _, server = served_with(environ, user_dir=tmp_path)
+        status, body = call(server, "POST", "/hitl/notify/test", {})
+        assert status == 200 and body["results"][0]["ok"] is True
+        assert first.wait_for(1)[0].headers["Authorization"] == "Bearer tk_from_the_environment_1234"
+        status, body = call(server, "POST", "/hitl/notify/config", {"ntfy_url": other.url + "/x"})
+        assert status == 200 and any("token" in note for note in body["notes"]), body
+        status, body = call(server, "POST", "/hitl/notify/test", {})
+        assert status == 200 and body["results"][0]["ok"] is True
+        [got] = other.wait_for(1)
+        assert "Authorization" not in got.headers
+        assert any("token" in note for note in call(server, "GET", "/hitl/notify/config")[1]["notes"])
+
+
+def test_changing_the_url_through_the_api_drops_its_token_unless_a_new_one_comes(served_with: Any) -> None:
+    with Receiver("ok") as first, Receiver("ok") as other:
+        host, server = served_with(LOOPBACK_OK)
+        status, _ = call(
+            server, "POST", "/hitl/notify/config", {"ntfy_url": first.url + "/a", "ntfy_token": "tk_one_1234"}
+        )
+        assert status == 200
+        status, body = call(server, "POST", "/hitl/notify/config", {"ntfy_url": other.url + "/b"})
+        assert status == 200 and body["settings"]["ntfy_token"]["value"] is None
+        assert any("dropped" in note for note in body["notes"]), body
+        assert host.settings.current().ntfy_token is None
+        assert "ntfy_token" not in json.loads(host.settings.path.read_text())
+        call(server, "POST", "/hitl/notify/test", {})
+        assert "Authorization" not in other.wait_for(1)[0].headers
+        status, body = call(
+            server, "POST", "/hitl/notify/config", {"ntfy_url": first.url + "/c", "ntfy_token": "tk_two_5678"}
+        )
+        assert status == 200 and body["notes"] == []
+        call(server, "POST", "/hitl/notify/test", {})
+        assert first.wait_for(1)[0].headers["Authorization"] == "Bearer tk_two_5678"
+        assert first.count() == 1 and other.count() == 1
+
+
+# --------------------------------------------------- 3. the audit trail has a floor
+def test_the_audit_retention_cannot_be_lowered_through_the_api(served_with: Any) -> None:
+    host, server = served_with({})
+    before = host.settings.describe()
+    for change in ({"audit_backups": 0, "audit_max_bytes": 4096}, {"audit_backups": 1}, {"audit_max_bytes": 1 << 19}):
+        status, body = call(server, "POST", "/hitl/notify/config", change)
+        assert (status, body["error"]["code"]) == (422, "invalid_body"), change
+        assert "environment" in body["error"]["message"]
+        assert host.settings.describe() == before
+    status, body = call(server, "POST", "/hitl/notify/config", {"audit_backups": 2, "audit_max_bytes": 1 << 20})
+    assert status == 200
+    # The change of retention is itself in the audit log, with who made it; not in the history.
+    host.audit.flush()
+    lines = [json.loads(line) for line in host.audit.path.read_text().splitlines()]
+    [event] = [line for line in lines if line.get("event") == "retention_changed"]
+    assert event["changes"] == {"audit_backups": 2, "audit_max_bytes": 1 << 20}
+    assert event["by"]["remote"] == "127.0.0.1" and event["at"].endswith("Z")
+    assert call(server, "GET", "/hitl/history")[1]["history"] == []
+
+
+def test_lower_retention_still_comes_from_the_environment(served_with: Any) -> None:
+    host, _ = served_with({"COMFYUI_HITL_AUDIT_BACKUPS": "0", "COMFYUI_HITL_AUDIT_MAX_BYTES": "4096"})
+    assert (host.settings.current().audit_backups, host.settings.current().audit_max_bytes) == (0, 4096)
+
+
+# ----------------------------------------------------- 7. the lock fails closed
+@pytest.mark.parametrize(
+    ("value", "locked"), [("enabled", True), ("2", True), ("1", True), ("off", False), ("", False)]
+)
+def test_an_unrecognized_lock_value_locks_and_says_why(
+    served_with: Any, records: Records, value: str, locked: bool
+) -> None:
+    _, server = served_with({"COMFYUI_HITL_CONFIG_LOCKED": value})
+    status, body = call(server, "POST", "/hitl/notify/config", {"push_on_end": True})
+    assert status == (409 if locked else 200), body
+    warned = [r for r in records.records if "COMFYUI_HITL_CONFIG_LOCKED" in r.getMessage()]
+    assert bool(warned) == (value == "enabled" or value == "2")
+    assert all(r.levelno == logging.WARNING for r in warned)
