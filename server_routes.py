@@ -404,6 +404,15 @@ def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return address
 
 
+def local_port(request: web.Request) -> int | None:
+    """The port of this server the request came in on (a push may never target it)."""
+    transport = request.transport
+    local = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(local, tuple) and len(local) >= 2 and isinstance(local[1], int):
+        return local[1]
+    return None
+
+
 def _arrived_over_network(request: web.Request) -> bool:
     """Whether the client reached this server on a non-loopback address of this machine
     (so ComfyUI listens beyond loopback). The connection's own local address tells: no
@@ -707,6 +716,7 @@ def add_routes(
         says what else changed (a token dropped with its URL). A change of the audit
         retention is itself an audit record, with who made it."""
         body = await read_json_object(request)
+        settings.destinations.note_own_port(local_port(request))  # never a push target
         before = settings.current()
         notes: list[str] = []
         after = settings.update(body, notes=notes)
@@ -741,6 +751,7 @@ def add_routes(
         The pushes go through the targets' own queues and workers; this only waits for them."""
         body = await read_json_object(request)
         _only_keys(body)
+        settings.destinations.note_own_port(local_port(request))
         sent = pusher.send_test()
         waits = [asyncio.wrap_future(future) for _, future in sent]
         if waits:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .destinations import ENV_ALLOW_LOOPBACK, DestinationPolicy, RefusedDestination
 from .errors import InvalidSetting, SettingsLocked
 
 log = logging.getLogger(__name__)
@@ -85,6 +86,8 @@ class SettingSpec:
     #: The lowest value the config route takes (lower ones only from the environment or
     #: the config file, which only the machine's admin can write).
     api_minimum: float | None = None
+    #: A URL the server POSTs to: checked against :class:`~.destinations.DestinationPolicy`.
+    push_target: bool = False
 
     def parse(self, value: Any) -> Any:
         """A JSON value for this setting, validated; None (or "" for text) is "unset"."""
@@ -163,10 +166,10 @@ class SettingSpec:
 #: Every setting, in the order the settings panel shows them.
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("public_url", "COMFYUI_HITL_PUBLIC_URL", "base_url", None),
-    SettingSpec("ntfy_url", "COMFYUI_HITL_NTFY_URL", "url", None, secret=True),
+    SettingSpec("ntfy_url", "COMFYUI_HITL_NTFY_URL", "url", None, secret=True, push_target=True),
     SettingSpec("ntfy_token", "COMFYUI_HITL_NTFY_TOKEN", "token", None, secret=True),
     SettingSpec("ntfy_priority", "COMFYUI_HITL_NTFY_PRIORITY", "choice", "high", choices=NTFY_PRIORITIES),
-    SettingSpec("webhook_url", "COMFYUI_HITL_WEBHOOK_URL", "url", None, secret=True),
+    SettingSpec("webhook_url", "COMFYUI_HITL_WEBHOOK_URL", "url", None, secret=True, push_target=True),
     SettingSpec("webhook_format", "COMFYUI_HITL_WEBHOOK_FORMAT", "choice", "json", choices=WEBHOOK_FORMATS),
     SettingSpec("push_on_end", "COMFYUI_HITL_PUSH_ON_END", "bool", False),
     SettingSpec("push_timeout_s", "COMFYUI_HITL_PUSH_TIMEOUT_S", "float", 5.0, minimum=0.2, maximum=5.0),
@@ -258,6 +261,10 @@ class SettingsStore:
         environ = os.environ if environ is None else environ
         self.path = Path(directory) / DATA_FOLDER / CONFIG_FILE if directory else None
         self.locked = locked_by(environ.get(ENV_LOCKED))
+        #: Where pushes may go (never this server; this machine only if its admin allows).
+        self.destinations = DestinationPolicy(
+            allow_loopback=(environ.get(ENV_ALLOW_LOOPBACK) or "").strip().lower() in _TRUE
+        )
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Settings], None]] = []
         self._env: dict[str, Any] = {}
@@ -266,7 +273,7 @@ class SettingsStore:
             if text is None or text.strip() == "":
                 continue
             try:
-                self._env[spec.name] = spec.parse_env(text)
+                self._env[spec.name] = self._checked(spec, spec.parse_env(text))
             except InvalidSetting as exc:
                 log.warning("ignoring %s: %s", spec.env, exc.message)
         self._file: dict[str, Any] = self._load()
@@ -296,13 +303,23 @@ class SettingsStore:
                 log.warning("%s: unknown setting %r ignored", self.path, name)
                 continue
             try:
-                parsed = spec.parse(value)
+                parsed = self._checked(spec, spec.parse(value))
             except InvalidSetting as exc:
                 log.warning("%s: %s; ignored", self.path, exc.message)
                 continue
             if parsed is not None:
                 values[name] = parsed
         return values
+
+    def _checked(self, spec: SettingSpec, value: Any) -> Any:
+        """``value`` of ``spec``, refused (:class:`InvalidSetting`) when it is a push target
+        this server may not contact."""
+        if spec.push_target and isinstance(value, str):
+            try:
+                self.destinations.check_url(value)
+            except RefusedDestination as exc:
+                raise InvalidSetting(f"{spec.name}: {exc}") from None
+        return value
 
     def _values(self) -> dict[str, Any]:
         values = {spec.name: spec.default for spec in SPECS}
@@ -358,7 +375,7 @@ class SettingsStore:
                 raise InvalidSetting(f"unknown setting {name[:40]!r}")
             if name in self._env:
                 raise SettingsLocked(f"{name} is set by the environment variable {spec.env}")
-            parsed[name] = spec.parse(value)
+            parsed[name] = self._checked(spec, spec.parse(value))
             spec.check_api_minimum(parsed[name])
         with self._lock:
             before = self._current

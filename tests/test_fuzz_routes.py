@@ -79,7 +79,8 @@ class Target:
     """The harness server, a keep-alive HTTP connection, and a pool of requests to aim at."""
 
     def __init__(self) -> None:
-        self.host = HarnessHost()
+        # Pushes may go to this machine (the fuzz's dead port), never to this server itself.
+        self.host = HarnessHost(environ={"COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"})
         self.server = HarnessServer(self.host, allowed_origins=LISTED_ORIGINS)
         self.server.start()
         self.registry = self.host.registry
@@ -621,6 +622,9 @@ setting_values = st.one_of(
             "http://",
             "http://127.0.0.1:99999/x",
             f"{DEAD}/a b",
+            "http://127.1:9/x",
+            "http://[::ffff:127.0.0.1]:9/x",
+            "http://localhost:9/x",
             f"{DEAD}/x#frag",
             "javascript:alert(1)",
             "json",

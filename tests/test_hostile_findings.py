@@ -332,3 +332,134 @@ def test_an_unrecognized_lock_value_locks_and_says_why(
     warned = [r for r in records.records if "COMFYUI_HITL_CONFIG_LOCKED" in r.getMessage()]
     assert bool(warned) == (value == "enabled" or value == "2")
     assert all(r.levelno == logging.WARNING for r in warned)
+
+
+# ------------------------------------------- 4. a push never targets this server
+def machine_address() -> str | None:
+    """This machine's address on its default route (not loopback), if it has one."""
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+            probe.connect(("192.0.2.1", 9))
+            address = str(probe.getsockname()[0])
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+SELF_SPELLINGS = [
+    "127.0.0.1:{port}",
+    "127.1:{port}",
+    "2130706433:{port}",
+    "0x7f000001:{port}",
+    "0177.0.0.1:{port}",
+    "0x7f.1:{port}",
+    "127.0.0.1.:{port}",
+    "127.8.9.10:{port}",
+    "[::ffff:127.0.0.1]:{port}",
+    "[::ffff:7f00:1]:{port}",
+    "[::127.0.0.1]:{port}",
+    "[::1]:{port}",
+    "0.0.0.0:{port}",
+    "0:{port}",
+    "[::]:{port}",
+    "localhost:{port}",
+    "LOCALHOST.:{port}",
+    "comfy.localhost:{port}",
+    "{machine}:{port}",
+    "{address}:{port}",
+]
+
+
+def self_urls(port: int) -> list[str]:
+    address = machine_address()
+    urls = []
+    for spelling in SELF_SPELLINGS:
+        if "{address}" in spelling and address is None:
+            continue
+        host = spelling.format(port=port, machine=socket.gethostname(), address=address)
+        urls.append(f"http://{host}/interrupt")
+    return urls
+
+
+@pytest.mark.parametrize("name", ["webhook_url", "ntfy_url"])
+def test_a_push_target_on_this_machine_is_refused_in_every_spelling(served_with: Any, name: str) -> None:
+    host, server = served_with({})
+    for url in self_urls(server.port) + [u.replace(f":{server.port}/", ":9/") for u in self_urls(server.port)]:
+        before = (host.settings.describe(), host.settings.path.exists())
+        status, body = call(server, "POST", "/hitl/notify/config", {name: url})
+        assert (status, body.get("error", {}).get("code")) == (422, "invalid_body"), url
+        assert (
+            "this machine" in body["error"]["message"]
+            and "COMFYUI_HITL_ALLOW_LOOPBACK_PUSH" in body["error"]["message"]
+        )
+        assert (host.settings.describe(), host.settings.path.exists()) == before
+
+
+def test_with_loopback_allowed_this_servers_own_port_is_still_refused(served_with: Any) -> None:
+    _, server = served_with(LOOPBACK_OK)
+    for url in self_urls(server.port):
+        status, body = call(server, "POST", "/hitl/notify/config", {"webhook_url": url})
+        assert status == 422 and "this server itself" in body["error"]["message"], (url, body)
+    # Another port on this machine is a local push server: allowed.
+    status, _ = call(server, "POST", "/hitl/notify/config", {"webhook_url": "http://127.0.0.1:9/hook"})
+    assert status == 200
+
+
+def test_a_self_target_from_the_file_or_environment_is_ignored_after_a_restart(
+    served_with: Any, tmp_path: Path, records: Records
+) -> None:
+    (tmp_path / "comfyui-hitl").mkdir()
+    (tmp_path / "comfyui-hitl" / "config.json").write_text(
+        json.dumps({"webhook_url": "http://127.0.0.1:8188/interrupt"})
+    )
+    host, _ = served_with({"COMFYUI_HITL_NTFY_URL": "http://[::1]:8188/t"}, user_dir=tmp_path)
+    assert host.settings.current().webhook_url is None and host.settings.current().ntfy_url is None
+    assert host.pusher.status() == []
+    warned = [r.getMessage() for r in records.records if r.levelno == logging.WARNING]
+    assert any("webhook_url" in m and "this machine" in m for m in warned), warned
+    assert any("COMFYUI_HITL_NTFY_URL" in m for m in warned), warned
+
+
+def test_a_name_that_resolves_to_this_machine_is_refused_when_it_connects(
+    served_with: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    destinations = submodule("server.destinations")
+    with Receiver("ok") as receiver:
+        port = int(receiver.url.rsplit(":", 1)[1])
+        real = socket.getaddrinfo
+
+        def rebinding(host: Any, *args: Any, **kwargs: Any) -> Any:
+            return real("127.0.0.1" if host == "hooks.example" else host, *args, **kwargs)
+
+        monkeypatch.setattr(destinations.socket, "getaddrinfo", rebinding)
+        host, server = served_with({"COMFYUI_HITL_WEBHOOK_URL": f"http://hooks.example:{port}/h"})
+        status, body = call(server, "POST", "/hitl/notify/test", {})
+        assert status == 200 and body["results"][0] | {"latency_ms": None} == {
+            "target": "webhook", "format": "json", "url": f"http://hooks.example:{port}/…", "ok": False,
+            "status": None, "error": "not delivered", "latency_ms": None,
+        }  # fmt: skip
+        assert receiver.count() == 0
+        assert host.pusher.status()[0]["last_error"] == "not delivered"
+
+
+def test_the_test_route_tells_only_delivered_or_the_http_status(served_with: Any) -> None:
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        free_port = closed.getsockname()[1]
+    _, server = served_with(LOOPBACK_OK)
+    with Receiver("fail") as failing, Receiver("hang") as hanging:
+        outcomes = {}
+        for url in (f"http://127.0.0.1:{free_port}/x", hanging.url + "/x", failing.url + "/x", "http://192.0.2.1:9/"):
+            call(server, "POST", "/hitl/notify/config", {"webhook_url": url, "push_timeout_s": 0.5})
+            status, body = call(server, "POST", "/hitl/notify/test", {})
+            assert status == 200
+            [result] = body["results"]
+            outcomes[url] = (result["status"], result["error"])
+            status_view = call(server, "GET", "/hitl/notify/status")[1]["targets"][0]
+            assert status_view["last_error"] == result["error"]
+        assert list(outcomes.values()) == [
+            (None, "not delivered"),
+            (None, "not delivered"),
+            (500, "HTTP 500"),
+            (None, "not delivered"),
+        ]

@@ -55,7 +55,10 @@ def test_document_error_codes_match_the_protocol() -> None:
 async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
     # An ntfy URL set by the environment: the config route must refuse to change it (409).
-    store = settings_module.SettingsStore(None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic"})
+    # (A closed port of this machine, which pushes may target here.)
+    store = settings_module.SettingsStore(
+        None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic", "COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"}
+    )
     pusher = push_module.Pusher(store)
     client = await route_client(registry, settings=store, pusher=pusher)
     waiting = registry.open(
