@@ -4,11 +4,15 @@ finding is about a module's own bound, on that module)."""
 
 from __future__ import annotations
 
+import functools
 import gc
 import json
 import logging
+import shutil
 import socket
+import subprocess
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from pathlib import Path
@@ -463,3 +467,121 @@ def test_the_test_route_tells_only_delivered_or_the_http_status(served_with: Any
             (500, "HTTP 500"),
             (None, "not delivered"),
         ]
+
+
+# ------------------------------------------- 5. whole-mask operations are drawing work
+mask_strokes = submodule("images.mask_strokes")
+mask_drafts = submodule("images.mask_drafts")
+
+
+def invert_flood(count: int = 4096) -> dict[str, Any]:
+    return {"same_for_all": True, "masks": [[{"op": "invert"}] * count]}
+
+
+def test_an_invert_flood_counts_as_drawing_and_is_refused() -> None:
+    width = height = 64
+    budget_ops = mask_strokes.WORK_PER_PIXEL
+    # What the flood costs to draw is one pass over the mask per operation (timed on a small image) ...
+    flood = mask_strokes.parse_answer(invert_flood(budget_ops), count=1, width=width, height=height)
+    assert flood.work == (budget_ops * width * height,)
+    started = time.perf_counter()
+    mask_strokes.draw_answer(flood, 1, height, width, [None])
+    per_op = (time.perf_counter() - started) / budget_ops
+    # ... so 4,096 of them at 2048² would be seconds of a core: the work bound refuses them.
+    with pytest.raises(ValueError, match="too complex to draw"):
+        mask_strokes.parse_answer(invert_flood(), count=1, width=2048, height=2048)
+    with pytest.raises(ValueError, match="too complex to draw"):
+        mask_strokes.parse_answer(invert_flood(budget_ops + 1), count=1, width=width, height=height)
+    assert per_op < 0.01
+
+
+def test_an_invert_flood_is_refused_over_http_as_an_answer_and_as_a_draft(
+    harness: tuple[HarnessHost, HarnessServer],
+) -> None:
+    host, server = harness
+    drafts = mask_drafts.MaskDrafts(1, 2048, 2048, [None])
+    request = host.registry.open(
+        "mask-painter",
+        prompt_id="p",
+        node_id="1",
+        validate=functools.partial(mask_strokes.parse_answer, count=1, width=2048, height=2048),
+        resources=drafts,
+    )
+    for route in ("draft", "answer"):
+        started = time.perf_counter()
+        status, body = call(server, "POST", P.ROUTES[route].format(request_id=request.id), {"value": invert_flood()})
+        assert (status, body["error"]["code"]) == (422, "invalid_answer"), body
+        assert "too complex to draw" in body["error"]["message"]
+        assert time.perf_counter() - started < 1.0
+    assert drafts.drafts == 0 and request.state == "waiting"
+    host.registry.cancel(request.id)
+    drafts.close()
+
+
+def test_the_browser_counts_the_same_work_as_the_server() -> None:
+    rng = np.random.default_rng(26)
+    for width, height in ((256, 256), (97, 411)):
+        ops = random_mask_ops(rng, width, height, 30)
+        server_work = mask_strokes.parse_answer({"masks": [ops]}, count=1, width=width, height=height).work[0]
+        browser_work = node_work(width, height, ops)
+        assert abs(server_work - browser_work) <= 1 + 1e-9 * server_work, (server_work, browser_work)
+    assert node_work(64, 64, [{"op": "invert"}] * 3) == 3 * 64 * 64
+
+
+def random_mask_ops(rng: np.random.Generator, width: int, height: int, count: int) -> list[dict[str, Any]]:
+    ops: list[dict[str, Any]] = []
+    for _ in range(count):
+        if rng.random() < 0.1:
+            ops.append({"op": str(rng.choice(["clear", "invert", "fill"]))})
+            continue
+        points = [int(v) for v in rng.integers(0, 4 * min(width, height), 2 * int(rng.integers(1, 8)))]
+        ops.append({"op": "brush", "size": int(rng.integers(1, 90)), "hardness": 0.5, "points": points})
+    return ops
+
+
+def node_work(width: int, height: int, ops: list[dict[str, Any]]) -> float:
+    """The work web/mask_strokes.js counts for ``ops`` (its MaskDoc, run by Node)."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.fail("node is needed to run web/mask_strokes.js")
+    script = (
+        "import { MaskDoc } from './web/mask_strokes.js';"
+        "let text = ''; for await (const chunk of process.stdin) text += chunk;"
+        "const { width, height, ops } = JSON.parse(text);"
+        "const doc = new MaskDoc(width, height, null); doc.replay(ops); process.stdout.write(String(doc.work));"
+    )
+    output = subprocess.run(
+        [node, "--input-type=module", "-e", script],
+        cwd=Path(__file__).resolve().parent.parent,
+        input=json.dumps({"width": width, "height": height, "ops": ops}),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    ).stdout
+    return float(output)
+
+
+def test_drafts_that_come_while_one_is_drawn_are_dropped_not_queued(monkeypatch: pytest.MonkeyPatch) -> None:
+    release, drawing = threading.Event(), threading.Event()
+    calls: list[int] = []
+    real_draw = mask_drafts.draw
+
+    def slow_draw(ops: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(len(ops))
+        drawing.set()
+        release.wait(10)
+        return real_draw(ops, *args, **kwargs)
+
+    monkeypatch.setattr(mask_drafts, "draw", slow_draw)
+    drafts = mask_drafts.MaskDrafts(1, 32, 32, [None])
+    fill = {"masks": [[{"op": "fill"}]]}
+    drafts.offer(fill)
+    assert drawing.wait(10)
+    for _ in range(5):
+        drafts.offer({"masks": [[{"op": "invert"}, {"op": "clear"}]]})
+    release.set()
+    assert drafts.wait_idle(10)
+    assert drafts.drafts == 1 and drafts.dropped == 5
+    assert len(calls) == 2  # the first draft only: its start, then its one operation
+    drafts.close()
