@@ -65,6 +65,9 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CLAIM_FIELDS = ("surface", "client_id")
 #: How long the test route waits for the targets' answers beyond the send timeout.
 TEST_PUSH_GRACE_S = 1.0
+#: The most bytes the history route answers: the newest records that fit (``truncated``
+#: says some were left out; a record is at most ``history.MAX_RECORD_BYTES``).
+HISTORY_MAX_BYTES = 1 << 20
 #: The longest a body may take to arrive, whole (256 KiB takes milliseconds on any link a
 #: person uses): a client that stalls mid-body is refused (408) after this, and holds nothing
 #: of any request meanwhile, since every route reads its body before it takes anything.
@@ -680,8 +683,17 @@ def add_routes(
             if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= P.HISTORY_LIMIT_MAX):
                 raise Refused("invalid_body", f"limit must be a whole number from 1 to {P.HISTORY_LIMIT_MAX}")
             limit = int(raw)
-        entries = [entry.as_json() for entry in registry.history_log.recent(limit)]
-        return web.json_response({"history": entries, "now": registry.wall_time()})
+        entries: list[dict[str, Any]] = []
+        size = 0
+        truncated = False
+        for entry in registry.history_log.recent(limit):
+            record = entry.as_json()
+            size += len(json.dumps(record).encode("utf-8")) + 2
+            if size > HISTORY_MAX_BYTES - 200:  # (room for the rest of the response)
+                truncated = True
+                break
+            entries.append(record)
+        return web.json_response({"history": entries, "now": registry.wall_time(), "truncated": truncated})
 
     async def inbox_page(request: web.Request) -> web.Response:
         """GET: the inbox, a page of its own that answers every waiting request from any

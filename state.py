@@ -29,7 +29,7 @@ from typing import Any, Protocol
 from .questions.describe import MAX_SUMMARY_LENGTH, one_line
 from .server import protocol as P
 from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
-from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, iso_time, recordable
+from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, bounded_answer, iso_time
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,28 @@ POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
 DEFAULT_HISTORY = 512
+
+#: Texts a workflow sets are cut to these lengths (characters) when a request opens, so no view,
+#: websocket event, record or push carries more, whatever the workflow says (a node title of
+#: 2 MiB made 2 MiB records and events): the node's title, and its payload's title and message.
+MAX_NODE_LABEL_LENGTH = 200
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 4000
+_PAYLOAD_TEXT_LIMITS = {"title": MAX_TITLE_LENGTH, "message": MAX_MESSAGE_LENGTH}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with its title and message cut to their stated lengths."""
+    cut = {
+        key: _cut(value, limit)
+        for key, limit in _PAYLOAD_TEXT_LIMITS.items()
+        if isinstance(value := payload.get(key), str) and len(value) > limit
+    }
+    return {**payload, **cut} if cut else payload
 
 
 class InterruptSource(Protocol):
@@ -272,11 +294,11 @@ class RequestRegistry:
             kind=kind,
             prompt_id=prompt_id,
             node_id=node_id,
-            payload=payload or {},
+            payload=bounded_payload(payload or {}),
             timeout_s=timeout_s,
             deadline=deadline,
             validate=validate or _accept_any,
-            node_label=node_label,
+            node_label=_cut(node_label, MAX_NODE_LABEL_LENGTH) if node_label is not None else None,
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
             record=record,
@@ -430,7 +452,7 @@ class RequestRegistry:
             self._ended.popitem(last=False)
         view = self._publish(request)
         kept = request.record(value) if state == ANSWERED and request.record is not None else value
-        answer, cut = recordable(kept) if state == ANSWERED else (None, False)
+        answer, cut = bounded_answer(kept) if state == ANSWERED else (None, False)
         entry = HistoryEntry(dict(view), answer, cut, by.as_dict())
         try:
             self.history_log.record(entry)

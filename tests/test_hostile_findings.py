@@ -585,3 +585,113 @@ def test_drafts_that_come_while_one_is_drawn_are_dropped_not_queued(monkeypatch:
     assert drafts.drafts == 1 and drafts.dropped == 5
     assert len(calls) == 2  # the first draft only: its start, then its one operation
     drafts.close()
+
+
+# ------------------------------------------------ 6 and 10. the audit file itself
+audit_module = submodule("server.audit")
+history_module = submodule("server.history")
+state = submodule("state")
+
+
+def end_doublers(host: HarnessHost, count: int, label: str) -> list[str]:
+    ids = []
+    for n in range(count):
+        request = host.registry.open("integer-doubler", prompt_id="p", node_id=str(n), node_label=f"{label} {n}")
+        host.registry.answer(request.id, 2 * n)
+        ids.append(request.id)
+    assert host.audit.flush()
+    return ids
+
+
+def test_a_torn_last_line_costs_no_record_written_after_it(tmp_path: Path) -> None:
+    host = HarnessHost(user_dir=tmp_path)
+    before = end_doublers(host, 2, "before")
+    host.close()
+    path = tmp_path / "comfyui-hitl" / "audit.jsonl"
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 40])  # a crash mid-write: the last record is cut short
+    host = HarnessHost(user_dir=tmp_path)
+    after = end_doublers(host, 3, "after")
+    host.close()
+    lines = path.read_bytes().split(b"\n")
+    readable = [json.loads(line)["id"] for line in lines if line.startswith(b"{") and line.endswith(b"}")]
+    assert readable == [before[0], *after]  # the fragment stays alone on its line, unreadable
+    host = HarnessHost(user_dir=tmp_path)
+    try:
+        assert [entry.request_id for entry in host.audit.recent(10)] == [*reversed(after), before[0]]
+    finally:
+        host.close()
+
+
+def test_the_audit_log_is_for_its_owner_only(tmp_path: Path) -> None:
+    folder = tmp_path / "comfyui-hitl"
+    folder.mkdir()
+    (folder / "audit.jsonl").write_text("")
+    (folder / "audit.jsonl").chmod(0o644)  # as an older version left it
+    settings = submodule("server.settings").SettingsStore(tmp_path, environ={"COMFYUI_HITL_AUDIT_MAX_BYTES": "4096"})
+    log = audit_module.AuditLog(tmp_path, settings.current)
+    registry = state.RequestRegistry(history_log=log)
+    for n in range(30):  # enough to rotate
+        request = registry.open("integer-doubler", prompt_id="p", node_id=str(n), node_label="x" * 200)
+        registry.cancel(request.id)
+    assert log.flush()
+    log.close()
+    files = sorted(folder.glob("audit*.jsonl"))
+    assert len(files) >= 2
+    assert {f.name: oct(f.stat().st_mode & 0o777) for f in files} == {f.name: "0o600" for f in files}
+
+
+# ---------------------------------------------------- 8. every recorded text is bounded
+BIG = 2 * 1024 * 1024
+
+
+def test_a_two_mib_title_and_message_make_bounded_events_records_and_history(
+    harness: tuple[HarnessHost, HarnessServer],
+) -> None:
+    host, server = harness
+    workflow = {"workflow": {"nodes": [{"id": 7, "title": "T" * BIG}]}}
+    for _ in range(4):
+        after = host.event_count()
+        run = host.submit(
+            "HitlValuePrompt",
+            {
+                "value_type": "STRING",
+                "title": "t" * BIG,
+                "message": "m" * BIG,
+                "max_length": 60_000,
+                "unique_id": "7",
+                "extra_pnginfo": workflow,
+            },
+        )
+        view = host.wait_for(lambda v: v.get("state") == "waiting", after=after)
+        assert len(json.dumps(view)) < 16_000, len(json.dumps(view))  # the websocket event
+        assert len(view["node_label"]) <= state.MAX_NODE_LABEL_LENGTH
+        assert len(view["payload"]["title"]) <= state.MAX_TITLE_LENGTH
+        assert len(view["payload"]["message"]) <= state.MAX_MESSAGE_LENGTH
+        status, body = call(server, "GET", "/hitl/requests")
+        assert status == 200 and len(json.dumps(body)) < 16_000
+        status, _ = call(server, "POST", P.ROUTES["answer"].format(request_id=view["id"]), {"value": "a" * 50_000})
+        assert status == 200 and run.wait().status == "success"
+    assert host.audit.flush()
+    sizes = [len(line) for line in host.audit.path.read_bytes().splitlines()]
+    assert max(sizes) <= history_module.MAX_RECORD_BYTES, sizes
+    with socket.create_connection(("127.0.0.1", server.port), timeout=30) as connection:
+        connection.sendall(http_request("GET", "/hitl/history?limit=200", f"127.0.0.1:{server.port}"))
+        status, raw = read_response(connection)
+    assert status == 200 and len(raw) <= server_routes.HISTORY_MAX_BYTES
+    assert len(json.loads(raw)["history"]) == 4
+
+
+def test_the_history_route_stops_at_its_byte_cap(
+    harness: tuple[HarnessHost, HarnessServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    host, server = harness
+    end_doublers(host, 30, "L" * 150)
+    one = len(json.dumps(host.audit.recent(1)[0].as_json()))
+    monkeypatch.setattr(server_routes, "HISTORY_MAX_BYTES", 10 * one)
+    status, body = call(server, "GET", "/hitl/history?limit=30")
+    assert status == 200 and body["truncated"] is True and 5 <= len(body["history"]) < 10
+    assert [e["id"] for e in body["history"]] == [e.request_id for e in host.audit.recent(len(body["history"]))]
+    monkeypatch.setattr(server_routes, "HISTORY_MAX_BYTES", 1 << 20)
+    status, body = call(server, "GET", "/hitl/history?limit=30")
+    assert len(body["history"]) == 30 and body["truncated"] is False
