@@ -321,7 +321,8 @@ def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
     if not isinstance(surface, str) or surface not in P.CLAIMABLE_SURFACES:
         raise Refused("invalid_body", f"surface must be one of {', '.join(P.CLAIMABLE_SURFACES)}")
     client_id = body.get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
+    # Absent is "not said"; present, it is a string (null too is refused, as openapi.json says).
+    if "client_id" in body and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
         raise Refused("invalid_body", "client_id must be 1 to 64 letters, digits or . _ : -")
     return Provenance(
         surface=surface,
@@ -377,6 +378,8 @@ class OriginPolicy:
 
 
 _PORT = re.compile(r"[0-9]{0,5}")
+#: One or more non-empty DNS labels, dot-separated (what may come before ``.localhost``).
+_LABELS = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
 
 
 def host_of(header: str) -> str | None:
@@ -475,7 +478,7 @@ class HostPolicy:
             return True
         if _ip(host.split("%")[0]) is not None:
             return True
-        if host == "localhost" or host.endswith(".localhost"):
+        if host == "localhost" or (host.endswith(".localhost") and _LABELS.fullmatch(host[: -len(".localhost")])):
             return True
         return over_network and host in self.machine_names
 

@@ -695,3 +695,25 @@ def test_the_history_route_stops_at_its_byte_cap(
     monkeypatch.setattr(server_routes, "HISTORY_MAX_BYTES", 1 << 20)
     status, body = call(server, "GET", "/hitl/history?limit=30")
     assert len(body["history"]) == 30 and body["truncated"] is False
+
+
+# ----------------------------------------------------------- 10. the small ones
+def test_a_null_client_id_is_refused_as_the_schema_says(harness: tuple[HarnessHost, HarnessServer]) -> None:
+    host, server = harness
+    request = host.registry.open("integer-doubler", prompt_id="p", node_id="1", payload={"value": 2})
+    for route, body in (("answer", {"value": 4, "client_id": None}), ("cancel", {"client_id": None})):
+        status, refusal = call(server, "POST", P.ROUTES[route].format(request_id=request.id), body)
+        assert (status, refusal["error"]["code"]) == (422, "invalid_body"), refusal
+    assert request.state == "waiting"
+    host.registry.cancel(request.id)
+
+
+@pytest.mark.parametrize("name", [".localhost", "..localhost", "a..localhost", ".localhost:8188"])
+def test_an_empty_label_before_localhost_is_not_a_host_of_ours(
+    harness: tuple[HarnessHost, HarnessServer], name: str
+) -> None:
+    _, server = harness
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
+        connection.sendall(http_request("GET", "/hitl/requests", name))
+        status, body = read_response(connection)
+    assert status == 403 and json.loads(body)["error"]["code"] == "forbidden_host"
