@@ -35,6 +35,7 @@ if __package__:
     # Settings (config file + environment) and the audit log live in ComfyUI's user directory.
     _user_directory = _comfy.user_directory()
     _settings = SettingsStore(_user_directory)
+    _settings.destinations.note_own_port(_comfy.listen_port())  # never a push target
     _audit = AuditLog(_user_directory, _settings.current)
     _pusher = Pusher(_settings)
     atexit.register(_audit.close, 2.0)  # write what is queued when ComfyUI exits

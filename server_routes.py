@@ -36,7 +36,7 @@ from .server.errors import ERROR_STATUS, HitlError, InvalidAnswer, Refused, Unkn
 from .server.history import Provenance
 from .server.page_files import PageFiles
 from .server.push import Pusher
-from .server.settings import SettingsStore
+from .server.settings import RETENTION_SETTINGS, SettingsStore
 from .state import WAITING, RequestRegistry
 
 log = logging.getLogger(__name__)
@@ -65,6 +65,13 @@ CLIENT_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 CLAIM_FIELDS = ("surface", "client_id")
 #: How long the test route waits for the targets' answers beyond the send timeout.
 TEST_PUSH_GRACE_S = 1.0
+#: The most bytes the history route answers: the newest records that fit (``truncated``
+#: says some were left out; a record is at most ``history.MAX_RECORD_BYTES``).
+HISTORY_MAX_BYTES = 1 << 20
+#: The longest a body may take to arrive, whole (256 KiB takes milliseconds on any link a
+#: person uses): a client that stalls mid-body is refused (408) after this, and holds nothing
+#: of any request meanwhile, since every route reads its body before it takes anything.
+BODY_READ_TIMEOUT_S = 10.0
 
 #: The OpenAPI document of these routes, kept beside this module.
 OPENAPI_PATH = Path(__file__).resolve().parent / "server" / "openapi.json"
@@ -250,24 +257,43 @@ def parse_json(raw: bytes) -> Any:
             gc.enable()
 
 
-async def read_json_object(request: web.Request, max_bytes: int = P.MAX_BODY_BYTES) -> dict[str, Any]:
-    """The body as a JSON object, or :class:`Refused` (415, 413, 400, 422)."""
-    if request.content_type != "application/json":
-        raise Refused("unsupported_media_type", "send the body as application/json")
-    if request.content_length is not None and request.content_length > max_bytes:
-        raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+class ClientGone(Exception):
+    """The client closed its connection before its body arrived: nobody is left to answer,
+    and nothing was taken or changed (:func:`guarded` logs one debug line)."""
+
+
+async def _read_body(request: web.Request, max_bytes: int) -> bytes:
     chunks: list[bytes] = []
     size = 0
     while True:
         chunk = await request.content.read(64 * 1024)
         if not chunk:
-            break
+            return b"".join(chunks)
         size += len(chunk)
         if size > max_bytes:
             raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
         chunks.append(chunk)
+
+
+async def read_json_object(
+    request: web.Request, max_bytes: int = P.MAX_BODY_BYTES, timeout_s: float | None = None
+) -> dict[str, Any]:
+    """The whole body as a JSON object, or :class:`Refused` (415, 413, 408 after
+    ``timeout_s``, by default :data:`BODY_READ_TIMEOUT_S`, then 400, 422); :class:`ClientGone`
+    when the client leaves mid-body. Routes call it before they take anything of a request."""
+    if request.content_type != "application/json":
+        raise Refused("unsupported_media_type", "send the body as application/json")
+    if request.content_length is not None and request.content_length > max_bytes:
+        raise Refused("body_too_large", f"the body is over {max_bytes} bytes")
+    limit = BODY_READ_TIMEOUT_S if timeout_s is None else timeout_s
     try:
-        body = parse_json(b"".join(chunks))
+        raw = await asyncio.wait_for(_read_body(request, max_bytes), limit)
+    except asyncio.TimeoutError:  # (TimeoutError itself only from Python 3.11)
+        raise Refused("body_timeout", f"the body did not arrive within {limit:g} s") from None
+    except ConnectionError as exc:  # aiohttp's "Connection lost" (a ConnectionResetError)
+        raise ClientGone(str(exc)) from None
+    try:
+        body = parse_json(raw)
     except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise Refused("malformed_json", f"the body is not valid JSON: {exc}") from exc
     if not isinstance(body, dict):
@@ -295,7 +321,8 @@ def provenance(request: web.Request, body: dict[str, Any]) -> Provenance:
     if not isinstance(surface, str) or surface not in P.CLAIMABLE_SURFACES:
         raise Refused("invalid_body", f"surface must be one of {', '.join(P.CLAIMABLE_SURFACES)}")
     client_id = body.get("client_id")
-    if client_id is not None and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
+    # Absent is "not said"; present, it is a string (null too is refused, as openapi.json says).
+    if "client_id" in body and (not isinstance(client_id, str) or not CLIENT_ID.fullmatch(client_id)):
         raise Refused("invalid_body", "client_id must be 1 to 64 letters, digits or . _ : -")
     return Provenance(
         surface=surface,
@@ -363,6 +390,8 @@ class OriginPolicy:
 
 
 _PORT = re.compile(r"[0-9]{0,5}")
+#: One or more non-empty DNS labels, dot-separated (what may come before ``.localhost``).
+_LABELS = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?)*")
 
 
 def host_of(header: str) -> str | None:
@@ -391,6 +420,15 @@ def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+def local_port(request: web.Request) -> int | None:
+    """The port of this server the request came in on (a push may never target it)."""
+    transport = request.transport
+    local = transport.get_extra_info("sockname") if transport is not None else None
+    if isinstance(local, tuple) and len(local) >= 2 and isinstance(local[1], int):
+        return local[1]
+    return None
 
 
 def _arrived_over_network(request: web.Request) -> bool:
@@ -452,7 +490,7 @@ class HostPolicy:
             return True
         if _ip(host.split("%")[0]) is not None:
             return True
-        if host == "localhost" or host.endswith(".localhost"):
+        if host == "localhost" or (host.endswith(".localhost") and _LABELS.fullmatch(host[: -len(".localhost")])):
             return True
         return over_network and host in self.machine_names
 
@@ -489,7 +527,20 @@ def guarded(policy: OriginPolicy, handler: Handler, check: Callable[[web.Request
             check(request)
             return await handler(request)
         except HitlError as exc:
-            return error_response(exc.code, exc.message, exc.field)
+            response = error_response(exc.code, exc.message, exc.field)
+            if exc.code == "body_timeout":
+                # Send the 408, then close: aiohttp would otherwise go on reading ("lingering")
+                # for 10 s more from a client that has shown it stalls.
+                with contextlib.suppress(ConnectionError):
+                    await response.prepare(request)
+                    await response.write_eof()
+                request.protocol.force_close()
+            return response
+        except ClientGone:
+            # A client that leaves mid-body is ordinary (a closed tab, a lost network): one
+            # quiet line, never a traceback. The response goes nowhere.
+            log.debug("a client went away mid-body: %s %s", request.method, request.path)
+            return web.Response(status=400)
 
     wrapper.__name__ = handler.__name__
     wrapper.__doc__ = handler.__doc__
@@ -608,6 +659,8 @@ def route_handlers(
         index = int(raw_index)
         async with contextlib.aclosing(as_made([index], source.image_futures(size, [index]))) as made:
             async for _, data in made:
+                if waiting.state != WAITING:  # made before it ended: still not served after
+                    break
                 return web.Response(body=data, content_type=source.media_type(size), headers=IMAGE_CACHE_HEADERS)
         # The request ended (and released its images) while this one was under way.
         registry.get_waiting(waiting.id)  # 409 when it has ended, as it almost always has
@@ -618,20 +671,26 @@ def route_handlers(
         response, each as soon as it is made (those not made yet are made next, in this
         order). Each is a header (``_protocol.THUMBNAIL_HEADER_BYTES``: index and length as
         big-endian uint32) and its JPEG. One request instead of one per image: no per-request
-        cost, no browser limit of six connections, nothing waits for a slower image."""
+        cost, no browser limit of six connections, nothing waits for a slower image.
+
+        The body is read whole first: a client that stalls mid-body holds nothing of the
+        request (its images are let go when it ends, whatever this route is waiting for)."""
+        body = await read_json_object(request)
+        _only_keys(body, required=("order",))
         waiting = registry.get_waiting(request.match_info["request_id"])
         source = waiting.resources
         if not isinstance(source, ImageSource):
             raise Refused("not_found", "this request has no images")
-        body = await read_json_object(request)
-        _only_keys(body, required=("order",))
         order = image_order(body["order"], source.image_count())
         futures = source.image_futures("thumb", order)
+        del source  # the futures are all this stream needs
         response = web.StreamResponse(headers={"Content-Type": "application/octet-stream", "Cache-Control": "no-store"})
         await response.prepare(request)
         try:
             async with contextlib.aclosing(as_made(order, futures)) as made:
                 async for index, data in made:
+                    if waiting.state != WAITING:  # ended: not one more image, made or not
+                        break
                     await response.write(THUMBNAIL_HEADER.pack(index, len(data)) + data)
             await response.write_eof()
         except ConnectionError:
@@ -672,8 +731,17 @@ def route_handlers(
             if not (raw.isascii() and raw.isdigit() and len(raw) <= 6 and 1 <= int(raw) <= P.HISTORY_LIMIT_MAX):
                 raise Refused("invalid_body", f"limit must be a whole number from 1 to {P.HISTORY_LIMIT_MAX}")
             limit = int(raw)
-        entries = [entry.as_json() for entry in registry.history_log.recent(limit)]
-        return web.json_response({"history": entries, "now": registry.wall_time()})
+        entries: list[dict[str, Any]] = []
+        size = 0
+        truncated = False
+        for entry in registry.history_log.recent(limit):
+            record = entry.as_json()
+            size += len(json.dumps(record).encode("utf-8")) + 2
+            if size > HISTORY_MAX_BYTES - 200:  # (room for the rest of the response)
+                truncated = True
+                break
+            entries.append(record)
+        return web.json_response({"history": entries, "now": registry.wall_time(), "truncated": truncated})
 
     async def inbox_page(request: web.Request) -> web.Response:
         """GET: the inbox, a page of its own that answers every waiting request from any
@@ -704,10 +772,28 @@ def route_handlers(
 
     async def set_notify_config(request: web.Request) -> web.Response:
         """POST ``{name: value, ...}``: change settings (null resets one to its default).
-        All are checked first; one bad value refuses them all and changes nothing."""
+        All are checked first; one bad value refuses them all and changes nothing. ``notes``
+        says what else changed (a token dropped with its URL). A change of the audit
+        retention is itself an audit record, with who made it."""
         body = await read_json_object(request)
-        settings.update(body)
-        return web.json_response(settings.describe())
+        settings.destinations.note_own_port(local_port(request))  # never a push target
+        before = settings.current()
+        notes: list[str] = []
+        after = settings.update(body, notes=notes)
+        retention = {name: getattr(after, name) for name in RETENTION_SETTINGS if name in body}
+        record_event = getattr(registry.history_log, "record_event", None)
+        if retention and callable(record_event):
+            record_event(
+                {
+                    "event": "retention_changed",
+                    "at": registry.wall_time(),
+                    "changes": retention,
+                    "was": {name: getattr(before, name) for name in retention},
+                    "by": provenance(request, {}).as_dict(),
+                }
+            )
+        described = settings.describe()
+        return web.json_response({**described, "notes": notes + described["notes"]})
 
     async def notify_status(request: web.Request) -> web.Response:
         """GET: each push target's counts and last success and failure; the audit log's."""
@@ -725,6 +811,7 @@ def route_handlers(
         The pushes go through the targets' own queues and workers; this only waits for them."""
         body = await read_json_object(request)
         _only_keys(body)
+        settings.destinations.note_own_port(local_port(request))
         sent = pusher.send_test()
         waits = [asyncio.wrap_future(future) for _, future in sent]
         if waits:

@@ -30,7 +30,7 @@ from .questions.base import Question
 from .server import protocol as P
 from .server.describe import MAX_ANSWER_SUMMARY, MAX_SUMMARY_LENGTH, one_line
 from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
-from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, iso_time, recordable
+from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, bounded_answer, iso_time
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,28 @@ POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
 DEFAULT_HISTORY = 512
+
+#: Texts a workflow sets are cut to these lengths (characters) when a request opens, so no view,
+#: websocket event, record or push carries more, whatever the workflow says (a node title of
+#: 2 MiB made 2 MiB records and events): the node's title, and its payload's title and message.
+MAX_NODE_LABEL_LENGTH = 200
+MAX_TITLE_LENGTH = 200
+MAX_MESSAGE_LENGTH = 4000
+_PAYLOAD_TEXT_LIMITS = {"title": MAX_TITLE_LENGTH, "message": MAX_MESSAGE_LENGTH}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """``payload`` with its title and message cut to their stated lengths."""
+    cut = {
+        key: _cut(value, limit)
+        for key, limit in _PAYLOAD_TEXT_LIMITS.items()
+        if isinstance(value := payload.get(key), str) and len(value) > limit
+    }
+    return {**payload, **cut} if cut else payload
 
 
 class InterruptSource(Protocol):
@@ -282,11 +304,11 @@ class RequestRegistry:
             kind=kind,
             prompt_id=prompt_id,
             node_id=node_id,
-            payload=payload or {},
+            payload=bounded_payload(payload or {}),
             timeout_s=timeout_s,
             deadline=deadline,
             validate=question.validate if question is not None else validate or _accept_any,
-            node_label=node_label,
+            node_label=_cut(node_label, MAX_NODE_LABEL_LENGTH) if node_label is not None else None,
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
             question=question,
@@ -430,6 +452,7 @@ class RequestRegistry:
         # WAITING -> an end state, and records who made it (every surface comes through here).
         # Its record (view, answer, who) goes to the history log, the waiting node (its UI
         # output) and the observers: built once, here.
+        resources = request.resources
         request._move(state, reason, value, by)
         request.ended_at = self._wall_clock()
         request.ended_mono = self._clock()
@@ -441,7 +464,7 @@ class RequestRegistry:
         answer, cut, said = None, False, None
         if state == ANSWERED:
             question = request.question
-            answer, cut = recordable(question.record(value) if question is not None else value)
+            answer, cut = bounded_answer(question.record(value) if question is not None else value)
             said = one_line(question.summarize_answer(value), MAX_ANSWER_SUMMARY) if question is not None else None
         entry = HistoryEntry(dict(view), answer, cut, by.as_dict(), said)
         try:
@@ -455,6 +478,14 @@ class RequestRegistry:
         # Observers come after the waiter is woken: they only queue, but the node goes first.
         for observer in self._observers:
             self._tell(observer.request_ended, record)
+        # Its images are let go now, not when the node next runs: nothing of an ended request
+        # is served, and a batch may be gigabytes (closing only cancels and drops; it never waits).
+        close = getattr(resources, "close", None)
+        if callable(close):
+            try:
+                close()
+            except Exception:
+                log.exception("could not release an ended request's resources")
         log.debug("ended %r", request)
 
     @staticmethod

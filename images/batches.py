@@ -207,8 +207,10 @@ class BatchImages:
         workers: int = WORKERS,
         start: bool = True,
     ) -> None:
-        self.frames = as_frames(images)
-        self.count, self.height, self.width = (int(n) for n in self.frames.shape[:3])
+        #: The batch as float frames [B, H, W, C]; None once closed.
+        frames = as_frames(images)
+        self.frames: np.ndarray | None = frames
+        self.count, self.height, self.width = (int(n) for n in frames.shape[:3])
         self.masks = masks
         self.sizes: tuple[str, ...] = ("thumb", "preview", "full") + (("mask",) if masks is not None else ())
         self._quality = quality
@@ -288,15 +290,22 @@ class BatchImages:
         return futures
 
     def close(self) -> None:
-        """Stop making renditions nobody will fetch (the request has ended)."""
+        """The request has ended: stop making renditions, and let go at once of the frames,
+        the masks and every rendition made (a batch may be gigabytes, and something may
+        still hold this object: a route stalled on a client). A rendition being made when
+        this is called is dropped when it is done; whoever waits for it is told it is
+        gone (``CancelledError``)."""
         with self._lock:
             self._closed = True
             futures = list(self._made.values())
+            self._made.clear()
             self._pending.clear()
             self._warm.clear()
             self._asked.clear()
+            self.frames = None
+            self.masks = None
         for future in futures:
-            future.cancel()  # a running one cannot be cancelled: it finishes, unused
+            future.cancel()  # a running one cannot be cancelled: _work drops what it makes
 
     @property
     def thumbs(self) -> list[bytes]:
@@ -372,16 +381,31 @@ class BatchImages:
                 continue  # closed meanwhile: nobody will fetch it
             try:
                 data = self._render(*key)
+            except ImagesReleased:
+                future.set_exception(CancelledError())  # closed while it was being made
+                continue
             except BaseException as exc:  # handed to whoever waits for it, and made again if asked again
                 log.exception("could not make the %s image %d", *key)
                 with self._lock:
                     if self._made.get(key) is future:
                         del self._made[key]
                 future.set_exception(exc)
+                continue
+            with self._lock:
+                closed = self._closed
+            if closed:  # made after the request ended: dropped, so nothing of it outlives it
+                future.set_exception(CancelledError())
             else:
                 future.set_result(data)
 
     # -- the renditions
+    def _frame(self, index: int) -> np.ndarray:
+        frames = self.frames  # (one read: close() may drop it meanwhile)
+        if frames is None:
+            raise ImagesReleased("the request has ended; its images are gone")
+        frame: np.ndarray = frames[index]
+        return frame
+
     def _render(self, size: str, index: int) -> bytes:
         if size == "thumb":
             return self._thumbnail(index)
@@ -390,14 +414,14 @@ class BatchImages:
         if size == "mask":
             return self._mask_png(index)
         buffer = io.BytesIO()
-        _to_pil(_full_uint8(self.frames[index])).save(buffer, format="PNG", compress_level=1)
+        _to_pil(_full_uint8(self._frame(index))).save(buffer, format="PNG", compress_level=1)
         return buffer.getvalue()
 
     def _thumbnail(self, index: int) -> bytes:
         # The vertical half of the box filter in numpy floats on two rows per block (see
         # pair_rows_uint8), the horizontal half by Pillow's C box filter on uint8. Frames too
         # short for a block of rows (a 3000×2 strip) take the plain path: all rows, then Pillow.
-        frame = self.frames[index]
+        frame = self._frame(index)
         scale = self._scale
         if scale == 1:
             image = _to_pil(self._converter.to_uint8(frame))
@@ -408,15 +432,18 @@ class BatchImages:
         return _jpeg(image, self._quality)
 
     def _preview(self, index: int) -> bytes:
-        image = _to_pil(self._converter.to_uint8(self.frames[index]))
+        image = _to_pil(self._converter.to_uint8(self._frame(index)))
         if self._preview_scale > 1:
             image = image.reduce(self._preview_scale)
         return _jpeg(image, PREVIEW_QUALITY)
 
     def _mask_png(self, index: int) -> bytes:
-        if self.masks is None:
+        masks = self.masks
+        if masks is None:
+            if self._closed:
+                raise ImagesReleased("the request has ended; its images are gone")
             raise ValueError("this batch has no mask")
-        mask = self.masks[index if len(self.masks) > 1 else 0]
+        mask = masks[index if len(masks) > 1 else 0]
         pixels = (np.clip(mask, 0.0, 1.0) * 255.0 + 0.5).astype(np.uint8)
         buffer = io.BytesIO()
         Image.fromarray(pixels, "L").save(buffer, format="PNG", compress_level=1)

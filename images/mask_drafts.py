@@ -1,7 +1,8 @@
 """Masks drawn ahead: the mask painter's strokes drawn on the server while the person paints.
 
 After each change the painter sends what is painted so far, a *draft*: an answer the person
-has not sent. A worker thread draws the newest draft into the masks the node will return,
+has not sent. A worker thread draws a draft into the masks the node will return (one at a
+time: a draft that comes while another is drawn is dropped, and the answer draws the rest),
 going on from what it drew before when the new draft only adds operations (the usual case:
 one more stroke) and starting again when it does not (an undo, a switch to "same mask for
 all"). When the answer comes, only what it adds to the last draft drawn is left to draw, so
@@ -56,6 +57,7 @@ class MaskDrafts:
         self._closed = False
         self._worker: threading.Thread | None = None
         self.drafts = 0  # drafts taken
+        self.dropped = 0  # drafts dropped because one was being drawn
 
     def __repr__(self) -> str:
         with self._lock:
@@ -68,10 +70,17 @@ class MaskDrafts:
     # ------------------------------------------------------------------ taking
     def offer(self, value: Any) -> None:
         """Take a draft (as the route got it): checked like an answer (``MaskAnswerError``,
-        a ValueError, says what is wrong, and nothing changes), then drawn in the background."""
+        a ValueError, says what is wrong, and nothing changes), then drawn in the background.
+
+        While a draft is being drawn (or waits to be), a new one is dropped, not queued: a
+        client that sends drafts as fast as it can gets one drawing at a time, never a
+        backlog. Nothing is lost: the answer draws whatever the drafts did not."""
         draft = parse_answer(value, count=self.count, width=self.width, height=self.height)
         with self._lock:
             if self._closed:
+                return
+            if self._busy or self._pending is not None:
+                self.dropped += 1
                 return
             self._pending = draft
             self.drafts += 1

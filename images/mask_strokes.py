@@ -26,9 +26,9 @@ segments combine the same way. ``clear`` sets 0, ``fill`` 1, ``invert`` 1 − ma
 **Bounds first.** :func:`parse_answer` checks counts and lengths before it looks at any
 value, then makes one linear pass (the points of every stroke are converted to numbers in
 one go), and refuses an answer whose drawing would cost more than ``WORK_PER_PIXEL``
-pixel evaluations per image pixel. A hostile body at the 256 KiB cap is refused in a few
-milliseconds. Drawing touches only the pixels near each segment, never the whole image
-per point.
+pixel evaluations per image pixel (a whole-mask operation costs one per pixel). A hostile
+body at the 256 KiB cap is refused in a few milliseconds. Drawing touches only the pixels
+near each segment, never the whole image per point.
 """
 
 from __future__ import annotations
@@ -277,13 +277,18 @@ def parse_answer(value: Any, *, count: int, width: int, height: int) -> MaskAnsw
         for _image, _index, name, size, hardness, first, count, _pressure in strokes
     ]
     work = _work_per_mask(strokes, points_px, radii, len(masks), width, height)
+    # A whole-mask operation (clear, fill, invert) is one pass over every pixel: drawing work
+    # like a stroke's (4,096 inverts of a 4096² mask were 18 s of a core before they counted).
+    for image, steps in enumerate(plan):
+        work[image] += sum(kind == "whole" for kind, _ in steps) * width * height
     budget = WORK_PER_PIXEL * width * height
     for image, cost in enumerate(work):
         if cost > budget:
             what = "the mask" if same_for_all else f"the mask of image {image + 1}"
             raise MaskAnswerError(
                 f"{what} is too complex to draw ({cost / (width * height):.0f} pixel passes, at most "
-                f"{WORK_PER_PIXEL}): use fewer or smaller strokes, or fill and erase"
+                f"{WORK_PER_PIXEL}): use fewer or smaller strokes, fewer clear, fill or invert operations,"
+                " or fill and erase"
             )
     ops_per_mask = tuple(
         tuple(WholeMaskOp(P.MASK_WHOLE_OPS[ref]) if kind == "whole" else built[ref] for kind, ref in steps)

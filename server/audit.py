@@ -11,20 +11,23 @@ memory only. The log lives in ``<ComfyUI user directory>/
 comfyui-hitl/audit.jsonl``, one JSON object per line; when it would grow past
 ``audit_max_bytes`` it is rotated (``audit.1.jsonl`` is the previous one, up to
 ``audit_backups`` of them), so it never holds more than (backups + 1) × max bytes. On start the
-newest records are read back, so the trail survives restarts.
+newest records are read back, so the trail survives restarts. The files are readable by their
+owner only; every record starts a line of its own (a line torn by a crash is ended first, and
+skipped when read), and none is longer than ``MAX_RECORD_BYTES``.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import queue
 import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from .history import HistoryEntry, RecentHistory
+from .history import MAX_RECORD_BYTES, HistoryEntry, RecentHistory
 from .settings import DATA_FOLDER, Settings
 
 log = logging.getLogger(__name__)
@@ -35,6 +38,16 @@ MEMORY = 500
 #: Records waiting for the writer; past this, new ones are counted as dropped (and still
 #: kept in memory), never waited for.
 QUEUE_SIZE = 1000
+
+
+def _line(record: dict[str, Any]) -> bytes:
+    return (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+
+
+def _last_byte(path: Path, size: int) -> bytes:
+    with open(path, "rb") as stream:
+        stream.seek(size - 1)
+        return stream.read(1)
 
 
 def rotated_name(index: int) -> str:
@@ -62,7 +75,7 @@ class AuditLog:
         self._lock = threading.Lock()
         self.memory = memory
         self._recent = RecentHistory(memory)
-        self._queue: queue.Queue[HistoryEntry | None] = queue.Queue(maxsize=queue_size)
+        self._queue: queue.Queue[HistoryEntry | dict[str, Any] | None] = queue.Queue(maxsize=queue_size)
         self._progress = threading.Condition()
         self._accepted = 0  # records queued for the writer
         self._done = 0  # records the writer has finished with (written or failed)
@@ -108,9 +121,12 @@ class AuditLog:
                 break
             for line in reversed(lines):
                 try:
-                    entry = HistoryEntry.from_json(json.loads(line))
+                    data = json.loads(line)
                 except ValueError:
-                    entry = None
+                    data = None
+                if isinstance(data, dict) and "event" in data:
+                    continue  # a server event (a change of retention): in the log, not the history
+                entry = HistoryEntry.from_json(data)
                 if entry is None:
                     skipped += 1
                     continue
@@ -136,6 +152,16 @@ class AuditLog:
         """Keep ``entry`` and queue it for the log (called under the registry's lock:
         never blocks)."""
         self._recent.record(entry)
+        self._enqueue(entry)
+
+    def record_event(self, event: dict[str, Any]) -> None:
+        """Queue a server event for the log: one JSON object with an ``"event"`` key (e.g. a
+        change of the audit retention, with who made it). It is in the file, never in the
+        history (no request ended); never blocks."""
+        log.info("audit log: %s %s", event.get("event"), event.get("changes"))
+        self._enqueue(event)
+
+    def _enqueue(self, entry: HistoryEntry | dict[str, Any]) -> None:
         with self._lock:
             if self.folder is None or self._closed:
                 return
@@ -143,7 +169,8 @@ class AuditLog:
                 self._queue.put_nowait(entry)
             except queue.Full:
                 self.dropped += 1
-                log.warning("audit log: the writer is behind; record %s not written", entry.request_id)
+                what = entry.request_id if isinstance(entry, HistoryEntry) else entry.get("event")
+                log.warning("audit log: the writer is behind; record %s not written", what)
                 return
             self._accepted += 1
             if self._writer is None:
@@ -157,7 +184,7 @@ class AuditLog:
             if entry is None:
                 return
             try:
-                self._append(entry.as_json())
+                self._append(entry.as_json() if isinstance(entry, HistoryEntry) else entry)
                 self.written += 1
                 self.last_error = None
             except (OSError, TypeError, ValueError) as exc:
@@ -171,15 +198,29 @@ class AuditLog:
     def _append(self, record: dict[str, Any]) -> None:
         if self.folder is None:  # memory only: nothing is queued then
             return
-        line = (json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n").encode("utf-8")
+        line = _line(record)
+        if len(line) > MAX_RECORD_BYTES and "answer" in record:
+            # (Records are bounded where they are made; this only guards the file's promise.)
+            line = _line({**record, "answer": None, "answer_truncated": True})
         settings = self._settings()
         self.folder.mkdir(parents=True, exist_ok=True)
         path = self.folder / LOG_NAME
         size = path.stat().st_size if path.exists() else 0
         if size and size + len(line) > settings.audit_max_bytes:
             self._rotate(settings.audit_backups)
-        with open(path, "ab") as stream:
-            stream.write(line)
+        # Owner only, like config.json: the log holds answers, addresses and user agents.
+        descriptor = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            end = os.fstat(descriptor).st_size
+            if os.name == "posix":
+                os.fchmod(descriptor, 0o600)  # a log an older version left readable by all
+            if end and _last_byte(path, end) != b"\n":
+                # A torn last line (a crash mid-write): end it, so this record starts a line of
+                # its own instead of being glued to the fragment (the reader skips the fragment).
+                line = b"\n" + line
+            os.write(descriptor, line)
+        finally:
+            os.close(descriptor)
 
     def _rotate(self, backups: int) -> None:
         if self.folder is None:
@@ -193,6 +234,8 @@ class AuditLog:
             older = self.folder / rotated_name(index - 1)
             if older.exists():
                 older.replace(self.folder / rotated_name(index))
+                if os.name == "posix":
+                    os.chmod(self.folder / rotated_name(index), 0o600)
         if backups == 0:
             (self.folder / LOG_NAME).unlink(missing_ok=True)
         self.rotations += 1

@@ -98,6 +98,17 @@ def user_directory() -> str | None:
     return str(directory) if directory else None
 
 
+def listen_port() -> int | None:
+    """The port ComfyUI listens on (``--port``, ``comfy.cli_args.args.port``), or None
+    outside ComfyUI: a push may never target it."""
+    try:
+        cli_args = importlib.import_module("comfy.cli_args")
+    except ImportError:
+        return None
+    port = getattr(getattr(cli_args, "args", None), "port", None)
+    return port if isinstance(port, int) else None
+
+
 def broadcaster(server: Any) -> Callable[[str, dict[str, Any]], None]:
     """A notifier that broadcasts to every tab through ComfyUI's thread-safe ``send_sync``."""
 

@@ -28,6 +28,7 @@ ERROR_STATUS: dict[str, int] = {
     "pairing_refused": 403,
     "too_many_attempts": 429,
     "local_only": 403,
+    "body_timeout": 408,
 }
 
 

@@ -15,6 +15,7 @@ the registry's own default is a :class:`RecentHistory` alone (memory only).
 from __future__ import annotations
 
 import itertools
+import json
 import math
 import threading
 from collections import OrderedDict
@@ -30,6 +31,12 @@ MAX_RECORDED_TEXT = 4096
 MAX_CLAIM_LENGTH = 256
 #: How deep an answer is copied into a record (answers are flat or one level deep).
 MAX_DEPTH = 8
+#: The most bytes an answer takes in a record (its JSON, UTF-8): past it, the record keeps
+#: the start of that JSON as text (``answer_truncated``). A picker's 4,096 picks fit.
+MAX_ANSWER_BYTES = 48 * 1024
+#: The most bytes one record takes (a line of the audit log, an entry of the history route):
+#: the answer above plus the view, whose texts are cut where the request opens (``state.py``).
+MAX_RECORD_BYTES = 64 * 1024
 
 #: The keys a record adds to the request's view.
 RECORD_KEYS = ("answer", "answer_truncated", "by", "answer_summary")
@@ -66,6 +73,17 @@ def recordable(value: Any, depth: int = 0) -> tuple[Any, bool]:
         pairs = {str(key): recordable(item, depth + 1) for key, item in value.items()}
         return {key: item for key, (item, _) in pairs.items()}, any(cut for _, cut in pairs.values())
     return repr(value), False
+
+
+def bounded_answer(value: Any) -> tuple[Any, bool]:
+    """``value`` as a record keeps it (:func:`recordable`), and within :data:`MAX_ANSWER_BYTES`:
+    a larger answer is kept as the start of its JSON text. The second item says whether
+    anything was cut."""
+    answer, cut = recordable(value)
+    text = json.dumps(answer, ensure_ascii=False, separators=(",", ":"))
+    if len(text.encode("utf-8")) <= MAX_ANSWER_BYTES:
+        return answer, cut
+    return text[:MAX_RECORDED_TEXT] + "…", True
 
 
 @dataclass(frozen=True)

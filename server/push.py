@@ -8,7 +8,8 @@ failure) for the status route. So a dead or slow target delays nothing but its o
 pushes: no node, route or state change ever waits on the network.
 
 Only the URLs in the settings are ever contacted: nothing from a workflow or an answer
-becomes a URL, and redirects are not followed.
+becomes a URL, and redirects are not followed. Never this server, and this machine only
+when its admin allows it (``server/destinations.py``): checked as each connection is made.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from __future__ import annotations
 import base64
 import concurrent.futures
 import contextlib
+import http.client
 import json
 import logging
 import queue
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -29,6 +32,7 @@ from typing import Any
 
 from . import protocol as P
 from .describe import describe_request, one_line
+from .destinations import DestinationPolicy, RefusedDestination
 from .settings import Settings, SettingsStore, mask
 
 log = logging.getLogger(__name__)
@@ -77,10 +81,12 @@ class Target:
 
 
 def targets_from(settings: Settings) -> list[Target]:
-    """The targets the settings configure (none, one or both)."""
+    """The targets the settings configure (none, one or both). The ntfy token goes only to
+    the URL it belongs to (``Settings.ntfy_token_url``), never to a URL set after it."""
     targets = []
     if settings.ntfy_url:
-        targets.append(Target("ntfy", settings.ntfy_url, "ntfy", settings.ntfy_token, settings.ntfy_priority))
+        token = settings.ntfy_token if settings.ntfy_token_applies else None
+        targets.append(Target("ntfy", settings.ntfy_url, "ntfy", token, settings.ntfy_priority))
     if settings.webhook_url:
         targets.append(Target("webhook", settings.webhook_url, settings.webhook_format))
     return targets
@@ -232,24 +238,78 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
 
 _OPENER = urllib.request.build_opener(_NoRedirects())
 
+#: What the routes say of a push that got no HTTP status: never why (a refused connection, a
+#: timeout, a name that does not resolve), which would make the test route a port scanner.
+#: The server's log has the reason.
+NOT_DELIVERED = "not delivered"
+
+
+def guarded_opener(policy: DestinationPolicy) -> urllib.request.OpenerDirector:
+    """An opener that follows no redirect and checks every address it connects to against
+    ``policy`` (the addresses a name resolves to, as it connects: a name pointed at this
+    machine is refused even if it was not when the URL was set)."""
+
+    class Connection(http.client.HTTPConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._create_connection = policy.connect
+
+    class SecureConnection(http.client.HTTPSConnection):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            self._create_connection = policy.connect
+
+    class Handler(urllib.request.HTTPHandler):
+        def http_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(Connection, req)
+
+    class SecureHandler(urllib.request.HTTPSHandler):
+        def https_open(self, req: urllib.request.Request) -> http.client.HTTPResponse:
+            return self.do_open(SecureConnection, req, context=self._context)  # type: ignore[attr-defined]
+
+    # No proxy here: a proxy's own address is not the target's (see :func:`send_once`).
+    return urllib.request.build_opener(_NoRedirects(), urllib.request.ProxyHandler({}), Handler(), SecureHandler())
+
+
+def _proxied(url: str) -> bool:
+    """Whether urllib would send ``url`` through a proxy of the environment (HTTPS_PROXY …)."""
+    parts = urllib.parse.urlsplit(url)
+    proxies = urllib.request.getproxies()
+    return parts.scheme in proxies and not urllib.request.proxy_bypass(parts.hostname or "")
+
 
 class PushFailed(Exception):
-    """One attempt failed; ``retry`` says whether another may succeed."""
+    """One attempt failed; ``retry`` says whether another may succeed. ``public`` is what
+    the routes may say of it (the HTTP status, or :data:`NOT_DELIVERED`); the message, with
+    the reason, is for the server's log."""
 
     def __init__(self, message: str, *, retry: bool, status: int | None = None, wait: float | None = None) -> None:
         super().__init__(message)
         self.retry = retry
         self.status = status
         self.wait = wait
+        self.public = message if status is not None else NOT_DELIVERED
 
 
-def send_once(target: Target, push: Push, timeout: float) -> int:
-    """POST ``push`` to ``target`` once; its HTTP status, or :class:`PushFailed`."""
+def send_once(target: Target, push: Push, timeout: float, policy: DestinationPolicy | None = None) -> int:
+    """POST ``push`` to ``target`` once; its HTTP status, or :class:`PushFailed`. With
+    ``policy``, every address connected to is checked first (this machine is refused unless
+    allowed; this server always)."""
     headers, body = encode(target, push)
     headers["User-Agent"] = USER_AGENT
     request = urllib.request.Request(target.url, data=body, headers=headers, method="POST")  # noqa: S310 (http(s) only: checked in _settings)
+    opener = _OPENER
     try:
-        with _OPENER.open(request, timeout=timeout) as response:
+        if policy is not None:
+            policy.check_url(target.url)
+            if _proxied(target.url):
+                # The proxy connects: check what the name resolves to here (the proxy is the
+                # admin's own setting, and may well be on this machine).
+                parts = urllib.parse.urlsplit(target.url)
+                policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https" else 80))
+            else:
+                opener = guarded_opener(policy)
+        with opener.open(request, timeout=timeout) as response:
             response.read(65536)
             return int(response.status)
     except urllib.error.HTTPError as exc:
@@ -265,10 +325,14 @@ def send_once(target: Target, push: Push, timeout: float) -> int:
         raise PushFailed(
             f"HTTP {status}{detail}", retry=status >= 500 or status in (408, 425, 429), status=status, wait=retry_after
         ) from None
+    except RefusedDestination as exc:
+        raise PushFailed(f"refused: {exc}", retry=False) from None
     except TimeoutError:
         raise PushFailed(f"no answer within {timeout:g} s", retry=True) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
+        if isinstance(reason, RefusedDestination):
+            raise PushFailed(f"refused: {reason}", retry=False) from None
         if isinstance(reason, TimeoutError):
             raise PushFailed(f"no answer within {timeout:g} s", retry=True) from None
         raise PushFailed(f"could not connect: {reason}", retry=True) from None
@@ -283,10 +347,17 @@ def _settle(future: concurrent.futures.Future[dict[str, Any]], result: dict[str,
 class TargetWorker:
     """One target's queue, worker thread and status."""
 
-    def __init__(self, target: Target, timeout: float, backoff: tuple[float, ...] = BACKOFF_S) -> None:
+    def __init__(
+        self,
+        target: Target,
+        timeout: float,
+        backoff: tuple[float, ...] = BACKOFF_S,
+        policy: DestinationPolicy | None = None,
+    ) -> None:
         self.target = target
         self.timeout = timeout
         self.backoff = backoff
+        self.policy = policy
         self._stop = threading.Event()
         self._queue: queue.Queue[Job | None] = queue.Queue(maxsize=QUEUE_SIZE)
         self._lock = threading.Lock()
@@ -352,11 +423,11 @@ class TargetWorker:
         for attempt in range(attempts):
             started = time.perf_counter()
             try:
-                status = send_once(self.target, push, self.timeout)
+                status = send_once(self.target, push, self.timeout, self.policy)
             except PushFailed as exc:
                 with self._lock:
                     self.last_failure_at = _now_iso()
-                    self.last_error = str(exc)
+                    self.last_error = exc.public
                 final = not exc.retry or attempt == attempts - 1
                 log.warning(
                     "push %s to %s failed (attempt %d of %d): %s",
@@ -370,7 +441,7 @@ class TargetWorker:
                     with self._lock:
                         self.failed += 1
                     if job.test_result is not None:
-                        _settle(job.test_result, self.result(False, status=exc.status, error=str(exc)))
+                        _settle(job.test_result, self.result(False, status=exc.status, error=exc.public))
                     return
                 # Back off, but wake at once when the pack shuts down (no sleep loop).
                 if self._stop.wait(exc.wait if exc.wait is not None else self.backoff[attempt]):
@@ -448,7 +519,9 @@ class Pusher:
                     del self._workers[target]
             for target in wanted:
                 if target not in self._workers:
-                    self._workers[target] = TargetWorker(target, settings.push_timeout_s, self._backoff)
+                    self._workers[target] = TargetWorker(
+                        target, settings.push_timeout_s, self._backoff, self._store.destinations
+                    )
             self._retired = [worker for worker in self._retired if worker.thread.is_alive()]
             self._active = tuple(self._workers[target] for target in wanted)
 

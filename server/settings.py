@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from .destinations import ENV_ALLOW_LOOPBACK, DestinationPolicy, RefusedDestination
 from .errors import InvalidSetting, SettingsLocked
 from .private_files import write_private_json
 
@@ -29,13 +30,20 @@ log = logging.getLogger(__name__)
 #: The pack's folder in ComfyUI's user directory (config and audit log).
 DATA_FOLDER = "comfyui-hitl"
 CONFIG_FILE = "config.json"
-#: Set to 1 to refuse every change through the route (a shared server's admin decides).
+#: Set to 1 to refuse every change through the route (a shared server's admin decides). Any
+#: value but the words for "off" (0, false, no, off, empty) locks: a typo fails closed.
 ENV_LOCKED = "COMFYUI_HITL_CONFIG_LOCKED"
 
 MAX_URL_LENGTH = 2048
 MAX_TOKEN_LENGTH = 256
 NTFY_PRIORITIES = ("min", "low", "default", "high", "urgent")
 WEBHOOK_FORMATS = ("json", "discord", "slack")
+#: The least audit retention the config route allows (whoever can change settings must not
+#: be able to erase the trail of what they did): 1 MiB per file, 2 rotated files.
+AUDIT_MAX_BYTES_FLOOR = 1 << 20
+AUDIT_BACKUPS_FLOOR = 2
+#: The settings whose change is itself recorded in the audit log.
+RETENTION_SETTINGS = ("audit_max_bytes", "audit_backups")
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off", ""}
 
@@ -93,6 +101,11 @@ class SettingSpec:
     choices: tuple[str, ...] = ()
     minimum: float | None = None
     maximum: float | None = None
+    #: The lowest value the config route takes (lower ones only from the environment or
+    #: the config file, which only the machine's admin can write).
+    api_minimum: float | None = None
+    #: A URL the server POSTs to: checked against :class:`~.destinations.DestinationPolicy`.
+    push_target: bool = False
 
     def parse(self, value: Any) -> Any:
         """A JSON value for this setting, validated; None (or "" for text) is "unset"."""
@@ -150,15 +163,23 @@ class SettingSpec:
             return self.parse(text.lower())
         return self.parse(text)
 
+    def check_api_minimum(self, value: Any) -> None:
+        """Refuse, through the route, a value under :attr:`api_minimum` (:class:`InvalidSetting`)."""
+        if self.api_minimum is not None and value is not None and value < self.api_minimum:
+            raise InvalidSetting(
+                f"{self.name} must be at least {self.api_minimum:g} when changed here (so the recent audit"
+                f" trail is kept); a lower value can only be set in the environment ({self.env}) or the config file"
+            )
+
     def describe(self) -> dict[str, Any]:
-        """What a form needs to edit this setting."""
+        """What a form needs to edit this setting (``minimum``: the lowest the route takes)."""
         return {
             "kind": self.kind,
             "env": self.env,
             "secret": self.secret,
             "default": self.default,
             "choices": list(self.choices) or None,
-            "minimum": self.minimum,
+            "minimum": self.minimum if self.api_minimum is None else self.api_minimum,
             "maximum": self.maximum,
         }
 
@@ -166,19 +187,25 @@ class SettingSpec:
 #: Every setting, in the order the settings panel shows them.
 SPECS: tuple[SettingSpec, ...] = (
     SettingSpec("public_url", "COMFYUI_HITL_PUBLIC_URL", "base_url", None),
-    SettingSpec("ntfy_url", "COMFYUI_HITL_NTFY_URL", "url", None, secret=True),
+    SettingSpec("ntfy_url", "COMFYUI_HITL_NTFY_URL", "url", None, secret=True, push_target=True),
     SettingSpec("ntfy_token", "COMFYUI_HITL_NTFY_TOKEN", "token", None, secret=True),
     SettingSpec("ntfy_priority", "COMFYUI_HITL_NTFY_PRIORITY", "choice", "high", choices=NTFY_PRIORITIES),
-    SettingSpec("webhook_url", "COMFYUI_HITL_WEBHOOK_URL", "url", None, secret=True),
+    SettingSpec("webhook_url", "COMFYUI_HITL_WEBHOOK_URL", "url", None, secret=True, push_target=True),
     SettingSpec("webhook_format", "COMFYUI_HITL_WEBHOOK_FORMAT", "choice", "json", choices=WEBHOOK_FORMATS),
     SettingSpec("push_on_end", "COMFYUI_HITL_PUSH_ON_END", "bool", False),
     SettingSpec("push_timeout_s", "COMFYUI_HITL_PUSH_TIMEOUT_S", "float", 5.0, minimum=0.2, maximum=5.0),
-    SettingSpec("audit_max_bytes", "COMFYUI_HITL_AUDIT_MAX_BYTES", "int", 1 << 20, minimum=4096, maximum=1 << 30),
-    SettingSpec("audit_backups", "COMFYUI_HITL_AUDIT_BACKUPS", "int", 4, minimum=0, maximum=100),
+    SettingSpec(
+        "audit_max_bytes", "COMFYUI_HITL_AUDIT_MAX_BYTES", "int", 1 << 20, minimum=4096, maximum=1 << 30,
+        api_minimum=AUDIT_MAX_BYTES_FLOOR,
+    ),
+    SettingSpec(
+        "audit_backups", "COMFYUI_HITL_AUDIT_BACKUPS", "int", 4, minimum=0, maximum=100,
+        api_minimum=AUDIT_BACKUPS_FLOOR,
+    ),
     # --- paired devices (server/remote.py): the pack's own listener, read at start-up ---
     SettingSpec("remote_listen", "COMFYUI_HITL_REMOTE_LISTEN", "listen", None),
     SettingSpec("require_pairing", "COMFYUI_HITL_REQUIRE_PAIRING", "bool", False),
-)
+)  # fmt: skip
 SPEC_BY_NAME = {spec.name: spec for spec in SPECS}
 
 
@@ -199,7 +226,22 @@ class Settings:
     audit_backups: int = 4
     remote_listen: str | None = None
     require_pairing: bool = False
+    #: The URL the ntfy token belongs to (the one in effect when it was set, or when the server
+    #: started for a token from the environment): the token is sent to that URL only.
+    ntfy_token_url: str | None = field(default=None, repr=False)
     version: int = field(default=0, compare=False)
+
+    @property
+    def ntfy_token_applies(self) -> bool:
+        """Whether the token goes with pushes to the ntfy URL in effect."""
+        return self.ntfy_token is not None and self.ntfy_token_url == self.ntfy_url
+
+
+NOTE_DROPPED = "the ntfy token was dropped: a token belongs to the URL it was set with; send it again with the new URL"
+NOTE_DETACHED = (
+    "the ntfy token is not sent: it belongs to another URL (a token from the environment belongs to the URL"
+    " in effect when ComfyUI started); set the token and the URL in the same place"
+)
 
 
 def mask(value: str) -> str:
@@ -216,8 +258,21 @@ def mask(value: str) -> str:
     return f"{prefix}…{tail}"
 
 
-def _is_true(text: str | None) -> bool:
-    return (text or "").strip().lower() in _TRUE
+def locked_by(text: str | None) -> bool:
+    """Whether :data:`ENV_LOCKED`'s value locks the settings: only the words for "off" (or no
+    value) leave them unlocked; anything else locks, and a value that is not one of the words
+    says so in the log (a lock an admin misspelled must not leave the server open)."""
+    lowered = (text or "").strip().lower()
+    if lowered in _FALSE:
+        return False
+    if lowered not in _TRUE:
+        log.warning(
+            "%s=%r is not 1/0, true/false, yes/no or on/off: settings are locked (unlock with %s=0)",
+            ENV_LOCKED,
+            (text or "")[:40],
+            ENV_LOCKED,
+        )
+    return True
 
 
 class SettingsStore:
@@ -231,7 +286,11 @@ class SettingsStore:
     def __init__(self, directory: str | Path | None, environ: Mapping[str, str] | None = None) -> None:
         environ = os.environ if environ is None else environ
         self.path = Path(directory) / DATA_FOLDER / CONFIG_FILE if directory else None
-        self.locked = _is_true(environ.get(ENV_LOCKED))
+        self.locked = locked_by(environ.get(ENV_LOCKED))
+        #: Where pushes may go (never this server; this machine only if its admin allows).
+        self.destinations = DestinationPolicy(
+            allow_loopback=(environ.get(ENV_ALLOW_LOOPBACK) or "").strip().lower() in _TRUE
+        )
         self._lock = threading.Lock()
         self._listeners: list[Callable[[Settings], None]] = []
         self._env: dict[str, Any] = {}
@@ -240,11 +299,13 @@ class SettingsStore:
             if text is None or text.strip() == "":
                 continue
             try:
-                self._env[spec.name] = spec.parse_env(text)
+                self._env[spec.name] = self._checked(spec, spec.parse_env(text))
             except InvalidSetting as exc:
                 log.warning("ignoring %s: %s", spec.env, exc.message)
         self._file: dict[str, Any] = self._load()
         self._save_error: str | None = None
+        # A token (from the file or the environment) belongs to the URL in effect at start.
+        self._token_url: str | None = self._values().get("ntfy_url")
         self._current = self._effective(version=1)
 
     def __repr__(self) -> str:
@@ -268,7 +329,7 @@ class SettingsStore:
                 log.warning("%s: unknown setting %r ignored", self.path, name)
                 continue
             try:
-                parsed = spec.parse(value)
+                parsed = self._checked(spec, spec.parse(value))
             except InvalidSetting as exc:
                 log.warning("%s: %s; ignored", self.path, exc.message)
                 continue
@@ -276,11 +337,24 @@ class SettingsStore:
                 values[name] = parsed
         return values
 
-    def _effective(self, version: int) -> Settings:
+    def _checked(self, spec: SettingSpec, value: Any) -> Any:
+        """``value`` of ``spec``, refused (:class:`InvalidSetting`) when it is a push target
+        this server may not contact."""
+        if spec.push_target and isinstance(value, str):
+            try:
+                self.destinations.check_url(value)
+            except RefusedDestination as exc:
+                raise InvalidSetting(f"{spec.name}: {exc}") from None
+        return value
+
+    def _values(self) -> dict[str, Any]:
         values = {spec.name: spec.default for spec in SPECS}
         values.update(self._file)
         values.update(self._env)
-        return Settings(**values, version=version)
+        return values
+
+    def _effective(self, version: int) -> Settings:
+        return Settings(**self._values(), ntfy_token_url=self._token_url, version=version)
 
     def current(self) -> Settings:
         """The settings in effect now (an immutable snapshot; cheap, call it freely)."""
@@ -300,16 +374,24 @@ class SettingsStore:
                 source = "env" if spec.name in self._env else "file" if spec.name in self._file else "default"
                 shown = mask(value) if spec.secret and isinstance(value, str) else value
                 settings[spec.name] = {**spec.describe(), "value": shown, "source": source}
+            notes = []
+            if current.ntfy_token is not None and not current.ntfy_token_applies:
+                notes.append(NOTE_DETACHED)
             return {
                 "settings": settings,
                 "locked": self.locked,
                 "file": str(self.path) if self.path else None,
                 "save_error": self._save_error,
+                "notes": notes,
             }
 
-    def update(self, changes: Mapping[str, Any]) -> Settings:
+    def update(self, changes: Mapping[str, Any], *, notes: list[str] | None = None) -> Settings:
         """Apply ``changes`` (setting name -> new value; null resets it to its default) as a
-        whole, or refuse them all: :class:`InvalidSetting` (422), :class:`SettingsLocked` (409)."""
+        whole, or refuse them all: :class:`InvalidSetting` (422), :class:`SettingsLocked` (409).
+
+        A token belongs to the URL it was set with: a new ntfy URL without a new token drops
+        the token of the file (one from the environment stays, but is not sent to the new URL);
+        ``notes`` (when given) gets a sentence saying so."""
         if self.locked:
             raise SettingsLocked(f"settings are locked by {ENV_LOCKED}; edit them on the server")
         parsed: dict[str, Any] = {}
@@ -319,17 +401,26 @@ class SettingsStore:
                 raise InvalidSetting(f"unknown setting {name[:40]!r}")
             if name in self._env:
                 raise SettingsLocked(f"{name} is set by the environment variable {spec.env}")
-            parsed[name] = spec.parse(value)
+            parsed[name] = self._checked(spec, spec.parse(value))
+            spec.check_api_minimum(parsed[name])
         with self._lock:
+            before = self._current
             new_file = dict(self._file)
             for name, value in parsed.items():
                 if value is None:
                     new_file.pop(name, None)
                 else:
                     new_file[name] = value
+            url_changed = "ntfy_url" in parsed and parsed["ntfy_url"] != before.ntfy_url
+            if url_changed and "ntfy_token" not in parsed and "ntfy_token" in new_file:
+                del new_file["ntfy_token"]
+                if notes is not None:
+                    notes.append(NOTE_DROPPED)
             self._file = new_file
+            if parsed.get("ntfy_token") is not None:
+                self._token_url = self._values().get("ntfy_url")
             self._save_error = self._save(new_file)
-            self._current = self._effective(self._current.version + 1)
+            self._current = self._effective(before.version + 1)
             current = self._current
         for listener in list(self._listeners):
             try:

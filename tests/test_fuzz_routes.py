@@ -1,7 +1,7 @@
 """Fuzz every route over real HTTP (hypothesis): malformed JSON, wrong types, huge values,
 unicode, other and finished ids, repeated answers, foreign origins, long repeated lists and
 the largest bodies the cap allows for every kind, Host headers (foreign, rebinding, IPv6,
-with and without port). Never a 5xx, every status and body as openapi.json documents, and
+with and without port), bodies that arrive slowly, are cut short, or stall. Never a 5xx, every status and body as openapi.json documents, and
 a refused request changes nothing."""
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ form = submodule("nodes.form")
 forms = submodule("questions.forms")
 mask_strokes = submodule("images.mask_strokes")
 mask_drafts = submodule("images.mask_drafts")
+server_routes = submodule("server_routes")
 P = submodule("server.protocol")
 
 #: A form with a field of every type (the kind "form" answers one object of them all).
@@ -57,7 +58,7 @@ KIND_TARGETS = {
 PER_EXAMPLE = 5
 BUDGET = {
     "answer": 600, "typed": 260, "cancel": 340, "image": 340, "thumbnails": 200, "get": 170, "repeat": 170,
-    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50, "draft": 160, "listener": 200,
+    "lookup": 170, "ui": 170, "host": 180, "big": 40, "config": 260, "test": 50, "draft": 160, "listener": 200, "slow": 60,
 }  # fmt: skip
 SETTINGS = {"deadline": None, "derandomize": True, "database": None, "suppress_health_check": list(HealthCheck)}
 sent: dict[str, int] = {}
@@ -79,7 +80,8 @@ class Target:
     """The harness server, a keep-alive HTTP connection, and a pool of requests to aim at."""
 
     def __init__(self) -> None:
-        self.host = HarnessHost()
+        # Pushes may go to this machine (the fuzz's dead port), never to this server itself.
+        self.host = HarnessHost(environ={"COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"})
         self.server = HarnessServer(self.host, allowed_origins=LISTED_ORIGINS)
         self.server.start()
         self.registry = self.host.registry
@@ -550,7 +552,7 @@ def test_fuzz_drafts(target: Target, calls: list[tuple]) -> None:
 def fuzz_draft(
     target: Target, choice: str, body: bytes, content_type: str | None, origin: str | None, fetch_site: str | None
 ) -> None:
-    drafts, taken = target.drafts, target.drafts.drafts
+    drafts, taken = target.drafts, target.drafts.drafts + target.drafts.dropped
     before = target.snapshot()
     status = exchange(
         target,
@@ -565,11 +567,12 @@ def fuzz_draft(
     # A draft decides nothing: whatever the answer, no request moved and no record was made.
     assert target.snapshot() == before
     if status == 202:
-        assert choice == "drafts" and drafts.drafts == taken + 1
+        # Taken, or dropped because another was being drawn (never queued).
+        assert choice == "drafts" and drafts.drafts + drafts.dropped == taken + 1
         # What was taken is what an answer would have been.
         mask_strokes.parse_answer(json.loads(body)["value"], count=2, width=64, height=48)
     else:
-        assert drafts.drafts == taken
+        assert drafts.drafts + drafts.dropped == taken
 
 
 read_calls = st.tuples(
@@ -621,6 +624,9 @@ setting_values = st.one_of(
             "http://",
             "http://127.0.0.1:99999/x",
             f"{DEAD}/a b",
+            "http://127.1:9/x",
+            "http://[::ffff:127.0.0.1]:9/x",
+            "http://localhost:9/x",
             f"{DEAD}/x#frag",
             "javascript:alert(1)",
             "json",
@@ -1034,6 +1040,82 @@ def test_fuzz_listener_and_pairing(listener_target: ListenerTarget, calls: list[
         target.refill()
 
 
+# ------------------------------------------------------- slow and truncated bodies
+#: The read timeout while this fuzz runs (the server's own is 10 s).
+STALL_TIMEOUT_S = 0.15
+body_routes = st.sampled_from(
+    [
+        ("answer", "waiting"),
+        ("cancel", "waiting"),
+        ("draft", "drafts"),
+        ("thumbnails", "picker"),
+        ("notify_config", None),
+        ("notify_test", None),
+    ]
+)
+#: How a body arrives: whole in pieces of 1 to 7 bytes; cut short, then the client leaves; cut
+#: short, then the client stalls (the connection stays open).
+deliveries = st.sampled_from(["dribbled", "truncated", "stalled"])
+slow_calls = st.tuples(body_routes, st.one_of(bodies, st.just(b'{"order": [0, 2]}')), deliveries, st.integers(1, 7))
+slow_outcomes: set[tuple[str, int]] = set()
+
+
+def raw_exchange(target: Target, path: str, body: bytes, delivery: str, piece: int) -> int | None:
+    """Send one request on a connection of its own as ``delivery`` says; its status, or None
+    when the client left before the server could answer."""
+    declared = len(body) if delivery == "dribbled" else len(body) + 1 + piece
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{target.server.port}\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {declared}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    sent = body if delivery == "dribbled" else body[: len(body) // 2]
+    with socket.create_connection(("127.0.0.1", target.server.port), timeout=10) as connection:
+        connection.sendall(head)
+        for start in range(0, len(sent), piece):
+            connection.sendall(sent[start : start + piece])
+        if delivery == "truncated":
+            return None  # closed by the with: the server reads the body's end, then a reset
+        data = b""
+        while chunk := connection.recv(65536):
+            data += chunk
+    header, _, payload = data.partition(b"\r\n\r\n")
+    status = int(header.split(b" ", 2)[1])
+    content_type = header.split(b"Content-Type: ", 1)[1].split(b";")[0].split(b"\r\n")[0].decode()
+    check_response("POST", path, status, content_type, payload)
+    target.last_body = payload
+    return status
+
+
+@settings(max_examples=BUDGET["slow"], **SETTINGS)
+@given(calls=st.lists(slow_calls, min_size=1, max_size=2))
+def test_fuzz_slow_and_truncated_bodies(target: Target, calls: list[tuple]) -> None:
+    """However a body arrives, the server answers what it would have answered whole (dribbled),
+    408 once the read timeout passes (stalled), or nothing (the client left): never a 5xx, and
+    a request whose body did not arrive whole changes nothing and holds nothing."""
+    timeout = server_routes.BODY_READ_TIMEOUT_S
+    server_routes.BODY_READ_TIMEOUT_S = STALL_TIMEOUT_S
+    try:
+        for (route, which), body, delivery, piece in calls:
+            sent["slow"] = sent.get("slow", 0) + 1
+            path = P.ROUTES[route].format(request_id=target.ids.get(which or "", "x"))
+            before = target.snapshot()
+            status = raw_exchange(target, path, body, delivery, piece)
+            if delivery == "stalled":
+                assert status == 408 and json.loads(target.last_body)["error"]["code"] == "body_timeout"
+            if delivery != "dribbled":
+                # The probe on a fresh connection shows the server still serves, and nothing moved.
+                assert target.send("GET", "/hitl/requests", {}, None)[0] == 200
+                assert target.snapshot() == before
+            elif status is not None:
+                assert status < 500
+                if status >= 400:
+                    assert target.snapshot() == before
+            slow_outcomes.add((delivery, status or 0))
+            target.refill()
+    finally:
+        server_routes.BODY_READ_TIMEOUT_S = timeout
+
+
 def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
     assert sum(sent.values()) >= 10_000, sent
     # The fuzz reached the accepting side of every kind's validator, not only refusals.
@@ -1042,3 +1124,5 @@ def test_fuzzing_sent_at_least_ten_thousand_requests() -> None:
     assert {202, 422} <= draft_statuses, draft_statuses
     # ... and both sides of the Host check.
     assert {(True, 200), (False, 403)} <= host_outcomes, host_outcomes
+    # ... and every way a body may arrive.
+    assert {"dribbled", "truncated", "stalled"} <= {delivery for delivery, _ in slow_outcomes}, slow_outcomes

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
+import socket
+import urllib.parse
 from typing import Any
 
 import pytest
@@ -69,7 +72,10 @@ def test_document_error_codes_match_the_protocol() -> None:
 async def setup(route_client: Any) -> Any:
     registry = state.RequestRegistry()
     # An ntfy URL set by the environment: the config route must refuse to change it (409).
-    store = settings_module.SettingsStore(None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic"})
+    # (A closed port of this machine, which pushes may target here.)
+    store = settings_module.SettingsStore(
+        None, environ={"COMFYUI_HITL_NTFY_URL": "http://127.0.0.1:9/topic", "COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"}
+    )
     pusher = push_module.Pusher(store)
     client = await route_client(registry, settings=store, pusher=pusher)
     waiting = registry.open(
@@ -209,15 +215,36 @@ CASES = [
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": BIG, "headers": JSON}, 413),
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"data": "order=0", "headers": FORM}, 415),
     ("POST", "/hitl/requests/{}/thumbnails", "picker", {"json": {"order": [0, 0]}}, 422),
+    # A body that stalls after its first byte: refused after the read timeout (shortened here).
+    *[
+        ("POST", path, which, {"stall": True}, 408)
+        for path, which in (
+            ("/hitl/requests/{}/answer", "waiting"),
+            ("/hitl/requests/{}/cancel", "waiting"),
+            ("/hitl/requests/{}/draft", "painter"),
+            ("/hitl/requests/{}/thumbnails", "picker"),
+            ("/hitl/notify/config", None),
+            ("/hitl/notify/test", None),
+        )
+    ],
 ]
+
+
+async def stalled_body() -> Any:
+    """A body that sends its first byte, then nothing (until the client is closed)."""
+    yield b"{"
+    await asyncio.Event().wait()
 
 
 @pytest.mark.parametrize(("method", "template", "which", "kwargs", "status"), CASES)
 async def test_every_documented_status_is_real_and_well_formed(
-    setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int
+    setup: Any, method: str, template: str, which: str | None, kwargs: dict, status: int, monkeypatch: Any
 ) -> None:
     client, ids = setup
     path = template.format(ids.get(which, "no-such-request")) if which and "{}" in template else template
+    if kwargs.get("stall"):
+        monkeypatch.setattr(server_routes, "BODY_READ_TIMEOUT_S", 0.1)
+        kwargs = {"data": stalled_body(), "headers": JSON}
     assert status in documented_statuses(method, path)
     response = await client.request(method, path, **kwargs)
     body = await response.read()
@@ -354,6 +381,10 @@ def test_every_documented_status_has_a_case() -> None:
         found = operation_for(method, template.replace("{}", "an-id"))
         assert found is not None, template
         covered.add((method, found[0], status))
+    for path, _ in STALLED_PAIRING_BODIES:
+        found = operation_for("POST", path)
+        assert found is not None, path
+        covered.add(("POST", found[0], 408))
     documented = {
         (method.upper(), path, int(code))
         for path, item in document()["paths"].items()
@@ -383,3 +414,31 @@ async def test_a_form_refusal_names_its_field_as_documented(setup: Any) -> None:
     assert "field" not in (await response.json())["error"]
     schema = document()["components"]["schemas"]["Error"]["properties"]["error"]
     assert "field" in schema["properties"] and "field" not in schema["required"]
+
+
+#: The pairing calls that read a body: (path, which server). A stalled body gets 408 there too.
+STALLED_PAIRING_BODIES = [
+    ("/hitl/pair", "listener"),
+    ("/hitl/pairing/secrets", "comfy"),
+    ("/hitl/devices/no-such-id/revoke", "comfy"),
+    ("/hitl/devices/revoke-all", "comfy"),
+]
+
+
+@pytest.mark.parametrize(("path", "where"), STALLED_PAIRING_BODIES)
+def test_a_stalled_pairing_body_gets_the_documented_408(
+    paired_servers: Any, path: str, where: str, monkeypatch: Any
+) -> None:
+    # Every route that reads a body refuses one that stalls, the pairing calls too.
+    paired, _strict = paired_servers
+    monkeypatch.setattr(server_routes, "BODY_READ_TIMEOUT_S", 0.2)
+    base = urllib.parse.urlsplit(paired.listener if where == "listener" else paired.comfy)
+    with socket.create_connection((base.hostname, base.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {path} HTTP/1.1\r\nHost: {base.netloc}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: 40\r\n\r\n{{".encode()
+        )
+        reply = sock.recv(65536).decode("latin-1")
+    status = int(reply.split(" ", 2)[1])
+    assert status == 408, reply[:300]
+    assert 408 in documented_statuses("POST", path)

@@ -188,7 +188,7 @@ export class MaskSet {
     const budget = MASK_LIMITS.WORK_PER_PIXEL * this.width * this.height;
     const docs = this.sameForAll ? [this.sharedDoc] : this.docs;
     if (docs.some((doc) => doc && doc.work > budget)) {
-      return "This mask has too many large strokes for the server to draw: undo some, or use Fill and the eraser.";
+      return "This mask has too many large strokes or whole-mask operations (Clear, Fill, Invert) for the server to draw: undo some, or use Fill and the eraser.";
     }
     let operations = 0;
     let points = 0;

@@ -199,12 +199,13 @@ export function strokeRect(op, width, height) {
 }
 
 /**
- * The drawing work the server counts for an operation (`segment_work` in `images/mask_strokes.py`):
- * the answer is refused when one image's total passes WORK_PER_PIXEL × its pixels.
+ * The drawing work the server counts for an operation (`segment_work` in `images/mask_strokes.py`,
+ * and one pass over the mask for a whole-mask operation): the answer is refused when one
+ * image's total passes WORK_PER_PIXEL × its pixels.
  * @param {MaskOp} op @param {number} width @param {number} height
  */
 export function estimateWork(op, width, height) {
-  if (!isStroke(op)) return 0;
+  if (!isStroke(op)) return width * height; // clear, fill, invert: one pass over every pixel
   const { xs, ys, radii } = decodeStroke(op);
   /** @param {number} dx @param {number} dy @param {number} rmax */
   const segment = (dx, dy, rmax) => {

@@ -182,6 +182,7 @@ export const ERROR_CODES = Object.freeze([
   "pairing_refused",
   "too_many_attempts",
   "local_only",
+  "body_timeout",
 ]);
 
 export const MAX_BODY_BYTES = 256 * 1024;

@@ -89,7 +89,8 @@ def opened_times(host: HarnessHost) -> dict[str, float]:
 
 def push_latency(fmt: str, runs: int) -> Figure:
     receiver = ReceiverProcess("ok")
-    environ = {"COMFYUI_HITL_PUBLIC_URL": PUBLIC}
+    # The receiver listens on loopback: pushes to this machine are allowed for it.
+    environ = {"COMFYUI_HITL_PUBLIC_URL": PUBLIC, "COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"}
     if fmt == "ntfy":
         environ["COMFYUI_HITL_NTFY_URL"] = receiver.url + "/topic"
     else:
@@ -114,7 +115,7 @@ def push_latency(fmt: str, runs: int) -> Figure:
 def resume_with_webhooks(runs: int, block: int = 10, seed: int = 11) -> dict[str, Figure]:
     rng = random.Random(seed)
     hanging, failing = ReceiverProcess("hang"), ReceiverProcess("fail")
-    host = HarnessHost(push_backoff=(0.2, 0.5))
+    host = HarnessHost(push_backoff=(0.2, 0.5), environ={"COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"})
     server = HarnessServer(host)
     server.start()
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)

@@ -104,7 +104,8 @@ class RealComfyUI:
             stderr=subprocess.STDOUT,
             text=True,
             start_new_session=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            # The tests' push receivers listen on loopback: pushes to this machine are allowed.
+            env={**os.environ, "PYTHONUNBUFFERED": "1", "COMFYUI_HITL_ALLOW_LOOPBACK_PUSH": "1"},
         )
         self._log_reader = threading.Thread(target=self._read_log, name="comfyui-log", daemon=True)
         self._log_reader.start()
