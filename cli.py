@@ -367,7 +367,7 @@ def parse_time(text: Any) -> datetime | None:
 
 
 def outcome_words(view: dict[str, Any]) -> str:
-    return str(view.get("outcome") or view.get("state") or "ended").replace("_", " ")
+    return D.outcome_words(view)
 
 
 def node_of(view: dict[str, Any]) -> str:
@@ -884,7 +884,9 @@ class Cli:
         try:
             for server, event, view in _drain(events):
                 if as_json:
-                    self.emit_json({"server": server.url, "event": event, "request": view})
+                    # The machine's word: "waiting", or the view's outcome ("timed_out").
+                    word = event if event == "waiting" else str(view.get("outcome") or view.get("state"))
+                    self.emit_json({"server": server.url, "event": word, "request": view})
                     continue
                 clock = datetime.now().strftime("%H:%M:%S")
                 if event == "waiting":
@@ -1001,7 +1003,7 @@ class Watcher:
             return
         self.waiting.discard(request_id)
         self.ended.add(request_id)
-        self.report((self.server, outcome_words(view).replace(" ", "-"), view))
+        self.report((self.server, outcome_words(view), view))
 
 
 # --------------------------------------------------------------------------- main
