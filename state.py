@@ -56,6 +56,8 @@ POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
 DEFAULT_HISTORY = 512
+#: Nodes whose run a person cancelled, remembered while their prompt runs (a bound only).
+CANCELLED_NODES = 64
 
 
 class InterruptSource(Protocol):
@@ -234,6 +236,8 @@ class RequestRegistry:
         self._clock = clock
         self._lock = threading.RLock()
         self._waiting: dict[str, HitlRequest] = {}
+        #: (prompt_id, node_id) whose run a person cancelled, and who did.
+        self._cancelled_nodes: OrderedDict[tuple[str, str], Provenance] = OrderedDict()
         self._ended: OrderedDict[str, HitlRequest] = OrderedDict()
         self._seq = 0
         self._subscribed = False
@@ -297,6 +301,15 @@ class RequestRegistry:
             if prompt_id is not None:
                 for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
                     self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
+                for node in [node for node in self._cancelled_nodes if node[0] != prompt_id]:
+                    del self._cancelled_nodes[node]
+            cancelled_by = self._cancelled_nodes.get((prompt_id, node_id)) if node_id is not None else None
+            if cancelled_by is not None:
+                # A person cancelled this node's run already (another item of its list): the
+                # request ends as it opens, and no dialog is shown for it.
+                self._waiting[request.id] = request
+                self._end(request, CANCELLED, P.REASON_USER_CANCEL, by=cancelled_by)
+                return request
             self._waiting[request.id] = request
             view = self._publish(request)
             for observer in self._observers:
@@ -385,10 +398,23 @@ class RequestRegistry:
     def cancel(
         self, request_id: str, reason: str = P.REASON_USER_CANCEL, *, by: Provenance = UNSPECIFIED
     ) -> dict[str, Any]:
-        """Cancel a waiting request; its run ends as interrupted."""
+        """Cancel a waiting request; its run ends as interrupted.
+
+        A person's cancel (``REASON_USER_CANCEL``) cancels the node's run, not one dialog: a
+        node fed a list asks once per item, all at once, and ComfyUI ends the run only when
+        every item's call has returned. So it also ends every other waiting request of the
+        same prompt and node, and one that opens later (an item still preparing its images)
+        ends at once, until a request of another prompt opens."""
         with self._lock:
             request = self.get_waiting(request_id)
             self._end(request, CANCELLED, reason, by=by)
+            if reason == P.REASON_USER_CANCEL and request.prompt_id is not None and request.node_id is not None:
+                node = (request.prompt_id, request.node_id)
+                self._cancelled_nodes[node] = by
+                while len(self._cancelled_nodes) > CANCELLED_NODES:
+                    self._cancelled_nodes.popitem(last=False)
+                for sibling in [r for r in self._waiting.values() if (r.prompt_id, r.node_id) == node]:
+                    self._end(sibling, CANCELLED, reason, by=by)
             return self.view(request)
 
     def expire(self, request_id: str) -> bool:
