@@ -185,3 +185,19 @@ def test_a_list_item_says_which_it_is() -> None:
     comfy = submodule("server.comfy")
     assert base.node_label(SUBGRAPHS, "6:2", "V", comfy.ListItem(1, 3)) == "Copy B › Refiner steps (item 2 of 3)"
     assert base.node_label(None, "4", "V", comfy.ListItem(4, None)) == "V #4 (item 5)"
+
+
+def test_only_the_double_is_an_answer(host: HarnessHost) -> None:
+    question = submodule("questions.doubler").DoublerQuestion(21)
+    assert question.validate(42) == 42
+    for wrong in (43, 21, -42, 0):
+        with pytest.raises(submodule("server.errors").InvalidAnswer, match="21 × 2 is 42"):
+            question.validate(wrong)
+    with pytest.raises(submodule("server.errors").InvalidAnswer, match="integer"):
+        question.validate(42.0)  # the bounds and type checks come first
+    run = host.submit("HitlIntegerDoubler", {"value": 21, "ask_first": True, "timeout_seconds": 0})
+    [view] = host.wait_waiting(run)
+    with pytest.raises(submodule("server.errors").InvalidAnswer):
+        host.registry.answer(view["id"], 43)
+    host.registry.answer(view["id"], 42)
+    assert run.wait().outputs[0]["result"] == (42,)
