@@ -152,6 +152,7 @@ class HitlRequest:
         question: Question | None = None,
         opened_at: float = 0.0,
         opened_mono: float = 0.0,
+        list_item: Any = None,
     ) -> None:
         # 144 bits from the OS CSPRNG: unguessable, so an id is a capability.
         self.id = secrets.token_urlsafe(18)
@@ -166,6 +167,8 @@ class HitlRequest:
         #: What was asked, when a node asked it (the history keeps what the question says of
         #: an answer: ``record`` and ``summarize_answer``); None for a bare validator.
         self.question = question
+        #: Which item of a list the node asks for (``server.comfy.ListItem``), or None.
+        self.list_item = list_item
         self.resources = resources
         self.state = WAITING
         self.reason: str | None = None
@@ -267,6 +270,7 @@ class RequestRegistry:
         resources: Any = None,
         summary: str = "",
         question: Question | None = None,
+        list_item: Any = None,
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
@@ -294,6 +298,7 @@ class RequestRegistry:
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
             question=question,
+            list_item=list_item,
             opened_at=self._wall_clock(),
             opened_mono=now,
         )
@@ -400,21 +405,25 @@ class RequestRegistry:
     ) -> dict[str, Any]:
         """Cancel a waiting request; its run ends as interrupted.
 
-        A person's cancel (``REASON_USER_CANCEL``) cancels the node's run, not one dialog: a
-        node fed a list asks once per item, all at once, and ComfyUI ends the run only when
-        every item's call has returned. So it also ends every other waiting request of the
-        same prompt and node, and one that opens later (an item still preparing its images)
-        ends at once, until a request of another prompt opens."""
+        A person's cancel (``REASON_USER_CANCEL``) of a list item cancels the node's run, not
+        one dialog: a node fed a list asks once per item (``list_item``), all at once, and
+        ComfyUI ends the run only when every item's call has returned. So it also ends every
+        other waiting request of the same prompt and node, and one that opens later (an item
+        still preparing its images) ends at once, until a request of another prompt opens.
+        (Only list items share a prompt and node: one item may not know it is one, when the
+        list's length cannot be told, so either side being an item is enough.)"""
         with self._lock:
             request = self.get_waiting(request_id)
             self._end(request, CANCELLED, reason, by=by)
             if reason == P.REASON_USER_CANCEL and request.prompt_id is not None and request.node_id is not None:
                 node = (request.prompt_id, request.node_id)
-                self._cancelled_nodes[node] = by
-                while len(self._cancelled_nodes) > CANCELLED_NODES:
-                    self._cancelled_nodes.popitem(last=False)
-                for sibling in [r for r in self._waiting.values() if (r.prompt_id, r.node_id) == node]:
-                    self._end(sibling, CANCELLED, reason, by=by)
+                siblings = [r for r in self._waiting.values() if (r.prompt_id, r.node_id) == node]
+                if request.list_item is not None or any(r.list_item is not None for r in siblings):
+                    self._cancelled_nodes[node] = by
+                    while len(self._cancelled_nodes) > CANCELLED_NODES:
+                        self._cancelled_nodes.popitem(last=False)
+                    for sibling in siblings:
+                        self._end(sibling, CANCELLED, reason, by=by)
             return self.view(request)
 
     def expire(self, request_id: str) -> bool:

@@ -352,6 +352,7 @@ class HitlNode:
             resources=resources,
             summary=summary,
             question=question,
+            list_item=item,
         )
         # Resources that work in the background (a batch's renditions) start now that the
         # request is out, so their threads do not hold up the message that opens the dialog.

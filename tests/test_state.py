@@ -596,7 +596,12 @@ def test_a_user_cancel_ends_every_waiting_request_of_that_prompt_and_node(state:
     # A node fed a list asks once per item, all at once (ComfyUI runs the items' coroutines
     # concurrently); Cancel run in one item's dialog ends the others too.
     registry, _ = make_registry(state)
-    items = [registry.open(KIND, prompt_id="p1", node_id="7", payload={}) for _ in range(3)]
+    list_item = submodule("server.comfy").ListItem
+    # The first item may not know it is one (when the list's length cannot be told).
+    items = [
+        registry.open(KIND, prompt_id="p1", node_id="7", payload={}, list_item=list_item(n, 3) if n else None)
+        for n in range(3)
+    ]
     other_node = registry.open(KIND, prompt_id="p1", node_id="8", payload={})
     by = state.Provenance(surface="inbox")
     registry.cancel(items[1].id, by=by)
@@ -610,10 +615,17 @@ def test_a_user_cancel_ends_every_waiting_request_of_that_prompt_and_node(state:
     assert late.state == "cancelled" and late.future.result(timeout=0).reason == "user_cancel"
     assert registry.pending() == [registry.view(other_node)]
     # A timeout or an interrupt is not a person's cancel of the node: nothing else ends.
-    first, second = (registry.open(KIND, prompt_id="p1", node_id="9", payload={}) for _ in range(2))
+    first, second = (
+        registry.open(KIND, prompt_id="p1", node_id="9", payload={}, list_item=list_item(n, 2)) for n in range(2)
+    )
     registry.cancel(first.id, reason="timeout")
     assert second.state == "waiting"
     registry.cancel(second.id)
+    # Requests that are no list's items (an API client's, a test's) stay apart.
+    one, two = (registry.open(KIND, prompt_id="p1", node_id="10", payload={}) for _ in range(2))
+    registry.cancel(one.id)
+    assert two.state == "waiting"
+    registry.cancel(two.id)
     # The next prompt asks again at that node.
     again = registry.open(KIND, prompt_id="p2", node_id="7", payload={})
     assert again.state == "waiting"
