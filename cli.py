@@ -44,7 +44,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -792,7 +792,7 @@ class Cli:
             print(f"{'payload':<8}{payload}", file=self.out)
         return EXIT_OK
 
-    def answer(self, request_id: str, words: list[str]) -> int:
+    def answer(self, request_id: str, words: Sequence[str]) -> int:
         """Answer with the VALUE ``words`` say, read by the request's kind (so the request is
         looked up first); a VALUE that does not read is a usage error and nothing is sent."""
         server, reply, status = self._find(request_id, lambda s: s.request(request_id))
@@ -801,7 +801,7 @@ class Cli:
         if not reply.ok:
             return self._refused(server, reply)
         try:
-            value = read_answer(words, reply.body["request"])
+            value = read_answer([*words], reply.body["request"])
         except UsageError as exc:
             self.problem(str(exc))
             return EXIT_USAGE

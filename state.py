@@ -308,7 +308,11 @@ class RequestRegistry:
                     self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
                 for node in [node for node in self._cancelled_nodes if node[0] != prompt_id]:
                     del self._cancelled_nodes[node]
-            cancelled_by = self._cancelled_nodes.get((prompt_id, node_id)) if node_id is not None else None
+            cancelled_by = (
+                self._cancelled_nodes.get((prompt_id, node_id))
+                if prompt_id is not None and node_id is not None
+                else None
+            )
             if cancelled_by is not None:
                 # A person cancelled this node's run already (another item of its list): the
                 # request ends as it opens, and no dialog is shown for it.
