@@ -31,8 +31,10 @@ import contextlib
 import hashlib
 import importlib
 import json
+import math
 import os
 import queue
+import re
 import shutil
 import signal
 import socket
@@ -42,7 +44,7 @@ import threading
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -365,7 +367,7 @@ def parse_time(text: Any) -> datetime | None:
 
 
 def outcome_words(view: dict[str, Any]) -> str:
-    return str(view.get("outcome") or view.get("state") or "ended").replace("_", " ")
+    return D.outcome_words(view)
 
 
 def node_of(view: dict[str, Any]) -> str:
@@ -417,6 +419,262 @@ def table(rows: list[list[str]], out: TextIO, *, flexible: tuple[int, ...]) -> N
     for row in rows:
         cells = [cell if len(cell) <= widths[i] else cell[: widths[i] - 1] + "…" for i, cell in enumerate(row)]
         print("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(cells)).rstrip(), file=out)
+
+
+# ------------------------------------------------------- answers, read by the request's kind
+class UsageError(Exception):
+    """A VALUE that does not read as an answer to the request; the message says what would."""
+
+
+#: The words a BOOLEAN takes (any case); JSON's true and false are among them.
+YES_WORDS = frozenset({"yes", "y", "true", "on", "1"})
+NO_WORDS = frozenset({"no", "n", "false", "off", "0"})
+
+
+def _json(text: str) -> Any:
+    """``text`` as JSON, or a ValueError (NaN and Infinity are not JSON)."""
+    return json.loads(text, parse_constant=_not_json)
+
+
+def _example_text(value: Any) -> str:
+    """A value as a shell argument of ours: plain when it is one safe word, quoted when not."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    safe = text and all(ch.isalnum() or ch in "-_.,=:/+" for ch in text)
+    return text if safe else "'" + text.replace("'", "'\\''") + "'"
+
+
+def _choices(spec: dict[str, Any]) -> list[str]:
+    return [str(choice) for choice in spec.get("choices") or []]
+
+
+def _numbered(choices: list[str]) -> str:
+    return ", ".join(f"{number} {label}" for number, label in enumerate(choices, 1))
+
+
+def _range_words(spec: dict[str, Any]) -> str:
+    low, high = spec.get("min"), spec.get("max")
+    if low is not None and high is not None:
+        return f" from {low} to {high}"
+    if low is not None:
+        return f" of at least {low}"
+    if high is not None:
+        return f" of at most {high}"
+    return ""
+
+
+def _typed_howto(spec: dict[str, Any]) -> str:
+    """What a typed value (a value prompt's, a form field's) takes, in words."""
+    kind = spec.get("type")
+    if kind == P.VALUE_TYPE_INT:
+        return "a whole number" + _range_words(spec)
+    if kind == P.VALUE_TYPE_FLOAT:
+        return "a number" + _range_words(spec)
+    if kind == P.VALUE_TYPE_BOOLEAN:
+        return "yes or no"
+    if kind == P.VALUE_TYPE_CHOICE:
+        return f"a choice's label or number ({_numbered(_choices(spec))})"
+    return "the text as it is (no quotes needed)"
+
+
+def _typed_example(spec: dict[str, Any]) -> Any:
+    """A value that reads, for the examples: the starting value, as a person writes it."""
+    kind, default = spec.get("type"), spec.get("default")
+    if kind == P.VALUE_TYPE_BOOLEAN:
+        return "yes" if default else "no"
+    if kind == P.VALUE_TYPE_CHOICE:
+        choices = _choices(spec)
+        if isinstance(default, int) and 0 <= default < len(choices):
+            return choices[default]
+        return default if isinstance(default, str) else (choices[0] if choices else "")
+    if kind in (P.VALUE_TYPE_INT, P.VALUE_TYPE_FLOAT) and isinstance(default, (int, float)):
+        return default
+    return default if isinstance(default, str) and default else "some text"
+
+
+def read_typed(text: str, spec: dict[str, Any]) -> Any:
+    """One typed value (``spec``: a value prompt's payload or a form field) from its words;
+    JSON works as well. UsageError says what the type takes."""
+    kind = spec.get("type")
+    if kind in (P.VALUE_TYPE_STRING, P.VALUE_TYPE_MULTILINE):
+        if len(text) >= 2 and text[0] == text[-1] == '"':
+            with contextlib.suppress(ValueError):
+                quoted = _json(text)
+                if isinstance(quoted, str):
+                    return quoted
+        return text
+    word = text.strip()
+    if kind == P.VALUE_TYPE_BOOLEAN:
+        if word.lower() in YES_WORDS:
+            return True
+        if word.lower() in NO_WORDS:
+            return False
+    elif kind == P.VALUE_TYPE_CHOICE:
+        choices = _choices(spec)
+        with contextlib.suppress(ValueError):
+            quoted = _json(word)
+            if isinstance(quoted, str):
+                word = quoted
+        if word in choices:
+            return choices.index(word)
+        if word.isdigit() and 1 <= int(word) <= len(choices):
+            return int(word) - 1
+    elif kind == P.VALUE_TYPE_INT:
+        with contextlib.suppress(ValueError):
+            return int(word)
+    elif kind == P.VALUE_TYPE_FLOAT:
+        with contextlib.suppress(ValueError):
+            number = float(word)
+            if math.isfinite(number):
+                return number
+    else:  # a type this CLI does not know: JSON
+        with contextlib.suppress(ValueError):
+            return _json(word)
+    raise UsageError(f"expected {_typed_howto(spec)}; got {text!r}")
+
+
+def _read_value_prompt(words: list[str], payload: dict[str, Any]) -> Any:
+    return read_typed(" ".join(words), payload)
+
+
+def _howto_value_prompt(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    return _typed_howto(payload), [_example_text(_typed_example(payload))]
+
+
+def _form_fields(payload: dict[str, Any]) -> list[dict[str, Any]]:
+    return [field for field in payload.get("fields") or [] if isinstance(field, dict)]
+
+
+def _read_form(words: list[str], payload: dict[str, Any]) -> Any:
+    fields = {str(field.get("name")): field for field in _form_fields(payload)}
+    if len(words) == 1 and words[0].lstrip().startswith("{"):
+        try:
+            return _json(words[0])
+        except ValueError:
+            raise UsageError("that is not a JSON object") from None
+    # Pairs come as several arguments, or comma-separated in one: a comma splits only where
+    # a field's name and "=" follow, so a text value may hold commas.
+    names = "|".join(re.escape(name) for name in sorted(fields, key=len, reverse=True))
+    splitter = re.compile(rf",\s*(?=(?:{names})=)") if names else None
+    pairs = [part for word in words for part in (splitter.split(word) if splitter else [word])]
+    value = {name: field.get("default") for name, field in fields.items()}
+    for pair in pairs:
+        name, equals, text = pair.partition("=")
+        name = name.strip()
+        if not equals:
+            raise UsageError(f"a form takes name=value pairs; got {pair!r}")
+        if name not in fields:
+            raise UsageError(f"the form has no field {name!r}; its fields are {', '.join(fields)}")
+        try:
+            value[name] = read_typed(text, fields[name])
+        except UsageError as exc:
+            raise UsageError(f"{name}: {exc}") from None
+    return value
+
+
+def _howto_form(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    fields = _form_fields(payload)
+    listed = "; ".join(f"{field.get('name')}: {_typed_howto(field)}" for field in fields)
+    return (
+        f"name=value for each field to set (the others keep their starting values), or a JSON object. {listed}",
+        [f"{field.get('name')}={_example_text(_typed_example(field))}" for field in fields[:3]],
+    )
+
+
+def _read_picks(words: list[str], payload: dict[str, Any]) -> Any:
+    count = payload.get("count")
+    text = " ".join(words).strip()
+    if text.startswith("["):
+        try:
+            return _json(text)
+        except ValueError:
+            raise UsageError("that is not a JSON list") from None
+    parts = [part for part in re.split(r"[\s,]+", text) if part]
+    if all(part.isdigit() and (not isinstance(count, int) or 1 <= int(part) <= count) for part in parts):
+        return [int(part) - 1 for part in parts]
+    raise UsageError(f"expected the numbers of the items to keep, from 1 to {count}, e.g. 1,3; got {text!r}")
+
+
+def _howto_picks(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    count, low, high = payload.get("count"), payload.get("min_picks"), payload.get("max_picks")
+    how_many = f"{low} to {high}" if low != high else f"{low}"
+    example = ",".join(str(n) for n in range(1, max(1, min(int(low or 1), int(count or 1))) + 1))
+    return (
+        f"the numbers of the {how_many} items to keep, from 1 to {count} as the dialog numbers them, "
+        "in order (or a JSON list of the API's indices, from 0)",
+        [example],
+    )
+
+
+def _read_json(words: list[str], payload: dict[str, Any]) -> Any:
+    text = " ".join(words)
+    try:
+        return _json(text)
+    except ValueError:
+        raise UsageError(f"expected JSON, e.g. {MASK_EXAMPLE}; got {text!r}") from None
+
+
+MASK_EXAMPLE = '{"masks": [[{"op": "brush", "size": 40, "hardness": 0.5, "points": [400, 400, 2000, 420]}]]}'
+
+
+def _howto_mask(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    return (
+        "JSON: the strokes per image in image pixels times 4 (docs/nodes/mask-painter.md, "
+        "MaskPainterAnswer in server/openapi.json)",
+        [_example_text(MASK_EXAMPLE)],
+    )
+
+
+def _read_doubled(words: list[str], payload: dict[str, Any]) -> Any:
+    text = " ".join(words).strip()
+    with contextlib.suppress(ValueError):
+        return int(text)
+    raise UsageError(f"expected a whole number (the value doubled); got {text!r}")
+
+
+def _howto_doubled(payload: dict[str, Any]) -> tuple[str, list[str]]:
+    value = payload.get("value")
+    return "the value doubled", [str(2 * value) if isinstance(value, int) else "42"]
+
+
+#: Per kind of request: how its VALUE is read from the words after the id, and what it takes
+#: (in words, and an example's words). JSON works for every kind.
+Reader = Callable[[list[str], dict[str, Any]], Any]
+HowTo = Callable[[dict[str, Any]], tuple[str, list[str]]]
+READERS: dict[str, tuple[Reader, HowTo]] = {
+    P.KIND_VALUE_PROMPT: (_read_value_prompt, _howto_value_prompt),
+    P.KIND_FORM: (_read_form, _howto_form),
+    P.KIND_IMAGE_PICKER: (_read_picks, _howto_picks),
+    P.KIND_MASK_PAINTER: (_read_json, _howto_mask),
+    P.KIND_INTEGER_DOUBLER: (_read_doubled, _howto_doubled),
+}
+
+
+def read_answer(words: list[str], view: dict[str, Any]) -> Any:
+    """The answer to the request ``view`` that ``words`` (the arguments after its id) say, read
+    by its kind and payload; UsageError (saying what it takes) when they do not read. A
+    request with no payload (it ended) or of a kind unknown here takes JSON, else the text."""
+    payload = view.get("payload")
+    reader = READERS.get(str(view.get("kind")))
+    if reader is None or not isinstance(payload, dict):
+        text = " ".join(words)
+        try:
+            return _json(text)
+        except ValueError:
+            return text
+    try:
+        return reader[0](words, payload)
+    except UsageError as exc:
+        raise UsageError(f"{exc}. It takes {how_to_answer(view)}") from None
+
+
+def how_to_answer(view: dict[str, Any]) -> str:
+    """What the request ``view`` takes as its answer, with an example command."""
+    payload = view.get("payload")
+    reader = READERS.get(str(view.get("kind")))
+    if reader is None or not isinstance(payload, dict):
+        return "JSON"
+    words, example = reader[1](payload)
+    return f"{words}: cli.py answer {view.get('id', 'ID')} {' '.join(example)}"
 
 
 # ----------------------------------------------------------------------- commands
@@ -525,6 +783,8 @@ class Cli:
         ]
         if view["state"] != P.STATE_WAITING:
             fields += who_ended(view)
+        if view["state"] == P.STATE_WAITING:
+            fields.append(("answer", how_to_answer(view)))
         for name, value in fields:
             print(f"{name:<8}{value}", file=self.out)
         if view.get("payload") is not None:
@@ -532,15 +792,29 @@ class Cli:
             print(f"{'payload':<8}{payload}", file=self.out)
         return EXIT_OK
 
-    def answer(self, request_id: str, text: str) -> int:
+    def answer(self, request_id: str, words: Sequence[str]) -> int:
+        """Answer with the VALUE ``words`` say, read by the request's kind (so the request is
+        looked up first); a VALUE that does not read is a usage error and nothing is sent."""
+        server, reply, status = self._find(request_id, lambda s: s.request(request_id))
+        if server is None or reply is None:
+            return status
+        if not reply.ok:
+            return self._refused(server, reply)
         try:
-            value = json.loads(text, parse_constant=_not_json)
-        except ValueError:
-            self.problem(
-                f"VALUE must be JSON: 42, 0.5, true, [0, 3], or text in double quotes, e.g. '\"{text}\"' (got {text!r})"
-            )
+            value = read_answer([*words], reply.body["request"])
+        except UsageError as exc:
+            self.problem(str(exc))
             return EXIT_USAGE
-        return self._move(request_id, "answered", lambda server: server.answer(request_id, value))
+        try:
+            reply = server.answer(request_id, value)
+        except Unreachable as exc:
+            self.problem(str(exc))
+            return EXIT_UNREACHABLE
+        if not reply.ok:
+            return self._refused(server, reply)
+        view = reply.body["request"]
+        print(f"answered {view['id']} ({node_of(view)}) on {server.url}", file=self.out, flush=True)
+        return EXIT_OK
 
     def cancel(self, request_id: str) -> int:
         return self._move(request_id, "cancelled", lambda server: server.cancel(request_id))
@@ -610,7 +884,9 @@ class Cli:
         try:
             for server, event, view in _drain(events):
                 if as_json:
-                    self.emit_json({"server": server.url, "event": event, "request": view})
+                    # The machine's word: "waiting", or the view's outcome ("timed_out").
+                    word = event if event == "waiting" else str(view.get("outcome") or view.get("state"))
+                    self.emit_json({"server": server.url, "event": word, "request": view})
                     continue
                 clock = datetime.now().strftime("%H:%M:%S")
                 if event == "waiting":
@@ -727,11 +1003,36 @@ class Watcher:
             return
         self.waiting.discard(request_id)
         self.ended.add(request_id)
-        self.report((self.server, outcome_words(view).replace(" ", "-"), view))
+        self.report((self.server, outcome_words(view), view))
 
 
 # --------------------------------------------------------------------------- main
+#: How VALUE is written, per kind (``answer --help``; ``show ID`` says it for that request).
+VALUE_HELP = (
+    "the answer, read by the request's kind (`show ID` says what it takes, with an example): "
+    "yes/no for a BOOLEAN, a number for INT and FLOAT, the text as it is for STRING, a choice's label "
+    "or number (from 1) for CHOICE, name=value pairs for a form (several, or comma-separated), the "
+    "items' numbers (from 1, as the dialog shows them) for the picker, e.g. 1,3; JSON works for every kind"
+)
+
+
 def build_parser() -> argparse.ArgumentParser:
+    # --url and --timeout may come before the command or after it; each command lists them.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--url",
+        action="append",
+        dest="url_after",
+        metavar="URL",
+        help=f"a ComfyUI's address (repeat for several); default ${URL_ENV} or {DEFAULT_URL}",
+    )
+    common.add_argument(
+        "--timeout",
+        type=float,
+        dest="timeout_after",
+        metavar="S",
+        help="seconds to wait for a server (default 10)",
+    )
     parser = argparse.ArgumentParser(
         prog="cli.py",
         description="Answer comfyui-hitl's waiting requests from a terminal.",
@@ -745,28 +1046,37 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for a server (default 10)")
     parser.add_argument("--version", action="version", version=VERSION)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    listing = commands.add_parser("list", help="the waiting requests, as a table")
+
+    def command(name: str, help_text: str, **options: Any) -> argparse.ArgumentParser:
+        return commands.add_parser(name, help=help_text, parents=[common], **options)
+
+    listing = command("list", "the waiting requests, as a table")
     listing.add_argument("--json", action="store_true", help="JSON instead of a table")
-    show = commands.add_parser("show", help="one request, waiting or ended")
+    show = command("show", "one request, waiting or ended, and how to answer it")
     show.add_argument("id")
     show.add_argument("--json", action="store_true", help="JSON instead of text")
-    answer = commands.add_parser("answer", help="answer a waiting request")
+    answer = command(
+        "answer",
+        "answer a waiting request",
+        epilog="e.g. answer ID yes; answer ID 30; answer ID a red bicycle; answer ID steps=30 style=photo; "
+        "answer ID 1,3; answer ID '{\"masks\": [[]]}'",
+    )
     answer.add_argument("id")
-    answer.add_argument("value", help="the answer as JSON: 42, 0.5, true, [0,3], '\"some text\"'")
-    cancel = commands.add_parser("cancel", help="cancel a waiting request (its run ends as interrupted)")
+    answer.add_argument("value", nargs="+", metavar="VALUE", help=VALUE_HELP)
+    cancel = command("cancel", "cancel a waiting request (its run ends as interrupted)")
     cancel.add_argument("id")
-    watch = commands.add_parser("watch", help="print requests as they open and end, until Ctrl-C")
+    watch = command("watch", "print requests as they open and end, until Ctrl-C")
     watch.add_argument("--json", action="store_true", help="one JSON object per line")
-    history = commands.add_parser("history", help="the last ended requests and how they ended")
+    history = command("history", "the last ended requests and how they ended")
     history.add_argument("--limit", type=int, default=P.HISTORY_LIMIT_DEFAULT, help="how many (default %(default)s)")
     history.add_argument("--json", action="store_true", help="JSON instead of a table")
     # --- paired devices (server/pairing_cli.py): on the machine that runs ComfyUI ---
-    pair = commands.add_parser("pair", help="pair a phone: a one-time link (and its QR code), valid 10 minutes")
+    pair = command("pair", "pair a phone: a one-time link (and its QR code), valid 10 minutes")
     pair.add_argument("--name", help="the name the paired device gets (default: Phone N)")
     pair.add_argument("--no-qr", action="store_true", help="print only the link")
-    devices = commands.add_parser("devices", help="the paired devices")
+    devices = command("devices", "the paired devices")
     devices.add_argument("--json", action="store_true", help="JSON instead of a table")
-    revoke = commands.add_parser("revoke", help="unpair a device (its ID, from `devices`), or --all")
+    revoke = command("revoke", "unpair a device (its ID, from `devices`), or --all")
     revoke.add_argument("device", nargs="?")
     revoke.add_argument("--all", action="store_true", help="unpair every device")
     return parser
@@ -774,12 +1084,15 @@ def build_parser() -> argparse.ArgumentParser:
 
 #: The commands that take a request id, and the flags each of them knows.
 ID_COMMANDS = {"show": {"--json", "-h", "--help"}, "answer": {"-h", "--help"}, "cancel": {"-h", "--help"}}
+#: The options every command takes that have a value of their own (the next word).
+VALUE_OPTIONS = ("--url", "--timeout")
 
 
 def protect_ids(argv: list[str]) -> list[str]:
     """Request ids are URL-safe base64, so one in 32 starts with "-", which argparse would
-    take for an option. After a command that takes an id, its own flags go first, then
-    "--", then the id (and VALUE, which may be a negative number)."""
+    take for an option. After a command that takes an id, its own flags (and ``--url U``,
+    ``--timeout S``) go first, then "--", then the id (and VALUE, which may be a negative
+    number)."""
     for at, word in enumerate(argv):
         flags = ID_COMMANDS.get(word)
         if flags is None:
@@ -787,17 +1100,48 @@ def protect_ids(argv: list[str]) -> list[str]:
         rest = argv[at + 1 :]
         if "--" in rest:
             return argv
-        return [*argv[: at + 1], *[a for a in rest if a in flags], "--", *[a for a in rest if a not in flags]]
+        options: list[str] = []
+        positional: list[str] = []
+        words = iter(rest)
+        for item in words:
+            if item in VALUE_OPTIONS:
+                options += [item, next(words, "")]
+            elif item in flags or item.startswith(tuple(f"{name}=" for name in VALUE_OPTIONS)):
+                options.append(item)
+            else:
+                positional.append(item)
+        return [*argv[: at + 1], *options, "--", *positional]
     return argv
 
 
 def main(argv: list[str] | None = None, out: TextIO | None = None, err: TextIO | None = None) -> int:
     out = out or sys.stdout
     err = err or sys.stderr
-    args = build_parser().parse_args(protect_ids(list(sys.argv[1:] if argv is None else argv)))
-    urls = args.url or [url for url in os.environ.get(URL_ENV, "").split(",") if url.strip()] or [DEFAULT_URL]
     try:
-        servers = [Server(url, timeout=args.timeout) for url in urls]
+        status = run(list(sys.argv[1:] if argv is None else argv), out, err)
+        out.flush()  # here, where a reader that has gone can be told apart
+        return status
+    except BrokenPipeError:
+        # Our output went to a reader that has gone (`cli.py show ID | head -3`): nothing
+        # more can be said there. Point stdout at nothing, so the interpreter's own flush at
+        # exit does not fail again, and end quietly.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, out.fileno())
+        return EXIT_OK
+
+
+def run(argv: list[str], out: TextIO, err: TextIO) -> int:
+    """One command: ``argv`` as after ``cli.py``."""
+    args = build_parser().parse_args(protect_ids(argv))
+    urls = (
+        [*(args.url or []), *(args.url_after or [])]
+        or [url for url in os.environ.get(URL_ENV, "").split(",") if url.strip()]
+        or [DEFAULT_URL]
+    )
+    timeout = args.timeout_after if args.timeout_after is not None else args.timeout
+    try:
+        servers = [Server(url, timeout=timeout) for url in urls]
     except ValueError as exc:
         print(f"error: {exc}", file=err)
         return EXIT_USAGE

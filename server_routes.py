@@ -443,6 +443,11 @@ def _arrived_over_network(request: web.Request) -> bool:
     return address is not None and not address.is_loopback
 
 
+def _addresses_of(name: str) -> list[str]:
+    """The addresses ``name`` resolves to on this machine (its hosts file, its resolver)."""
+    return [str(info[4][0]) for info in socket.getaddrinfo(name, None, proto=socket.IPPROTO_TCP)]
+
+
 class HostPolicy:
     """Which ``Host`` a request may name: protection against DNS rebinding.
 
@@ -459,6 +464,9 @@ class HostPolicy:
       interfaces is needed, and none could be complete behind such a mapping;
     - when the request came over the network (ComfyUI listens beyond loopback), this
       machine's own name (``socket.gethostname()``, and ``<name>.local`` as mDNS publishes it);
+      over loopback too when that name resolves (here, once) to a loopback address: then it
+      is this machine (Debian's /etc/hosts maps it to 127.0.1.1), and no page elsewhere can
+      be named so;
     - a host the user listed in ``COMFYUI_HITL_ALLOWED_ORIGINS`` (the host of each listed
       origin, or a bare host name): a reverse proxy's public name, a LAN DNS name.
 
@@ -466,7 +474,13 @@ class HostPolicy:
     from a rebinding page (HTTP/1.0 clients may omit it).
     """
 
-    def __init__(self, allowed: Iterable[str] = (), *, machine_name: str | None = None) -> None:
+    def __init__(
+        self,
+        allowed: Iterable[str] = (),
+        *,
+        machine_name: str | None = None,
+        resolve: Callable[[str], Iterable[str]] | None = None,
+    ) -> None:
         self.listed: set[str] = set()
         for entry in allowed:
             entry = entry.strip()
@@ -477,6 +491,9 @@ class HostPolicy:
         self.machine_names = {name, name if name.endswith(".local") else f"{name}.local"} if name else set()
         #: Hosts already logged as refused (a few, so a flood of requests cannot grow it).
         self._logged: set[str] = set()
+        self._resolve = resolve or _addresses_of
+        #: This machine's names, and whether each resolves to loopback (looked up once).
+        self._loopback_names: dict[str, bool] = {}
 
     def __repr__(self) -> str:
         return f"<HostPolicy listed={sorted(self.listed)} machine={sorted(self.machine_names)}>"
@@ -492,7 +509,22 @@ class HostPolicy:
             return True
         if host == "localhost" or (host.endswith(".localhost") and _LABELS.fullmatch(host[: -len(".localhost")])):
             return True
-        return over_network and host in self.machine_names
+        if host not in self.machine_names:
+            return False
+        return over_network or self._names_loopback(host)
+
+    def _names_loopback(self, name: str) -> bool:
+        """Whether this machine's name ``name`` resolves to a loopback address (once: the
+        answer is kept; only this machine's own names are ever looked up)."""
+        known = self._loopback_names.get(name)
+        if known is None:
+            try:
+                addresses = [_ip(str(address).split("%")[0]) for address in self._resolve(name)]
+            except (OSError, UnicodeError, ValueError):
+                addresses = []
+            known = any(address is not None and address.is_loopback for address in addresses)
+            self._loopback_names[name] = known
+        return known
 
     def check(self, request: web.Request) -> None:
         hosts = request.headers.getall("Host", [])

@@ -56,6 +56,8 @@ POLL_TICK_S = 0.02
 
 #: Ids of finished requests remembered, so a late answer gets 409 and not 404.
 DEFAULT_HISTORY = 512
+#: Nodes whose run a person cancelled, remembered while their prompt runs (a bound only).
+CANCELLED_NODES = 64
 
 #: Texts a workflow sets are cut to these lengths (characters) when a request opens, so no view,
 #: websocket event, record or push carries more, whatever the workflow says (a node title of
@@ -172,6 +174,7 @@ class HitlRequest:
         question: Question | None = None,
         opened_at: float = 0.0,
         opened_mono: float = 0.0,
+        list_item: Any = None,
     ) -> None:
         # 144 bits from the OS CSPRNG: unguessable, so an id is a capability.
         self.id = secrets.token_urlsafe(18)
@@ -186,6 +189,8 @@ class HitlRequest:
         #: What was asked, when a node asked it (the history keeps what the question says of
         #: an answer: ``record`` and ``summarize_answer``); None for a bare validator.
         self.question = question
+        #: Which item of a list the node asks for (``server.comfy.ListItem``), or None.
+        self.list_item = list_item
         self.resources = resources
         self.state = WAITING
         self.reason: str | None = None
@@ -256,6 +261,8 @@ class RequestRegistry:
         self._clock = clock
         self._lock = threading.RLock()
         self._waiting: dict[str, HitlRequest] = {}
+        #: (prompt_id, node_id) whose run a person cancelled, and who did.
+        self._cancelled_nodes: OrderedDict[tuple[str, str], Provenance] = OrderedDict()
         self._ended: OrderedDict[str, HitlRequest] = OrderedDict()
         self._seq = 0
         self._subscribed = False
@@ -285,6 +292,7 @@ class RequestRegistry:
         resources: Any = None,
         summary: str = "",
         question: Question | None = None,
+        list_item: Any = None,
     ) -> HitlRequest:
         """Create a waiting request and tell every browser about it.
 
@@ -312,6 +320,7 @@ class RequestRegistry:
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
             question=question,
+            list_item=list_item,
             opened_at=self._wall_clock(),
             opened_mono=now,
         )
@@ -319,6 +328,19 @@ class RequestRegistry:
             if prompt_id is not None:
                 for stale in [r for r in self._waiting.values() if r.prompt_id != prompt_id]:
                     self._end(stale, RESET, P.REASON_PROMPT_OVER, by=Provenance.server(P.SURFACE_SERVER))
+                for node in [node for node in self._cancelled_nodes if node[0] != prompt_id]:
+                    del self._cancelled_nodes[node]
+            cancelled_by = (
+                self._cancelled_nodes.get((prompt_id, node_id))
+                if prompt_id is not None and node_id is not None
+                else None
+            )
+            if cancelled_by is not None:
+                # A person cancelled this node's run already (another item of its list): the
+                # request ends as it opens, and no dialog is shown for it.
+                self._waiting[request.id] = request
+                self._end(request, CANCELLED, P.REASON_USER_CANCEL, by=cancelled_by)
+                return request
             self._waiting[request.id] = request
             view = self._publish(request)
             for observer in self._observers:
@@ -407,10 +429,27 @@ class RequestRegistry:
     def cancel(
         self, request_id: str, reason: str = P.REASON_USER_CANCEL, *, by: Provenance = UNSPECIFIED
     ) -> dict[str, Any]:
-        """Cancel a waiting request; its run ends as interrupted."""
+        """Cancel a waiting request; its run ends as interrupted.
+
+        A person's cancel (``REASON_USER_CANCEL``) of a list item cancels the node's run, not
+        one dialog: a node fed a list asks once per item (``list_item``), all at once, and
+        ComfyUI ends the run only when every item's call has returned. So it also ends every
+        other waiting request of the same prompt and node, and one that opens later (an item
+        still preparing its images) ends at once, until a request of another prompt opens.
+        (Only list items share a prompt and node: one item may not know it is one, when the
+        list's length cannot be told, so either side being an item is enough.)"""
         with self._lock:
             request = self.get_waiting(request_id)
             self._end(request, CANCELLED, reason, by=by)
+            if reason == P.REASON_USER_CANCEL and request.prompt_id is not None and request.node_id is not None:
+                node = (request.prompt_id, request.node_id)
+                siblings = [r for r in self._waiting.values() if (r.prompt_id, r.node_id) == node]
+                if request.list_item is not None or any(r.list_item is not None for r in siblings):
+                    self._cancelled_nodes[node] = by
+                    while len(self._cancelled_nodes) > CANCELLED_NODES:
+                        self._cancelled_nodes.popitem(last=False)
+                    for sibling in siblings:
+                        self._end(sibling, CANCELLED, reason, by=by)
             return self.view(request)
 
     def expire(self, request_id: str) -> bool:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, ClassVar, NoReturn
 
 from ..images.batches import question_image_fields, question_images
@@ -42,20 +42,51 @@ MEMORY_HIDDEN_INPUTS = {**HIDDEN_INPUTS, "api_prompt": "PROMPT", _memory.IDENTIT
 MAX_TIMEOUT_S = 7 * 24 * 3600
 
 
-def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
-    """The node's title as the user sees it, found in the workflow; ``fallback`` if not."""
+def node_label(extra_pnginfo: Any, unique_id: str | None, fallback: str, item: _comfy.ListItem | None = None) -> str:
+    """The node's title as the user sees it, found in the workflow; ``fallback`` if not.
+
+    Inside a subgraph the id is a path ("6:2", "6:2:5"): each outer node's title (else its
+    subgraph's name) comes first, as context, then the inner node's title from the
+    subgraph's definition (``workflow.definitions.subgraphs[].nodes[]``): "Copy B › Refiner
+    steps". A node without a title keeps ``fallback`` and its id. A node run for one item of
+    a list says which: "Refiner steps (item 2 of 3)"."""
+    label = _titled(extra_pnginfo, unique_id, fallback)
+    return f"{label} ({item.words()})" if item is not None else label
+
+
+def _titled(extra_pnginfo: Any, unique_id: str | None, fallback: str) -> str:
+    untitled = fallback if unique_id is None else f"{fallback} #{unique_id}"
     workflow = extra_pnginfo.get("workflow") if isinstance(extra_pnginfo, dict) else None
-    nodes = workflow.get("nodes") if isinstance(workflow, dict) else None
-    if unique_id is not None and isinstance(nodes, list):
-        # Inside a subgraph the id is "outer:inner"; the workflow's top level knows the outer node.
-        top_id = str(unique_id).split(":")[0]
-        for node in nodes:
-            if isinstance(node, dict) and str(node.get("id")) == top_id:
-                # No title means the default one, which ComfyUI does not save: use ours then.
-                title = node.get("title")
-                if isinstance(title, str) and title:
-                    return title if top_id == str(unique_id) else f"{title} › {unique_id}"
-    return fallback if unique_id is None else f"{fallback} #{unique_id}"
+    if unique_id is None or not isinstance(workflow, dict):
+        return untitled
+    definitions = workflow.get("definitions")
+    listed = definitions.get("subgraphs") if isinstance(definitions, dict) else None
+    subgraphs = {
+        str(graph.get("id")): graph for graph in (listed if isinstance(listed, list) else []) if isinstance(graph, dict)
+    }
+    nodes = workflow.get("nodes")
+    path = str(unique_id).split(":")
+    context: list[str] = []
+    for depth, part in enumerate(path):
+        node = _node_with_id(nodes, part)
+        if node is None:
+            break
+        # No title means the default one, which ComfyUI does not save: use ours then.
+        title = node.get("title")
+        title = title if isinstance(title, str) and title.strip() else None
+        if depth == len(path) - 1:
+            return " › ".join([*context, title or untitled])
+        graph = subgraphs.get(str(node.get("type")))
+        name = graph.get("name") if graph is not None else None
+        context.append(title or (name if isinstance(name, str) and name.strip() else f"#{part}"))
+        nodes = graph.get("nodes") if graph is not None else None
+    return " › ".join([*context, untitled])
+
+
+def _node_with_id(nodes: Any, node_id: str) -> dict[str, Any] | None:
+    if not isinstance(nodes, list):
+        return None
+    return next((node for node in nodes if isinstance(node, dict) and str(node.get("id")) == node_id), None)
 
 
 def workflow_id(extra_pnginfo: Any) -> str | None:
@@ -167,6 +198,9 @@ class Hidden:
     extra_pnginfo: Any = None
     api_prompt: Any = None
     hitl_workflow: str | None = None
+    #: The list item this run of the node is for (None when not fed a list), read when the
+    #: node's call starts: make a Hidden before the call's first ``await``.
+    item: _comfy.ListItem | None = field(default_factory=_comfy.list_item)
 
     @property
     def node_id(self) -> str | None:
@@ -312,6 +346,7 @@ class HitlNode:
         resources: Any = None,
         summary: str = "",
         question: Question | None = None,
+        item: _comfy.ListItem | None = None,
     ) -> Outcome:
         """Open a request for this node and wait, without blocking the loop, for its end."""
         prompt_id, context_node_id = _comfy.executing_context()
@@ -324,10 +359,11 @@ class HitlNode:
             payload=payload,
             timeout_s=timeout_s,
             validate=validate,
-            node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__),
+            node_label=node_label(extra_pnginfo, node_id, self.DISPLAY_NAME or type(self).__name__, item),
             resources=resources,
             summary=summary,
             question=question,
+            list_item=item,
         )
         # Resources that work in the background (a batch's renditions) start now that the
         # request is out, so their threads do not hold up the message that opens the dialog.
@@ -346,6 +382,7 @@ class HitlNode:
         timeout_s: float = 0,
         payload: Mapping[str, Any] | None = None,
         resources: Any = None,
+        item: _comfy.ListItem | None = None,
     ) -> Outcome:
         """Ask ``question`` (its description, plus ``payload``) and wait for the request's end."""
         return await self.ask(
@@ -357,6 +394,7 @@ class HitlNode:
             resources=resources,
             summary=summarize(title, question.summary()),
             question=question,
+            item=item,
         )
 
     async def answer(
@@ -383,11 +421,17 @@ class HitlNode:
         action = _option("on_timeout", on_timeout, self.ON_TIMEOUT)
         if chosen.does == PASS:
             return Answer(self._fallback(question, chosen.gives, fallbacks), PASS, chosen.source)
-        key = self.memory_key(
+        node_key = self.memory_key(
             hidden.unique_id,
             stamped=hidden.hitl_workflow,
             api_prompt=hidden.api_prompt,
             extra_pnginfo=hidden.extra_pnginfo,
+        )
+        # Fed a list, each item has its own last answer (a list of another length, none).
+        key = (
+            node_key
+            if node_key is None or hidden.item is None
+            else replace(node_key, item=_memory.item_key(hidden.item))
         )
         if chosen.does == RECALL:
             remembered = self.memory.recall(key)
@@ -406,6 +450,7 @@ class HitlNode:
                 timeout_s=timeout_s,
                 payload=payload,
                 resources=resources,
+                item=hidden.item,
             )
         except BaseException:
             _abandon(resources)
@@ -417,6 +462,11 @@ class HitlNode:
         if outcome.answered:
             kept = question.remembered(outcome.value)
             self.remember_answer(key, question, kept)
+            if key is not node_key:
+                # The node's own answer (what IS_CHANGED reads, which knows no list) would
+                # keep the node cached over a list: forget it, so the node runs and each
+                # item recalls its own.
+                self.forget_answer(node_key)
             return Answer(outcome.value, ASK, SOURCE_PERSON, outcome, resources)
         _abandon(resources)
         if outcome.reason == P.REASON_TIMEOUT and action.gives is not None:
@@ -433,6 +483,12 @@ class HitlNode:
         memory = getattr(cls, "memory", None)
         if memory is not None:
             memory.remember(key, _memory.Remembered(question.memory_tag, kept, question.fingerprint(kept)))
+
+    @classmethod
+    def forget_answer(cls, key: _memory.MemoryKey | None) -> None:
+        memory = getattr(cls, "memory", None)
+        if memory is not None:
+            memory.forget(key)
 
     @staticmethod
     def _fallback(question: Question, gives: str, fallbacks: Mapping[str, Callable[[], Any]] | None) -> Any:

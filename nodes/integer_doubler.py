@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..questions.doubler import LIMIT, DoublerQuestion, validate_doubled
+from ..server import comfy as _comfy
 from ..server import protocol as P
 from .base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted
 
@@ -54,6 +55,7 @@ class IntegerDoubler(HitlNode):
             unique_id=unique_id,
             extra_pnginfo=extra_pnginfo,
             timeout_s=timeout_seconds,
+            item=_comfy.list_item(),
         )
         if outcome.answered:
             ui = {"doubled": [outcome.value], **audit_ui(outcome, extra_pnginfo)}

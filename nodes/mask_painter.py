@@ -178,9 +178,9 @@ class MaskPainter(HitlNode):
         if not 1 <= count <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
         height, width = (int(n) for n in images.shape[1:3])
+        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)  # before any await
         # A wrong mask is refused here, before anyone is asked.
         starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
-        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
         outputs = partial(
             self._outputs, images, composite=output_used(api_prompt, hidden.node_id, MASKED_IMAGES_OUTPUT)
         )

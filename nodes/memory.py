@@ -155,10 +155,19 @@ def prompt_stamper(node_types: Collection[str]) -> Callable[[Any], Any]:
 @dataclass(frozen=True)
 class MemoryKey:
     """One node of one workflow: the workflow's identity and the node's id ("12", or "12:5"
-    inside a subgraph)."""
+    inside a subgraph), and for a node fed a list, the item."""
 
     workflow: str
     node_id: str
+    #: For a node fed a list, which item of how many ("1/3"); "" otherwise.
+    item: str = ""
+
+
+def item_key(item: Any) -> str:
+    """A list item's part of its key: its index and the list's length ("1/3"), so a list of
+    another length remembers nothing yet."""
+    length = getattr(item, "length", None)
+    return f"{getattr(item, 'index', 0)}/{'?' if length is None else length}"
 
 
 def memory_key(node_id: Any, *, stamped: Any = None, prompt: Any = None, extra_pnginfo: Any = None) -> MemoryKey | None:

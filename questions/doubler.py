@@ -35,7 +35,11 @@ class DoublerQuestion(Question):
         return f"<DoublerQuestion {self.value} ask_first={self.ask_first}>"
 
     def validate(self, value: Any) -> int:
-        return validate_doubled(value)
+        """An integer within the bounds (``validate_doubled``), and the double: nothing else."""
+        doubled = validate_doubled(value)
+        if doubled != 2 * self.value:
+            raise InvalidAnswer(f"{self.value} × 2 is {2 * self.value}, not {doubled}")
+        return doubled
 
     def describe(self) -> dict[str, Any]:
         return {"value": self.value, "ask_first": self.ask_first}

@@ -6,6 +6,7 @@ rest of the pack never imports ``server``, ``comfy`` or ``comfy_execution`` dire
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import functools
@@ -13,6 +14,7 @@ import importlib
 import logging
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 log = logging.getLogger(__name__)
@@ -48,29 +50,105 @@ def nothing() -> Any:
 _STAND_IN_CONTEXT: contextvars.ContextVar[tuple[str | None, str | None]] = contextvars.ContextVar(
     "comfyui_hitl_stand_in_context", default=(None, None)
 )
+#: And which item of a list the node runs for: (index, length), or None.
+_STAND_IN_ITEM: contextvars.ContextVar[tuple[int, int] | None] = contextvars.ContextVar(
+    "comfyui_hitl_stand_in_item", default=None
+)
 
 
 @contextlib.contextmanager
-def stand_in_context(prompt_id: str | None, node_id: str | None) -> Iterator[None]:
-    """Run code as if ComfyUI were executing ``node_id`` of ``prompt_id`` (harness only)."""
+def stand_in_context(prompt_id: str | None, node_id: str | None, item: tuple[int, int] | None = None) -> Iterator[None]:
+    """Run code as if ComfyUI were executing ``node_id`` of ``prompt_id`` (for list item
+    ``item``: its index and the list's length) (harness only)."""
     token = _STAND_IN_CONTEXT.set((prompt_id, node_id))
+    item_token = _STAND_IN_ITEM.set(item)
     try:
         yield
     finally:
+        _STAND_IN_ITEM.reset(item_token)
         _STAND_IN_CONTEXT.reset(token)
+
+
+def _executing() -> Any:
+    """ComfyUI's executing context (prompt_id, node_id, list_index), or None outside ComfyUI;
+    raises ImportError when ComfyUI is not there."""
+    utils = importlib.import_module("comfy_execution.utils")
+    get_context = getattr(utils, "get_executing_context", None)
+    return get_context() if get_context else None
 
 
 def executing_context() -> tuple[str | None, str | None]:
     """(prompt_id, node_id) of the node now executing, or (None, None)."""
     try:
-        utils = importlib.import_module("comfy_execution.utils")
+        context = _executing()
     except ImportError:
         return _STAND_IN_CONTEXT.get()
-    get_context = getattr(utils, "get_executing_context", None)
-    context = get_context() if get_context else None
     if context is None:
         return None, None
     return getattr(context, "prompt_id", None), getattr(context, "node_id", None)
+
+
+@dataclass(frozen=True)
+class ListItem:
+    """Which item of a list a node runs for: ``index`` from 0, and the list's ``length``
+    (None when it cannot be told)."""
+
+    index: int
+    length: int | None
+
+    def words(self) -> str:
+        """ "item 2 of 3" (or "item 2" when the length is unknown)."""
+        return f"item {self.index + 1}" + (f" of {self.length}" if self.length is not None else "")
+
+
+def list_item() -> ListItem | None:
+    """The list item the executing node runs for, or None when it is not fed a list.
+
+    ComfyUI calls a node fed a list once per item (``execution._async_map_node_over_list``),
+    and its executing context gives the item's index, not the list's length; a node that is
+    not fed a list runs as item 0 of 1. The length is that function's local
+    ``max_len_input``: while an item's call runs its first step (before its first ``await``),
+    the prompt's main task is suspended inside that function, so its frame is found on the
+    main task's chain of awaits. Read it at the start of a node's call. When it cannot be
+    found (another ComfyUI, a later step), the length is None: item 0 then counts as no list.
+    """
+    try:
+        context = _executing()
+    except ImportError:
+        stand_in = _STAND_IN_ITEM.get()
+        return None if stand_in is None or stand_in[1] <= 1 else ListItem(*stand_in)
+    index = getattr(context, "list_index", None) if context is not None else None
+    if not isinstance(index, int):
+        return None
+    length = _list_length(getattr(context, "prompt_id", None), getattr(context, "node_id", None))
+    if (length is None and index == 0) or (length is not None and length <= 1):
+        return None
+    return ListItem(index, length)
+
+
+_MAP_OVER_LIST = "_async_map_node_over_list"
+
+
+def _list_length(prompt_id: Any, node_id: Any) -> int | None:
+    """``max_len_input`` of ComfyUI's call of ``node_id`` over its list, if it is under way."""
+    try:
+        tasks = asyncio.all_tasks()
+    except RuntimeError:  # no running loop
+        return None
+    for task in tasks:
+        awaited: Any = task.get_coro()
+        for _ in range(64):  # the chain of awaits is short; never walk far
+            frame = getattr(awaited, "cr_frame", None)
+            if frame is None:
+                break
+            if frame.f_code.co_name == _MAP_OVER_LIST:
+                local = frame.f_locals
+                if str(local.get("unique_id")) == str(node_id) and local.get("prompt_id") == prompt_id:
+                    length = local.get("max_len_input")
+                    return length if isinstance(length, int) and not isinstance(length, bool) else None
+                break
+            awaited = getattr(awaited, "cr_await", None)
+    return None
 
 
 def prompt_server() -> Any | None:

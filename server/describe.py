@@ -45,6 +45,33 @@ KIND_NAMES: dict[str, str] = {
     P.KIND_MASK_PAINTER: "Mask painter",
 }
 
+#: How a request ended, in people's words (by its record's ``outcome``): the CLI's list,
+#: history and watch, and the pushes, say it alike.
+OUTCOME_WORDS: dict[str, str] = {
+    P.OUTCOME_ANSWERED: "answered",
+    P.OUTCOME_CANCELLED: "cancelled",
+    P.OUTCOME_TIMED_OUT: "timed out",
+    P.OUTCOME_INTERRUPTED: "interrupted",
+    P.OUTCOME_RESET: "reset",
+}
+
+#: Where an answer or a cancel came from, in people's words (by the surface it claims).
+SURFACE_WORDS: dict[str, str] = {
+    P.SURFACE_COMFYUI_TAB: "in the ComfyUI tab",
+    P.SURFACE_INBOX: "from the inbox",
+    P.SURFACE_CLI: "from the CLI",
+    P.SURFACE_API: "through the API",
+}
+
+
+def outcome_words(view: Mapping[str, Any]) -> str:
+    """How a request ended ("timed out"), or its state while it has no outcome ("waiting")."""
+    outcome = view.get("outcome")
+    if isinstance(outcome, str) and outcome in OUTCOME_WORDS:
+        return OUTCOME_WORDS[outcome]
+    return str(outcome or view.get("state") or "ended").replace("_", " ")
+
+
 _CONTROL = re.compile("[\u0000-\u001f\u007f-\u009f\u2028\u2029]+")
 _SPACES = re.compile(" {2,}")
 

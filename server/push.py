@@ -31,7 +31,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import protocol as P
-from .describe import describe_request, one_line
+from .describe import SURFACE_WORDS, describe_request, one_line
 from .destinations import DestinationPolicy, RefusedDestination
 from .settings import Settings, SettingsStore, mask
 
@@ -134,9 +134,11 @@ def ended_push(record: dict[str, Any], settings: Settings) -> Push:
     how = _ENDED_WORDS.get(record.get("reason") or "", record.get("state") or "ended")
     by = record.get("by") or {}
     surface = by.get("surface")
-    who = f" from {surface}" if by.get("source") == "client" and surface else ""
+    who = f" {SURFACE_WORDS.get(surface, f'from {surface}')}" if by.get("source") == "client" and surface else ""
     title = one_line(f"{how.capitalize()}: {describe_request(record)}", 160)
-    message = f"It {how}{who} after {record.get('waited_ms', 0) / 1000:.1f} s."
+    said = record.get("answer_summary")
+    what = f": {said}" if isinstance(said, str) and said else ""
+    message = f"{how.capitalize()}{who} after {record.get('waited_ms', 0) / 1000:.1f} s{what}."
     return Push(EVENT_ENDED, title, message, deep_link(settings.public_url, record["id"]), record=record)
 
 

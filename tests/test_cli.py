@@ -104,8 +104,8 @@ def test_answer_resumes_the_run_and_a_refusal_prints_the_servers_message(
     assert refused.returncode == 1
     assert "500 is above the maximum 60" in refused.stderr and "422 invalid_answer" in refused.stderr
     assert host.registry.get(prompt["id"]).state == "waiting"  # a refusal changes nothing
-    wrong_type = run_cli("answer", prompt["id"], '"42"', urls=[served.url])
-    assert wrong_type.returncode == 1 and "invalid_answer" in wrong_type.stderr
+    wrong_type = run_cli("answer", prompt["id"], '"42"', urls=[served.url])  # JSON text is no INT
+    assert wrong_type.returncode == 2 and "expected a whole number" in wrong_type.stderr
     answered = run_cli("answer", prompt["id"], "42", urls=[served.url])
     assert answered.returncode == 0, answered.stderr
     assert answered.stdout.startswith(f"answered {prompt['id']} (Value Prompt (ask a person) #7)")
@@ -128,9 +128,14 @@ def test_answer_resumes_the_run_and_a_refusal_prints_the_servers_message(
 
 
 @pytest.mark.parametrize("value", ["hello", "NaN", "{broken", ""])
-def test_an_answer_that_is_not_json_is_a_usage_error(host: HarnessHost, served: HarnessServer, value: str) -> None:
-    result = run_cli("answer", "some-id", value, urls=[served.url])
-    assert result.returncode == 2 and "VALUE must be JSON" in result.stderr
+def test_an_answer_that_does_not_read_is_a_usage_error(host: HarnessHost, served: HarnessServer, value: str) -> None:
+    _, prompt, _ = two_requests(host)
+    result = run_cli("answer", prompt["id"], value, urls=[served.url])
+    assert result.returncode == 2 and "a whole number from 1 to 60" in result.stderr
+    assert f"cli.py answer {prompt['id']} 20" in result.stderr  # the hint's example reads
+    assert host.registry.get(prompt["id"]).state == "waiting"  # nothing was sent
+    assert run_cli("answer", "some-id", "1", urls=[served.url]).returncode == 1
+    host.registry.reset_all()
 
 
 def test_cancel_ends_the_run_as_interrupted(host: HarnessHost, served: HarnessServer) -> None:
@@ -265,7 +270,7 @@ def test_watch_prints_requests_as_they_open_and_end_until_ctrl_c(host: HarnessHo
     request_id = host.wait_waiting(run)[0]["id"]
     line = out.next_matching(request_id)
     assert line.split()[1] == "waiting" and "Steps (INT)" in line and "left)" in line
-    assert out.next_matching(request_id).split()[1] == "timed-out"
+    assert out.next_matching(request_id).split()[1:3] == ["timed", "out"]  # as list and history say it
     process.send_signal(signal.SIGINT)
     assert process.wait(10) == 0
 
@@ -502,6 +507,8 @@ def test_websocket_refuses_a_server_that_does_not_upgrade(served: HarnessServer)
         (["--url", "http://a", "show", "-Xb3", "--json"], ["--url", "http://a", "show", "--json", "--", "-Xb3"]),
         (["cancel", "--", "-Xb3"], ["cancel", "--", "-Xb3"]),
         (["list", "--json"], ["list", "--json"]),
+        (["show", "-Xb3", "--url", "http://a", "--json"], ["show", "--url", "http://a", "--json", "--", "-Xb3"]),
+        (["answer", "--url=http://a", "-Xb3", "-5"], ["answer", "--url=http://a", "--", "-Xb3", "-5"]),
     ],
 )
 def test_ids_that_start_with_a_dash_are_not_taken_for_options(argv: list[str], expected: list[str]) -> None:
@@ -525,3 +532,149 @@ def test_websocket_sends_the_query_of_its_url(host: HarnessHost, served: Harness
     helper.join()
     server.close()
     assert seen == ["GET /ws?clientId=abc HTTP/1.1"]
+
+
+# ------------------------------------------------- answers read by the request's kind
+def value_view(value_type: str, **payload: Any) -> dict[str, Any]:
+    return {"kind": "value-prompt", "state": "waiting", "payload": {"type": value_type, "choices": [], **payload}}
+
+
+FORM_VIEW = {
+    "kind": "form",
+    "state": "waiting",
+    "payload": {
+        "fields": [
+            {"name": "steps", "type": "INT", "choices": [], "default": 20},
+            {"name": "style", "type": "CHOICE", "choices": ["photo", "oil, thick"], "default": 0},
+            {"name": "prompt", "type": "STRING", "choices": [], "default": "a cat"},
+            {"name": "upscale", "type": "BOOLEAN", "choices": [], "default": False},
+        ]
+    },
+}
+PICKER_VIEW = {"kind": "image-picker", "state": "waiting", "payload": {"count": 6, "min_picks": 1, "max_picks": 3}}
+CHOICES = ["photo", "painting", "2"]
+
+
+@pytest.mark.parametrize(
+    ("view", "words", "expected"),
+    [
+        (value_view("BOOLEAN"), ["yes"], True),
+        (value_view("BOOLEAN"), ["No"], False),
+        (value_view("BOOLEAN"), ["on"], True),
+        (value_view("BOOLEAN"), ["n"], False),
+        (value_view("BOOLEAN"), ["true"], True),
+        (value_view("BOOLEAN"), ["false"], False),
+        (value_view("INT"), ["-5"], -5),
+        (value_view("INT"), ["30"], 30),
+        (value_view("FLOAT"), ["0.55"], 0.55),
+        (value_view("FLOAT"), ["7"], 7.0),
+        (value_view("STRING"), ["a", "red", "bicycle"], "a red bicycle"),  # raw text, no quoting
+        (value_view("STRING"), ["42"], "42"),
+        (value_view("STRING"), ['"quoted"'], "quoted"),  # JSON still works
+        (value_view("STRING (multi-line)"), ["it's {fine}"], "it's {fine}"),
+        (value_view("CHOICE", choices=CHOICES), ["painting"], 1),  # a label
+        (value_view("CHOICE", choices=CHOICES), ["1"], 0),  # its number, from 1 as listed
+        (value_view("CHOICE", choices=CHOICES), ["2"], 2),  # a label that is a number wins
+        (value_view("CHOICE", choices=CHOICES), ['"photo"'], 0),
+        (PICKER_VIEW, ["1,3"], [0, 2]),  # from 1, as the dialog numbers them
+        (PICKER_VIEW, ["1", "3"], [0, 2]),
+        (PICKER_VIEW, ["4"], [3]),
+        (PICKER_VIEW, ["[0, 3]"], [0, 3]),  # JSON: the API's indices
+        (FORM_VIEW, ["steps=30", "style=photo"], {"steps": 30, "style": 0, "prompt": "a cat", "upscale": False}),
+        (FORM_VIEW, ["steps=30,style=oil, thick,upscale=yes"], {"steps": 30, "style": 1, "prompt": "a cat", "upscale": True}),
+        (FORM_VIEW, ["prompt=a=b, c", "style=2"], {"steps": 20, "style": 1, "prompt": "a=b, c", "upscale": False}),
+        (FORM_VIEW, ['{"steps": 3, "style": "photo", "prompt": "x", "upscale": true}'], {"steps": 3, "style": "photo", "prompt": "x", "upscale": True}),
+        ({"kind": "integer-doubler", "state": "waiting", "payload": {"value": 21}}, ["42"], 42),
+        ({"kind": "mask-painter", "state": "waiting", "payload": {"count": 1}}, ['{"masks": [[]]}'], {"masks": [[]]}),
+    ],
+)  # fmt: skip
+def test_an_answer_is_read_by_the_requests_kind(view: dict[str, Any], words: list[str], expected: Any) -> None:
+    value = cli_module.read_answer(words, view)
+    assert value == expected and type(value) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("view", "words", "said"),
+    [
+        (value_view("BOOLEAN"), ["maybe"], "yes or no"),
+        (value_view("INT"), ["1.5"], "a whole number"),
+        (value_view("FLOAT"), ["nan"], "a number"),
+        (value_view("CHOICE", choices=CHOICES), ["sketch"], "1 photo, 2 painting, 3 2"),
+        (value_view("CHOICE", choices=CHOICES), ["4"], "1 photo, 2 painting, 3 2"),
+        (PICKER_VIEW, ["0"], "from 1 to 6"),
+        (PICKER_VIEW, ["a,b"], "from 1 to 6"),
+        (FORM_VIEW, ["colour=red"], "steps, style, prompt, upscale"),
+        (FORM_VIEW, ["steps=many"], "steps: a whole number"),
+        (FORM_VIEW, ["steps"], "name=value"),
+        ({"kind": "mask-painter", "state": "waiting", "payload": {"count": 1}}, ["brush"], '{"masks"'),
+    ],
+)  # fmt: skip
+def test_an_answer_that_does_not_read_says_what_would(view: dict[str, Any], words: list[str], said: str) -> None:
+    with pytest.raises(cli_module.UsageError) as refused:
+        cli_module.read_answer(words, view)
+    assert said in str(refused.value)
+
+
+def test_the_yes_the_summary_suggests_answers_a_boolean(host: HarnessHost, served: HarnessServer) -> None:
+    run = host.submit("HitlValuePrompt", {"value_type": "BOOLEAN", "title": "Upscale?", "timeout_seconds": 0})
+    [view] = host.wait_waiting(run)
+    assert "(yes or no)" in view["summary"]
+    answered = run_cli("answer", view["id"], "yes", urls=[served.url])
+    assert answered.returncode == 0, answered.stderr
+    assert run.wait().outputs[0]["result"][3] is True
+
+
+def test_show_says_how_to_answer_each_kind(host: HarnessHost, served: HarnessServer) -> None:
+    run = host.submit_many(
+        [
+            NodeCall("3", "HitlForm", {"fields": "steps: INT 1..60 = 20\nstyle: CHOICE photo | painting", "timeout_seconds": 0}),
+            NodeCall("4", "HitlValuePrompt", {"value_type": "BOOLEAN", "title": "Upscale?", "timeout_seconds": 0}),
+        ]
+    )  # fmt: skip
+    views = {view["kind"]: view for view in host.wait_waiting(run, count=2)}
+    form = run_cli("show", views["form"]["id"], urls=[served.url])
+    lines = [line for line in form.stdout.splitlines() if line.startswith("answer")]
+    assert lines and f"cli.py answer {views['form']['id']} steps=20 style=photo" in form.stdout
+    boolean = run_cli("show", views["value-prompt"]["id"], urls=[served.url]).stdout
+    assert f"cli.py answer {views['value-prompt']['id']} no" in boolean and "yes or no" in boolean  # its default
+    host.registry.reset_all()
+
+
+def test_url_is_taken_after_the_command_too(host: HarnessHost, served: HarnessServer) -> None:
+    run = host.submit("HitlIntegerDoubler", {"value": 1, "ask_first": True, "timeout_seconds": 0})
+    request_id = host.wait_waiting(run)[0]["id"]
+    command = [sys.executable, "-S", "-E", str(CLI)]
+    for args in (
+        ["list", "--url", served.url],
+        ["show", request_id, "--url", served.url],
+        ["history", f"--url={served.url}"],
+    ):
+        result = subprocess.run(
+            [*command, *args], capture_output=True, text=True, timeout=30, cwd="/", env={"COLUMNS": "200"}
+        )
+        assert result.returncode == 0, (args, result.stderr)
+    answered = subprocess.run(
+        [*command, "answer", request_id, "2", "--url", served.url], capture_output=True, text=True, timeout=30, cwd="/"
+    )
+    assert answered.returncode == 0, answered.stderr
+    assert run.wait().outputs[0]["result"] == (2,)
+    for name in ("list", "show", "answer", "cancel", "watch", "history"):
+        helped = subprocess.run([*command, name, "--help"], capture_output=True, text=True, timeout=30, cwd="/")
+        assert "--url" in helped.stdout, name
+
+
+def test_a_closed_pipe_ends_the_cli_quietly(host: HarnessHost, served: HarnessServer) -> None:
+    run = host.submit("HitlIntegerDoubler", {"value": 1, "ask_first": True, "timeout_seconds": 0})
+    request_id = host.wait_waiting(run)[0]["id"]
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # like `| head -3` that has gone: nobody reads
+    try:
+        process = subprocess.run(
+            [sys.executable, "-S", "-E", str(CLI), "--url", served.url, "show", request_id],
+            stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=30, cwd="/",
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+    assert "Traceback" not in process.stderr and "BrokenPipe" not in process.stderr, process.stderr
+    assert process.returncode == 0
+    host.registry.reset_all()

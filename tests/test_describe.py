@@ -185,3 +185,14 @@ def test_javascript_says_how_long_in_the_same_words() -> None:
 def test_javascript_says_how_long_alike_on_generated_times(batch: list[float]) -> None:
     assert run_js("duration", batch) == [D.duration(ms) for ms in batch]
     assert run_js("ago", batch) == [D.ago(ms) for ms in batch]
+
+
+def test_one_word_table_for_outcomes_and_surfaces() -> None:
+    assert set(D.OUTCOME_WORDS) == set(P.OUTCOMES) and D.OUTCOME_WORDS[P.OUTCOME_TIMED_OUT] == "timed out"
+    assert D.outcome_words({"outcome": "timed_out"}) == "timed out"
+    assert D.outcome_words({"state": "waiting"}) == "waiting"
+    assert set(D.SURFACE_WORDS) == set(P.CLAIMABLE_SURFACES)
+    assert (
+        D.SURFACE_WORDS[P.SURFACE_CLI] == "from the CLI"
+        and D.SURFACE_WORDS[P.SURFACE_COMFYUI_TAB] == "in the ComfyUI tab"
+    )

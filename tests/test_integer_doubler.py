@@ -119,7 +119,7 @@ def test_cancel_of_one_branch_resets_the_others(host: HarnessHost) -> None:
 def test_node_label_comes_from_the_workflow() -> None:
     workflow = {"workflow": {"id": "wf-1", "nodes": [{"id": 12, "type": "HitlIntegerDoubler", "title": "Ask me"}]}}
     assert base.node_label(workflow, "12", "Doubler") == "Ask me"
-    assert base.node_label(workflow, "12:5", "Doubler") == "Ask me › 12:5"
+    assert base.node_label(workflow, "12:5", "Doubler") == "Ask me › Doubler #12:5"  # no definition: the id
     assert base.node_label(None, "4", "Doubler") == "Doubler #4"
     assert base.node_label({"workflow": "junk"}, None, "Doubler") == "Doubler"
     assert base.workflow_id(workflow) == "wf-1" and base.workflow_id(None) is None
@@ -136,3 +136,68 @@ def test_resume_latency_is_a_few_milliseconds(host: HarnessHost) -> None:
         latencies.append(run.ended_at - start)
     latencies.sort()
     assert latencies[len(latencies) // 2] < 0.02, latencies
+
+
+#: A workflow with a subgraph used twice (as the frontend saves it): its instances are nodes
+#: of the top level whose type is the subgraph's id; the inner nodes are in its definition.
+SUBGRAPHS = {
+    "workflow": {
+        "id": "wf-2",
+        "nodes": [
+            {"id": 6, "type": "0b6f…-refine", "title": "Copy B"},
+            {"id": 7, "type": "0b6f…-refine"},
+            {"id": 9, "type": "HitlValuePrompt"},
+        ],
+        "definitions": {
+            "subgraphs": [
+                {
+                    "id": "0b6f…-refine",
+                    "name": "Refine",
+                    "nodes": [
+                        {"id": 2, "type": "HitlValuePrompt", "title": "Refiner steps"},
+                        {"id": 3, "type": "HitlValuePrompt"},
+                        {"id": 4, "type": "1c2d…-inner", "title": "Detail"},
+                    ],
+                },
+                {"id": "1c2d…-inner", "name": "Inner", "nodes": [{"id": 5, "type": "HitlForm", "title": "Knobs"}]},
+            ]
+        },
+    }
+}
+
+
+@pytest.mark.parametrize(
+    ("unique_id", "expected"),
+    [
+        ("6:2", "Copy B › Refiner steps"),  # the inner title, the instance's as context
+        ("7:2", "Refine › Refiner steps"),  # an instance without a title: its subgraph's name
+        ("6:3", "Copy B › Value Prompt #6:3"),  # an inner node without a title keeps the id
+        ("6:4:5", "Copy B › Detail › Knobs"),  # nested
+        ("6:8", "Copy B › Value Prompt #6:8"),  # not in the definition
+        ("9", "Value Prompt #9"),
+    ],
+)
+def test_a_node_inside_a_subgraph_is_called_by_its_own_title(unique_id: str, expected: str) -> None:
+    assert base.node_label(SUBGRAPHS, unique_id, "Value Prompt") == expected
+
+
+def test_a_list_item_says_which_it_is() -> None:
+    comfy = submodule("server.comfy")
+    assert base.node_label(SUBGRAPHS, "6:2", "V", comfy.ListItem(1, 3)) == "Copy B › Refiner steps (item 2 of 3)"
+    assert base.node_label(None, "4", "V", comfy.ListItem(4, None)) == "V #4 (item 5)"
+
+
+def test_only_the_double_is_an_answer(host: HarnessHost) -> None:
+    question = submodule("questions.doubler").DoublerQuestion(21)
+    assert question.validate(42) == 42
+    for wrong in (43, 21, -42, 0):
+        with pytest.raises(submodule("server.errors").InvalidAnswer, match="21 × 2 is 42"):
+            question.validate(wrong)
+    with pytest.raises(submodule("server.errors").InvalidAnswer, match="integer"):
+        question.validate(42.0)  # the bounds and type checks come first
+    run = host.submit("HitlIntegerDoubler", {"value": 21, "ask_first": True, "timeout_seconds": 0})
+    [view] = host.wait_waiting(run)
+    with pytest.raises(submodule("server.errors").InvalidAnswer):
+        host.registry.answer(view["id"], 43)
+    host.registry.answer(view["id"], 42)
+    assert run.wait().outputs[0]["result"] == (42,)

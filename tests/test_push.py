@@ -138,15 +138,18 @@ def test_push_on_end_says_how_and_from_where_it_ended(receiver: Receiver) -> Non
         }
     )
     try:
+        question = submodule("questions.doubler").DoublerQuestion(3)
         request = host.registry.open(
-            "integer-doubler", prompt_id="p", node_id="4", payload={"value": 3}, summary="3 × 2"
+            "integer-doubler", prompt_id="p", node_id="4", payload={"value": 3}, summary="3 × 2", question=question
         )
         by = state.Provenance(surface="comfyui-tab", client_id="abc123")
         host.registry.answer(request.id, 6, by=by)
         opened, ended = (json.loads(r.body) for r in receiver.wait_for(2))
         assert opened["event"] == "request_opened"
         assert ended["event"] == "request_ended" and ended["title"] == "Answered: Node #4: 3 × 2"
-        assert "from comfyui-tab" in ended["message"] and ended["url"].endswith(request.id)
+        # People's words for where it was answered, and what was answered.
+        assert ended["message"].startswith("Answered in the ComfyUI tab after ") and ended["message"].endswith(" s: 6.")
+        assert "comfyui-tab" not in ended["message"] and ended["url"].endswith(request.id)
         assert ended["record"]["answer"] == 6 and ended["record"]["by"]["client_id"] == "abc123"
     finally:
         host.close()

@@ -86,11 +86,12 @@ def test_two_clients_answer_at_the_same_instant(arena: Any) -> None:
         run, view = start_wait(host, round_number)
         first, second = race(
             lambda view=view, n=round_number: one.post(answer_path(view), {"value": 2 * n}),
-            lambda view=view, n=round_number: two.post(answer_path(view), {"value": 2 * n + 1}),
+            # Both send the double (the only answer a doubler takes): the statuses tell who won.
+            lambda view=view, n=round_number: two.post(answer_path(view), {"value": 2 * n}),
         )
         statuses = sorted([first[0], second[0]])
         assert statuses == [200, 409], (first, second)
-        winner_value = 2 * round_number if first[0] == 200 else 2 * round_number + 1
+        winner_value = 2 * round_number
         assert_loser_409(second if first[0] == 200 else first)
         run.wait()
         assert run.status == "success" and run.outputs[0]["result"] == (winner_value,)
@@ -104,14 +105,14 @@ def test_answer_races_cancel(arena: Any) -> None:
     for round_number in range(ROUNDS):
         run, view = start_wait(host, round_number)
         answered, cancelled = race(
-            lambda view=view, n=round_number: one.post(answer_path(view), {"value": n}),
+            lambda view=view, n=round_number: one.post(answer_path(view), {"value": 2 * n}),
             lambda view=view: two.post(f"/hitl/requests/{view['id']}/cancel", {}),
         )
         run.wait()
         assert sorted([answered[0], cancelled[0]]) == [200, 409], (answered, cancelled)
         if answered[0] == 200:
             assert_loser_409(cancelled)
-            assert run.status == "success" and run.outputs[0]["result"] == (round_number,)
+            assert run.status == "success" and run.outputs[0]["result"] == (2 * round_number,)
             outcomes["answer"] += 1
         else:
             assert_loser_409(answered)
@@ -126,11 +127,11 @@ def test_answer_races_interrupt(arena: Any) -> None:
     for round_number in range(ROUNDS):
         run, view = start_wait(host, round_number)
         answered, _ = race(
-            lambda view=view, n=round_number: one.post(answer_path(view), {"value": n}), host.interrupt.raise_flag
+            lambda view=view, n=round_number: one.post(answer_path(view), {"value": 2 * n}), host.interrupt.raise_flag
         )
         run.wait()
         if answered[0] == 200:
-            assert run.status == "success" and run.outputs[0]["result"] == (round_number,)
+            assert run.status == "success" and run.outputs[0]["result"] == (2 * round_number,)
             assert host.registry.get(view["id"]).reason == "answer"
             outcomes["answer"] += 1
         else:
@@ -149,10 +150,10 @@ def test_answer_races_timeout(arena: Any) -> None:
         # Aim the answer just before the deadline, so either side may win: this delay is
         # the race itself, not a wait for readiness.
         time.sleep(max(0.0, view["expires_in_ms"] / 1000 - 0.001))
-        status, body = one.post(answer_path(view), {"value": round_number})
+        status, body = one.post(answer_path(view), {"value": 2 * round_number})
         run.wait()
         if status == 200:
-            assert run.status == "success" and run.outputs[0]["result"] == (round_number,)
+            assert run.status == "success" and run.outputs[0]["result"] == (2 * round_number,)
             outcomes["answer"] += 1
         else:
             assert_loser_409((status, body))

@@ -561,7 +561,9 @@ def test_host_of_parses_the_host_header(header: str, host: str | None) -> None:
     ],
 )
 def test_host_policy(header: str, over_network: bool, allowed: bool) -> None:
-    policy = server_routes.HostPolicy(["https://Proxy.Example/", "lan-name", ""], machine_name="ComfyBox")
+    policy = server_routes.HostPolicy(
+        ["https://Proxy.Example/", "lan-name", ""], machine_name="ComfyBox", resolve=lambda name: ["192.168.1.5"]
+    )
     assert policy.allows(header, over_network=over_network) is allowed
 
 
@@ -606,7 +608,7 @@ def mocked_request(host: str, sockname: Any) -> Any:
     ],
 )
 def test_the_connections_local_address_says_whether_it_came_over_the_network(sockname: Any, over_network: bool) -> None:
-    policy = server_routes.HostPolicy(machine_name="comfybox")
+    policy = server_routes.HostPolicy(machine_name="comfybox", resolve=lambda name: [])
     request = mocked_request("comfybox:8188", sockname)
     if over_network:
         policy.check(request)
@@ -787,3 +789,32 @@ async def test_the_stream_sends_each_image_as_soon_as_it_is_made_and_ends_when_t
     for index in (1, 2):
         source.futures[("thumb", index)].cancel()
     assert await response.content.read() == b""
+
+
+@pytest.mark.parametrize(
+    ("addresses", "allowed"),
+    [
+        (["127.0.1.1"], True),  # Debian's /etc/hosts line for the machine's own name
+        (["::1", "192.168.1.5"], True),
+        (["192.168.1.5"], False),  # the name is the LAN address: over loopback, not this name
+        (OSError("no such name"), False),
+        ([], False),
+    ],
+)
+def test_this_machines_name_over_loopback_when_it_resolves_to_loopback(addresses: Any, allowed: bool) -> None:
+    # http://<hostname>:8188/hitl/inbox opened on the machine itself, where the name maps to
+    # 127.0.x.x: ComfyUI serves it, and so do we.
+    asked: list[str] = []
+
+    def resolve(name: str) -> list[str]:
+        asked.append(name)
+        if isinstance(addresses, Exception):
+            raise addresses
+        return addresses
+
+    policy = server_routes.HostPolicy(machine_name="ComfyBox", resolve=resolve)
+    assert policy.allows("comfybox:8188", over_network=False) is allowed
+    assert policy.allows("ComfyBox", over_network=False) is allowed
+    assert asked == ["comfybox"]  # resolved once, then remembered
+    assert policy.allows("comfybox.evil.example", over_network=False) is False
+    assert asked == ["comfybox"]  # only this machine's own names are ever resolved

@@ -24,8 +24,8 @@ def make_registry(state: Any, **kwargs: Any) -> tuple[Any, list[tuple[str, dict]
     return registry, events
 
 
-def open_request(registry: Any, prompt: str = "p1", **kwargs: Any) -> Any:
-    return registry.open(KIND, prompt_id=prompt, node_id="7", payload={"value": 3}, **kwargs)
+def open_request(registry: Any, prompt: str = "p1", node_id: str = "7", **kwargs: Any) -> Any:
+    return registry.open(KIND, prompt_id=prompt, node_id=node_id, payload={"value": 3}, **kwargs)
 
 
 def test_open_creates_waiting_request_with_unguessable_id(state: Any) -> None:
@@ -202,8 +202,8 @@ def test_new_prompt_resets_stale_requests(state: Any) -> None:
 def test_history_is_bounded_and_late_calls_get_409_then_404(state: Any) -> None:
     registry, _ = make_registry(state, history=3)
     ended = []
-    for _ in range(5):
-        request = open_request(registry)
+    for n in range(5):
+        request = open_request(registry, node_id=str(n))
         registry.cancel(request.id)
         ended.append(request.id)
     with pytest.raises(state.NotWaiting):
@@ -460,8 +460,8 @@ def test_every_move_tells_observers_who_made_it_after_waking_the_waiter(state: A
         (lambda r: registry.reset(r.id), "server", "server"),
         (lambda r: registry.interrupt_waiting(), "interrupt", "server"),
     ]
-    for move, surface, source in moves:
-        request = open_request(registry)
+    for n, (move, surface, source) in enumerate(moves):
+        request = open_request(registry, node_id=str(n))
         observer.requests[request.id] = request
         # The view every browser got when it opened (its waited_ms is of that moment).
         assert observer.opened[-1] == next(data for _, data in events if data["id"] == request.id)
@@ -584,8 +584,49 @@ def test_a_log_of_its_own_gets_every_end_in_order(state: Any) -> None:
     # The seam the audit log plugs into (record/recent/find); it keeps its newest in memory.
     log = submodule("server.audit").AuditLog(None, memory=3)
     registry = state.RequestRegistry(history_log=log)
-    requests = [open_request(registry) for _ in range(5)]
+    requests = [open_request(registry, node_id=str(n)) for n in range(5)]
     for request in requests:
         registry.cancel(request.id)
     assert [entry.request_id for entry in log.recent(10)] == [r.id for r in reversed(requests[-3:])]
     assert registry.history_log is log
+
+
+# ----------------------------------------- a user cancel ends the node's other requests
+def test_a_user_cancel_ends_every_waiting_request_of_that_prompt_and_node(state: Any) -> None:
+    # A node fed a list asks once per item, all at once (ComfyUI runs the items' coroutines
+    # concurrently); Cancel run in one item's dialog ends the others too.
+    registry, _ = make_registry(state)
+    list_item = submodule("server.comfy").ListItem
+    # The first item may not know it is one (when the list's length cannot be told).
+    items = [
+        registry.open(KIND, prompt_id="p1", node_id="7", payload={}, list_item=list_item(n, 3) if n else None)
+        for n in range(3)
+    ]
+    other_node = registry.open(KIND, prompt_id="p1", node_id="8", payload={})
+    by = state.Provenance(surface="inbox")
+    registry.cancel(items[1].id, by=by)
+    for item in items:
+        outcome = item.future.result(timeout=0)
+        assert (outcome.state, outcome.reason) == ("cancelled", "user_cancel")
+        assert outcome.record["by"]["surface"] == "inbox"  # the person's cancel ended it
+    assert other_node.state == "waiting"  # another node of the run is not this one
+    # An item that asks after the cancel (its images took longer) is ended at once.
+    late = registry.open(KIND, prompt_id="p1", node_id="7", payload={})
+    assert late.state == "cancelled" and late.future.result(timeout=0).reason == "user_cancel"
+    assert registry.pending() == [registry.view(other_node)]
+    # A timeout or an interrupt is not a person's cancel of the node: nothing else ends.
+    first, second = (
+        registry.open(KIND, prompt_id="p1", node_id="9", payload={}, list_item=list_item(n, 2)) for n in range(2)
+    )
+    registry.cancel(first.id, reason="timeout")
+    assert second.state == "waiting"
+    registry.cancel(second.id)
+    # Requests that are no list's items (an API client's, a test's) stay apart.
+    one, two = (registry.open(KIND, prompt_id="p1", node_id="10", payload={}) for _ in range(2))
+    registry.cancel(one.id)
+    assert two.state == "waiting"
+    registry.cancel(two.id)
+    # The next prompt asks again at that node.
+    again = registry.open(KIND, prompt_id="p2", node_id="7", payload={})
+    assert again.state == "waiting"
+    registry.cancel(again.id)

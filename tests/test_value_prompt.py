@@ -582,3 +582,45 @@ def test_node_label_and_workflow_reach_the_dialog(host: HarnessHost) -> None:
     assert view["node_label"] == "Refiner steps?" and view["payload"]["workflow_id"] == "wf-1"
     host.registry.cancel(view["id"])
     run.wait()
+
+
+# ------------------------------------------------------------------ lists
+def test_a_list_input_asks_once_per_item_and_says_which(host: HarnessHost) -> None:
+    # ComfyUI calls a node fed a list once per item, the items of an async node at once.
+    run = host.submit_list(
+        NODE, {"value_type": INT, "title": "Steps", "mode": "always ask"}, {"text": ["a", "b", "c"]}, node_id="4"
+    )
+    views = sorted(host.wait_waiting(run, count=3), key=lambda view: view["node_label"])
+    assert [view["node_label"] for view in views] == [
+        "Value Prompt (ask a person) #4 (item 1 of 3)",
+        "Value Prompt (ask a person) #4 (item 2 of 3)",
+        "Value Prompt (ask a person) #4 (item 3 of 3)",
+    ]
+    for answer, view in enumerate(views, 10):
+        host.registry.answer(view["id"], answer)
+    assert [out["result"][0] for out in run.wait().outputs] == [10, 11, 12]
+
+
+def test_cancel_in_one_items_dialog_ends_the_run(host: HarnessHost) -> None:
+    run = host.submit_list(NODE, {"value_type": INT, "title": "Steps"}, {"text": ["a", "b", "c"]}, node_id="4")
+    views = host.wait_waiting(run, count=3)
+    host.registry.cancel(views[1]["id"], by=state.Provenance(surface="comfyui-tab"))
+    assert run.wait(timeout=5).status == "interrupted"  # at once, with no other answer
+    assert host.registry.pending() == []
+
+
+def test_use_last_answer_remembers_each_item_of_a_list(host: HarnessHost) -> None:
+    settings = {"value_type": INT, "title": "Steps", "mode": "use last answer"}
+    run = host.submit_list(NODE, settings, {"text": ["a", "b", "c"]}, node_id="4")
+    by_label = {view["node_label"][-9:]: view for view in host.wait_waiting(run, count=3)}
+    for answer, label in zip((10, 11, 12), ("1 of 3)", "2 of 3)", "3 of 3)"), strict=True):
+        host.registry.answer(next(v["id"] for k, v in by_label.items() if k.endswith(label)), answer)
+    assert [out["result"][0] for out in run.wait().outputs] == [10, 11, 12]
+    before = host.event_count()
+    again = host.submit_list(NODE, settings, {"text": ["a", "b", "c"]}, node_id="4").wait()
+    assert [out["result"][0] for out in again.outputs] == [10, 11, 12]  # each item its own
+    assert host.event_count() == before  # nobody was asked
+    shorter = host.submit_list(NODE, settings, {"text": ["a", "b"]}, node_id="4")
+    views = host.wait_waiting(shorter, count=2)  # a list of another length: ask again
+    host.registry.cancel(views[0]["id"])
+    assert shorter.wait().status == "interrupted"

@@ -85,6 +85,9 @@ class NodeCall:
     node_id: str
     node_type: str
     inputs: dict[str, Any]
+    #: Inputs fed a list (an upstream OUTPUT_IS_LIST): the node is called once per item, as
+    #: ComfyUI does (the items of an async node at once; a shorter list repeats its last).
+    lists: dict[str, list[Any]] = field(default_factory=dict)
 
 
 def _plain(value: Any) -> bool:
@@ -231,6 +234,19 @@ class HarnessHost:
         """Queue a prompt of one node (``workflow``: see :meth:`submit_many`)."""
         return self.submit_many([NodeCall(node_id, node_type, dict(inputs or {}))], workflow=workflow)
 
+    def submit_list(
+        self,
+        node_type: str,
+        inputs: dict[str, Any],
+        lists: dict[str, list[Any]],
+        *,
+        node_id: str = "1",
+        workflow: dict[str, Any] | None = None,
+    ) -> Run:
+        """Queue a prompt of one node fed lists (``lists``: input name -> its items); the
+        run's ``outputs`` are the items' results, in order."""
+        return self.submit_many([NodeCall(node_id, node_type, dict(inputs), dict(lists))], workflow=workflow)
+
     def submit_many(self, calls: Iterable[NodeCall], *, workflow: dict[str, Any] | None = None) -> Run:
         """Queue a prompt whose nodes run at the same time (parallel branches).
 
@@ -309,6 +325,31 @@ class HarnessHost:
             finally:
                 run.node_ended_at = time.perf_counter()
 
+        async def items(call: NodeCall) -> list[Any]:
+            # ComfyUI's _async_map_node_over_list: one call per item, each async call a task
+            # started at once (create_task, then one sleep(0)); every task is awaited before
+            # the node's result (or its first failure) counts.
+            node_class = self.node_classes[call.node_type]
+            length = max(len(values) for values in call.lists.values())
+            tasks = []
+            for index in range(length):
+                inputs = {**call.inputs, **{k: v[min(index, len(v) - 1)] for k, v in call.lists.items()}}
+                function = getattr(node_class(), node_class.FUNCTION)
+                with self._comfy.stand_in_context(run.prompt_id, call.node_id, (index, length)):
+                    tasks.append(asyncio.create_task(function(**inputs)))
+                await asyncio.sleep(0)
+            try:
+                await asyncio.wait(tasks)
+            finally:
+                run.node_ended_at = time.perf_counter()
+            failures = [task.exception() for task in tasks]  # every one retrieved
+            first = next((failure for failure in failures if failure is not None), None)
+            if first is not None:
+                raise first
+            return [task.result() for task in tasks]
+
+        if len(run.calls) == 1 and run.calls[0].lists:
+            return await items(run.calls[0])
         if len(run.calls) == 1:
             return [await one(run.calls[0])]
         # Like ComfyUI: the first failure ends the prompt and the other branches are cancelled.
