@@ -202,6 +202,20 @@ class Hidden:
     #: node's call starts: make a Hidden before the call's first ``await``.
     item: _comfy.ListItem | None = field(default_factory=_comfy.list_item)
 
+    @classmethod
+    def of(cls, inputs: Mapping[str, Any]) -> Hidden:
+        """The hidden inputs ComfyUI passed a node's function as keywords (``**hidden``);
+        any other keyword is a mistake (``TypeError``, as a plain signature would say)."""
+        unknown = set(inputs) - {"unique_id", "extra_pnginfo", "api_prompt", _memory.IDENTITY_INPUT}
+        if unknown:
+            raise TypeError(f"unexpected input(s): {', '.join(sorted(unknown))}")
+        return cls(
+            inputs.get("unique_id"),
+            inputs.get("extra_pnginfo"),
+            inputs.get("api_prompt"),
+            inputs.get(_memory.IDENTITY_INPUT),
+        )
+
     @property
     def node_id(self) -> str | None:
         """The node's prompt key ("12", or "12:5" inside a subgraph), from its input or from
@@ -395,6 +409,33 @@ class HitlNode:
             summary=summarize(title, question.summary()),
             question=question,
             item=item,
+        )
+
+    async def answer_beside_image(
+        self,
+        question: Question,
+        *,
+        image: Any,
+        title: str,
+        message: str,
+        mode: str,
+        on_timeout: str,
+        timeout_s: float,
+        hidden: Hidden,
+    ) -> Answer:
+        """The flow of a question with a title and a message, shown beside an optional IMAGE
+        input, whose timeout may give its default (the value prompt, the form)."""
+        action = next((action for action in self.ON_TIMEOUT if action.value == on_timeout), None)
+        uses_default = action is not None and action.gives == GIVES_DEFAULT
+        shown = {"title": title, "message": message, "timeout_uses_default": uses_default}
+        return await self.answer(
+            question,
+            mode=mode,
+            on_timeout=on_timeout,
+            title=title,
+            timeout_s=timeout_s,
+            hidden=hidden,
+            prepare=with_image(image, shown),
         )
 
     async def answer(

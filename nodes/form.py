@@ -19,7 +19,6 @@ from .base import (
     HitlNode,
     ask_recall_or_default,
     default_or_cancel,
-    with_image,
 )
 
 __all__ = ["FORM_FIELD_NODE", "FORM_TYPE", "Form", "FormAnswers", "check_name", "parse_fields"]
@@ -131,14 +130,11 @@ class Form(HitlNode):
         mode: str = P.MODE_ALWAYS_ASK,
         text: str | None = None,
         image: Any = None,
-        unique_id: str | None = None,
-        extra_pnginfo: Any = None,
-        api_prompt: Any = None,
-        hitl_workflow: str | None = None,
+        **hidden_inputs: Any,
     ) -> dict[str, Any]:
         form = parse_fields(fields)
-        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
-        problems = consumer_errors(form, api_prompt, hidden.node_id)
+        hidden = Hidden.of(hidden_inputs)
+        problems = consumer_errors(form, hidden.api_prompt, hidden.node_id)
         if problems:
             raise ValueError("; ".join(problems))
         starting: dict[str, Any] = {}
@@ -152,15 +148,15 @@ class Form(HitlNode):
                 except ValueError as exc:
                     raise ValueError(f"the text input does not fit the field {first_text.name}: {exc}") from None
 
-        shown = {"title": title, "message": message, "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULTS}
-        answer = await self.answer(
+        answer = await self.answer_beside_image(
             FormQuestion(form, starting),
+            image=image,
+            title=title,
+            message=message,
             mode=mode,
             on_timeout=on_timeout,
-            title=title,
             timeout_s=timeout_seconds,
             hidden=hidden,
-            prepare=with_image(image, shown),
         )
         return self._result(form, answer.value, answer.source, answer.audit(hidden))
 

@@ -235,11 +235,9 @@ class ImagePicker(HitlNode):
         frames_per_item: int = 1,
         preset: str = "",
         click_sends: bool = False,
-        unique_id: str | None = None,
-        extra_pnginfo: Any = None,
-        api_prompt: Any = None,
-        hitl_workflow: str | None = None,
+        **hidden_inputs: Any,
     ) -> dict[str, Any]:
+        hidden = Hidden.of(hidden_inputs)  # before any await: it reads which list item this is
         frames = image_batch_size(images)
         if not 1 <= frames <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {frames}")
@@ -274,7 +272,6 @@ class ImagePicker(HitlNode):
             }
             return payload, batch
 
-        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
         answer = await self.answer(
             question,
             mode=mode,

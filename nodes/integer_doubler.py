@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..questions.doubler import LIMIT, DoublerQuestion, validate_doubled
-from ..server import comfy as _comfy
 from ..server import protocol as P
-from .base import HIDDEN_INPUTS, MAX_TIMEOUT_S, HitlNode, audit_ui, end_run_interrupted
+from .base import HIDDEN_INPUTS, MAX_TIMEOUT_S, Hidden, HitlNode, audit_ui, end_run_interrupted
 
 __all__ = ["LIMIT", "IntegerDoubler", "validate_doubled"]
 
@@ -45,20 +44,20 @@ class IntegerDoubler(HitlNode):
         value: int,
         ask_first: bool = False,
         timeout_seconds: int = 60,
-        unique_id: str | None = None,
-        extra_pnginfo: Any = None,
+        **hidden_inputs: Any,
     ) -> dict[str, Any]:
+        hidden = Hidden.of(hidden_inputs)  # before any await: it reads which list item this is
         # No modes: a browser (or an API client) always answers; a timeout is an error.
         outcome = await self.ask_question(
             DoublerQuestion(value, ask_first),
             title=None,
-            unique_id=unique_id,
-            extra_pnginfo=extra_pnginfo,
+            unique_id=hidden.unique_id,
+            extra_pnginfo=hidden.extra_pnginfo,
             timeout_s=timeout_seconds,
-            item=_comfy.list_item(),
+            item=hidden.item,
         )
         if outcome.answered:
-            ui = {"doubled": [outcome.value], **audit_ui(outcome, extra_pnginfo)}
+            ui = {"doubled": [outcome.value], **audit_ui(outcome, hidden.extra_pnginfo)}
             return {"ui": ui, "result": (outcome.value,)}
         if outcome.reason == P.REASON_TIMEOUT:
             raise TimeoutError(f"no browser or API client answered within {timeout_seconds} s")

@@ -169,20 +169,17 @@ class MaskPainter(HitlNode):
         timeout_seconds: int = 0,
         on_timeout: str = P.ON_TIMEOUT_CANCEL_RUN,
         mask: Any = None,
-        unique_id: str | None = None,
-        extra_pnginfo: Any = None,
-        api_prompt: Any = None,
-        hitl_workflow: str | None = None,
+        **hidden_inputs: Any,
     ) -> dict[str, Any]:
+        hidden = Hidden.of(hidden_inputs)  # before any await: it reads which list item this is
         count = image_batch_size(images)
         if not 1 <= count <= MAX_BATCH:
             raise ValueError(f"the image batch must have 1 to {MAX_BATCH} images; it has {count}")
         height, width = (int(n) for n in images.shape[1:3])
-        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)  # before any await
         # A wrong mask is refused here, before anyone is asked.
         starts = None if mask is None else await asyncio.to_thread(as_masks, mask, count, height, width)
         outputs = partial(
-            self._outputs, images, composite=output_used(api_prompt, hidden.node_id, MASKED_IMAGES_OUTPUT)
+            self._outputs, images, composite=output_used(hidden.api_prompt, hidden.node_id, MASKED_IMAGES_OUTPUT)
         )
 
         async def prepare() -> tuple[dict[str, Any], Any]:

@@ -27,7 +27,6 @@ from .base import (
     HitlNode,
     ask_recall_or_default,
     default_or_cancel,
-    with_image,
 )
 
 __all__ = ["ValuePrompt", "build_spec", "parse_choices"]
@@ -150,11 +149,9 @@ class ValuePrompt(HitlNode):
         mode: str = P.MODE_ALWAYS_ASK,
         text: str | None = None,
         image: Any = None,
-        unique_id: str | None = None,
-        extra_pnginfo: Any = None,
-        api_prompt: Any = None,
-        hitl_workflow: str | None = None,
+        **hidden_inputs: Any,
     ) -> dict[str, Any]:
+        hidden = Hidden.of(hidden_inputs)  # before any await: it reads which list item this is
         spec = build_spec(
             value_type, minimum=minimum, maximum=maximum, step=step, max_length=max_length, choices=choices
         )
@@ -165,16 +162,15 @@ class ValuePrompt(HitlNode):
             if text is not None:
                 message = text
 
-        hidden = Hidden(unique_id, extra_pnginfo, api_prompt, hitl_workflow)
-        shown = {"title": title, "message": message, "timeout_uses_default": on_timeout == P.ON_TIMEOUT_USE_DEFAULT}
-        answer = await self.answer(
+        answer = await self.answer_beside_image(
             ValueQuestion(spec, default_value),
+            image=image,
+            title=title,
+            message=message,
             mode=mode,
             on_timeout=on_timeout,
-            title=title,
             timeout_s=timeout_seconds,
             hidden=hidden,
-            prepare=with_image(image, shown),
         )
         return self._result(spec, answer.value, answer.source, answer.audit(hidden))
 
