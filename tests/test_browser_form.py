@@ -257,3 +257,23 @@ def test_phone_sized_touch_screen(host: HarnessHost, browser: Any, served: Any) 
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_the_wheel_scrolls_the_form_and_never_changes_a_number(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: scrolling with the pointer over "Image width" turned 512 into 320.
+    page = open_page(viewport={"width": 1280, "height": 700})
+    fields = 'width "Image width": INT 64..2048 step 64 = 512\n' + "\n".join(
+        f"value_{i}: INT 0..100 = {i}" for i in range(30)
+    )
+    run = ask(host, fields=fields, title="Sizes")
+    _view, card = waiting_card(host, page, run)
+    page.wait_for_function("document.activeElement?.closest('.hitl-form-field')?.dataset.field === 'width'")
+    width = row(card, "width").locator("input")
+    width.hover()
+    for _ in range(3):
+        page.mouse.wheel(0, 120)
+    body = card.locator(".hitl-body")
+    page.wait_for_function("(body) => body.scrollTop > 0", arg=body.element_handle(), timeout=5000)
+    assert width.input_value() == "512"
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"

@@ -657,7 +657,7 @@ def test_a_forms_typed_answers_survive_a_reload(host: HarnessHost, open_page: An
     page.reload()
     page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
     card.wait_for()
-    assert card.locator("input[type='number']").input_value() == "7"
+    assert card.locator("input[role='spinbutton']").input_value() == "7"
     assert card.locator("textarea").input_value() == "x\nyo"
     assert card.locator("input[type='radio'][data-value='true']").is_checked()
     assert card.locator("[data-field='style'] input[type='radio']").nth(2).is_checked()

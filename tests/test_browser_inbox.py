@@ -112,7 +112,7 @@ def test_value_prompt_answered_by_touch_resumes_the_run(host: HarnessHost, open_
     row(page, request_id).tap()
     dialog = card(page, request_id)
     dialog.wait_for()
-    field = dialog.locator("input[type='number']")
+    field = dialog.locator("input[role='spinbutton']")
     field.fill("500")
     page.locator(SEND).tap()
     # The server's refusal shows in the dialog, which stays open for a fix.
