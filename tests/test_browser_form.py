@@ -104,7 +104,7 @@ def test_a_refused_value_shows_under_its_field_and_the_run_keeps_waiting(host: H
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     steps_error = row(card, "steps").locator("[data-role='field-error']")
-    steps_error.filter(has_text="steps: 500 is above the maximum 60").wait_for()
+    steps_error.filter(has_text="Refiner steps: 500 is above the maximum 60").wait_for()
     assert row(card, "steps").get_attribute("data-invalid") == "true"
     assert row(card, "denoise").locator("[data-role='field-error']").inner_text() == ""
     assert card.locator(".hitl-error").inner_text() == ""  # shown under the field, not at the bottom
@@ -162,7 +162,7 @@ def test_a_long_form_scrolls_and_a_refusal_far_down_is_brought_into_view(host: H
     last = row(card, "value_29")
     last.locator("input").evaluate("(input) => { input.value = '101'; }")
     page.keyboard.press("Enter")
-    last.locator("[data-role='field-error']").filter(has_text="value_29: 101 is above the maximum 100").wait_for()
+    last.locator("[data-role='field-error']").filter(has_text="Value 29: 101 is above the maximum 100").wait_for()
     assert focused_field(page) == "value_29"
     assert last.evaluate(
         "(row) => { const r = row.getBoundingClientRect(), b = row.closest('.hitl-body').getBoundingClientRect();"
@@ -275,5 +275,21 @@ def test_the_wheel_scrolls_the_form_and_never_changes_a_number(host: HarnessHost
     body = card.locator(".hitl-body")
     page.wait_for_function("(body) => body.scrollTop > 0", arg=body.element_handle(), timeout=5000)
     assert width.input_value() == "512"
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"
+
+
+def test_a_refusal_names_the_field_by_its_label(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: "nick: …" under the label "Short name".
+    page = open_page()
+    run = ask(host, fields='nick "Short name": TEXT max 5 = ab\nsteps: INT 1..60 = 20')
+    view, card = waiting_card(host, page, run)
+    page.wait_for_function("document.activeElement?.closest('.hitl-form-field')?.dataset.field === 'nick'")
+    page.keyboard.type("much too long")
+    page.keyboard.press("Enter")
+    error = row(card, "nick").locator("[data-role='field-error']")
+    error.filter(has_text="Short name: ").wait_for()
+    assert "nick" not in error.inner_text()
+    assert host.registry.get(view["id"]).state == "waiting"
     page.keyboard.press("Escape")
     assert run.wait().status == "interrupted"

@@ -31,6 +31,7 @@ import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {{
  *   name: string,
+ *   label: string,
  *   root: HTMLElement,
  *   field: import("./fields.js").AnswerField,
  *   setError(message: string | null): void,
@@ -111,6 +112,7 @@ function formRow(doc, spec, fieldId) {
   (radios ? field.root : field.focusTarget).setAttribute("aria-describedby", described.join(" "));
   return {
     name: spec.name,
+    label: spec.label || spec.name,
     root,
     field,
     setError(message) {
@@ -119,6 +121,17 @@ function formRow(doc, spec, fieldId) {
       field.focusTarget.setAttribute("aria-invalid", String(!!message));
     },
   };
+}
+
+/**
+ * The server names a refused field by its name, the answer's key ("nick: too long"): the
+ * person knows it by its label ("Short name: too long").
+ * @param {string} message @param {FormRow | null} row
+ */
+function labelled(message, row) {
+  if (!row) return message;
+  const prefix = `${row.name}: `;
+  return message.startsWith(prefix) ? `${row.label}: ${message.slice(prefix.length)}` : message;
 }
 
 /** Bring a row into view and put the person in its control to fix it. @param {FormRow} row */
@@ -196,7 +209,7 @@ export const formHandler = {
       const accepted = await tools.submit(view, dialog, Object.fromEntries(entries), {
         showRefusal(error) {
           refused = (error.field !== undefined && byName.get(error.field)) || null;
-          refused?.setError(error.message);
+          refused?.setError(labelled(error.message, refused));
           return refused !== null;
         },
       });
