@@ -156,7 +156,8 @@ class Inbox {
       previous = row;
     }
     this.empty.hidden = views.length > 0;
-    this.count.textContent = String(views.length);
+    // Nothing waits: no badge (a "0" looked like something to see).
+    this.count.textContent = views.length > 0 ? String(views.length) : "";
     this.tick();
   }
 
