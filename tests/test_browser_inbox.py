@@ -338,7 +338,7 @@ def test_deep_link_of_an_ended_request_says_how_and_when(
     notice = page.locator("[data-role='deep-link']")
     notice.wait_for()
     text = notice.inner_text()
-    assert "Integer Doubler (browser) #1 (3 × 2)" in text and words in text, text
+    assert "Integer Doubler (browser) #1: 3 × 2 was" in text and words in text, text
     assert "just now, at " in text and "after waiting 0:0" in text, text
     assert page.locator("section.hitl-card").count() == 0
 
