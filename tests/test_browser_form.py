@@ -293,3 +293,23 @@ def test_a_refusal_names_the_field_by_its_label(host: HarnessHost, open_page: An
     assert host.registry.get(view["id"]).state == "waiting"
     page.keyboard.press("Escape")
     assert run.wait().status == "interrupted"
+
+
+def test_on_a_phone_return_adds_a_line_in_a_form_and_moves_on_in_a_line(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: return sent the whole form from a multi-line field; the footnote spoke of Tab and Esc.
+    page = open_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    run = ask(host, fields="name: TEXT = a\nnote: TEXT multiline = b\nlast: TEXT = c")
+    view, card = waiting_card(host, page, run)
+    name, note, last = (row(card, n).locator("input, textarea") for n in ("name", "note", "last"))
+    assert [f.get_attribute("enterkeyhint") for f in (name, note, last)] == ["next", "enter", "send"]
+    footnote = card.locator(".hitl-form-keys").inner_text()
+    assert "Tab" not in footnote and "Esc" not in footnote and "Enter" not in footnote, footnote
+    name.tap()
+    page.keyboard.press("Enter")  # next field
+    assert focused_field(page) == "note"
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("more")
+    assert note.input_value() == "b\nmore" and host.registry.get(view["id"]).state == "waiting"
+    card.locator("[data-action='primary']").tap()
+    assert run.wait().outputs[0]["result"][0] == {"name": "a", "note": "b\nmore", "last": "c"}

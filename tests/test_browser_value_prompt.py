@@ -284,3 +284,41 @@ def test_the_wheel_never_changes_a_number(host: HarnessHost, open_page: Any) -> 
     assert field.input_value() == "512"
     page.keyboard.press("Escape")
     assert run.wait().status == "interrupted"
+
+
+PHONE_CONTEXT = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def test_on_a_phone_return_is_a_new_line_and_send_sends(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: phones have no Shift+Enter, so a line break could not be typed; the hints
+    # spoke of keys a touch screen does not have.
+    page = open_page(**PHONE_CONTEXT)
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    run = ask(host, value_type=MULTILINE, default="line one")
+    view, card = waiting_card(host, page, run)
+    textarea = card.locator("textarea")
+    assert textarea.get_attribute("enterkeyhint") == "enter"
+    hint = card.locator(".hitl-vp-hint").last.inner_text()
+    assert "Shift" not in hint and "Enter" not in hint and "Send" in hint, hint
+    textarea.tap()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("two")
+    assert textarea.input_value() == "line one\ntwo"
+    assert host.registry.get(view["id"]).state == "waiting"
+    card.locator("[data-action='primary']").tap()
+    assert run.wait().outputs[0]["result"][2] == "line one\ntwo"
+
+    run = ask(host, value_type=STRING, default="x")
+    _, card = waiting_card(host, page, run)
+    assert card.locator("input").get_attribute("enterkeyhint") == "send"
+    card.locator("input").tap()
+    page.keyboard.press("Enter")  # one line: return sends
+    assert run.wait().outputs[0]["result"][2] == "x"
+
+    run = ask(host, value_type=BOOLEAN, default="true")
+    _, card = waiting_card(host, page, run)
+    hint = card.locator(".hitl-vp-hint").last.inner_text() if card.locator(".hitl-vp-hint").count() else ""
+    assert "Y / N" not in hint and "arrow" not in hint and "Enter" not in hint, hint
+    card.locator("[data-action='primary']").tap()
+    run.wait()

@@ -98,6 +98,19 @@ const CSS = `
 .hitl-vp-count[data-over="true"] { color: #ff8a80; opacity: 1; }
 `;
 
+/**
+ * Whether this screen is worked by touch (a coarse pointer: a phone, a tablet): no Shift+Enter,
+ * no Tab, no Esc, and the keyboard's return key is the way to a new line.
+ * @param {Document} doc
+ */
+export function touchScreen(doc) {
+  try {
+    return Boolean(doc.defaultView?.matchMedia?.("(pointer: coarse)").matches);
+  } catch {
+    return false;
+  }
+}
+
 /** Characters as the server counts them: code points, not UTF-16 units. @param {string} text */
 export function characterCount(text) {
   return [...text].length;
@@ -164,6 +177,7 @@ export function numberField(doc, spec, fieldId) {
   input.value = typeof spec.default === "number" ? String(spec.default) : "";
   input.autocomplete = "off";
   input.spellcheck = false;
+  input.enterKeyHint = "send";
   const step = typeof spec.step === "number" && spec.step > 0 ? spec.step : 1;
   const showValue = () => {
     const value = Number(input.value.trim());
@@ -228,6 +242,9 @@ export function textField(doc, spec, fieldId) {
   input.value = typeof spec.default === "string" ? spec.default : "";
   input.spellcheck = true;
   input.autocomplete = "off";
+  // Return starts a new line in multi-line text (on a phone it is the only way to one).
+  input.enterKeyHint = multiline ? "enter" : "send";
+  const touch = touchScreen(doc);
   const limit = spec.max_length ?? Infinity;
   const root = element(doc, "div");
   const count = element(doc, "div", "hitl-vp-hint hitl-vp-count");
@@ -244,7 +261,7 @@ export function textField(doc, spec, fieldId) {
     root,
     focusTarget: input,
     hint: "",
-    keys: multiline ? "Enter sends · Shift+Enter starts a new line." : "",
+    keys: !multiline ? "" : touch ? "Return starts a new line; Send sends." : "Enter sends · Shift+Enter starts a new line.",
     draft: () => input.value,
     setDraft(text) {
       input.value = text;
@@ -325,7 +342,7 @@ export function booleanField(doc, spec, fieldId) {
     root: group,
     focusTarget: checkedRadio() ?? radios[0],
     hint: "",
-    keys: "Y / N or the arrow keys pick, Enter sends.",
+    keys: touchScreen(doc) ? "" : "Y / N or the arrow keys pick, Enter sends.",
     draft: choice.draft,
     setDraft: choice.setDraft,
     onKey(event) {
@@ -359,7 +376,11 @@ export function choiceField(doc, spec, fieldId) {
     draft: choice.draft,
     setDraft: choice.setDraft,
     hint: "",
-    keys: choices.length <= 9 ? "1–9 or the arrow keys pick, Enter sends." : "The arrow keys pick, Enter sends.",
+    keys: touchScreen(doc)
+      ? ""
+      : choices.length <= 9
+        ? "1–9 or the arrow keys pick, Enter sends."
+        : "The arrow keys pick, Enter sends.",
     read() {
       const radio = checkedRadio();
       return radio ? { ok: true, value: Number(radio.value) } : { ok: false, message: "Pick one of the choices." };
