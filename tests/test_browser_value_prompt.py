@@ -322,3 +322,23 @@ def test_on_a_phone_return_is_a_new_line_and_send_sends(host: HarnessHost, open_
     assert "Y / N" not in hint and "arrow" not in hint and "Enter" not in hint, hint
     card.locator("[data-action='primary']").tap()
     run.wait()
+
+
+def test_a_request_ended_elsewhere_is_said_in_words_and_the_notice_takes_no_taps(
+    host: HarnessHost, open_page: Any
+) -> None:
+    # Issue 22: "Request ended (user_cancel)" / "(prompt_over)", over the controls for 3 s, taking taps.
+    page = open_page(**PHONE_CONTEXT)
+    run = ask(host, value_type=INT, title="Width")
+    view, card = waiting_card(host, page, run)
+    host.registry.cancel(view["id"])
+    run.wait()
+    notice = page.locator(".hitl-notice")
+    notice.wait_for()
+    text = notice.inner_text()
+    assert "_" not in text and "(" not in text and "cancelled" in text, text
+    assert notice.evaluate(
+        """(note) => { const r = note.getBoundingClientRect();
+            return getComputedStyle(note).pointerEvents === 'none'
+              && !note.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)); }"""
+    )

@@ -105,7 +105,8 @@ const CSS = `
 .hitl-pill::before { content: ""; display: inline-block; box-sizing: content-box; width: 3px; height: 10px; margin-right: 8px;
   border-left: 3px solid currentColor; border-right: 3px solid currentColor; vertical-align: -1px; }
 .hitl-pill[data-urgent="true"] { border-color: #e57368; }
-.hitl-notice { opacity: .9; }
+/* A notice is words only: it takes no tap, so a control under it (a Cancel run) still works. */
+.hitl-notice { opacity: .9; pointer-events: none; }
 .hitl-field { display: flex; flex-direction: column; gap: 4px; margin: 6px 0; }
 .hitl-field input, .hitl-field textarea, .hitl-field select { font: inherit; color: inherit;
   background: var(--comfy-input-bg, #1b1b1b); border: 1px solid var(--border-color, #555);
