@@ -6,6 +6,7 @@
  * notifications, the dialogs and (in Python) the CLI.
  */
 import { OUTCOMES, SURFACES } from "../web/protocol.js";
+import { outcomeWords as wordsOf } from "../web/describe.js";
 
 /**
  * Each outcome in a word, and why it came, for an ended request's deep link ("" when the
@@ -49,7 +50,7 @@ export function byWords(by) {
 
 /** @param {string | null} outcome */
 export function outcomeWords(outcome) {
-  return (outcome && OUTCOME_TEXT[outcome]?.words) || "ended";
+  return wordsOf(outcome);
 }
 
 /** @param {string | null} outcome */

@@ -12,13 +12,17 @@ import { HitlController } from "../web/controller.js";
 import { DIALOG_MODULES, lazyHandlers } from "../web/dialogs.js";
 import { element } from "../web/dom.js";
 import { HISTORY_LIMIT_DEFAULT, INBOX_REQUEST_PARAM, STATES, SURFACES, routePath } from "../web/protocol.js";
-import { ago, asks, duration, kindName, nodeName } from "../web/describe.js";
+import { ago, asks, describeRequest, duration, kindName, nodeName, oneLine } from "../web/describe.js";
 import { byWords, outcomeWhy, outcomeWords, shortAnswer, shortPrompt } from "./format.js";
 import { connectSession } from "./pairing.js";
 
 /**
  * @typedef {import("../web/protocol.js").RequestView} RequestView
- * @typedef {RequestView & { answer: unknown, by?: { surface?: string, source?: string } | null }} HistoryEntry
+ * @typedef {RequestView & {
+ *   answer: unknown,
+ *   answer_summary?: string | null,
+ *   by?: { surface?: string, source?: string } | null,
+ * }} HistoryEntry
  */
 
 /** How many ended requests the "Recent" list shows. */
@@ -156,7 +160,8 @@ class Inbox {
       previous = row;
     }
     this.empty.hidden = views.length > 0;
-    this.count.textContent = String(views.length);
+    // Nothing waits: no badge (a "0" looked like something to see).
+    this.count.textContent = views.length > 0 ? String(views.length) : "";
     this.tick();
   }
 
@@ -244,7 +249,9 @@ class Inbox {
       item.dataset.outcome = entry.outcome ?? "";
       item.dataset.endedAt = String(Date.parse(entry.ended_at ?? "") || 0);
       const main = element(doc, "span", "inbox-row-main");
-      const answer = shortAnswer(entry.answer);
+      // The server's words for the answer ("sketch", "steps 30, denoise 0.4"), else the raw one, short.
+      const said = typeof entry.answer_summary === "string" ? oneLine(entry.answer_summary, 120) : "";
+      const answer = said || shortAnswer(entry.answer);
       main.append(
         element(doc, "span", "inbox-row-title", nodeName(entry)),
         element(doc, "span", "inbox-row-summary", asks(entry)),
@@ -309,13 +316,13 @@ class Inbox {
    */
   explainEnded(view, serverNow, receivedAt) {
     const endedAt = Date.parse(view.ended_at ?? "");
-    const who = nodeName(view);
-    const what = ` (${asks(view)})`;
+    // "Steps? #3: Deep style (one of 3 choices) was answered…": the summary has brackets of its own.
+    const who = describeRequest(view);
     const when = Number.isFinite(endedAt)
       ? ` ${ago(serverNow - endedAt + (performance.now() - receivedAt))}, at ${new Date(endedAt).toLocaleTimeString()}`
       : "";
     const by = byWords(/** @type {HistoryEntry} */ (view).by);
-    const text = `${who}${what} was ${outcomeWords(view.outcome)}${by ? ` ${by}` : ""}${when}, after waiting ${duration(view.waited_ms)}.`;
+    const text = `${who} was ${outcomeWords(view.outcome)}${by ? ` ${by}` : ""}${when}, after waiting ${duration(view.waited_ms)}.`;
     this.say("ended", [text, outcomeWhy(view.outcome)].filter(Boolean).join(" "), view.outcome ?? "");
   }
 

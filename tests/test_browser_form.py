@@ -104,7 +104,7 @@ def test_a_refused_value_shows_under_its_field_and_the_run_keeps_waiting(host: H
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     steps_error = row(card, "steps").locator("[data-role='field-error']")
-    steps_error.filter(has_text="steps: 500 is above the maximum 60").wait_for()
+    steps_error.filter(has_text="Refiner steps: 500 is above the maximum 60").wait_for()
     assert row(card, "steps").get_attribute("data-invalid") == "true"
     assert row(card, "denoise").locator("[data-role='field-error']").inner_text() == ""
     assert card.locator(".hitl-error").inner_text() == ""  # shown under the field, not at the bottom
@@ -162,7 +162,7 @@ def test_a_long_form_scrolls_and_a_refusal_far_down_is_brought_into_view(host: H
     last = row(card, "value_29")
     last.locator("input").evaluate("(input) => { input.value = '101'; }")
     page.keyboard.press("Enter")
-    last.locator("[data-role='field-error']").filter(has_text="value_29: 101 is above the maximum 100").wait_for()
+    last.locator("[data-role='field-error']").filter(has_text="Value 29: 101 is above the maximum 100").wait_for()
     assert focused_field(page) == "value_29"
     assert last.evaluate(
         "(row) => { const r = row.getBoundingClientRect(), b = row.closest('.hitl-body').getBoundingClientRect();"
@@ -257,3 +257,59 @@ def test_phone_sized_touch_screen(host: HarnessHost, browser: Any, served: Any) 
     finally:
         context.close()
     assert not errors, errors
+
+
+def test_the_wheel_scrolls_the_form_and_never_changes_a_number(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: scrolling with the pointer over "Image width" turned 512 into 320.
+    page = open_page(viewport={"width": 1280, "height": 700})
+    fields = 'width "Image width": INT 64..2048 step 64 = 512\n' + "\n".join(
+        f"value_{i}: INT 0..100 = {i}" for i in range(30)
+    )
+    run = ask(host, fields=fields, title="Sizes")
+    _view, card = waiting_card(host, page, run)
+    page.wait_for_function("document.activeElement?.closest('.hitl-form-field')?.dataset.field === 'width'")
+    width = row(card, "width").locator("input")
+    width.hover()
+    for _ in range(3):
+        page.mouse.wheel(0, 120)
+    body = card.locator(".hitl-body")
+    page.wait_for_function("(body) => body.scrollTop > 0", arg=body.element_handle(), timeout=5000)
+    assert width.input_value() == "512"
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"
+
+
+def test_a_refusal_names_the_field_by_its_label(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: "nick: …" under the label "Short name".
+    page = open_page()
+    run = ask(host, fields='nick "Short name": TEXT max 5 = ab\nsteps: INT 1..60 = 20')
+    view, card = waiting_card(host, page, run)
+    page.wait_for_function("document.activeElement?.closest('.hitl-form-field')?.dataset.field === 'nick'")
+    page.keyboard.type("much too long")
+    page.keyboard.press("Enter")
+    error = row(card, "nick").locator("[data-role='field-error']")
+    error.filter(has_text="Short name: ").wait_for()
+    assert "nick" not in error.inner_text()
+    assert host.registry.get(view["id"]).state == "waiting"
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"
+
+
+def test_on_a_phone_return_adds_a_line_in_a_form_and_moves_on_in_a_line(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: return sent the whole form from a multi-line field; the footnote spoke of Tab and Esc.
+    page = open_page(viewport={"width": 390, "height": 844}, has_touch=True, is_mobile=True)
+    run = ask(host, fields="name: TEXT = a\nnote: TEXT multiline = b\nlast: TEXT = c")
+    view, card = waiting_card(host, page, run)
+    name, note, last = (row(card, n).locator("input, textarea") for n in ("name", "note", "last"))
+    assert [f.get_attribute("enterkeyhint") for f in (name, note, last)] == ["next", "enter", "send"]
+    footnote = card.locator(".hitl-form-keys").inner_text()
+    assert "Tab" not in footnote and "Esc" not in footnote and "Enter" not in footnote, footnote
+    name.tap()
+    page.keyboard.press("Enter")  # next field
+    assert focused_field(page) == "note"
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("more")
+    assert note.input_value() == "b\nmore" and host.registry.get(view["id"]).state == "waiting"
+    card.locator("[data-action='primary']").tap()
+    assert run.wait().outputs[0]["result"][0] == {"name": "a", "note": "b\nmore", "last": "c"}

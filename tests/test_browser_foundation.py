@@ -85,7 +85,7 @@ def test_second_tab_closes_when_first_answers(host: HarnessHost, open_page: Any)
     first.locator(f"{DIALOG} [data-action='primary']").click()
     assert run.wait().outputs[0]["result"] == (8,)
     second.locator(DIALOG).wait_for(state="detached")
-    second.get_by_text("Answered elsewhere.").wait_for()
+    second.get_by_text("Answered elsewhere").wait_for()
 
 
 def test_interrupt_closes_the_dialog(host: HarnessHost, open_page: Any) -> None:

@@ -351,7 +351,7 @@ def test_a_dialog_takes_the_focus_from_the_canvas_and_gives_it_back(host: Harnes
     run = value_prompt(host, "INT", default="3")
     card = page.locator(CARD)
     card.wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('role') === 'spinbutton'")
     page.keyboard.press("Enter")
     run.wait()
     page.wait_for_function("document.activeElement && document.activeElement.id === 'stand-in-canvas'")
@@ -598,7 +598,7 @@ def test_a_minimised_dialog_says_a_run_waits_for_what_and_how_long(host: Harness
     for selector in ("[data-testid='zoom-controls-button']", "[data-testid='toggle-link-visibility-button']", "#run"):
         assert centre_hits(page, selector), selector
     pills.nth(1).click()
-    page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('role') === 'spinbutton'")
     page.keyboard.press("Escape")
     assert run.wait().status == "interrupted"
 
@@ -651,13 +651,13 @@ def test_a_forms_typed_answers_survive_a_reload(host: HarnessHost, open_page: An
     run = form(host)
     card = page.locator(f"{CARD}[data-kind='form']")
     card.wait_for()
-    page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
+    page.wait_for_function("document.activeElement && document.activeElement.getAttribute('role') === 'spinbutton'")
     for key in ("7", "Tab", "End", "Shift+Enter", "y", "o", "Tab", "y", "Tab", "3"):
         page.keyboard.press(key)
     page.reload()
     page.wait_for_function("document.documentElement.dataset.comfyuiHitl === 'ready'")
     card.wait_for()
-    assert card.locator("input[type='number']").input_value() == "7"
+    assert card.locator("input[role='spinbutton']").input_value() == "7"
     assert card.locator("textarea").input_value() == "x\nyo"
     assert card.locator("input[type='radio'][data-value='true']").is_checked()
     assert card.locator("[data-field='style'] input[type='radio']").nth(2).is_checked()
@@ -720,3 +720,49 @@ def test_a_phone_starts_with_two_images_a_row(host: HarnessHost, browser: Any, s
         assert run.wait().outputs[0]["result"][3] == "4"
     finally:
         context.close()
+
+
+@pytest.mark.parametrize(
+    ("size", "chrome"),
+    [((1366, 768), CHROME_1_58), ((1280, 720), CHROME_1_27)],
+    ids=["1366x768-1.58", "1280x720-1.27"],
+)
+def test_two_waiting_dialogs_are_each_reachable_with_send_visible(
+    host: HarnessHost, open_page: Any, size: tuple[int, int], chrome: str
+) -> None:
+    """Issue 22: two dialogs at once overflowed the window with no hint (the second card
+    below the window at 1366×768; the picker's Send and Cancel cut off at 1280×720). A
+    switcher says how many wait; each entry brings its dialog, buttons included, on-screen."""
+    width, height = size
+    page = open_page({"width": width, "height": height})
+    page.evaluate(chrome)
+    run = both(host, picker={"count": 8})
+    page.locator(f"{CARD}[data-kind='image-picker']").wait_for()
+    page.locator(f"{CARD}[data-kind='value-prompt']").wait_for()
+    wait_thumbnails(page, 8)
+    page.screenshot(path=f"/tmp/shots/two-{width}x{height}.png")
+    switcher = page.locator(".hitl-switcher")
+    switcher.wait_for(timeout=5000)
+    assert "2" in switcher.inner_text()
+    entries = switcher.locator("button[data-request-id]")
+    assert entries.count() == 2
+    for index in range(2):
+        entries.nth(index).click()
+        request_id = entries.nth(index).get_attribute("data-request-id")
+        card = page.locator(f"{CARD}[data-request-id='{request_id}']")
+        for action in ("primary", "cancel"):
+            button = card.locator(f"[data-action='{action}']")
+            page.wait_for_function(
+                f"""(el) => {{ const r = el.getBoundingClientRect();
+                    if (r.width === 0 || r.top < 0 || r.bottom > {height} || r.left < 0 || r.right > {width}) return false;
+                    const hit = document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2);
+                    return hit === el || el.contains(hit); }}""",
+                arg=button.element_handle(),
+                timeout=5000,
+            )
+        assert card.evaluate("(card) => card.contains(document.activeElement)")
+        page.screenshot(path=f"/tmp/shots/two-{width}x{height}-{index}.png")
+        for selector in ("#run", "#cancel", "#tab"):
+            assert centre_hits(page, selector), selector
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"

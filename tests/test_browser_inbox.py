@@ -33,9 +33,13 @@ def open_inbox(browser: Any, served: HarnessServer) -> Iterator[Any]:
 
     # Predicates are functions, never strings: the inbox's Content-Security-Policy forbids
     # eval, which Playwright uses to poll a string expression.
-    def open_inbox(query: str = "", *, device: dict[str, Any] | None = None, prefix: str = "") -> Any:
+    def open_inbox(
+        query: str = "", *, device: dict[str, Any] | None = None, prefix: str = "", init_script: str = ""
+    ) -> Any:
         context = browser.new_context(**(device or PHONE))
         contexts.append(context)
+        if init_script:
+            context.add_init_script(init_script)
         page = context.new_page()
         page.on("pageerror", lambda error: errors.append(str(error)))
         # A 404 of a deep link's lookup is logged by the browser itself; anything else is ours.
@@ -112,7 +116,7 @@ def test_value_prompt_answered_by_touch_resumes_the_run(host: HarnessHost, open_
     row(page, request_id).tap()
     dialog = card(page, request_id)
     dialog.wait_for()
-    field = dialog.locator("input[type='number']")
+    field = dialog.locator("input[role='spinbutton']")
     field.fill("500")
     page.locator(SEND).tap()
     # The server's refusal shows in the dialog, which stays open for a fix.
@@ -334,7 +338,7 @@ def test_deep_link_of_an_ended_request_says_how_and_when(
     notice = page.locator("[data-role='deep-link']")
     notice.wait_for()
     text = notice.inner_text()
-    assert "Integer Doubler (browser) #1 (3 × 2)" in text and words in text, text
+    assert "Integer Doubler (browser) #1: 3 × 2 was" in text and words in text, text
     assert "just now, at " in text and "after waiting 0:0" in text, text
     assert page.locator("section.hitl-card").count() == 0
 
@@ -577,3 +581,74 @@ def test_recent_lists_outcomes_newest_first(host: HarnessHost, open_inbox: Any) 
     assert [items.nth(i).get_attribute("data-request-id") for i in range(2)] == ids[::-1]
     assert json.loads(json.dumps(items.nth(0).get_attribute("data-outcome"))) == "cancelled"
     assert "answer 2" in items.nth(1).inner_text() and "just now" in items.nth(1).inner_text()
+
+
+STICKY_ACTIVATION = """(() => {
+  let active = false;
+  for (const type of ["pointerup", "touchend", "keydown", "click"]) addEventListener(type, (e) => { if (e.isTrusted) active = true; }, true);
+  Object.defineProperty(Navigator.prototype, "userActivation", { configurable: true,
+    get: () => ({ get hasBeenActive() { return active; }, get isActive() { return active; } }) });
+})();"""
+
+
+def test_no_audio_warning_before_a_gesture(host: HarnessHost, open_inbox: Any) -> None:
+    # Issue 22: three "AudioContext was not allowed to start" warnings (a chime per request
+    # arriving before any tap). No AudioContext is made, or resumed, before a gesture.
+    # Playwright's own evaluate calls count as gestures to Chromium: the page is given the
+    # browser's sticky activation as a real one has it, set by real input events only.
+    page = open_inbox(init_script=STICKY_ACTIVATION)
+    warnings: list[str] = []
+    page.on("console", lambda message: warnings.append(message.text))
+    page.evaluate(
+        """() => { window.__audio = 0; const Real = window.AudioContext;
+            window.AudioContext = class extends Real { constructor(...a) { super(...a); window.__audio += 1; } };
+            window.__announced = 0;
+            window.addEventListener("comfyui-hitl:announce", () => { window.__announced += 1; }); }"""
+    )
+    calls = [NodeCall(str(i), "HitlValuePrompt", {"value_type": "INT", "title": f"Q{i}"}) for i in range(3)]
+    run = host.submit_many(calls)
+    views = host.wait_waiting(run, count=3)
+    page.locator(ROW).nth(2).wait_for()
+    page.wait_for_function("() => window.__announced >= 3")  # each request's announcement was decided
+    assert page.evaluate("window.__audio") == 0  # no context before a gesture
+    page.locator(ROW).first.locator("button").tap()  # a gesture: the chime may play from now on
+    page.locator(SEND).wait_for()
+    page.locator(SEND).tap()
+    page.locator(ROW).nth(2).wait_for(state="detached")
+    assert not [text for text in warnings if "AudioContext" in text], warnings
+    for view in views[1:]:
+        host.registry.cancel(view["id"])
+    run.wait()
+
+
+def test_the_header_count_hides_at_zero(host: HarnessHost, open_inbox: Any) -> None:
+    # Issue 22: a blue "0" when nothing waits.
+    page = open_inbox()
+    count = page.locator("[data-role='count']")
+    assert not count.is_visible()
+    run = value_prompt(host)
+    request_id = waiting_id(host, run)
+    row(page, request_id).wait_for()
+    page.wait_for_function("() => document.querySelector(\"[data-role='count']\").textContent === '1'")
+    assert count.is_visible()
+    host.registry.cancel(request_id)
+    run.wait()
+    row(page, request_id).wait_for(state="detached")
+    assert not count.is_visible()
+
+
+def test_recent_shows_the_answer_summary_and_a_deep_link_no_double_brackets(
+    host: HarnessHost, open_inbox: Any
+) -> None:
+    # Issue 22: Recent showed raw JSON; the ended request's notice said "(Deep style (one of 3 choices))".
+    run = value_prompt(host, value_type="CHOICE", title="Deep style", choices="photo\nink\nsketch", default="")
+    request_id = waiting_id(host, run)
+    host.registry.answer(request_id, 2)
+    run.wait()
+    page = open_inbox(f"?request={request_id}")
+    notice = page.locator("[data-role='deep-link']")
+    notice.wait_for()
+    assert "((" not in notice.inner_text() and "))" not in notice.inner_text(), notice.inner_text()
+    item = page.locator(f"ul[data-role='recent'] li[data-request-id='{request_id}']")
+    item.wait_for()
+    assert "answer sketch" in item.inner_text(), item.inner_text()

@@ -109,7 +109,7 @@ def test_scan_pairs_and_every_dialog_answers_by_tap(paired: Paired, phone: Any) 
     run = value_prompt(host, minimum="1", maximum="60")
     request_id = waiting_id(host, run)
     row(page, request_id).tap()
-    card(page, request_id).locator("input[type='number']").fill("42")
+    card(page, request_id).locator("input[role='spinbutton']").fill("42")
     page.locator(SEND).tap()
     assert run.wait().outputs[0]["result"][0] == 42
 
@@ -120,7 +120,7 @@ def test_scan_pairs_and_every_dialog_answers_by_tap(paired: Paired, phone: Any) 
     request_id = waiting_id(host, run)
     row(page, request_id).tap()
     dialog = card(page, request_id)
-    dialog.locator("input[type='number']").fill("33")
+    dialog.locator("input[role='spinbutton']").fill("33")
     page.locator(SEND).tap()
     assert run.wait().outputs[0]["result"][0] == {"steps": 33, "style": "ink"}
 

@@ -229,3 +229,116 @@ def test_dialog_says_which_node_asks_and_from_which_workflow(host: HarnessHost, 
     assert card.locator(".hitl-subtitle").inner_text() == "Steps? · from another workflow"
     page.keyboard.press("Escape")
     assert run.wait().status == "interrupted"
+
+
+def test_arrow_keys_step_from_the_value_and_the_step_is_no_rule(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: min 1, step 5, default 20 used to give 21 then 26 (stepping from the minimum),
+    # and the browser marked 20 invalid (off the grid 1, 6, 11, 16, 21...).
+    page = open_page()
+    run = ask(host, value_type=INT, default="20", minimum="1", maximum="32", step="5")
+    _, card = waiting_card(host, page, run)
+    field = card.locator("input.hitl-answer-input")
+    page.wait_for_function("document.activeElement?.classList.contains('hitl-answer-input')")
+    assert field.evaluate("(input) => input.checkValidity() && !input.matches(':invalid')")
+    page.keyboard.press("ArrowUp")
+    assert field.input_value() == "25"
+    page.keyboard.press("ArrowUp")
+    assert field.input_value() == "30"
+    page.keyboard.press("ArrowUp")  # clamped to the maximum
+    assert field.input_value() == "32"
+    assert field.evaluate("(input) => input.checkValidity()")
+    for _ in range(8):
+        page.keyboard.press("ArrowDown")
+    assert field.input_value() == "1"  # clamped to the minimum
+    page.keyboard.press("ArrowUp")
+    assert field.input_value() == "6"
+    page.keyboard.press("Enter")
+    assert run.wait().outputs[0]["result"][0] == 6
+
+
+def test_float_arrows_keep_the_steps_decimals(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    run = ask(host, value_type=FLOAT, default="0.55", minimum="0", maximum="1", step="0.05")
+    _, card = waiting_card(host, page, run)
+    field = card.locator("input.hitl-answer-input")
+    page.wait_for_function("document.activeElement?.classList.contains('hitl-answer-input')")
+    for _ in range(3):
+        page.keyboard.press("ArrowUp")
+    assert field.input_value() == "0.7"
+    page.keyboard.press("Enter")
+    assert run.wait().outputs[0]["result"][1] == pytest.approx(0.7)
+
+
+def test_the_wheel_never_changes_a_number(host: HarnessHost, open_page: Any) -> None:
+    page = open_page()
+    run = ask(host, value_type=INT, default="512", minimum="64", maximum="2048", step="64")
+    _, card = waiting_card(host, page, run)
+    field = card.locator("input.hitl-answer-input")
+    page.wait_for_function("document.activeElement?.classList.contains('hitl-answer-input')")
+    field.hover()
+    for _ in range(3):
+        page.mouse.wheel(0, 100)
+    page.mouse.wheel(0, -100)
+    # Let any wheel default run: a frame later the value is what it was.
+    page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
+    assert field.input_value() == "512"
+    page.keyboard.press("Escape")
+    assert run.wait().status == "interrupted"
+
+
+PHONE_CONTEXT = {"viewport": {"width": 390, "height": 844}, "has_touch": True, "is_mobile": True}
+
+
+def test_on_a_phone_return_is_a_new_line_and_send_sends(host: HarnessHost, open_page: Any) -> None:
+    # Issue 22: phones have no Shift+Enter, so a line break could not be typed; the hints
+    # spoke of keys a touch screen does not have.
+    page = open_page(**PHONE_CONTEXT)
+    assert page.evaluate("matchMedia('(pointer: coarse)').matches")
+    run = ask(host, value_type=MULTILINE, default="line one")
+    view, card = waiting_card(host, page, run)
+    textarea = card.locator("textarea")
+    assert textarea.get_attribute("enterkeyhint") == "enter"
+    hint = card.locator(".hitl-vp-hint").last.inner_text()
+    assert "Shift" not in hint and "Enter" not in hint and "Send" in hint, hint
+    textarea.tap()
+    page.keyboard.press("End")
+    page.keyboard.press("Enter")
+    page.keyboard.type("two")
+    assert textarea.input_value() == "line one\ntwo"
+    assert host.registry.get(view["id"]).state == "waiting"
+    card.locator("[data-action='primary']").tap()
+    assert run.wait().outputs[0]["result"][2] == "line one\ntwo"
+
+    run = ask(host, value_type=STRING, default="x")
+    _, card = waiting_card(host, page, run)
+    assert card.locator("input").get_attribute("enterkeyhint") == "send"
+    card.locator("input").tap()
+    page.keyboard.press("Enter")  # one line: return sends
+    assert run.wait().outputs[0]["result"][2] == "x"
+
+    run = ask(host, value_type=BOOLEAN, default="true")
+    _, card = waiting_card(host, page, run)
+    hint = card.locator(".hitl-vp-hint").last.inner_text() if card.locator(".hitl-vp-hint").count() else ""
+    assert "Y / N" not in hint and "arrow" not in hint and "Enter" not in hint, hint
+    card.locator("[data-action='primary']").tap()
+    run.wait()
+
+
+def test_a_request_ended_elsewhere_is_said_in_words_and_the_notice_takes_no_taps(
+    host: HarnessHost, open_page: Any
+) -> None:
+    # Issue 22: "Request ended (user_cancel)" / "(prompt_over)", over the controls for 3 s, taking taps.
+    page = open_page(**PHONE_CONTEXT)
+    run = ask(host, value_type=INT, title="Width")
+    view, card = waiting_card(host, page, run)
+    host.registry.cancel(view["id"])
+    run.wait()
+    notice = page.locator(".hitl-notice")
+    notice.wait_for()
+    text = notice.inner_text()
+    assert "_" not in text and "(" not in text and "cancelled" in text, text
+    assert notice.evaluate(
+        """(note) => { const r = note.getBoundingClientRect();
+            return getComputedStyle(note).pointerEvents === 'none'
+              && !note.contains(document.elementFromPoint(r.left + r.width / 2, r.top + r.height / 2)); }"""
+    )

@@ -135,7 +135,7 @@ def test_runs_queued_with_no_tab_are_answered_from_a_phone(comfyui: RealComfyUI,
     prompt_id = api.queue(width_prompt())
     row.wait_for(timeout=60_000)
     row.tap()
-    page.locator("section.hitl-card input[type='number']").fill("96")
+    page.locator("section.hitl-card input[role='spinbutton']").fill("96")
     page.locator(SEND).tap()
     history = api.history(prompt_id)
     outputs = history["outputs"]["1"]

@@ -108,7 +108,7 @@ def test_a_phone_paired_from_the_comfyui_tab_answers_a_real_run(
         row.wait_for(timeout=60_000)
         page.screenshot(path=str(ARTIFACTS / "real-pairing-phone-list.png"))
         row.tap()
-        page.locator("section.hitl-card input[type='number']").fill("88")
+        page.locator("section.hitl-card input[role='spinbutton']").fill("88")
         page.screenshot(path=str(ARTIFACTS / "real-pairing-phone-dialog.png"))
         page.locator(SEND).tap()
         history = api.history(prompt_id)

@@ -53,7 +53,7 @@ def test_example_workflow_asks_and_the_answer_sets_the_image_width(comfy_page: A
     assert card.locator(".hitl-title").inner_text() == "Image width"
     assert card.locator(".hitl-subtitle").inner_text() == "Ask: image width · this tab's workflow"
     assert "How wide should the image be" in card.locator(".hitl-message").inner_text()
-    field = card.locator("input[type='number']")
+    field = card.locator("input[role='spinbutton']")
     assert field.input_value() == "512"
     comfy_page.wait_for_function("document.activeElement && document.activeElement.type === 'number'")
     comfy_page.keyboard.type("4096")

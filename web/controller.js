@@ -6,7 +6,7 @@
  * a timeout or an interrupt).
  */
 import { HitlClient } from "./client.js";
-import { nodeName } from "./describe.js";
+import { nodeName, oneLine, outcomeWords } from "./describe.js";
 import { Overlay } from "./overlay.js";
 import { EVENT_REQUEST, STATES } from "./protocol.js";
 
@@ -236,9 +236,14 @@ export class HitlController {
     }
     this.seen.set(view.id, view.seq);
     this.views.delete(view.id);
+    const shownTitle = this.overlay.get(view.id)?.options.title;
     const hadDialog = this.overlay.close(view.id);
     if (hadDialog && !this.endedHere.has(view.id)) {
-      this.overlay.notice(view.state === STATES.ANSWERED ? "Answered elsewhere." : `Request ended (${view.reason}).`);
+      // Words, never the wire's codes: "Width was cancelled." (the dialog's title, or the node).
+      const who = oneLine(shownTitle || nodeName(view), 60);
+      this.overlay.notice(
+        view.state === STATES.ANSWERED ? `Answered elsewhere: ${who}.` : `${who} was ${outcomeWords(view.outcome, view.reason)}.`,
+      );
     }
     this.forget(view.id);
     this.onUpdate(view);

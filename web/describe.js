@@ -7,7 +7,7 @@
  * same text. Workflow text is made single-line and capped (it ends up in a notification title).
  * `duration` and `ago` say how long, in the same words as their Python twins (the CLI's).
  */
-import { KINDS } from "./protocol.js";
+import { KINDS, OUTCOMES, OUTCOME_OF_REASON } from "./protocol.js";
 
 /** The longest description, in characters (code points), "…" included. */
 export const MAX_LENGTH = 160;
@@ -24,6 +24,26 @@ export const KIND_NAMES = Object.freeze({
   [KINDS.FORM]: "Form",
   [KINDS.MASK_PAINTER]: "Mask painter",
 });
+
+/** Each outcome of an ended request in a word a person reads (never the wire's code). */
+export const OUTCOME_WORDS = Object.freeze({
+  [OUTCOMES.ANSWERED]: "answered",
+  [OUTCOMES.CANCELLED]: "cancelled",
+  [OUTCOMES.TIMED_OUT]: "timed out",
+  [OUTCOMES.INTERRUPTED]: "interrupted",
+  [OUTCOMES.RESET]: "reset",
+});
+
+/**
+ * How a request ended, in a word: from its `outcome`, else its `reason`; "ended" if neither is known.
+ * @param {string | null | undefined} outcome
+ * @param {string | null | undefined} [reason]
+ */
+export function outcomeWords(outcome, reason) {
+  const known = /** @type {Record<string, string>} */ (OUTCOME_WORDS);
+  const of = /** @type {Record<string, string>} */ (OUTCOME_OF_REASON);
+  return (outcome && known[outcome]) || (reason && known[of[reason]]) || "ended";
+}
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]+/g;

@@ -98,6 +98,19 @@ const CSS = `
 .hitl-vp-count[data-over="true"] { color: #ff8a80; opacity: 1; }
 `;
 
+/**
+ * Whether this screen is worked by touch (a coarse pointer: a phone, a tablet): no Shift+Enter,
+ * no Tab, no Esc, and the keyboard's return key is the way to a new line.
+ * @param {Document} doc
+ */
+export function touchScreen(doc) {
+  try {
+    return Boolean(doc.defaultView?.matchMedia?.("(pointer: coarse)").matches);
+  } catch {
+    return false;
+  }
+}
+
 /** Characters as the server counts them: code points, not UTF-16 units. @param {string} text */
 export function characterCount(text) {
   return [...text].length;
@@ -111,9 +124,38 @@ function rangeText(min, max) {
   return "";
 }
 
+/** How many decimals a number is written with. @param {number} value */
+function decimals(value) {
+  const text = String(value);
+  const exponent = /e-(\d+)$/.exec(text);
+  if (exponent) return Number(exponent[1]);
+  const dot = text.indexOf(".");
+  return dot < 0 ? 0 : text.length - dot - 1;
+}
+
+/**
+ * `value` moved by `steps` times `step`, from the value itself (not from a grid anchored at
+ * the minimum), kept within the bounds, and written with no float noise (0.55 + 0.05 is 0.6).
+ * @param {number} value @param {number} step @param {number} steps @param {number | null} min @param {number | null} max
+ */
+export function stepValue(value, step, steps, min, max) {
+  const places = Math.min(12, Math.max(decimals(step), decimals(value)));
+  let next = Number((value + steps * step).toFixed(places));
+  if (max !== null && next > max) next = max;
+  if (min !== null && next < min) next = min;
+  return next;
+}
+
 /**
  * A number field. Only "is there a number at all" is checked here; whole-ness and bounds
  * are the server's to judge, and its message is shown.
+ *
+ * It is a text input (with a numeric keyboard on phones), not the browser's number input:
+ * that one changes its value under the mouse wheel (a person scrolling the dialog turned
+ * 512 into 320), steps its arrow keys on a grid anchored at the minimum, and marks a
+ * default off that grid invalid. Here the wheel scrolls, and the arrow keys move the value
+ * by `step` (1 without one) from the value itself, within the bounds: `step` is how far the
+ * arrows move, not a rule.
  * @param {Document} doc
  * @param {FieldSpec} spec
  * @param {string} fieldId
@@ -122,14 +164,28 @@ function rangeText(min, max) {
 export function numberField(doc, spec, fieldId) {
   const whole = spec.type === VALUE_TYPES.INT;
   const input = element(doc, "input", "hitl-answer-input");
-  input.type = "number";
+  input.type = "text";
   input.id = fieldId;
-  input.inputMode = whole ? "numeric" : "decimal";
-  if (spec.min !== null) input.min = String(spec.min);
-  if (spec.max !== null) input.max = String(spec.max);
-  input.step = spec.step !== null ? String(spec.step) : whole ? "1" : "any";
+  input.dataset.valueType = whole ? "int" : "float";
+  // A phone's digits-only keyboard may lack a minus sign: the full one when a bound says
+  // negative numbers are expected.
+  const negative = (spec.min !== null && spec.min < 0) || (spec.max !== null && spec.max < 0);
+  input.inputMode = negative ? "text" : whole ? "numeric" : "decimal";
+  input.setAttribute("role", "spinbutton");
+  if (spec.min !== null) input.setAttribute("aria-valuemin", String(spec.min));
+  if (spec.max !== null) input.setAttribute("aria-valuemax", String(spec.max));
   input.value = typeof spec.default === "number" ? String(spec.default) : "";
   input.autocomplete = "off";
+  input.spellcheck = false;
+  input.enterKeyHint = "send";
+  const step = typeof spec.step === "number" && spec.step > 0 ? spec.step : 1;
+  const showValue = () => {
+    const value = Number(input.value.trim());
+    if (input.value.trim() !== "" && Number.isFinite(value)) input.setAttribute("aria-valuenow", String(value));
+    else input.removeAttribute("aria-valuenow");
+  };
+  input.addEventListener("input", showValue);
+  showValue();
   const range = rangeText(spec.min, spec.max);
   return {
     root: input,
@@ -139,12 +195,31 @@ export function numberField(doc, spec, fieldId) {
     draft: () => input.value,
     setDraft(text) {
       input.value = text;
+      showValue();
+    },
+    onKey(event) {
+      if (event.type !== "keydown" || (event.key !== "ArrowUp" && event.key !== "ArrowDown")) return;
+      if (event.target !== input || event.ctrlKey || event.metaKey || event.altKey || event.isComposing) return;
+      event.preventDefault();
+      const text = input.value.trim();
+      const current = Number(text);
+      const direction = event.key === "ArrowUp" ? 1 : -1;
+      let next;
+      if (text === "" || !Number.isFinite(current)) {
+        // Nothing to step from: start at the default, else the bound nearest to 0.
+        next = typeof spec.default === "number" ? spec.default : stepValue(0, step, 0, spec.min, spec.max);
+      } else {
+        next = stepValue(current, step, event.shiftKey ? 10 * direction : direction, spec.min, spec.max);
+      }
+      input.value = String(next);
+      // As typing would: the dialog hears the edit (its error line, its draft).
+      input.dispatchEvent(new Event("input", { bubbles: true }));
     },
     read() {
       const text = input.value.trim();
-      // An unparsable entry leaves value empty (the browser flags it as bad input).
       if (text === "") return { ok: false, message: whole ? "Enter a whole number." : "Enter a number." };
       const value = Number(text);
+      if (Number.isNaN(value)) return { ok: false, message: whole ? "Enter a whole number." : "Enter a number." };
       if (!Number.isFinite(value)) return { ok: false, message: "Enter a finite number." };
       return { ok: true, value };
     },
@@ -167,6 +242,9 @@ export function textField(doc, spec, fieldId) {
   input.value = typeof spec.default === "string" ? spec.default : "";
   input.spellcheck = true;
   input.autocomplete = "off";
+  // Return starts a new line in multi-line text (on a phone it is the only way to one).
+  input.enterKeyHint = multiline ? "enter" : "send";
+  const touch = touchScreen(doc);
   const limit = spec.max_length ?? Infinity;
   const root = element(doc, "div");
   const count = element(doc, "div", "hitl-vp-hint hitl-vp-count");
@@ -183,7 +261,7 @@ export function textField(doc, spec, fieldId) {
     root,
     focusTarget: input,
     hint: "",
-    keys: multiline ? "Enter sends · Shift+Enter starts a new line." : "",
+    keys: !multiline ? "" : touch ? "Return starts a new line; Send sends." : "Enter sends · Shift+Enter starts a new line.",
     draft: () => input.value,
     setDraft(text) {
       input.value = text;
@@ -264,7 +342,7 @@ export function booleanField(doc, spec, fieldId) {
     root: group,
     focusTarget: checkedRadio() ?? radios[0],
     hint: "",
-    keys: "Y / N or the arrow keys pick, Enter sends.",
+    keys: touchScreen(doc) ? "" : "Y / N or the arrow keys pick, Enter sends.",
     draft: choice.draft,
     setDraft: choice.setDraft,
     onKey(event) {
@@ -298,7 +376,11 @@ export function choiceField(doc, spec, fieldId) {
     draft: choice.draft,
     setDraft: choice.setDraft,
     hint: "",
-    keys: choices.length <= 9 ? "1–9 or the arrow keys pick, Enter sends." : "The arrow keys pick, Enter sends.",
+    keys: touchScreen(doc)
+      ? ""
+      : choices.length <= 9
+        ? "1–9 or the arrow keys pick, Enter sends."
+        : "The arrow keys pick, Enter sends.",
     read() {
       const radio = checkedRadio();
       return radio ? { ok: true, value: Number(radio.value) } : { ok: false, message: "Pick one of the choices." };

@@ -10,7 +10,7 @@
  * card. What was typed survives a reload of the tab (one draft per request, every field's
  * text by name). Everything from the workflow is shown as text.
  */
-import { RequestDraft, answerField, focusField } from "./fields.js";
+import { RequestDraft, answerField, focusField, touchScreen } from "./fields.js";
 import { element, ensureStyle } from "./dom.js";
 import { KINDS, VALUE_TYPES } from "./protocol.js";
 import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
@@ -31,6 +31,7 @@ import { openQuestion, questionLayout, sendOnEnter } from "./question.js";
  * @typedef {import("./protocol.js").RequestView} RequestView
  * @typedef {{
  *   name: string,
+ *   label: string,
  *   root: HTMLElement,
  *   field: import("./fields.js").AnswerField,
  *   setError(message: string | null): void,
@@ -57,15 +58,24 @@ const CSS = `
  * the fields (not under each one).
  * @param {RequestView} view
  * @param {FormPayload} payload
+ * @param {boolean} touch worked by touch (see fields.js's touchScreen)
  */
-function footnote(view, payload) {
+function footnote(view, payload, touch) {
   const types = new Set(payload.fields.map((field) => field.type));
-  const keys = ["Enter sends", "Tab moves to the next field"];
-  if (types.has(VALUE_TYPES.MULTILINE)) keys.push("Shift+Enter starts a new line");
-  if (types.has(VALUE_TYPES.BOOLEAN)) keys.push("Y / N answer yes or no");
-  if (types.has(VALUE_TYPES.CHOICE)) keys.push("the arrow keys (or 1–9) pick a choice");
-  keys.push("Esc cancels the run");
-  let text = `${keys.join(" · ")}.`;
+  let text;
+  if (touch) {
+    // A touch screen has no Tab, Esc or Shift+Enter: say what its return key does.
+    text = types.has(VALUE_TYPES.MULTILINE)
+      ? "Return moves to the next field, or starts a new line in multi-line text; Send sends."
+      : "Return moves to the next field; Send sends.";
+  } else {
+    const keys = ["Enter sends", "Tab moves to the next field"];
+    if (types.has(VALUE_TYPES.MULTILINE)) keys.push("Shift+Enter starts a new line");
+    if (types.has(VALUE_TYPES.BOOLEAN)) keys.push("Y / N answer yes or no");
+    if (types.has(VALUE_TYPES.CHOICE)) keys.push("the arrow keys (or 1–9) pick a choice");
+    keys.push("Esc cancels the run");
+    text = `${keys.join(" · ")}.`;
+  }
   if (view.timeout_s > 0) {
     text += payload.timeout_uses_default
       ? " When the time runs out, the defaults are used."
@@ -111,6 +121,7 @@ function formRow(doc, spec, fieldId) {
   (radios ? field.root : field.focusTarget).setAttribute("aria-describedby", described.join(" "));
   return {
     name: spec.name,
+    label: spec.label || spec.name,
     root,
     field,
     setError(message) {
@@ -119,6 +130,17 @@ function formRow(doc, spec, fieldId) {
       field.focusTarget.setAttribute("aria-invalid", String(!!message));
     },
   };
+}
+
+/**
+ * The server names a refused field by its name, the answer's key ("nick: too long"): the
+ * person knows it by its label ("Short name: too long").
+ * @param {string} message @param {FormRow | null} row
+ */
+function labelled(message, row) {
+  if (!row) return message;
+  const prefix = `${row.name}: `;
+  return message.startsWith(prefix) ? `${row.label}: ${message.slice(prefix.length)}` : message;
 }
 
 /** Bring a row into view and put the person in its control to fix it. @param {FormRow} row */
@@ -168,7 +190,26 @@ export const formHandler = {
       row.root.addEventListener("change", keepDraft);
       if (row.field.onKey) dialog.onKey(row.field.onKey);
     }
-    question.append(element(doc, "div", "hitl-vp-hint hitl-form-keys", footnote(view, payload)));
+    const touch = touchScreen(doc);
+    question.append(element(doc, "div", "hitl-vp-hint hitl-form-keys", footnote(view, payload, touch)));
+    // One-line fields: the keyboard's return key says "next", the last one's "send".
+    const lines = rows.filter((row) => row.field.focusTarget instanceof HTMLInputElement && row.field.focusTarget.type !== "radio");
+    lines.forEach((row, index) => {
+      row.field.focusTarget.enterKeyHint = index === lines.length - 1 ? "send" : "next";
+    });
+    if (touch) {
+      // On a touch screen return in a one-line field moves to the next field (it says "next");
+      // only the last one's sends. (With a keyboard, Enter sends from any field.)
+      dialog.onKey((event) => {
+        if (event.key !== "Enter" || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
+        const at = lines.findIndex((row) => row.field.focusTarget === event.target);
+        if (at < 0 || at === lines.length - 1) return;
+        event.preventDefault();
+        const next = rows[rows.indexOf(lines[at]) + 1];
+        revisit(next);
+        focusField(next.field.focusTarget);
+      });
+    }
     dialog.body.append(layout);
 
     async function send() {
@@ -196,7 +237,7 @@ export const formHandler = {
       const accepted = await tools.submit(view, dialog, Object.fromEntries(entries), {
         showRefusal(error) {
           refused = (error.field !== undefined && byName.get(error.field)) || null;
-          refused?.setError(error.message);
+          refused?.setError(labelled(error.message, refused));
           return refused !== null;
         },
       });

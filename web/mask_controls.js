@@ -16,8 +16,8 @@ const STYLE_ID = "comfyui-hitl-mask-painter-style";
 const CSS = `
 /* As large as the free part of the window allows (the overlay measures it: clear of the host's
    Run bar, tabs and toolbars). */
-.hitl-card[data-kind="${KINDS.MASK_PAINTER}"] { width: min(1280px, var(--hitl-avail-w)); height: var(--hitl-avail-h);
-  max-height: var(--hitl-avail-h); }
+.hitl-card[data-kind="${KINDS.MASK_PAINTER}"] { width: min(1280px, var(--hitl-avail-w)); height: var(--hitl-card-h);
+  max-height: var(--hitl-card-h); }
 .hitl-card[data-kind="${KINDS.MASK_PAINTER}"] .hitl-body { flex: 1 1 auto; display: flex; flex-direction: column; min-height: 0;
   overflow: hidden; padding-bottom: 4px; }
 .hitl-mp-tools { display: flex; flex-wrap: wrap; align-items: center; gap: 6px 10px; margin: 0 0 6px; }

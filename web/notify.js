@@ -72,9 +72,15 @@ export function bellIcon(doc) {
   return svg;
 }
 
+/** The events that count as a gesture for the browser's autoplay rule. */
+const GESTURES = ["pointerdown", "pointerup", "keydown", "touchend", "click"];
+
 /**
  * A short two-note chime made with Web Audio: one master gain per play, two notes. The
- * context is suspended between chimes, so an idle tab keeps no audio running.
+ * context is suspended between chimes, so an idle tab keeps no audio running. Browsers let
+ * audio start only after a gesture (a tap, a click, a key) and warn in the console for each
+ * context made or resumed before one: no context is made before the page's first gesture,
+ * and a chime before it is skipped (the title badge and the list still say a run waits).
  */
 export class Chime {
   /** @param {Window} win */
@@ -83,19 +89,29 @@ export class Chime {
     /** @type {AudioContext | null} */
     this.context = null;
     this.playing = 0;
-    // Browsers start audio only after a gesture: make (or wake) the context on the first one.
+    /** Whether the person has made a gesture on this page (audio may start). */
+    this.unlocked = false;
+    // Make (or wake) the context on the first gesture, inside it, where the browser allows it.
     const unlock = () => {
+      // A finger's pointerdown is not yet a gesture to the browser (its touchend is).
+      const activation = /** @type {any} */ (win.navigator)?.userActivation;
+      if (activation && !activation.isActive) return;
+      this.unlocked = true;
       const context = this.#context();
       if (context && this.playing === 0) void context.suspend?.().catch(() => undefined);
-      win.removeEventListener("pointerdown", unlock, true);
-      win.removeEventListener("keydown", unlock, true);
+      for (const type of GESTURES) win.removeEventListener(type, unlock, true);
     };
-    win.addEventListener("pointerdown", unlock, true);
-    win.addEventListener("keydown", unlock, true);
+    for (const type of GESTURES) win.addEventListener(type, unlock, true);
+  }
+
+  /** Whether the browser lets audio start: a gesture was seen, or it says there was one. */
+  #mayStart() {
+    return this.unlocked || Boolean(/** @type {any} */ (this.win.navigator)?.userActivation?.hasBeenActive);
   }
 
   /** @returns {AudioContext | null} */
   #context() {
+    if (!this.#mayStart()) return null;
     if (!this.context) {
       /** @type {typeof AudioContext | undefined} */
       const Context = /** @type {any} */ (this.win).AudioContext ?? /** @type {any} */ (this.win).webkitAudioContext;
@@ -107,7 +123,8 @@ export class Chime {
   }
 
   /**
-   * Play the chime at `volume` (0 to 1). False when this browser has no Web Audio.
+   * Play the chime at `volume` (0 to 1). False when this browser has no Web Audio, or
+   * before the page's first gesture (the browser would refuse, and warn).
    * @param {number} volume
    */
   play(volume) {

@@ -41,15 +41,29 @@ export const LAYER_Z_INDEX = 1000;
 const CSS = `
 .hitl-layer { position: fixed; inset: 0; z-index: ${LAYER_Z_INDEX}; pointer-events: none;
   font: 14px/1.4 system-ui, -apple-system, "Segoe UI", sans-serif; color: var(--fg-color, #e6e6e6);
-  --hitl-avail-w: calc(100vw - 16px); --hitl-avail-h: calc(100vh - 16px); }
+  --hitl-avail-w: calc(100vw - 16px); --hitl-avail-h: calc(100vh - 16px); --hitl-card-h: var(--hitl-avail-h); }
+/* Several dialogs at once: a switcher on top of the stack, and each card short enough to be
+   seen whole below it (its buttons included). */
+.hitl-layer[data-several="true"] { --hitl-card-h: calc(var(--hitl-avail-h) - var(--hitl-switcher-h, 44px) - 12px); }
+.hitl-layer[data-expanded="false"] .hitl-stack { display: none; }
 .hitl-stack { position: absolute; left: 8px; top: 8px; display: flex; flex-direction: column; align-items: center;
   gap: 12px; overflow-y: auto; overscroll-behavior: contain; pointer-events: none;
   max-width: var(--hitl-avail-w); max-height: var(--hitl-avail-h); box-sizing: border-box; }
-.hitl-stack:empty { display: none; }
+.hitl-switcher { position: sticky; top: 0; z-index: 1; align-self: stretch; pointer-events: auto; display: flex;
+  align-items: center; gap: 6px; padding: 5px 8px; box-sizing: border-box; overflow-x: auto; flex: none;
+  background: var(--comfy-menu-bg, #232323); border: 1px solid var(--p-primary-color, #4c8bf5); border-radius: 10px;
+  box-shadow: 0 6px 20px rgba(0,0,0,.45); }
+.hitl-switcher[hidden] { display: none; }
+.hitl-switcher-count { font-size: 12px; font-weight: 600; white-space: nowrap; }
+.hitl-switcher-entry { font: inherit; font-size: 12px; color: inherit; cursor: pointer; white-space: nowrap;
+  overflow: hidden; text-overflow: ellipsis; max-width: 220px; min-height: 30px; padding: 4px 10px; border-radius: 99px;
+  border: 1px solid var(--border-color, #555); background: var(--comfy-input-bg, #333); flex: none; }
+.hitl-switcher-entry[aria-current="true"] { border-color: var(--p-primary-color, #4c8bf5); background: rgba(76,139,245,.2); }
+@media (pointer: coarse) { .hitl-switcher-entry { min-height: 44px; min-width: 44px; } }
 .hitl-card { pointer-events: auto; width: min(560px, var(--hitl-avail-w)); box-sizing: border-box; flex: none;
   background: var(--comfy-menu-bg, #232323); border: 1px solid var(--border-color, #4a4a4a);
   border-radius: 10px; box-shadow: 0 12px 40px rgba(0,0,0,.5); display: flex; flex-direction: column;
-  max-height: var(--hitl-avail-h); }
+  max-height: var(--hitl-card-h); scroll-margin-top: calc(var(--hitl-switcher-h, 0px) + 12px); }
 .hitl-card[data-wide="true"] { width: min(1100px, var(--hitl-avail-w)); }
 .hitl-card[data-minimised="true"] { display: none; }
 .hitl-card:focus-within { border-color: var(--p-primary-color, #4c8bf5); }
@@ -91,7 +105,8 @@ const CSS = `
 .hitl-pill::before { content: ""; display: inline-block; box-sizing: content-box; width: 3px; height: 10px; margin-right: 8px;
   border-left: 3px solid currentColor; border-right: 3px solid currentColor; vertical-align: -1px; }
 .hitl-pill[data-urgent="true"] { border-color: #e57368; }
-.hitl-notice { opacity: .9; }
+/* A notice is words only: it takes no tap, so a control under it (a Cancel run) still works. */
+.hitl-notice { opacity: .9; pointer-events: none; }
 .hitl-field { display: flex; flex-direction: column; gap: 4px; margin: 6px 0; }
 .hitl-field input, .hitl-field textarea, .hitl-field select { font: inherit; color: inherit;
   background: var(--comfy-input-bg, #1b1b1b); border: 1px solid var(--border-color, #555);
@@ -123,6 +138,8 @@ export class Overlay {
     this.tray = null;
     /** @type {HTMLElement | null} */
     this.trayCount = null;
+    /** @type {HTMLElement | null} "2 wait", and a button per open dialog that brings it into view */
+    this.switcher = null;
     /** @type {HTMLElement | null} where the focus was before a dialog took it (the canvas) */
     this.focusBefore = null;
     const view = doc.defaultView;
@@ -183,6 +200,12 @@ export class Overlay {
     layer.dataset.expanded = "false";
     layer.dataset.movable = String(this.movable);
     this.stack = element(this.doc, "div", "hitl-stack");
+    this.switcher = element(this.doc, "nav", "hitl-switcher");
+    this.switcher.setAttribute("aria-label", "Waiting dialogs");
+    this.switcher.hidden = true;
+    this.stack.append(this.switcher);
+    // The entry of the dialog the person is in is marked.
+    layer.addEventListener("focusin", () => this.#markCurrent());
     this.tray = element(this.doc, "div", "hitl-tray");
     this.trayCount = element(this.doc, "div", "hitl-tray-count");
     this.trayCount.setAttribute("role", "status");
@@ -249,7 +272,63 @@ export class Overlay {
     this.layer.dataset.expanded = String(expanded);
     const waiting = dialogs.filter((dialog) => dialog.minimised).length;
     if (this.trayCount) this.trayCount.textContent = waiting > 1 ? `${waiting} runs wait for you` : "";
+    this.#renderSwitcher(dialogs.filter((dialog) => !dialog.minimised));
     this.place();
+  }
+
+  /**
+   * Several dialogs open at once do not all fit: a bar on top of the stack says how many
+   * wait and has a button per dialog that brings it, buttons included, into view and puts
+   * the person in it. (Each card is kept short enough to be seen whole below the bar.)
+   * @param {Dialog[]} open
+   */
+  #renderSwitcher(open) {
+    const switcher = this.switcher;
+    const layer = this.layer;
+    if (!switcher || !layer) return;
+    const several = open.length > 1;
+    layer.dataset.several = String(several);
+    switcher.hidden = !several;
+    if (!several) {
+      switcher.replaceChildren();
+      return;
+    }
+    const count = element(this.doc, "span", "hitl-switcher-count", `${open.length} wait:`);
+    const entries = open.map((dialog) => {
+      const entry = element(this.doc, "button", "hitl-switcher-entry", dialog.options.title);
+      entry.type = "button";
+      entry.dataset.requestId = dialog.id;
+      entry.title = `Go to "${dialog.options.title}"`;
+      entry.addEventListener("click", () => this.reveal(dialog));
+      return entry;
+    });
+    switcher.replaceChildren(count, ...entries);
+    layer.style.setProperty("--hitl-switcher-h", `${switcher.offsetHeight}px`);
+    this.#markCurrent();
+  }
+
+  /** Mark the switcher's entry of the dialog that has the focus. */
+  #markCurrent() {
+    if (!this.switcher || this.switcher.hidden) return;
+    const active = this.doc.activeElement;
+    for (const entry of /** @type {NodeListOf<HTMLElement>} */ (this.switcher.querySelectorAll("[data-request-id]"))) {
+      const dialog = this.dialogs.get(entry.dataset.requestId ?? "");
+      entry.setAttribute("aria-current", String(!!dialog && dialog.card.contains(active)));
+    }
+  }
+
+  /**
+   * Bring a dialog into view in the stack and put the person in it.
+   * @param {Dialog} dialog
+   */
+  reveal(dialog) {
+    if (dialog.minimised) {
+      dialog.restore();
+    } else {
+      dialog.focusTarget().focus({ preventScroll: true });
+    }
+    dialog.card.scrollIntoView({ block: "nearest" });
+    this.#markCurrent();
   }
 
   /** Put the stack and the tray where they belong now (after any change of size or content). */

@@ -6,6 +6,7 @@
  * controller's, for every dialog.)
  */
 import { element, ensureStyle } from "./dom.js";
+import { touchScreen } from "./fields.js";
 
 /**
  * @typedef {import("./protocol.js").RequestView} RequestView
@@ -103,17 +104,21 @@ export function overlayGaveFocus(dialog) {
 
 /**
  * Enter sends, from any field of the dialog; Shift+Enter stays a new line in multi-line
- * text, and buttons and links keep their own Enter. (Ctrl/Cmd+Enter sends too: the
- * overlay's, in every dialog.)
+ * text, and buttons and links keep their own Enter. On a touch screen (no Shift+Enter)
+ * return in multi-line text is a new line, and Send sends. (Ctrl/Cmd+Enter sends too: the
+ * overlay's, in every dialog.) A handler added before this one that used the key (called
+ * `preventDefault()`) keeps it.
  * @param {import("./dialog.js").Dialog} dialog
  * @param {() => void} send
  */
 export function sendOnEnter(dialog, send) {
+  const touch = touchScreen(dialog.card.ownerDocument);
   dialog.onKey((event) => {
     if (event.key !== "Enter" || event.isComposing || event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.defaultPrevented) return;
     const target = /** @type {HTMLElement} */ (event.target);
     if (target instanceof HTMLButtonElement || target instanceof HTMLAnchorElement) return; // their own Enter
-    if (target instanceof HTMLTextAreaElement && event.shiftKey) return; // a new line
+    if (target instanceof HTMLTextAreaElement && (event.shiftKey || touch)) return; // a new line
     event.preventDefault();
     send();
   });
