@@ -637,9 +637,7 @@ def test_the_header_count_hides_at_zero(host: HarnessHost, open_inbox: Any) -> N
     assert not count.is_visible()
 
 
-def test_recent_shows_the_answer_summary_and_a_deep_link_no_double_brackets(
-    host: HarnessHost, open_inbox: Any
-) -> None:
+def test_recent_shows_the_answer_summary_and_a_deep_link_no_double_brackets(host: HarnessHost, open_inbox: Any) -> None:
     # Issue 22: Recent showed raw JSON; the ended request's notice said "(Deep style (one of 3 choices))".
     run = value_prompt(host, value_type="CHOICE", title="Deep style", choices="photo\nink\nsketch", default="")
     request_id = waiting_id(host, run)
