@@ -605,6 +605,10 @@ def test_no_audio_warning_before_a_gesture(host: HarnessHost, open_inbox: Any) -
             window.__announced = 0;
             window.addEventListener("comfyui-hitl:announce", () => { window.__announced += 1; }); }"""
     )
+    # Live requests (news, chimed), not ones found when the websocket first connects, and
+    # heard once the notifier (loaded after the list) is listening.
+    page.locator("[data-role='connection'][data-connected='true']").wait_for()
+    page.locator("[data-action='notification-settings']").wait_for(state="attached")
     calls = [NodeCall(str(i), "HitlValuePrompt", {"value_type": "INT", "title": f"Q{i}"}) for i in range(3)]
     run = host.submit_many(calls)
     views = host.wait_waiting(run, count=3)
@@ -637,9 +641,7 @@ def test_the_header_count_hides_at_zero(host: HarnessHost, open_inbox: Any) -> N
     assert not count.is_visible()
 
 
-def test_recent_shows_the_answer_summary_and_a_deep_link_no_double_brackets(
-    host: HarnessHost, open_inbox: Any
-) -> None:
+def test_recent_shows_the_answer_summary_and_a_deep_link_no_double_brackets(host: HarnessHost, open_inbox: Any) -> None:
     # Issue 22: Recent showed raw JSON; the ended request's notice said "(Deep style (one of 3 choices))".
     run = value_prompt(host, value_type="CHOICE", title="Deep style", choices="photo\nink\nsketch", default="")
     request_id = waiting_id(host, run)

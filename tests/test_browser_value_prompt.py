@@ -330,7 +330,7 @@ def test_a_request_ended_elsewhere_is_said_in_words_and_the_notice_takes_no_taps
     # Issue 22: "Request ended (user_cancel)" / "(prompt_over)", over the controls for 3 s, taking taps.
     page = open_page(**PHONE_CONTEXT)
     run = ask(host, value_type=INT, title="Width")
-    view, card = waiting_card(host, page, run)
+    view, _card = waiting_card(host, page, run)
     host.registry.cancel(view["id"])
     run.wait()
     notice = page.locator(".hitl-notice")
