@@ -605,6 +605,10 @@ def test_no_audio_warning_before_a_gesture(host: HarnessHost, open_inbox: Any) -
             window.__announced = 0;
             window.addEventListener("comfyui-hitl:announce", () => { window.__announced += 1; }); }"""
     )
+    # Live requests (news, chimed), not ones found when the websocket first connects, and
+    # heard once the notifier (loaded after the list) is listening.
+    page.locator("[data-role='connection'][data-connected='true']").wait_for()
+    page.locator("[data-action='notification-settings']").wait_for(state="attached")
     calls = [NodeCall(str(i), "HitlValuePrompt", {"value_type": "INT", "title": f"Q{i}"}) for i in range(3)]
     run = host.submit_many(calls)
     views = host.wait_waiting(run, count=3)
