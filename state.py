@@ -30,7 +30,16 @@ from .questions.base import Question
 from .server import protocol as P
 from .server.describe import MAX_ANSWER_SUMMARY, MAX_SUMMARY_LENGTH, one_line
 from .server.errors import IllegalTransition, InvalidAnswer, NotWaiting, UnknownRequest
-from .server.history import UNSPECIFIED, HistoryEntry, HistoryLog, Provenance, RecentHistory, bounded_answer, iso_time
+from .server.history import (
+    UNSPECIFIED,
+    HistoryEntry,
+    HistoryLog,
+    Provenance,
+    RecentHistory,
+    bounded_answer,
+    cut_text,
+    iso_time,
+)
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +77,10 @@ MAX_MESSAGE_LENGTH = 4000
 _PAYLOAD_TEXT_LIMITS = {"title": MAX_TITLE_LENGTH, "message": MAX_MESSAGE_LENGTH}
 
 
-def _cut(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def bounded_payload(payload: dict[str, Any]) -> dict[str, Any]:
     """``payload`` with its title and message cut to their stated lengths."""
     cut = {
-        key: _cut(value, limit)
+        key: cut_text(value, limit)
         for key, limit in _PAYLOAD_TEXT_LIMITS.items()
         if isinstance(value := payload.get(key), str) and len(value) > limit
     }
@@ -316,7 +321,7 @@ class RequestRegistry:
             timeout_s=timeout_s,
             deadline=deadline,
             validate=question.validate if question is not None else validate or _accept_any,
-            node_label=_cut(node_label, MAX_NODE_LABEL_LENGTH) if node_label is not None else None,
+            node_label=cut_text(node_label, MAX_NODE_LABEL_LENGTH) if node_label is not None else None,
             resources=resources,
             summary=one_line(summary, MAX_SUMMARY_LENGTH),
             question=question,

@@ -50,8 +50,14 @@ def iso_time(epoch_seconds: float) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+def cut_text(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, "…" included (the one cut of workflow and
+    client text for records, views and events)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _cut(text: str | None, limit: int) -> str | None:
-    return text if text is None or len(text) <= limit else text[: limit - 1] + "…"
+    return None if text is None else cut_text(text, limit)
 
 
 def recordable(value: Any, depth: int = 0) -> tuple[Any, bool]:

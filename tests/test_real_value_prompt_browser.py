@@ -55,7 +55,9 @@ def test_example_workflow_asks_and_the_answer_sets_the_image_width(comfy_page: A
     assert "How wide should the image be" in card.locator(".hitl-message").inner_text()
     field = card.locator("input[role='spinbutton']")
     assert field.input_value() == "512"
-    comfy_page.wait_for_function("document.activeElement && document.activeElement.getAttribute('role') === 'spinbutton'")
+    comfy_page.wait_for_function(
+        "document.activeElement && document.activeElement.getAttribute('role') === 'spinbutton'"
+    )
     comfy_page.keyboard.type("4096")
     comfy_page.keyboard.press("Enter")
     # The server's refusal, inline; the run still waits.
